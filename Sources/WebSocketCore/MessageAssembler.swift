@@ -1,0 +1,144 @@
+/// Payload bytes handed out by ``MessageAssembler`` and ``WebSocketSession``: lent from the
+/// input chunk when a message arrived whole in one read (no copy), or owned when it had to be
+/// reassembled from fragments or reads.
+package enum AssembledPayload {
+    /// Bytes inside the caller's input buffer; valid only until that buffer is reused.
+    case borrowed(UnsafeRawBufferPointer)
+    /// Bytes the assembler collected; the array is handed over, not copied.
+    case owned([UInt8])
+
+    /// Runs `body` over the bytes without copying them.
+    @inlinable
+    package func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        switch self {
+        case .borrowed(let pointer): try body(pointer)
+        case .owned(let array): try array.withUnsafeBytes(body)
+        }
+    }
+
+    /// The bytes as an array (a copy for borrowed bytes, free for owned ones).
+    package var array: [UInt8] {
+        switch self {
+        case .borrowed(let pointer): Array(pointer)
+        case .owned(let array): array
+        }
+    }
+
+    /// The bytes decoded as a String. Only call on bytes already validated as UTF-8.
+    package var string: String {
+        withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The number of bytes.
+    package var count: Int {
+        switch self {
+        case .borrowed(let pointer): pointer.count
+        case .owned(let array): array.count
+        }
+    }
+}
+
+/// Turns frame parts into messages and control frames (RFC 6455 sections 5.4 and 5.5).
+///
+/// - Reassembles fragmented text and binary messages; control frames may arrive between
+///   fragments and are reported at once.
+/// - Validates text as UTF-8 incrementally, part by part, so an invalid byte fails the
+///   connection as soon as it arrives, also when a code point is split across fragments.
+/// - Enforces the maximum message size before buffering a frame's payload.
+/// - Lends the payload of a message that arrived whole in one part; copies otherwise.
+package struct MessageAssembler: Sendable {
+    /// One thing assembled from frames.
+    package enum Output {
+        case text(AssembledPayload)
+        case binary(AssembledPayload)
+        case ping(AssembledPayload)
+        case pong(AssembledPayload)
+        case close(AssembledPayload)
+    }
+
+    private enum State: Sendable {
+        /// Between messages.
+        case idle
+        /// Inside a fragmented (or split) message whose first frame had this opcode.
+        case inMessage(WebSocketOpcode)
+    }
+
+    /// The largest message, summed over its fragments; larger ones fail with 1009.
+    package let maxMessageSize: Int
+    private var state: State = .idle
+    private var messageBuffer: [UInt8] = []
+    private var controlBuffer: [UInt8] = []
+    private var validator = UTF8Validator()
+
+    package init(maxMessageSize: Int) {
+        self.maxMessageSize = maxMessageSize
+    }
+
+    /// True when no data message is partly received.
+    package var isBetweenMessages: Bool {
+        if case .idle = state { return true }
+        return false
+    }
+
+    /// Consumes one frame part and returns what it completed, if anything.
+    /// - Throws: ``WebSocketProtocolError`` for a continuation without a message, a new
+    ///   message inside a fragmented one, invalid UTF-8 or an oversized message.
+    package mutating func consume(_ part: FramePart) throws(WebSocketProtocolError) -> Output? {
+        let header = part.header
+        if header.opcode.isControl {
+            return consumeControl(part)
+        }
+        if part.isFrameStart {
+            switch (state, header.opcode) {
+            case (.idle, .continuation):
+                throw .unexpectedContinuation
+            case (.inMessage, .text), (.inMessage, .binary):
+                throw .expectedContinuation
+            case (.inMessage, _):
+                if header.payloadLength > maxMessageSize - messageBuffer.count {
+                    throw .messageTooLarge(limit: maxMessageSize)
+                }
+            case (.idle, let opcode):
+                if header.payloadLength > maxMessageSize { throw .messageTooLarge(limit: maxMessageSize) }
+                if header.fin && part.isFrameEnd {
+                    // A single-frame message that arrived whole in one read is lent, never copied.
+                    if opcode == .text && !UTF8Validator.isValid(part.payload) { throw .invalidUTF8 }
+                    return opcode == .text ? .text(.borrowed(part.payload)) : .binary(.borrowed(part.payload))
+                }
+                validator = UTF8Validator()
+                state = .inMessage(opcode)
+                messageBuffer.reserveCapacity(header.payloadLength)
+            }
+        }
+        guard case .inMessage(let opcode) = state else {
+            preconditionFailure("Internal inconsistency: a data frame part outside a message")
+        }
+        if opcode == .text {
+            guard validator.validate(part.payload) else { throw .invalidUTF8 }
+        }
+        messageBuffer.append(contentsOf: part.payload)
+        guard part.isFrameEnd && header.fin else { return nil }
+        if opcode == .text && !validator.isAtCodePointBoundary { throw .invalidUTF8 }
+        let payload = AssembledPayload.owned(messageBuffer)
+        messageBuffer = []
+        state = .idle
+        return opcode == .text ? .text(payload) : .binary(payload)
+    }
+
+    private mutating func consumeControl(_ part: FramePart) -> Output? {
+        let payload: AssembledPayload
+        if part.isWholeFrame {
+            payload = .borrowed(part.payload)
+        } else {
+            if part.isFrameStart { controlBuffer.removeAll(keepingCapacity: true) }
+            controlBuffer.append(contentsOf: part.payload)
+            guard part.isFrameEnd else { return nil }
+            payload = .owned(controlBuffer)
+        }
+        switch part.header.opcode {
+        case .ping: return .ping(payload)
+        case .pong: return .pong(payload)
+        default: return .close(payload)
+        }
+    }
+}
