@@ -1,0 +1,80 @@
+#if canImport(Darwin)
+import Darwin
+#elseif canImport(Glibc)
+import Glibc
+#endif
+
+/// Opens TCP connections: resolves the host, tries each address in turn within one deadline.
+package enum TCPConnector {
+    /// Connects to `host`:`port`, trying every resolved address (IPv6 and IPv4) until one
+    /// accepts, all within `timeout`. Blocks the calling thread: call it off the cooperative pool.
+    /// - Returns: A connected, non-blocking socket with TCP_NODELAY.
+    /// - Throws: ``SocketError``: the last address's failure, or ``SocketError/timedOut``.
+    package static func connect(host: String, port: Int, timeout: Duration,
+                                isCancelled: () -> Bool = { false }) throws(SocketError) -> Socket {
+        let deadline = ContinuousClock.now + timeout
+        let addresses = try SocketAddress.resolve(host: host, port: port)
+        var lastError = SocketError.connectionRefused
+        for address in addresses {
+            if isCancelled() { throw .system(call: "connect", errno: ECANCELED) }
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard remaining > .zero else { throw .timedOut }
+            do {
+                return try connect(to: address, timeout: remaining, isCancelled: isCancelled)
+            } catch {
+                lastError = error
+                if case .timedOut = error, ContinuousClock.now >= deadline { throw error }
+            }
+        }
+        throw lastError
+    }
+
+    /// Connects to one address within `timeout`.
+    package static func connect(to address: SocketAddress, timeout: Duration,
+                                isCancelled: () -> Bool = { false }) throws(SocketError) -> Socket {
+        let socket = try Socket.makeTCP(family: address.family)
+        do throws(SocketError) {
+            let result = address.withSockAddr { systemConnect(socket.descriptor, $0, $1) }
+            if result != 0 {
+                guard errno == EINPROGRESS || errno == EINTR else { throw SocketError.fromErrno(errno, call: "connect") }
+                let deadline = ContinuousClock.now + timeout
+                while true {
+                    if isCancelled() { throw SocketError.system(call: "connect", errno: ECANCELED) }
+                    let remaining = ContinuousClock.now.duration(to: deadline)
+                    guard remaining > .zero else { throw SocketError.timedOut }
+                    // Wake up at least every 100 ms to notice cancellation.
+                    let slice = min(remaining, .milliseconds(100))
+                    let events = try pollDescriptors([(socket.descriptor, .writable)], timeoutMilliseconds: slice.milliseconds)
+                    if !events[0].isEmpty { break }
+                }
+                var code: Int32 = 0
+                var length = socklen_t(MemoryLayout<Int32>.size)
+                guard getsockopt(socket.descriptor, SOL_SOCKET, SO_ERROR, &code, &length) == 0 else {
+                    throw SocketError.fromErrno(errno, call: "getsockopt")
+                }
+                if code != 0 { throw SocketError.fromErrno(code, call: "connect") }
+            }
+            return socket
+        } catch {
+            socket.close()
+            throw error
+        }
+    }
+}
+
+private func systemConnect(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Int32 {
+    #if canImport(Darwin)
+    Darwin.connect(fd, address, length)
+    #else
+    Glibc.connect(fd, address, length)
+    #endif
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded up, clamped to Int32 for `poll`.
+    package var milliseconds: Int32 {
+        let (seconds, attoseconds) = components
+        let total = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        return Int32(clamping: max(0, total))
+    }
+}

@@ -1,0 +1,37 @@
+import WebSocketCore
+
+/// Limits and timeouts of one WebSocket connection, for either role.
+package struct WebSocketConfiguration: Sendable {
+    /// Frame and message size limits for what the peer sends (default 1 MiB each).
+    package var limits: WebSocketSession.Configuration
+    /// The largest opening-handshake head accepted (default 16 KiB).
+    package var maxHandshakeSize: Int
+    /// How long a TCP connect may take, over all resolved addresses (default 10 s).
+    package var connectTimeout: Duration
+    /// How long the opening handshake may take once TCP is up (default 10 s).
+    package var handshakeTimeout: Duration
+    /// How long to wait for the peer's close frame, or for the server to close TCP after the
+    /// close handshake, before dropping the connection (default 5 s).
+    package var closeTimeout: Duration
+    /// Received messages buffered for a consumer that has not taken them yet; past this, the
+    /// connection stops reading from the socket until the consumer catches up (default 4 MiB).
+    package var inboundBufferLimit: Int
+    /// Bytes queued for the socket past which `send` waits for them to drain (default 4 MiB).
+    package var outboundHighWater: Int
+    /// Extra request header fields a client sends (Origin, authorization ...).
+    package var extraHeaders: [(String, String)]
+
+    package init(limits: WebSocketSession.Configuration = .init(), maxHandshakeSize: Int = 16 * 1024,
+                 connectTimeout: Duration = .seconds(10), handshakeTimeout: Duration = .seconds(10),
+                 closeTimeout: Duration = .seconds(5), inboundBufferLimit: Int = 4 << 20,
+                 outboundHighWater: Int = 4 << 20, extraHeaders: [(String, String)] = []) {
+        self.limits = limits
+        self.maxHandshakeSize = maxHandshakeSize
+        self.connectTimeout = connectTimeout
+        self.handshakeTimeout = handshakeTimeout
+        self.closeTimeout = closeTimeout
+        self.inboundBufferLimit = inboundBufferLimit
+        self.outboundHighWater = outboundHighWater
+        self.extraHeaders = extraHeaders
+    }
+}
