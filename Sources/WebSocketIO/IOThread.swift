@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 import TCPTransport
 import WebSocketCore
 
@@ -13,9 +13,9 @@ func startIOThread(name: String, _ body: @escaping @Sendable () -> Void) {
 
 /// A flag a task's cancellation handler sets and an I/O thread polls.
 final class CancellationFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-    func set() { flag.store(true, ordering: .relaxed) }
-    var isSet: Bool { flag.load(ordering: .relaxed) }
+    private let flag = LockedValue(false)
+    func set() { flag.withLock { $0 = true } }
+    var isSet: Bool { flag.withLock { $0 } }
 }
 
 /// Blocking handshake I/O on a non-blocking socket, bounded by a deadline.

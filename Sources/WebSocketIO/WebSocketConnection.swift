@@ -1,5 +1,5 @@
 import Foundation
-import Synchronization
+import Locking
 import TCPTransport
 import WebSocketCore
 
@@ -28,7 +28,7 @@ package final class WebSocketConnection: Sendable {
 
     let socket: Socket
     let wakeup: WakeupPipe
-    let state: Mutex<ConnectionState>
+    let state: LockedValue<ConnectionState>
 
     init(role: WebSocketSession.Role, socket: Socket, wakeup: WakeupPipe, configuration: WebSocketConfiguration,
          path: String, handshakeHead: HTTPHead, remoteAddress: String,
@@ -40,7 +40,7 @@ package final class WebSocketConnection: Sendable {
         self.path = path
         self.handshakeHead = handshakeHead
         self.remoteAddress = remoteAddress
-        self.state = Mutex(ConnectionState(session: WebSocketSession(role: role, configuration: configuration.limits,
+        self.state = LockedValue(ConnectionState(session: WebSocketSession(role: role, configuration: configuration.limits,
                                                                       maskingKeys: maskingKeys)))
     }
 

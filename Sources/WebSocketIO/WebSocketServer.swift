@@ -1,4 +1,4 @@
-import Synchronization
+import Locking
 import TCPTransport
 import WebSocketCore
 
@@ -19,7 +19,7 @@ package final class WebSocketServer: Sendable {
 
     private let listener: TCPListener
     private let wakeup: WakeupPipe
-    private let stopped = Atomic<Bool>(false)
+    private let stopped = LockedValue(false)
     private let connectionsContinuation: AsyncStream<WebSocketConnection>.Continuation
     private let rejectionsContinuation: AsyncStream<String>.Continuation
     private let configuration: WebSocketConfiguration
@@ -46,9 +46,14 @@ package final class WebSocketServer: Sendable {
     /// Stops accepting and ends ``connections``. Open connections stay open: close them
     /// yourself. Idempotent.
     package func stop() {
-        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        guard stopped.withLock({ (stopped: inout Bool) -> Bool in
+            defer { stopped = true }
+            return !stopped
+        }) else { return }
         wakeup.wake()
     }
+
+    private var isStopped: Bool { stopped.withLock { $0 } }
 
     private func acceptLoop() {
         defer {
@@ -56,12 +61,12 @@ package final class WebSocketServer: Sendable {
             connectionsContinuation.finish()
             rejectionsContinuation.finish()
         }
-        while !stopped.load(ordering: .acquiring) {
+        while !isStopped {
             guard let ready = try? pollDescriptors([(listener.socket.descriptor, .readable), (wakeup.readDescriptor, .readable)],
                                                    timeoutMilliseconds: -1) else { return }
             if !ready[1].isEmpty { wakeup.drain() }
             guard !ready[0].isEmpty else { continue }
-            while !stopped.load(ordering: .acquiring) {
+            while !isStopped {
                 let accepted: Socket?
                 do {
                     accepted = try listener.accept()

@@ -1,0 +1,130 @@
+import Foundation
+import TCPTransport
+@testable import WebSocketCore
+@testable import WebSocketIO
+
+/// Runs blocking work on its own thread so tests never block the cooperative pool.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread { continuation.resume(with: Result { try body() }) }
+        thread.start()
+    }
+}
+
+struct RawPeerError: Error, CustomStringConvertible {
+    let description: String
+}
+
+/// A raw TCP endpoint speaking bytes, for tests that need a misbehaving peer.
+struct RawPeer: Sendable {
+    let socket: Socket
+
+    /// Writes all bytes within 5 s.
+    func write(_ bytes: [UInt8]) throws {
+        let deadline = ContinuousClock.now + .seconds(5)
+        try HandshakeIO.writeAll(bytes, to: socket, deadline: deadline, cancellation: nil)
+    }
+
+    /// Reads until `count` bytes arrived, or EOF, or `timeout`.
+    func read(count: Int, timeout: Duration = .seconds(5)) throws -> [UInt8] {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let deadline = ContinuousClock.now + timeout
+        while received.count < count {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard remaining > .zero else { break }
+            _ = try pollDescriptors([(socket.descriptor, .readable)], timeoutMilliseconds: remaining.milliseconds)
+            let result = try buffer.withUnsafeMutableBytes { try socket.read(into: $0) }
+            switch result {
+            case .bytes(let n): received += buffer[..<n]
+            case .wouldBlock: continue
+            case .endOfFile: return received
+            }
+        }
+        return received
+    }
+
+    /// Reads an HTTP head.
+    func readHead() throws -> HTTPHead {
+        try HandshakeIO.readHead(from: socket, maxSize: 16384, deadline: .now + .seconds(5), cancellation: nil).head
+    }
+
+    /// Waits for EOF (or a reset); true if it came within `timeout`.
+    func waitForEOF(timeout: Duration = .seconds(5)) throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now < deadline {
+            _ = try pollDescriptors([(socket.descriptor, .readable)], timeoutMilliseconds: 100)
+            do {
+                let result = try buffer.withUnsafeMutableBytes { try socket.read(into: $0) }
+                if case .endOfFile = result { return true }
+            } catch {
+                return true
+            }
+        }
+        return false
+    }
+
+    func close() { socket.close() }
+}
+
+/// A listener whose connections the test drives byte by byte.
+struct RawServer: Sendable {
+    let listener: TCPListener
+    var port: Int { listener.port }
+
+    init() throws {
+        listener = try TCPListener.bind(host: "127.0.0.1", port: 0)
+    }
+
+    /// Accepts one connection within 5 s.
+    func accept() throws -> RawPeer {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            _ = try pollDescriptors([(listener.socket.descriptor, .readable)], timeoutMilliseconds: 100)
+            if let socket = try listener.accept() { return RawPeer(socket: socket) }
+        }
+        throw RawPeerError(description: "no connection within 5 s")
+    }
+
+    /// Accepts a client and completes its handshake as a well-behaved server would.
+    func acceptWebSocket() throws -> RawPeer {
+        let peer = try accept()
+        let head = try peer.readHead()
+        guard case .success(let accepted) = ServerHandshake.respond(to: head) else {
+            throw RawPeerError(description: "bad client handshake")
+        }
+        try peer.write(accepted.response)
+        return peer
+    }
+
+    func close() { listener.socket.close() }
+}
+
+/// Encodes a server frame (unmasked) for raw peers.
+func serverFrame(_ opcode: WebSocketOpcode, _ payload: [UInt8], fin: Bool = true, rsv: UInt8 = 0, key: WebSocketMaskingKey? = nil) -> [UInt8] {
+    FrameEncoder.encode(WebSocketFrame(fin: fin, reservedBits: rsv, opcode: opcode, maskingKey: key, payload: payload))
+}
+
+/// Decodes every frame a client sent (masked).
+func clientFrames(_ bytes: [UInt8]) throws -> [WebSocketFrame] {
+    var collector = FrameCollector(FrameDecoder(role: .server, maxFrameSize: 1 << 24))
+    return try collector.feed(bytes)
+}
+
+/// An echo server on loopback for client tests.
+func startEchoServer(configuration: WebSocketConfiguration = .init()) throws -> (WebSocketServer, Task<Void, Never>) {
+    let server = try WebSocketServer(host: "127.0.0.1", port: 0, configuration: configuration)
+    let task = Task {
+        await withDiscardingTaskGroup { group in
+            for await connection in server.connections {
+                group.addTask {
+                    for await message in connection.messages {
+                        try? await connection.send(message)
+                    }
+                }
+            }
+        }
+    }
+    return (server, task)
+}
