@@ -17,7 +17,7 @@ let package = Package(
         // The I/O edge of the WebSocket stack: client and server connections on real sockets.
         .target(name: "WebSocketIO", dependencies: ["WebSocketCore", "TCPTransport", "Locking"]),
         // The public client library apps import.
-        .target(name: "SensorStream", dependencies: ["WebSocketIO"]),
+        .target(name: "SensorStream", dependencies: ["WebSocketIO", "Locking"]),
         // Autobahn|Testsuite echo peer (client and server roles) for RFC 6455 conformance runs.
         .executableTarget(name: "ws-conformance", dependencies: ["WebSocketIO"]),
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore"]),

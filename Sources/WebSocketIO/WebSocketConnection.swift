@@ -109,6 +109,19 @@ package final class WebSocketConnection: Sendable {
         try await send { (session) throws(WebSocketSession.SendError) in try session.sendText(text) }
     }
 
+    /// Queues a text message at once, from any context, without waiting for backpressure:
+    /// for small control messages whose order must follow the caller's lock order.
+    /// - Throws: as ``send(text:)``.
+    package func sendNow(text: String) throws(WebSocketError) {
+        let pending = try state.withLock { (state) throws(WebSocketError) -> Bool in
+            _ = try state.queue(socket: socket, highWater: .max) { (session) throws(WebSocketSession.SendError) in
+                try session.sendText(text)
+            }
+            return state.session.pendingOutputCount > 0
+        }
+        if pending { wakeup.wake() }
+    }
+
     /// Sends a binary message (see ``send(text:)``).
     package func send(binary: [UInt8]) async throws(WebSocketError) {
         try await send { (session) throws(WebSocketSession.SendError) in try session.sendBinary(binary) }

@@ -1,0 +1,56 @@
+/// Where a ``SensorClient``'s connection stands. Observe it with
+/// ``SensorClient/connectionStates``.
+public enum ConnectionState: Sendable, Hashable, CustomStringConvertible {
+    /// `connect()` has not been called yet.
+    case idle
+    /// Opening the WebSocket; `attempt` counts from 1 (1 = the first connect).
+    case connecting(attempt: Int)
+    /// Open: `client_connect` and every active subscription have been sent.
+    case connected
+    /// The connection was lost; attempt number `attempt` starts after `delay`.
+    /// `reason` says what ended the previous connection (close code, error).
+    case reconnecting(attempt: Int, delay: Duration, reason: DisconnectReason)
+    /// Ended for good: by ``SensorClient/disconnect()`` or after the last reconnect attempt
+    /// allowed by the configuration. Every stream has finished.
+    case disconnected(reason: DisconnectReason)
+
+    public var description: String {
+        switch self {
+        case .idle: "idle"
+        case .connecting(let attempt): attempt == 1 ? "connecting" : "connecting (attempt \(attempt))"
+        case .connected: "connected"
+        case .reconnecting(let attempt, let delay, let reason):
+            "reconnecting in \(delay.formattedSeconds) (attempt \(attempt)) after \(reason)"
+        case .disconnected(let reason): "disconnected (\(reason))"
+        }
+    }
+}
+
+/// Why a connection ended.
+public struct DisconnectReason: Sendable, Hashable, CustomStringConvertible {
+    /// The WebSocket close code, when the server sent a close frame (1006 when the
+    /// connection dropped without one), nil when it never opened.
+    public let closeCode: Int?
+    /// A readable explanation: the close reason, the socket error, "heartbeat timed out" ...
+    public let message: String
+
+    /// Creates a reason.
+    public init(closeCode: Int?, message: String) {
+        self.closeCode = closeCode
+        self.message = message
+    }
+
+    public var description: String {
+        closeCode.map { "close \($0)" + (message.isEmpty ? "" : ": \(message)") } ?? message
+    }
+}
+
+extension Duration {
+    /// "1.5 s", "250 ms".
+    var formattedSeconds: String {
+        let milliseconds = Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
+        if milliseconds < 1000 { return "\(Int(milliseconds.rounded())) ms" }
+        let seconds = (milliseconds / 100).rounded() / 10
+        return seconds == seconds.rounded() ? "\(Int(seconds)) s" : "\(seconds) s"
+    }
+}

@@ -1,0 +1,45 @@
+import Foundation
+
+/// Exponential backoff with jitter, as a pure calculation: attempt number in, delay out.
+///
+/// Delay of attempt n (from 1) = min(maxDelay, initialDelay × multiplier^(n-1)), then spread
+/// by ±jitter with a random value the caller supplies (so tests choose it).
+public struct Backoff: Sendable, Hashable {
+    /// Delay before attempt 1.
+    public var initialDelay: Duration
+    /// The largest delay, before jitter.
+    public var maxDelay: Duration
+    /// Growth factor between attempts (>= 1).
+    public var multiplier: Double
+    /// Spread: 0.2 = ±20 %.
+    public var jitter: Double
+    /// Attempts allowed; nil = unlimited.
+    public var maxAttempts: Int?
+
+    /// A policy with these parameters.
+    public init(initialDelay: Duration, maxDelay: Duration, multiplier: Double, jitter: Double, maxAttempts: Int?) {
+        self.initialDelay = initialDelay
+        self.maxDelay = maxDelay
+        self.multiplier = max(1, multiplier)
+        self.jitter = min(max(0, jitter), 1)
+        self.maxAttempts = maxAttempts
+    }
+
+    /// The delay before `attempt` (1-based), or nil when the policy allows no such attempt.
+    /// - Parameter unitRandom: a value in 0...1; 0.5 gives the un-jittered delay.
+    public func delay(beforeAttempt attempt: Int, unitRandom: Double) -> Duration? {
+        guard attempt >= 1 else { return .zero }
+        if let maxAttempts, attempt > maxAttempts { return nil }
+        let base = initialDelay.seconds * pow(multiplier, Double(min(attempt - 1, 64)))
+        let capped = min(base, maxDelay.seconds)
+        let spread = capped * jitter * (2 * min(max(unitRandom, 0), 1) - 1)
+        return .nanoseconds(Int64(max(0, capped + spread) * 1e9))
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a Double.
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

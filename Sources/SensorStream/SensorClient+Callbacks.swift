@@ -1,0 +1,62 @@
+extension SensorClient {
+    /// Calls `callback` with every reading of `sensorID`, followed by `callbackArgs`.
+    ///
+    /// ```swift
+    /// func myCallback(_ id: String, _ readings: JSONValue, _ a: String, _ b: Int, _ c: AwesomeClass) { ... }
+    /// try await client.registerCallback("CE7238J", myCallback, callbackArgs: ("arg1", 24, someArg))
+    /// ```
+    ///
+    /// A thin adapter over ``readings(_:)`` and `for await`: the callback runs in one task
+    /// per registration (never on the main actor unless it hops there itself), one reading
+    /// at a time, in arrival order. Subscribes if the sensor is not subscribed yet.
+    /// - Throws: ``SensorClientError/invalidSensorID(_:)`` (nothing sent),
+    ///   ``SensorClientError/disconnected`` after ``disconnect()``.
+    public func registerCallback<each Argument>(
+        _ sensorID: String,
+        _ callback: sending @escaping (String, JSONValue, repeat each Argument) -> Void,
+        callbackArgs: sending (repeat each Argument)
+    ) async throws(SensorClientError) {
+        try SensorClientError.validate(sensorID: sensorID)
+        let (stream, consumerID) = attachConsumer(sensorID)
+        guard let consumerID else { throw .disconnected }
+        let task = Task {
+            for await reading in stream {
+                callback(reading.sensorID, reading.readings, repeat each callbackArgs)
+            }
+        }
+        let registered = state.withLock { state in
+            guard state.lifecycle == .running || state.lifecycle == .notStarted,
+                  state.consumers[sensorID]?[consumerID] != nil else { return false }
+            state.callbacks[sensorID, default: []].append((consumerID, task))
+            return true
+        }
+        if !registered { task.cancel() }
+    }
+
+    /// Calls `callback` with every reading of `sensorID` (no extra arguments). See
+    /// ``registerCallback(_:_:callbackArgs:)``.
+    public func registerCallback(_ sensorID: String,
+                                 _ callback: sending @escaping (String, JSONValue) -> Void) async throws(SensorClientError) {
+        try await registerCallback(sensorID, callback, callbackArgs: ())
+    }
+
+    /// Removes every callback of `sensorID` and releases the subscription they held
+    /// (`unsubscribe_sensor` is sent if nothing else holds the sensor).
+    public func removeCallback(_ sensorID: String) async {
+        let removed = state.withLock { state -> [(AsyncStream<SensorReading>.Continuation?, Task<Void, Never>)] in
+            let callbacks = state.callbacks.removeValue(forKey: sensorID) ?? []
+            return callbacks.map { callback in
+                let consumer = state.consumers[sensorID]?.removeValue(forKey: callback.consumerID)
+                if consumer != nil {
+                    if state.consumers[sensorID]?.isEmpty == true { state.consumers[sensorID] = nil }
+                    state.send(state.book.removeConsumer(sensorID))
+                }
+                return (consumer?.continuation, callback.task)
+            }
+        }
+        for (continuation, task) in removed {
+            continuation?.finish()
+            task.cancel()
+        }
+    }
+}

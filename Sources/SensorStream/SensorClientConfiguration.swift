@@ -1,0 +1,91 @@
+extension SensorClient {
+    /// Every knob of a ``SensorClient``, each with a documented default.
+    public struct Configuration: Sendable {
+        /// How long ``SensorClient/sensorConnected(_:)`` waits for its answer. Default 5 s.
+        public var requestTimeout: Duration
+        /// WebSocket pings that detect a dead connection. Default: every 10 s, 10 s to answer.
+        public var heartbeat: Heartbeat
+        /// How lost connections are re-established. Default: 100 ms doubling to 30 s, ±20 %
+        /// jitter, unlimited attempts.
+        public var reconnect: Reconnect
+        /// The WebSocket request path. Default "/".
+        public var path: String
+        /// How long opening TCP and the WebSocket handshake may take. Default 10 s.
+        public var connectTimeout: Duration
+        /// The largest message accepted from the server (WebSocket close 1009 beyond it).
+        /// Default 1 MiB.
+        public var maxMessageSize: Int
+        /// How many readings each stream buffers for a consumer that falls behind; beyond it
+        /// the oldest are dropped and counted in ``SensorClient/statistics``. Default 1024.
+        public var readingBufferSize: Int
+
+        /// The defaults.
+        public init(requestTimeout: Duration = .seconds(5), heartbeat: Heartbeat = .init(),
+                    reconnect: Reconnect = .init(), path: String = "/", connectTimeout: Duration = .seconds(10),
+                    maxMessageSize: Int = 1 << 20, readingBufferSize: Int = 1024) {
+            self.requestTimeout = requestTimeout
+            self.heartbeat = heartbeat
+            self.reconnect = reconnect
+            self.path = path
+            self.connectTimeout = connectTimeout
+            self.maxMessageSize = maxMessageSize
+            self.readingBufferSize = readingBufferSize
+        }
+    }
+
+    /// Heartbeat: a WebSocket ping every `interval`; no pong within `timeout` counts as a
+    /// lost connection (it finds half-open TCP connections) and triggers a reconnect.
+    public struct Heartbeat: Sendable, Hashable {
+        /// Time between pings. Default 10 s.
+        public var interval: Duration
+        /// Time a pong may take. Default 10 s.
+        public var timeout: Duration
+        /// Whether pings are sent at all.
+        public var isEnabled: Bool
+
+        /// A heartbeat with these timings.
+        public init(interval: Duration = .seconds(10), timeout: Duration = .seconds(10)) {
+            self.interval = interval
+            self.timeout = timeout
+            self.isEnabled = true
+        }
+
+        /// No heartbeat: a silent dead connection is only found when a write fails.
+        public static let disabled: Heartbeat = {
+            var heartbeat = Heartbeat()
+            heartbeat.isEnabled = false
+            return heartbeat
+        }()
+    }
+
+    /// Reconnect policy: exponential backoff with jitter (see ``Backoff``).
+    public struct Reconnect: Sendable, Hashable {
+        /// Delay before the first reconnect attempt. Default 100 ms.
+        public var initialDelay: Duration
+        /// Upper bound of the delay. Default 30 s.
+        public var maxDelay: Duration
+        /// Factor between consecutive delays. Default 2.
+        public var multiplier: Double
+        /// Random spread of each delay, as a fraction: 0.2 means ±20 %. Default 0.2.
+        public var jitter: Double
+        /// Attempts before giving up (state `.disconnected`); nil = never give up. Default nil.
+        public var maxAttempts: Int?
+
+        /// A policy with these parameters.
+        public init(initialDelay: Duration = .milliseconds(100), maxDelay: Duration = .seconds(30),
+                    multiplier: Double = 2, jitter: Double = 0.2, maxAttempts: Int? = nil) {
+            self.initialDelay = initialDelay
+            self.maxDelay = maxDelay
+            self.multiplier = multiplier
+            self.jitter = jitter
+            self.maxAttempts = maxAttempts
+        }
+
+        /// No automatic reconnect.
+        public static let disabled = Reconnect(maxAttempts: 0)
+
+        var backoff: Backoff {
+            Backoff(initialDelay: initialDelay, maxDelay: maxDelay, multiplier: multiplier, jitter: jitter, maxAttempts: maxAttempts)
+        }
+    }
+}

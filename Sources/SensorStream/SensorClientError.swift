@@ -1,0 +1,34 @@
+/// The one error type ``SensorClient`` throws. Switch on it.
+public enum SensorClientError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A sensor id that is empty or longer than 40 characters. Nothing was sent.
+    case invalidSensorID(String)
+    /// A port outside 1...65535, or a String port that is not decimal digits.
+    case invalidPort(String)
+    /// The server did not answer within ``SensorClient/Configuration/requestTimeout``.
+    case timeout
+    /// The client is not connected: `connect()` was never called, or it gave up reconnecting.
+    case notConnected
+    /// The app called ``SensorClient/disconnect()``; this client is done.
+    case disconnected
+    /// The connection could not be opened: refused, unreachable, name resolution, handshake.
+    case connectionFailed(reason: String)
+    /// The server broke the WebSocket protocol.
+    case protocolViolation(String)
+
+    public var description: String {
+        switch self {
+        case .invalidSensorID(let id): "invalid sensor id \"\(id)\" (1 to 40 characters)"
+        case .invalidPort(let port): "invalid port \"\(port)\" (1 to 65535)"
+        case .timeout: "the server did not answer in time"
+        case .notConnected: "not connected"
+        case .disconnected: "the client was disconnected"
+        case .connectionFailed(let reason): "connection failed: \(reason)"
+        case .protocolViolation(let what): "protocol violation: \(what)"
+        }
+    }
+
+    /// Sensor ids are 1 to 40 characters.
+    static func validate(sensorID: String) throws(SensorClientError) {
+        guard (1...40).contains(sensorID.count) else { throw .invalidSensorID(sensorID) }
+    }
+}

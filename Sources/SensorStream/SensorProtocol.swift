@@ -1,0 +1,102 @@
+import Foundation
+
+/// The JSON envelope every message of the sensor protocol travels in:
+/// `{"event": <string>, "data": <object or "">}`.
+package struct Envelope: Codable, Sendable, Hashable {
+    package var event: String
+    package var data: JSONValue
+
+    package init(event: String, data: JSONValue) {
+        self.event = event
+        self.data = data
+    }
+}
+
+/// What an app sends to the aggregator server.
+package enum ClientMessage: Sendable, Hashable {
+    /// `client_connect`, right after the WebSocket opens (and after every reconnect).
+    case connect
+    /// `client_disconnect`, before a requested close.
+    case disconnect
+    /// `sensor_connection_status`: is this sensor connected?
+    case connectionStatus(sensorID: String)
+    /// `subscribe_sensor`.
+    case subscribe(sensorID: String)
+    /// `unsubscribe_sensor`.
+    case unsubscribe(sensorID: String)
+
+    package var envelope: Envelope {
+        switch self {
+        case .connect: Envelope(event: "client_connect", data: "")
+        case .disconnect: Envelope(event: "client_disconnect", data: "")
+        case .connectionStatus(let id): Envelope(event: "sensor_connection_status", data: ["sensor_id": .string(id)])
+        case .subscribe(let id): Envelope(event: "subscribe_sensor", data: ["sensor_id": .string(id)])
+        case .unsubscribe(let id): Envelope(event: "unsubscribe_sensor", data: ["sensor_id": .string(id)])
+        }
+    }
+
+    /// Parses an envelope an app sent (the server's side); nil for anything else.
+    package init?(_ envelope: Envelope) {
+        let id = envelope.data["sensor_id"]?.stringValue
+        switch (envelope.event, id) {
+        case ("client_connect", _): self = .connect
+        case ("client_disconnect", _): self = .disconnect
+        case ("sensor_connection_status", let id?): self = .connectionStatus(sensorID: id)
+        case ("subscribe_sensor", let id?): self = .subscribe(sensorID: id)
+        case ("unsubscribe_sensor", let id?): self = .unsubscribe(sensorID: id)
+        default: return nil
+        }
+    }
+}
+
+/// What the aggregator server sends to an app.
+package enum ServerMessage: Sendable, Hashable {
+    /// `sensor_connection_status` with `connected`: an answer, or an unsolicited change.
+    case connectionStatus(sensorID: String, connected: Bool)
+    /// `new_sensor_data`: one reading of a subscribed sensor.
+    case sensorData(sensorID: String, readings: JSONValue)
+
+    package var envelope: Envelope {
+        switch self {
+        case .connectionStatus(let id, let connected):
+            Envelope(event: "sensor_connection_status", data: ["sensor_id": .string(id), "connected": .bool(connected)])
+        case .sensorData(let id, let readings):
+            Envelope(event: "new_sensor_data", data: ["sensor_id": .string(id), "sensor_readings": readings])
+        }
+    }
+
+    /// Interprets an envelope from the server; nil for unknown events or missing fields
+    /// (which the typed API skips; they stay visible on the raw frame stream).
+    package init?(_ envelope: Envelope) {
+        guard let id = envelope.data["sensor_id"]?.stringValue else { return nil }
+        switch envelope.event {
+        case "sensor_connection_status":
+            guard let connected = envelope.data["connected"]?.boolValue else { return nil }
+            self = .connectionStatus(sensorID: id, connected: connected)
+        case "new_sensor_data":
+            guard let readings = envelope.data["sensor_readings"] else { return nil }
+            self = .sensorData(sensorID: id, readings: readings)
+        default:
+            return nil
+        }
+    }
+}
+
+/// JSON text <-> envelopes. Outgoing JSON is always produced by JSONEncoder, so no sensor id
+/// can inject JSON.
+package enum SensorProtocol {
+    /// Encodes an envelope as compact JSON text.
+    package static func encode(_ envelope: Envelope) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        // Encoding a JSONValue tree cannot fail (no non-finite numbers are ever produced by
+        // decoding; an app's NaN would be a programming error caught here).
+        guard let data = try? encoder.encode(envelope) else { return #"{"event":"invalid","data":""}"# }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Decodes JSON text into an envelope; nil if it is not JSON or not an envelope.
+    package static func decode(_ text: String) -> Envelope? {
+        try? JSONDecoder().decode(Envelope.self, from: Data(text.utf8))
+    }
+}
