@@ -18,10 +18,15 @@ let package = Package(
         .target(name: "WebSocketIO", dependencies: ["WebSocketCore", "TCPTransport", "Locking"]),
         // The public client library apps import.
         .target(name: "SensorStream", dependencies: ["WebSocketIO", "Locking"]),
+        // The reference aggregator server (hub): sans-I/O state plus its WebSocket server.
+        .target(name: "SensorHub", dependencies: ["SensorStream", "WebSocketIO", "Locking"]),
         // Autobahn|Testsuite echo peer (client and server roles) for RFC 6455 conformance runs.
         .executableTarget(name: "ws-conformance", dependencies: ["WebSocketIO"]),
+        // Test helpers shared by the test targets: raw TCP peers, a manual clock.
+        .target(name: "TestSupport", dependencies: ["WebSocketIO", "TCPTransport", "Locking"], path: "Tests/TestSupport"),
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore"]),
-        .testTarget(name: "WebSocketIOTests", dependencies: ["WebSocketIO", "TCPTransport"]),
+        .testTarget(name: "WebSocketIOTests", dependencies: ["WebSocketIO", "TCPTransport", "TestSupport"]),
+        .testTarget(name: "SensorStreamTests", dependencies: ["SensorStream", "SensorHub", "WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport", "Locking"]),
     ],
     swiftLanguageModes: [.v6]
 )

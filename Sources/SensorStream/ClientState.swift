@@ -22,8 +22,10 @@ public struct SensorStatus: Sendable, Hashable {
 }
 
 /// Everything a ``SensorClient`` shares between its tasks; always used under its lock.
-/// Stream continuations are finished only after the lock is released (finishing runs
-/// `onTermination` handlers, which take the lock again).
+/// Stream continuations are finished, and task continuations resumed, only after the lock is
+/// released: finishing runs `onTermination` handlers, which take the lock again, and resuming
+/// takes the task's status lock, which `Task.cancel()` holds while its cancellation handler
+/// waits for ours.
 struct ClientState: Sendable {
     enum Lifecycle: Sendable {
         /// `connect()` not called yet (or the first connect failed).

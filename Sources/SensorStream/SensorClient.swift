@@ -192,28 +192,29 @@ public final class SensorClient: Sendable {
         }
     }
 
+    /// Registers a waiter for `sensorID`'s status (sending the request if it is the first)
+    /// and waits for the answer. Continuations are resumed outside the lock (see
+    /// ``ClientState``).
     private func waitForStatus(_ sensorID: String) async throws -> Bool {
         let requestID = LockedValue<UInt64?>(nil)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: ClientState.StatusWaiter) in
-                state.withLock { state in
-                    guard state.lifecycle != .closed else {
-                        continuation.resume(throwing: SensorClientError.disconnected)
-                        return
-                    }
+                let failure = state.withLock { state -> (any Error)? in
+                    guard state.lifecycle != .closed else { return SensorClientError.disconnected }
                     let (id, message) = state.pending.add(sensorID, continuation)
                     state.send(message)
                     requestID.withLock { $0 = id }
-                    if Task.isCancelled, let waiter = state.pending.remove(id: id) {
-                        waiter.resume(throwing: CancellationError())
-                    }
+                    if Task.isCancelled, state.pending.remove(id: id) != nil { return CancellationError() }
+                    return nil
                 }
+                if let failure { continuation.resume(throwing: failure) }
             }
         } onCancel: {
-            state.withLock { state in
-                guard let id = requestID.withLock({ $0 }), let waiter = state.pending.remove(id: id) else { return }
-                waiter.resume(throwing: CancellationError())
+            let waiter = state.withLock { state -> ClientState.StatusWaiter? in
+                guard let id = requestID.withLock({ $0 }) else { return nil }
+                return state.pending.remove(id: id)
             }
+            waiter?.resume(throwing: CancellationError())
         }
     }
 

@@ -2,8 +2,11 @@ import TCPTransport
 import WebSocketCore
 
 /// Everything a ``WebSocketConnection`` shares between its I/O thread and the tasks that
-/// send and receive; always accessed under the connection's mutex. Continuations are resumed
-/// under the lock too: resuming only schedules the waiting task.
+/// send and receive; always accessed under the connection's lock.
+///
+/// Continuations are never resumed under the lock: resuming takes the waiting task's status
+/// lock, which `Task.cancel()` holds while it runs a cancellation handler that takes our lock.
+/// Resumptions are queued in ``deferred`` and run by the owner after unlocking.
 struct ConnectionState {
     /// One entry of the received-message queue.
     enum InboxItem {
@@ -26,6 +29,9 @@ struct ConnectionState {
     typealias Waiter = CheckedContinuation<Result<Void, WebSocketError>, Never>
 
     var session: WebSocketSession
+
+    /// Continuation resumptions to run once the lock is released.
+    var deferred: [@Sendable () -> Void] = []
 
     // Received messages, consumed from `inboxHead` on.
     private var inbox: [InboxItem] = []
@@ -112,9 +118,9 @@ struct ConnectionState {
         var wake = false
         while !receivers.isEmpty, let next = takeNext(socket: socket, configuration: configuration, wake: &wake) {
             let receiver = receivers.removeFirst()
-            receiver.continuation.resume(returning: next)
+            deferred.append { receiver.continuation.resume(returning: next) }
             if next == nil {
-                for other in receivers { other.continuation.resume(returning: nil) }
+                for other in receivers { deferred.append { other.continuation.resume(returning: nil) } }
                 receivers.removeAll()
             }
         }
@@ -166,9 +172,10 @@ struct ConnectionState {
     /// Registers a sender waiting for the output to drain down to `target` bytes written.
     mutating func waitForDrain(to target: UInt64, _ continuation: Waiter) {
         if bytesWritten >= target {
-            continuation.resume(returning: .success(()))
+            deferred.append { continuation.resume(returning: .success(())) }
         } else if isFinished {
-            continuation.resume(returning: .failure(.closed(finalClosure)))
+            let closure = finalClosure
+            deferred.append { continuation.resume(returning: .failure(.closed(closure))) }
         } else {
             sendWaiters.append((target, continuation))
         }
@@ -183,7 +190,7 @@ struct ConnectionState {
     mutating func pongReceived(id: UInt64) {
         pingWaiters.removeAll { waiter in
             guard waiter.id <= id else { return false }
-            waiter.continuation.resume(returning: .success(()))
+            deferred.append { waiter.continuation.resume(returning: .success(())) }
             return true
         }
     }
@@ -206,7 +213,7 @@ struct ConnectionState {
         if !sendWaiters.isEmpty {
             sendWaiters.removeAll { waiter in
                 guard bytesWritten >= waiter.target else { return false }
-                waiter.continuation.resume(returning: .success(()))
+                deferred.append { waiter.continuation.resume(returning: .success(())) }
                 return true
             }
         }
@@ -271,12 +278,12 @@ struct ConnectionState {
         finalClosure = closure
         let hasEnd = inbox[inboxHead...].contains { if case .end = $0 { return true } else { return false } }
         if !hasEnd && !messagesEnded { inbox.append(.end(finishClosing: false)) }
-        for waiter in sendWaiters { waiter.continuation.resume(returning: .failure(.closed(closure))) }
+        for waiter in sendWaiters { deferred.append { waiter.continuation.resume(returning: .failure(.closed(closure))) } }
         sendWaiters.removeAll()
-        for waiter in pingWaiters { waiter.continuation.resume(returning: .failure(.closed(closure))) }
+        for waiter in pingWaiters { deferred.append { waiter.continuation.resume(returning: .failure(.closed(closure))) } }
         pingWaiters.removeAll()
         if let closure {
-            for waiter in closeWaiters { waiter.resume(returning: closure) }
+            for waiter in closeWaiters { deferred.append { waiter.resume(returning: closure) } }
             closeWaiters.removeAll()
         }
     }

@@ -12,15 +12,15 @@ func startIOThread(name: String, _ body: @escaping @Sendable () -> Void) {
 }
 
 /// A flag a task's cancellation handler sets and an I/O thread polls.
-final class CancellationFlag: Sendable {
+package final class CancellationFlag: Sendable {
     private let flag = LockedValue(false)
-    func set() { flag.withLock { $0 = true } }
-    var isSet: Bool { flag.withLock { $0 } }
+    package func set() { flag.withLock { $0 = true } }
+    package var isSet: Bool { flag.withLock { $0 } }
 }
 
 /// Blocking handshake I/O on a non-blocking socket, bounded by a deadline.
-enum HandshakeIO {
-    enum Failure: Error {
+package enum HandshakeIO {
+    package enum Failure: Error {
         case timedOut
         case cancelled
         case socket(SocketError)
@@ -29,7 +29,7 @@ enum HandshakeIO {
     }
 
     /// Writes all of `bytes` before `deadline`.
-    static func writeAll(_ bytes: [UInt8], to socket: Socket, deadline: ContinuousClock.Instant,
+    package static func writeAll(_ bytes: [UInt8], to socket: Socket, deadline: ContinuousClock.Instant,
                          cancellation: CancellationFlag?) throws(Failure) {
         var offset = 0
         while offset < bytes.count {
@@ -46,7 +46,7 @@ enum HandshakeIO {
     }
 
     /// Reads until `reader` has a complete head, before `deadline`.
-    static func readHead(from socket: Socket, maxSize: Int, deadline: ContinuousClock.Instant,
+    package static func readHead(from socket: Socket, maxSize: Int, deadline: ContinuousClock.Instant,
                          cancellation: CancellationFlag?) throws(Failure) -> (head: HTTPHead, rest: [UInt8]) {
         var reader = HTTPHeadReader(maxSize: maxSize)
         var buffer = [UInt8](repeating: 0, count: 4096)

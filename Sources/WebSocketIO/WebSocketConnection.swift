@@ -30,6 +30,20 @@ package final class WebSocketConnection: Sendable {
     let wakeup: WakeupPipe
     let state: LockedValue<ConnectionState>
 
+    /// Runs `body` under the lock, then the continuation resumptions it queued.
+    func withState<Result, Failure: Error>(_ body: (inout ConnectionState) throws(Failure) -> Result) throws(Failure) -> Result {
+        var deferred: [@Sendable () -> Void] = []
+        let result = state.withLock { (state) -> Swift.Result<Result, Failure> in
+            defer {
+                deferred = state.deferred
+                state.deferred.removeAll()
+            }
+            return Swift.Result { () throws(Failure) in try body(&state) }
+        }
+        for resumption in deferred { resumption() }
+        return try result.get()
+    }
+
     init(role: WebSocketSession.Role, socket: Socket, wakeup: WakeupPipe, configuration: WebSocketConfiguration,
          path: String, handshakeHead: HTTPHead, remoteAddress: String,
          maskingKeys: any MaskingKeySource = SecureRandomMaskingKeys()) {
@@ -73,18 +87,18 @@ package final class WebSocketConnection: Sendable {
     /// task is cancelled while waiting).
     package func receive() async -> WebSocketMessage? {
         var wake = false
-        let immediate = state.withLock { $0.takeNext(socket: socket, configuration: configuration, wake: &wake) }
+        let immediate = withState { $0.takeNext(socket: socket, configuration: configuration, wake: &wake) }
         if wake { wakeup.wake() }
         if let immediate { return immediate }
         let id = UInt64.random(in: 0 ... .max)
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<WebSocketMessage?, Never>) in
                 var wake = false
-                state.withLock { state in
+                withState { state in
                     if let ready = state.takeNext(socket: socket, configuration: configuration, wake: &wake) {
-                        continuation.resume(returning: ready)
+                        state.deferred.append { continuation.resume(returning: ready) }
                     } else if Task.isCancelled {
-                        continuation.resume(returning: nil)
+                        state.deferred.append { continuation.resume(returning: nil) }
                     } else {
                         state.receivers.append((id, continuation))
                     }
@@ -92,9 +106,10 @@ package final class WebSocketConnection: Sendable {
                 if wake { wakeup.wake() }
             }
         } onCancel: {
-            state.withLock { state in
+            withState { state in
                 guard let index = state.receivers.firstIndex(where: { $0.id == id }) else { return }
-                state.receivers.remove(at: index).continuation.resume(returning: nil)
+                let continuation = state.receivers.remove(at: index).continuation
+                state.deferred.append { continuation.resume(returning: nil) }
             }
         }
     }
@@ -113,13 +128,18 @@ package final class WebSocketConnection: Sendable {
     /// for small control messages whose order must follow the caller's lock order.
     /// - Throws: as ``send(text:)``.
     package func sendNow(text: String) throws(WebSocketError) {
-        let pending = try state.withLock { (state) throws(WebSocketError) -> Bool in
+        let pending = try withState { (state) throws(WebSocketError) -> Bool in
             _ = try state.queue(socket: socket, highWater: .max) { (session) throws(WebSocketSession.SendError) in
                 try session.sendText(text)
             }
             return state.session.pendingOutputCount > 0
         }
         if pending { wakeup.wake() }
+    }
+
+    /// Bytes queued for the socket and not yet written: how far the peer lags behind.
+    package var pendingOutputBytes: Int {
+        withState { $0.session.pendingOutputCount }
     }
 
     /// Sends a binary message (see ``send(text:)``).
@@ -145,7 +165,7 @@ package final class WebSocketConnection: Sendable {
 
     private func send(_ enqueue: (inout WebSocketSession) throws(WebSocketSession.SendError) -> Void) async throws(WebSocketError) {
         let highWater = configuration.outboundHighWater
-        let outcome = state.withLock { state in
+        let outcome = withState { state in
             Result { () throws(WebSocketError) -> (target: UInt64?, pending: Bool) in
                 let target = try state.queue(socket: socket, highWater: highWater, enqueue)
                 return (target, state.session.pendingOutputCount > 0)
@@ -161,7 +181,7 @@ package final class WebSocketConnection: Sendable {
         if pending { wakeup.wake() }  // the I/O thread writes the rest when the socket can take it
         guard let target else { return }
         let drained: Result<Void, WebSocketError> = await withCheckedContinuation { continuation in
-            state.withLock { $0.waitForDrain(to: target, continuation) }
+            withState { $0.waitForDrain(to: target, continuation) }
         }
         try drained.get()
     }
@@ -170,7 +190,7 @@ package final class WebSocketConnection: Sendable {
     /// - Throws: ``WebSocketError/closed(_:)`` if the connection ends first.
     package func ping() async throws(WebSocketError) {
         let result: Result<Void, WebSocketError> = await withCheckedContinuation { continuation in
-            state.withLock { state in
+            withState { state in
                 state.pingCounter += 1
                 let id = state.pingCounter
                 let payload = withUnsafeBytes(of: id.bigEndian) { Array($0) }
@@ -180,7 +200,7 @@ package final class WebSocketConnection: Sendable {
                     }
                     state.addPingWaiter(id: id, continuation)
                 } catch {
-                    continuation.resume(returning: .failure(error))
+                    state.deferred.append { continuation.resume(returning: .failure(error)) }
                 }
             }
             wakeup.wake()
@@ -195,7 +215,7 @@ package final class WebSocketConnection: Sendable {
     /// Calling it again, or after the connection ended, just waits.
     @discardableResult
     package func close(code: WebSocketCloseCode = .normalClosure, reason: String = "") async -> WebSocketSession.Closure {
-        state.withLock { state in
+        withState { state in
             guard !state.isFinished else { return }
             if state.session.close(WebSocketCloseFrame(code: code, reason: reason)) {
                 state.closeDeadline = ContinuousClock.now + configuration.closeTimeout
@@ -209,21 +229,21 @@ package final class WebSocketConnection: Sendable {
     /// Drops the connection at once, without a close handshake (TCP reset). For shutdown
     /// paths and tests.
     package func abort() {
-        state.withLock { $0.abortRequested = true }
+        withState { $0.abortRequested = true }
         wakeup.wake()
     }
 
     /// How the connection ended; nil while it is open.
     package var closure: WebSocketSession.Closure? {
-        state.withLock { $0.finalClosure }
+        withState { $0.finalClosure }
     }
 
     /// Waits until the connection has ended and returns how.
     package func closed() async -> WebSocketSession.Closure {
         await withCheckedContinuation { continuation in
-            state.withLock { state in
+            withState { state in
                 if let closure = state.finalClosure, state.isFinished {
-                    continuation.resume(returning: closure)
+                    state.deferred.append { continuation.resume(returning: closure) }
                 } else {
                     state.closeWaiters.append(continuation)
                 }
@@ -245,7 +265,7 @@ package final class WebSocketConnection: Sendable {
         }
         var endOfInput = false
         while true {
-            let plan = state.withLock { $0.plan(role: role, endOfInput: endOfInput, configuration: configuration) }
+            let plan = withState { $0.plan(role: role, endOfInput: endOfInput, configuration: configuration) }
             guard case .wait(let read, let write, let timeout) = plan else { break }
             var events: PollEvents = []
             if read { events.insert(.readable) }
@@ -255,14 +275,14 @@ package final class WebSocketConnection: Sendable {
             if !ready[1].isEmpty { wakeup.drain() }
             let socketEvents = ready[0]
             if write && !socketEvents.isDisjoint(with: [.writable, .failure]) {
-                state.withLock { _ = $0.flush(to: socket) }
+                withState { _ = $0.flush(to: socket) }
             }
             if read && !socketEvents.isDisjoint(with: [.readable, .failure]) {
                 endOfInput = readAvailable(into: buffer)
             }
-            state.withLock { $0.checkDeadlines(socket: socket) }
+            withState { $0.checkDeadlines(socket: socket) }
         }
-        state.withLock { state in
+        withState { state in
             state.finish(socket: socket)
             state.deliverToWaitingReceivers(socket: socket, configuration: configuration)
         }
@@ -276,7 +296,7 @@ package final class WebSocketConnection: Sendable {
                 switch try socket.read(into: buffer) {
                 case .bytes(let count):
                     process(UnsafeMutableRawBufferPointer(rebasing: buffer[..<count]))
-                    guard count == buffer.count, state.withLock({ $0.wantsToRead(configuration: configuration) }) else {
+                    guard count == buffer.count, withState({ $0.wantsToRead(configuration: configuration) }) else {
                         return false
                     }
                 case .wouldBlock:
@@ -285,7 +305,7 @@ package final class WebSocketConnection: Sendable {
                     return true
                 }
             } catch {
-                state.withLock { $0.transportError = error }
+                withState { $0.transportError = error }
                 return false
             }
         }
@@ -294,7 +314,7 @@ package final class WebSocketConnection: Sendable {
 
     /// Feeds received bytes to the session and queues what they complete.
     private func process(_ bytes: UnsafeMutableRawBufferPointer) {
-        state.withLock { state in
+        withState { state in
             var items: [ConnectionState.InboxItem] = []
             var pongIDs: [UInt64] = []
             state.session.receive(bytes) { event in

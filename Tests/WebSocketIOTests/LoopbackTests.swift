@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 import TCPTransport
 @testable import WebSocketCore
 @testable import WebSocketIO

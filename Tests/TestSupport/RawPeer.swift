@@ -1,32 +1,34 @@
 import Foundation
 import TCPTransport
-@testable import WebSocketCore
-@testable import WebSocketIO
+import WebSocketCore
+import WebSocketIO
 
 /// Runs blocking work on its own thread so tests never block the cooperative pool.
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+package func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         let thread = Thread { continuation.resume(with: Result { try body() }) }
         thread.start()
     }
 }
 
-struct RawPeerError: Error, CustomStringConvertible {
-    let description: String
+package struct RawPeerError: Error, CustomStringConvertible {
+    package let description: String
+    package init(description: String) { self.description = description }
 }
 
 /// A raw TCP endpoint speaking bytes, for tests that need a misbehaving peer.
-struct RawPeer: Sendable {
-    let socket: Socket
+package struct RawPeer: Sendable {
+    package let socket: Socket
+    package init(socket: Socket) { self.socket = socket }
 
     /// Writes all bytes within 5 s.
-    func write(_ bytes: [UInt8]) throws {
+    package func write(_ bytes: [UInt8]) throws {
         let deadline = ContinuousClock.now + .seconds(5)
         try HandshakeIO.writeAll(bytes, to: socket, deadline: deadline, cancellation: nil)
     }
 
     /// Reads until `count` bytes arrived, or EOF, or `timeout`.
-    func read(count: Int, timeout: Duration = .seconds(5)) throws -> [UInt8] {
+    package func read(count: Int, timeout: Duration = .seconds(5)) throws -> [UInt8] {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         let deadline = ContinuousClock.now + timeout
@@ -45,12 +47,12 @@ struct RawPeer: Sendable {
     }
 
     /// Reads an HTTP head.
-    func readHead() throws -> HTTPHead {
+    package func readHead() throws -> HTTPHead {
         try HandshakeIO.readHead(from: socket, maxSize: 16384, deadline: .now + .seconds(5), cancellation: nil).head
     }
 
     /// Waits for EOF (or a reset); true if it came within `timeout`.
-    func waitForEOF(timeout: Duration = .seconds(5)) throws -> Bool {
+    package func waitForEOF(timeout: Duration = .seconds(5)) throws -> Bool {
         let deadline = ContinuousClock.now + timeout
         var buffer = [UInt8](repeating: 0, count: 4096)
         while ContinuousClock.now < deadline {
@@ -65,20 +67,20 @@ struct RawPeer: Sendable {
         return false
     }
 
-    func close() { socket.close() }
+    package func close() { socket.close() }
 }
 
 /// A listener whose connections the test drives byte by byte.
-struct RawServer: Sendable {
-    let listener: TCPListener
-    var port: Int { listener.port }
+package struct RawServer: Sendable {
+    package let listener: TCPListener
+    package var port: Int { listener.port }
 
-    init() throws {
+    package init() throws {
         listener = try TCPListener.bind(host: "127.0.0.1", port: 0)
     }
 
     /// Accepts one connection within 5 s.
-    func accept() throws -> RawPeer {
+    package func accept() throws -> RawPeer {
         let deadline = ContinuousClock.now + .seconds(5)
         while ContinuousClock.now < deadline {
             _ = try pollDescriptors([(listener.socket.descriptor, .readable)], timeoutMilliseconds: 100)
@@ -88,7 +90,7 @@ struct RawServer: Sendable {
     }
 
     /// Accepts a client and completes its handshake as a well-behaved server would.
-    func acceptWebSocket() throws -> RawPeer {
+    package func acceptWebSocket() throws -> RawPeer {
         let peer = try accept()
         let head = try peer.readHead()
         guard case .success(let accepted) = ServerHandshake.respond(to: head) else {
@@ -98,22 +100,22 @@ struct RawServer: Sendable {
         return peer
     }
 
-    func close() { listener.socket.close() }
+    package func close() { listener.socket.close() }
 }
 
 /// Encodes a server frame (unmasked) for raw peers.
-func serverFrame(_ opcode: WebSocketOpcode, _ payload: [UInt8], fin: Bool = true, rsv: UInt8 = 0, key: WebSocketMaskingKey? = nil) -> [UInt8] {
+package func serverFrame(_ opcode: WebSocketOpcode, _ payload: [UInt8], fin: Bool = true, rsv: UInt8 = 0, key: WebSocketMaskingKey? = nil) -> [UInt8] {
     FrameEncoder.encode(WebSocketFrame(fin: fin, reservedBits: rsv, opcode: opcode, maskingKey: key, payload: payload))
 }
 
 /// Decodes every frame a client sent (masked).
-func clientFrames(_ bytes: [UInt8]) throws -> [WebSocketFrame] {
+package func clientFrames(_ bytes: [UInt8]) throws -> [WebSocketFrame] {
     var collector = FrameCollector(FrameDecoder(role: .server, maxFrameSize: 1 << 24))
     return try collector.feed(bytes)
 }
 
 /// An echo server on loopback for client tests.
-func startEchoServer(configuration: WebSocketConfiguration = .init()) throws -> (WebSocketServer, Task<Void, Never>) {
+package func startEchoServer(configuration: WebSocketConfiguration = .init()) throws -> (WebSocketServer, Task<Void, Never>) {
     let server = try WebSocketServer(host: "127.0.0.1", port: 0, configuration: configuration)
     let task = Task {
         await withDiscardingTaskGroup { group in

@@ -1,0 +1,116 @@
+import SensorStream
+
+/// The hub's bookkeeping, sans-I/O: which agents serve which sensors, which app
+/// connections subscribe to which sensors. Every event returns the messages to deliver.
+package struct HubState: Sendable {
+    /// An app connection or an agent, numbered by the I/O layer.
+    package typealias PeerID = UInt64
+
+    /// One message for a set of app connections.
+    package struct Delivery: Sendable, Hashable {
+        package var message: ServerMessage
+        package var recipients: [PeerID]
+    }
+
+    private var subscribers: [String: Set<PeerID>] = [:]
+    private var subscriptions: [PeerID: Set<String>] = [:]
+    /// Which agent serves a sensor.
+    private var owners: [String: PeerID] = [:]
+    private var agentSensors: [PeerID: Set<String>] = [:]
+    private var agentNames: [PeerID: String] = [:]
+
+    package init() {}
+
+    /// Whether an agent currently serves `sensorID`.
+    package func isConnected(_ sensorID: String) -> Bool { owners[sensorID] != nil }
+
+    /// The app connections subscribed to `sensorID`.
+    package func subscribers(of sensorID: String) -> Set<PeerID> { subscribers[sensorID] ?? [] }
+
+    /// The sensors every agent serves, sorted.
+    package var connectedSensors: [String] { owners.keys.sorted() }
+
+    /// The name an agent gave in `agent_connect`.
+    package func agentName(_ peer: PeerID) -> String? { agentNames[peer] }
+
+    // MARK: Apps
+
+    /// A message from an app connection.
+    package mutating func handle(_ message: ClientMessage, from peer: PeerID) -> [Delivery] {
+        switch message {
+        case .connect:
+            subscriptions[peer, default: []].formUnion([])
+            return []
+        case .disconnect:
+            appGone(peer)
+            return []
+        case .connectionStatus(let id):
+            return [Delivery(message: .connectionStatus(sensorID: id, connected: isConnected(id)), recipients: [peer])]
+        case .subscribe(let id):
+            subscribers[id, default: []].insert(peer)
+            subscriptions[peer, default: []].insert(id)
+            return []
+        case .unsubscribe(let id):
+            subscribers[id]?.remove(peer)
+            if subscribers[id]?.isEmpty == true { subscribers[id] = nil }
+            subscriptions[peer]?.remove(id)
+            return []
+        }
+    }
+
+    /// An app connection closed: it subscribes to nothing any more.
+    package mutating func appGone(_ peer: PeerID) {
+        for id in subscriptions.removeValue(forKey: peer) ?? [] {
+            subscribers[id]?.remove(peer)
+            if subscribers[id]?.isEmpty == true { subscribers[id] = nil }
+        }
+    }
+
+    // MARK: Agents
+
+    /// An agent announced itself and its sensors: subscribers of each sensor that was not
+    /// connected get `connected: true`. A sensor another agent serves moves to this one.
+    package mutating func agentConnected(_ agent: PeerID, name: String, sensors: [String]) -> [Delivery] {
+        agentNames[agent] = name
+        return sensors.flatMap { sensorAdded($0, by: agent) }
+    }
+
+    /// A sensor appeared on an agent.
+    package mutating func sensorAdded(_ sensorID: String, by agent: PeerID) -> [Delivery] {
+        let wasConnected = isConnected(sensorID)
+        if let previous = owners[sensorID], previous != agent { agentSensors[previous]?.remove(sensorID) }
+        owners[sensorID] = agent
+        agentSensors[agent, default: []].insert(sensorID)
+        return wasConnected ? [] : statusChange(sensorID, connected: true)
+    }
+
+    /// A sensor disappeared from its agent.
+    package mutating func sensorRemoved(_ sensorID: String, by agent: PeerID) -> [Delivery] {
+        guard owners[sensorID] == agent else { return [] }
+        owners[sensorID] = nil
+        agentSensors[agent]?.remove(sensorID)
+        return statusChange(sensorID, connected: false)
+    }
+
+    /// An agent left or dropped: its sensors are disconnected, and their subscribers told.
+    package mutating func agentGone(_ agent: PeerID) -> [Delivery] {
+        agentNames[agent] = nil
+        let sensors = agentSensors.removeValue(forKey: agent) ?? []
+        return sensors.sorted().flatMap { id -> [Delivery] in
+            guard owners[id] == agent else { return [] }
+            owners[id] = nil
+            return statusChange(id, connected: false)
+        }
+    }
+
+    /// A reading from an agent, for every subscriber; ignored unless the agent serves it.
+    package func reading(_ sensorID: String, _ readings: JSONValue, from agent: PeerID) -> Delivery? {
+        guard owners[sensorID] == agent, let peers = subscribers[sensorID], !peers.isEmpty else { return nil }
+        return Delivery(message: .sensorData(sensorID: sensorID, readings: readings), recipients: peers.sorted())
+    }
+
+    private func statusChange(_ sensorID: String, connected: Bool) -> [Delivery] {
+        guard let peers = subscribers[sensorID], !peers.isEmpty else { return [] }
+        return [Delivery(message: .connectionStatus(sensorID: sensorID, connected: connected), recipients: peers.sorted())]
+    }
+}

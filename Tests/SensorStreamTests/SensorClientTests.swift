@@ -1,0 +1,214 @@
+import Locking
+import Testing
+import TestSupport
+@testable import SensorHub
+@testable import SensorStream
+
+@Suite("SensorClient against the hub on loopback", .timeLimit(.minutes(1)))
+struct SensorClientTests {
+    @Test("connect sends client_connect; sensorConnected answers from the hub's state")
+    func connectAndStatus() async throws {
+        let (hub, recorder, agent) = try makeHub()
+        defer { Task { await hub.stop() } }
+        let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: testConfiguration())
+        try await client.connect()
+        #expect(await recorder.waitFor(.connect))
+        #expect(try await client.sensorConnected("CE7238J"))
+        #expect(try await client.sensorConnected("UNKNOWN") == false)
+        agent.detach()
+        #expect(try await client.sensorConnected("CE7238J") == false)
+        #expect(recorder.messages == [.connect, .connectionStatus(sensorID: "CE7238J"),
+                                      .connectionStatus(sensorID: "UNKNOWN"), .connectionStatus(sensorID: "CE7238J")])
+        await client.disconnect()
+        #expect(await recorder.waitFor(.disconnect))
+    }
+
+    @Test("concurrent status requests: different sensors each get their answer, the same sensor shares one round trip")
+    func concurrentRequests() async throws {
+        let (hub, recorder, _) = try makeHub(sensors: ["A", "B"])
+        defer { Task { await hub.stop() } }
+        let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: testConfiguration())
+        try await client.connect()
+        async let a1 = client.sensorConnected("A")
+        async let a2 = client.sensorConnected("A")
+        async let b = client.sensorConnected("B")
+        async let c = client.sensorConnected("C")
+        let answers = try await [a1, a2, b, c]
+        #expect(answers == [true, true, true, false])
+        let requests = recorder.messages.filter { if case .connectionStatus = $0 { true } else { false } }
+        #expect(requests.count >= 3 && requests.count <= 4, "\(requests)")
+        await client.disconnect()
+    }
+
+    @Test("subscribe, readings in order, unsubscribe: exact messages on the wire")
+    func subscribeAndReadings() async throws {
+        let (hub, recorder, agent) = try makeHub()
+        defer { Task { await hub.stop() } }
+        let client = SensorClient(host: "localhost", port: hub.port, configuration: testConfiguration())
+        try await client.connect()
+        try await client.subscribe("CE7238J")
+        try await client.subscribe("CE7238J")  // already subscribed: nothing sent
+        #expect(await eventually { hub.subscriberCount("CE7238J") == 1 })
+        let stream = client.readings("CE7238J")
+        let received = Task { await collect(stream, count: 5) }
+        #expect(await eventually { hub.subscriberCount("CE7238J") == 1 && client.statistics.readingsReceived == 0 })
+        try await Task.sleep(for: .milliseconds(50))
+        for index in 0..<5 { agent.publish("CE7238J", ["seq": .number(Double(index)), "temperature": 21.5]) }
+        let readings = await received.value
+        #expect(readings.map { $0.readings["seq"]?.intValue } == [0, 1, 2, 3, 4])
+        #expect(readings.allSatisfy { $0.sensorID == "CE7238J" && !$0.followsGap })
+        try await client.unsubscribe("CE7238J")
+        #expect(await recorder.waitFor(.unsubscribe(sensorID: "CE7238J")))
+        #expect(recorder.messages == [.connect, .subscribe(sensorID: "CE7238J"), .unsubscribe(sensorID: "CE7238J")])
+        await client.disconnect()
+    }
+
+    @Test("invalid sensor ids throw locally and send nothing", arguments: ["", String(repeating: "x", count: 41)])
+    func invalidIDs(id: String) async throws {
+        let (hub, recorder, _) = try makeHub()
+        defer { Task { await hub.stop() } }
+        let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: testConfiguration())
+        try await client.connect()
+        await #expect(throws: SensorClientError.invalidSensorID(id)) { try await client.subscribe(id) }
+        await #expect(throws: SensorClientError.invalidSensorID(id)) { try await client.unsubscribe(id) }
+        await #expect(throws: SensorClientError.invalidSensorID(id)) { _ = try await client.sensorConnected(id) }
+        await #expect(throws: SensorClientError.invalidSensorID(id)) { try await client.registerCallback(id) { _, _ in } }
+        #expect(await collect(client.readings(id), count: 1, timeout: .seconds(1)).isEmpty)
+        // A 40-character id (of multi-byte characters) is fine.
+        try await client.subscribe(String(repeating: "é", count: 40))
+        #expect(await recorder.waitForMessages(2).count == 2)
+        #expect(recorder.messages == [.connect, .subscribe(sensorID: String(repeating: "é", count: 40))])
+        await client.disconnect()
+    }
+
+    @Test("ports: Int and String forms are validated")
+    func ports() async {
+        #expect(throws: SensorClientError.invalidPort("80a")) { try SensorClient(host: "h", port: "80a") }
+        #expect(throws: SensorClientError.invalidPort("0")) { try SensorClient(host: "h", port: "0") }
+        #expect(throws: SensorClientError.invalidPort("65536")) { try SensorClient(host: "h", port: "65536") }
+        #expect(throws: SensorClientError.invalidPort("-1")) { try SensorClient(host: "h", port: "-1") }
+        #expect(throws: SensorClientError.invalidPort("")) { try SensorClient(host: "h", port: "") }
+        #expect(throws: SensorClientError.invalidPort(" 80")) { try SensorClient(host: "h", port: " 80") }
+        #expect((try? SensorClient(host: "h", port: "5192"))?.port == 5192)
+        await #expect(throws: SensorClientError.invalidPort("70000")) { try await SensorClient(host: "h", port: 70000).connect() }
+    }
+
+    @Test("connect to a server that is down throws connectionFailed; nothing retries")
+    func serverDown() async throws {
+        let raw = try RawServer()
+        let port = raw.port
+        raw.close()
+        let client = SensorClient(host: "127.0.0.1", port: port, configuration: testConfiguration())
+        do {
+            try await client.connect()
+            Issue.record("connected to nothing")
+        } catch {
+            guard case .connectionFailed = error else { Issue.record("\(error)"); return }
+        }
+        #expect(client.currentState == .idle)
+        await #expect(throws: SensorClientError.notConnected) { _ = try await client.sensorConnected("A") }
+    }
+
+    @Test("callbacks with no and with three extra arguments; implicit subscribe; removeCallback releases it")
+    func callbacks() async throws {
+        let (hub, recorder, agent) = try makeHub()
+        defer { Task { await hub.stop() } }
+        let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: testConfiguration())
+        try await client.connect()
+        let plain = LockedValue<[Int]>([])
+        let extra = LockedValue<[String]>([])
+        try await client.registerCallback("TEMP01") { id, readings in
+            plain.withLock { $0.append(readings["seq"]?.intValue ?? -1) }
+            #expect(id == "TEMP01")
+        }
+        final class AwesomeClass: Sendable { let name = "awesome" }
+        func myCallback(_ id: String, _ readings: JSONValue, _ a: String, _ b: Int, _ c: AwesomeClass) {
+            extra.withLock { $0.append("\(id) \(readings["seq"]?.intValue ?? -1) \(a) \(b) \(c.name)") }
+        }
+        try await client.registerCallback("TEMP01", myCallback, callbackArgs: ("arg1", 24, AwesomeClass()))
+        #expect(await recorder.waitFor(.subscribe(sensorID: "TEMP01")))
+        for index in 0..<3 { agent.publish("TEMP01", ["seq": .number(Double(index))]) }
+        #expect(await eventually { plain.withLock { $0 } == [0, 1, 2] && extra.withLock { $0.count } == 3 })
+        #expect(extra.withLock { $0 } == ["TEMP01 0 arg1 24 awesome", "TEMP01 1 arg1 24 awesome", "TEMP01 2 arg1 24 awesome"])
+        #expect(recorder.messages.filter { $0 == .subscribe(sensorID: "TEMP01") }.count == 1, "one subscribe for two callbacks")
+        await client.removeCallback("TEMP01")
+        #expect(await recorder.waitFor(.unsubscribe(sensorID: "TEMP01")))
+        agent.publish("TEMP01", ["seq": 99])
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(plain.withLock { $0 } == [0, 1, 2])
+        await client.disconnect()
+    }
+
+    @Test("subscriptions are reference counted; an explicit subscribe outlives the loops")
+    func referenceCounting() async throws {
+        let (hub, recorder, agent) = try makeHub()
+        defer { Task { await hub.stop() } }
+        let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: testConfiguration())
+        try await client.connect()
+        let first = Task { await collect(client.readings("HUM02"), count: 2) }
+        let second = Task { await collect(client.readings("HUM02"), count: 1) }
+        #expect(await eventually { hub.subscriberCount("HUM02") == 1 })
+        agent.publish("HUM02", ["seq": 0])
+        #expect(await second.value.count == 1)
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(!recorder.messages.contains(.unsubscribe(sensorID: "HUM02")), "one consumer still reads")
+        agent.publish("HUM02", ["seq": 1])
+        #expect(await first.value.map { $0.readings["seq"]?.intValue } == [0, 1])
+        #expect(await recorder.waitFor(.unsubscribe(sensorID: "HUM02")), "the last consumer gone unsubscribes")
+
+        // With an explicit subscribe, ending a loop sends nothing.
+        try await client.subscribe("TEMP01")
+        let loop = Task { await collect(client.readings("TEMP01"), count: 1) }
+        try await Task.sleep(for: .milliseconds(50))
+        agent.publish("TEMP01", ["seq": 0])
+        #expect(await loop.value.count == 1)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(!recorder.messages.contains(.unsubscribe(sensorID: "TEMP01")))
+        // A cancelled loop releases its subscription too.
+        let cancelled = Task { await collect(client.readings("CE7238J"), count: 100) }
+        #expect(await recorder.waitFor(.subscribe(sensorID: "CE7238J")))
+        cancelled.cancel()
+        #expect(await recorder.waitFor(.unsubscribe(sensorID: "CE7238J")))
+        await client.disconnect()
+    }
+
+    @Test("several consumers of one sensor each get every reading, in order")
+    func fanOut() async throws {
+        let (hub, _, agent) = try makeHub()
+        defer { Task { await hub.stop() } }
+        let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: testConfiguration())
+        try await client.connect()
+        let consumers = (0..<3).map { _ in Task { await collect(client.readings("CE7238J"), count: 200) } }
+        #expect(await eventually { hub.subscriberCount("CE7238J") == 1 })
+        try await Task.sleep(for: .milliseconds(50))
+        for index in 0..<200 { agent.publish("CE7238J", .number(Double(index))) }
+        for consumer in consumers {
+            #expect(await consumer.value.map { $0.readings.intValue ?? -1 } == Array(0..<200))
+        }
+        await client.disconnect()
+    }
+
+    @Test("disconnect finishes every stream, stops callbacks, and later calls throw; it is idempotent")
+    func disconnectEndsEverything() async throws {
+        let (hub, _, _) = try makeHub()
+        defer { Task { await hub.stop() } }
+        let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: testConfiguration())
+        try await client.connect()
+        let readings = Task { await collect(client.readings("CE7238J"), count: 10) }
+        let frames = Task { await collect(client.frames, count: 10) }
+        let states = Task { await collect(client.connectionStates, count: 10) }
+        try await Task.sleep(for: .milliseconds(50))
+        await client.disconnect()
+        await client.disconnect()
+        #expect(await readings.value.isEmpty)
+        _ = await frames.value
+        let seen = await states.value
+        #expect(seen.first == .connected)
+        #expect(seen.last == .disconnected(reason: DisconnectReason(closeCode: 1000, message: "disconnected by the app")))
+        await #expect(throws: SensorClientError.disconnected) { try await client.subscribe("A") }
+        await #expect(throws: SensorClientError.disconnected) { _ = try await client.sensorConnected("A") }
+        await #expect(throws: SensorClientError.disconnected) { try await client.connect() }
+        #expect(await collect(client.readings("A"), count: 1, timeout: .seconds(1)).isEmpty)
+        #expect(await eventually { hub.connectionCount == 0 })
+    }
+}

@@ -1,0 +1,75 @@
+import Locking
+@testable import SensorHub
+@testable import SensorStream
+import TestSupport
+
+/// Records what a hub sees, so tests can assert on the messages a client put on the wire.
+final class HubRecorder: Sendable {
+    let hub: Hub
+    private let events = LockedValue<[HubEvent]>([])
+    private let task: Task<Void, Never>
+
+    init(_ hub: Hub) {
+        self.hub = hub
+        let events = self.events
+        task = Task { for await event in hub.events { events.withLock { $0.append(event) } } }
+    }
+
+    deinit { task.cancel() }
+
+    /// Every app message received so far, per peer order.
+    var messages: [ClientMessage] {
+        events.withLock { $0.compactMap { if case .appMessage(_, let message) = $0 { message } else { nil } } }
+    }
+
+    var allEvents: [HubEvent] { events.withLock { $0 } }
+
+    /// Waits until `count` app messages arrived; returns them (possibly fewer on timeout).
+    func waitForMessages(_ count: Int, timeout: Duration = .seconds(5)) async -> [ClientMessage] {
+        _ = await eventually(timeout: timeout) { self.messages.count >= count }
+        return messages
+    }
+
+    /// Waits until `message` has been received `times` times.
+    func waitFor(_ message: ClientMessage, times: Int = 1, timeout: Duration = .seconds(5)) async -> Bool {
+        await eventually(timeout: timeout) { self.messages.filter { $0 == message }.count >= times }
+    }
+}
+
+/// A hub on loopback with one in-process agent serving `sensors`.
+func makeHub(sensors: [String] = ["CE7238J", "TEMP01", "HUM02"], port: Int = 0) throws -> (Hub, HubRecorder, LocalAgent) {
+    let hub = try Hub(port: port)
+    let recorder = HubRecorder(hub)
+    let agent = hub.attachAgent(name: "agent-1", sensors: sensors)
+    return (hub, recorder, agent)
+}
+
+/// A configuration for tests: quick reconnects, no heartbeat unless asked.
+func testConfiguration(heartbeat: SensorClient.Heartbeat = .disabled) -> SensorClient.Configuration {
+    SensorClient.Configuration(requestTimeout: .seconds(5), heartbeat: heartbeat,
+                               reconnect: .init(initialDelay: .milliseconds(20), maxDelay: .milliseconds(200), jitter: 0))
+}
+
+/// Takes the next `count` elements of a sequence within `timeout` (fewer if it ends or times out).
+func collect<S: AsyncSequence & Sendable>(_ sequence: S, count: Int, timeout: Duration = .seconds(5)) async -> [S.Element]
+where S.Element: Sendable {
+    await withTaskGroup(of: [S.Element]?.self) { group in
+        group.addTask {
+            var collected: [S.Element] = []
+            do {
+                for try await element in sequence {
+                    collected.append(element)
+                    if collected.count == count { break }
+                }
+            } catch {}
+            return collected
+        }
+        group.addTask {
+            try? await Task.sleep(for: timeout)
+            return nil
+        }
+        let first = await group.next() ?? nil
+        group.cancelAll()
+        return first ?? []
+    }
+}
