@@ -83,9 +83,5 @@ extension SensorClient {
 
         /// No automatic reconnect.
         public static let disabled = Reconnect(maxAttempts: 0)
-
-        var backoff: Backoff {
-            Backoff(initialDelay: initialDelay, maxDelay: maxDelay, multiplier: multiplier, jitter: jitter, maxAttempts: maxAttempts)
-        }
     }
 }

@@ -71,6 +71,15 @@ package final class ManualClock: Clock, Sendable {
         for sleeper in due { sleeper.continuation.resume() }
     }
 
+    /// The deadlines of the tasks sleeping now, as offsets from the clock's start, sorted.
+    package var sleeperDeadlines: [Duration] { state.withLock { $0.sleepers.map(\.deadline.offset).sorted() } }
+
+    /// Waits (in real time, at most `timeout`) until exactly these deadlines are armed.
+    @discardableResult
+    package func waitForDeadlines(_ deadlines: [Duration], timeout: Duration = .seconds(5)) async -> Bool {
+        await eventually(timeout: timeout) { self.sleeperDeadlines == deadlines }
+    }
+
     /// Waits (in real time, at most `timeout`) until at least `count` tasks sleep on the clock.
     /// Returns false on timeout.
     @discardableResult
