@@ -20,6 +20,8 @@ let package = Package(
         .target(name: "SensorStream", dependencies: ["WebSocketIO", "Locking"]),
         // The reference aggregator server (hub): sans-I/O state plus its WebSocket server.
         .target(name: "SensorHub", dependencies: ["SensorStream", "WebSocketIO", "Locking"]),
+        // The command-line tool: demo, hub, watch, status.
+        .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub"]),
         // Autobahn|Testsuite echo peer (client and server roles) for RFC 6455 conformance runs.
         .executableTarget(name: "ws-conformance", dependencies: ["WebSocketIO"]),
         // Test helpers shared by the test targets: raw TCP peers, a manual clock.

@@ -3,7 +3,8 @@
 public enum ConnectionState: Sendable, Hashable, CustomStringConvertible {
     /// `connect()` has not been called yet.
     case idle
-    /// Opening the WebSocket; `attempt` counts from 1 (1 = the first connect).
+    /// Opening the WebSocket: `attempt` 0 is ``SensorClient/connect()``, n >= 1 the n-th
+    /// reconnect attempt.
     case connecting(attempt: Int)
     /// Open: `client_connect` and every active subscription have been sent.
     case connected
@@ -17,7 +18,7 @@ public enum ConnectionState: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .idle: "idle"
-        case .connecting(let attempt): attempt == 1 ? "connecting" : "connecting (attempt \(attempt))"
+        case .connecting(let attempt): attempt == 0 ? "connecting" : "connecting (reconnect attempt \(attempt))"
         case .connected: "connected"
         case .reconnecting(let attempt, let delay, let reason):
             "reconnecting in \(delay.formattedSeconds) (attempt \(attempt)) after \(reason)"

@@ -1,0 +1,91 @@
+import Foundation
+import Locking
+import SensorStream
+
+/// In-process agents with realistic readings: every sensor is a temperature/humidity
+/// random walk, published at a fixed rate. Sensor ids are stable (`A01-S1`, `A01-S2`,
+/// `A02-S1` ...) so an app can subscribe to them.
+package final class Simulation: Sendable {
+    /// The ids of every simulated sensor, agent by agent.
+    package let sensorIDs: [String]
+    private let tasks: LockedValue<[Task<Void, Never>]>
+
+    /// The stable id of sensor `sensor` (1-based) of agent `agent` (1-based).
+    package static func sensorID(agent: Int, sensor: Int) -> String {
+        "A" + (agent < 10 ? "0" : "") + "\(agent)-S\(sensor)"
+    }
+
+    /// Starts `agents` agents of `sensorsPerAgent` sensors each on `hub`, each sensor
+    /// publishing `rate` readings per second.
+    package init(hub: Hub, agents: Int, sensorsPerAgent: Int, rate: Double, seed: UInt64 = 42) {
+        var ids: [String] = []
+        var tasks: [Task<Void, Never>] = []
+        let interval = Duration.nanoseconds(Int64(1e9 / max(rate, 0.001)))
+        for agentNumber in 1...max(agents, 1) {
+            let sensors = (1...max(sensorsPerAgent, 1)).map { Self.sensorID(agent: agentNumber, sensor: $0) }
+            ids += sensors
+            let agent = hub.attachAgent(name: "sim-agent-\(agentNumber)", sensors: sensors)
+            let agentSeed = seed &+ UInt64(agentNumber)
+            tasks.append(Task {
+                var walks = sensors.enumerated().map { RandomWalk(seed: agentSeed &* 31 &+ UInt64($0.offset)) }
+                var sequence = 0
+                let clock = ContinuousClock()
+                var next = clock.now
+                while !Task.isCancelled {
+                    sequence += 1
+                    let timestamp = Date().timeIntervalSince1970
+                    for (index, sensor) in sensors.enumerated() {
+                        agent.publish(sensor, walks[index].step(sequence: sequence, timestamp: timestamp))
+                    }
+                    next += interval
+                    try? await clock.sleep(until: next)
+                }
+                agent.detach()
+            })
+        }
+        sensorIDs = ids
+        self.tasks = LockedValue(tasks)
+    }
+
+    /// Stops publishing; the agents detach (their sensors become disconnected).
+    package func stop() {
+        tasks.withLock { tasks in
+            for task in tasks { task.cancel() }
+            tasks.removeAll()
+        }
+    }
+}
+
+/// A temperature/humidity random walk with a deterministic generator.
+struct RandomWalk {
+    private var state: UInt64
+    private var temperature: Double
+    private var humidity: Double
+
+    init(seed: UInt64) {
+        state = seed | 1
+        temperature = 0
+        humidity = 0
+        temperature = 18 + 6 * unit()
+        humidity = 35 + 25 * unit()
+    }
+
+    /// A value in 0..<1 (xorshift64*).
+    private mutating func unit() -> Double {
+        state ^= state >> 12
+        state ^= state << 25
+        state ^= state >> 27
+        return Double((state &* 2_685_821_657_736_338_717) >> 11) / Double(1 << 53)
+    }
+
+    mutating func step(sequence: Int, timestamp: Double) -> JSONValue {
+        temperature = min(40, max(-10, temperature + (unit() - 0.5) * 0.4))
+        humidity = min(100, max(0, humidity + (unit() - 0.5) * 1.0))
+        return [
+            "temperature": .number((temperature * 100).rounded() / 100),
+            "humidity": .number((humidity * 10).rounded() / 10),
+            "seq": .number(Double(sequence)),
+            "ts": .number((timestamp * 1000).rounded()),
+        ]
+    }
+}

@@ -1,0 +1,74 @@
+/// A command-line mistake: reported with the command's usage, exit code 2.
+struct UsageError: Error {
+    let message: String
+}
+
+/// Parsed arguments of one subcommand: `--name value` options, `--flag` flags, positionals.
+struct Arguments {
+    var positional: [String] = []
+    var options: [String: String] = [:]
+    var flags: Set<String> = []
+
+    /// Parses `arguments` against the options (taking a value) and flags a command knows.
+    init(_ arguments: [String], options known: Set<String>, flags knownFlags: Set<String>) throws(UsageError) {
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            index += 1
+            if argument == "--" {
+                positional += arguments[index...]
+                break
+            }
+            guard argument.hasPrefix("-"), argument.count > 1 else {
+                positional.append(argument)
+                continue
+            }
+            var name = argument
+            var inlineValue: String?
+            if let equals = argument.firstIndex(of: "=") {
+                name = String(argument[..<equals])
+                inlineValue = String(argument[argument.index(after: equals)...])
+            }
+            if knownFlags.contains(name) && inlineValue == nil {
+                flags.insert(name)
+            } else if known.contains(name) {
+                if let inlineValue {
+                    options[name] = inlineValue
+                } else {
+                    guard index < arguments.count else { throw UsageError(message: "\(name) needs a value") }
+                    options[name] = arguments[index]
+                    index += 1
+                }
+            } else {
+                throw UsageError(message: "unknown option \(name)")
+            }
+        }
+    }
+
+    func string(_ name: String, default value: String) -> String { options[name] ?? value }
+
+    func int(_ name: String, default value: Int, in range: ClosedRange<Int>) throws(UsageError) -> Int {
+        guard let text = options[name] else { return value }
+        guard let number = Int(text), range.contains(number) else {
+            throw UsageError(message: "\(name) must be a whole number in \(range.lowerBound)...\(range.upperBound), not \"\(text)\"")
+        }
+        return number
+    }
+
+    func double(_ name: String, default value: Double, in range: ClosedRange<Double>) throws(UsageError) -> Double {
+        guard let text = options[name] else { return value }
+        guard let number = Double(text), range.contains(number) else {
+            throw UsageError(message: "\(name) must be a number in \(range.lowerBound)...\(range.upperBound), not \"\(text)\"")
+        }
+        return number
+    }
+
+    /// The port option, validated like SensorClient validates String ports.
+    func port(default value: Int) throws(UsageError) -> Int {
+        guard let text = options["--port"] else { return value }
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let port = Int(text), (0...65535).contains(port) else {
+            throw UsageError(message: "--port must be 0...65535, not \"\(text)\"")
+        }
+        return port
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import SensorHub
+
+enum HubCommand {
+    static let usage = """
+    usage: sensorctl hub [--host HOST] [--port PORT] [--simulate-agents N] [--sensors-per-agent M]
+                         [--rate HZ] [--log-file PATH]
+
+    Runs the reference hub in the foreground (default 127.0.0.1:5192). Apps and agents connect
+    over WebSocket on that port. With --simulate-agents, N in-process agents publish M sensors
+    each (ids A01-S1, A01-S2, ...) at HZ readings per second. Logs one line per event to
+    stderr, or to PATH. SIGINT/SIGTERM: close frames to everyone, then exit 0.
+    """
+
+    static func run(_ arguments: [String]) async throws(UsageError) -> Int32 {
+        let parsed = try Arguments(arguments, options: ["--host", "--port", "--simulate-agents", "--sensors-per-agent", "--rate", "--log-file"],
+                                   flags: ["--help", "-h"])
+        if !parsed.flags.isDisjoint(with: ["--help", "-h"]) { printLine(usage); return 0 }
+        guard parsed.positional.isEmpty else { throw UsageError(message: "unexpected argument \(parsed.positional[0])") }
+        let host = parsed.string("--host", default: "127.0.0.1")
+        let port = try parsed.port(default: 5192)
+        let agents = try parsed.int("--simulate-agents", default: 0, in: 0...1000)
+        let sensorsPerAgent = try parsed.int("--sensors-per-agent", default: 3, in: 1...1000)
+        let rate = try parsed.double("--rate", default: 1, in: 0.01...10000)
+
+        let log: FileHandle
+        if let path = parsed.options["--log-file"] {
+            if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+            guard let handle = FileHandle(forWritingAtPath: path) else {
+                printError("sensorctl: cannot open log file \(path)")
+                return 1
+            }
+            handle.seekToEndOfFile()
+            log = handle
+        } else {
+            log = FileHandle.standardError
+        }
+        func write(_ line: String) {
+            log.write(Data("\(ISO8601DateFormatter().string(from: Date())) \(line)\n".utf8))
+        }
+
+        let hub: Hub
+        do {
+            hub = try Hub(host: host, port: port)
+        } catch {
+            printError("sensorctl: cannot listen on \(host):\(port): \(error)")
+            return 1
+        }
+        let logger = Task { for await event in hub.events { write(event.description) } }
+        var simulation: Simulation?
+        if agents > 0 {
+            simulation = Simulation(hub: hub, agents: agents, sensorsPerAgent: sensorsPerAgent, rate: rate)
+        }
+        write("hub listening on ws://\(host):\(hub.port)" + (simulation.map { ", simulating \($0.sensorIDs.count) sensors: \($0.sensorIDs.joined(separator: " "))" } ?? ""))
+        printLine("hub listening on ws://\(host):\(hub.port)")
+
+        let stop = AsyncStream.makeStream(of: Void.self)
+        let signals = onTerminationSignal { stop.continuation.yield() }
+        var waitForStop = stop.stream.makeAsyncIterator()
+        _ = await waitForStop.next()
+        _ = signals
+        write("shutting down")
+        simulation?.stop()
+        await hub.stop()
+        _ = await logger.value
+        write("stopped")
+        return 0
+    }
+}

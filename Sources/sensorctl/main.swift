@@ -1,0 +1,47 @@
+// sensorctl: the SensorStream command-line tool.
+import Foundation
+
+let usage = """
+usage: sensorctl <command> [options]
+
+commands:
+  demo     in-process hub, simulated agents and a client printing live readings
+  hub      run the reference hub in the foreground
+  watch    stream readings of sensors from a running server
+  status   tell whether sensors are connected (exit 0 if all are)
+
+Run `sensorctl <command> --help` for a command's options.
+"""
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+let command = arguments.first ?? ""
+let rest = Array(arguments.dropFirst())
+let status: Int32
+do throws(UsageError) {
+    switch command {
+    case "demo": status = try await DemoCommand.run(rest)
+    case "hub": status = try await HubCommand.run(rest)
+    case "watch": status = try await WatchCommand.run(rest)
+    case "status": status = try await StatusCommand.run(rest)
+    case "--help", "-h", "help":
+        printLine(usage)
+        status = 0
+    case "":
+        printError(usage)
+        status = 2
+    default:
+        throw UsageError(message: "unknown command \"\(command)\"")
+    }
+} catch {
+    printError("sensorctl: \(error.message)\n")
+    let commandUsage = switch command {
+    case "demo": DemoCommand.usage
+    case "hub": HubCommand.usage
+    case "watch": WatchCommand.usage
+    case "status": StatusCommand.usage
+    default: usage
+    }
+    printError(commandUsage)
+    status = 2
+}
+exit(status)
