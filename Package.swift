@@ -28,6 +28,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["WebSocketIO", "TCPTransport", "Locking"], path: "Tests/TestSupport"),
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore"]),
         .testTarget(name: "WebSocketIOTests", dependencies: ["WebSocketIO", "TCPTransport", "TestSupport"]),
+        .testTarget(name: "SensorHubTests", dependencies: ["SensorHub", "SensorStream", "WebSocketIO", "WebSocketCore", "TestSupport", "Locking"]),
         .testTarget(name: "SensorStreamTests", dependencies: ["SensorStream", "SensorHub", "WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport", "Locking"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,132 @@
+import Foundation
+import Locking
+import Testing
+import TestSupport
+import WebSocketCore
+import WebSocketIO
+@testable import SensorHub
+@testable import SensorStream
+
+/// Connects a WebSocket agent to the hub and announces its sensors.
+func connectAgent(_ hub: Hub, name: String, sensors: [String]) async throws -> WebSocketConnection {
+    let connection = try await WebSocketConnection.connect(host: "127.0.0.1", port: hub.port)
+    try await connection.send(text: SensorProtocol.encode(AgentMessage.connect(agentID: name, sensors: sensors).envelope))
+    return connection
+}
+
+func publish(_ agent: WebSocketConnection, _ sensorID: String, _ readings: JSONValue) async throws {
+    try await agent.send(text: SensorProtocol.encode(AgentMessage.data(sensorID: sensorID, readings: readings).envelope))
+}
+
+@Suite("Hub on loopback: clients and agents", .timeLimit(.minutes(1)))
+struct HubIntegrationTests {
+    @Test("several clients and WebSocket agents: fan-out in agent order, status pushes when an agent drops")
+    func fanOutAndAgentDrop() async throws {
+        let hub = try Hub()
+        defer { Task { await hub.stop() } }
+        let agentA = try await connectAgent(hub, name: "A", sensors: ["A-1", "A-2"])
+        let agentB = try await connectAgent(hub, name: "B", sensors: ["B-1"])
+        #expect(await eventually { hub.isConnected("A-1") && hub.isConnected("B-1") })
+        let clients = (0..<3).map { _ in SensorClient(host: "127.0.0.1", port: hub.port, configuration: .init(heartbeat: .disabled)) }
+        for client in clients { try await client.connect() }
+        let collected = clients.map { client in Task { await collectReadings(client.readings("A-1"), count: 50) } }
+        let statuses = Task { await collectReadings(clients[0].sensorStatuses, count: 1) }
+        let other = Task { await collectReadings(clients[1].readings("B-1"), count: 1) }
+        #expect(await eventually { hub.subscriberCount("A-1") == 3 && hub.subscriberCount("B-1") == 1 })
+        for index in 0..<50 { try await publish(agentA, "A-1", .number(Double(index))) }
+        try await publish(agentB, "B-1", "b")
+        for task in collected {
+            #expect(await task.value.map { $0.readings.intValue ?? -1 } == Array(0..<50))
+        }
+        #expect(await other.value.map(\.readings) == ["b"])
+        try await clients[0].subscribe("A-2")
+        #expect(await eventually { hub.subscriberCount("A-2") == 1 })
+        agentA.abort()  // the agent vanishes without a close frame
+        let pushed = await statuses.value.first
+        #expect(pushed == SensorStatus(sensorID: "A-2", connected: false) || pushed == SensorStatus(sensorID: "A-1", connected: false))
+        #expect(try await clients[2].sensorConnected("A-1") == false)
+        #expect(try await clients[2].sensorConnected("B-1") == true)
+        for client in clients { await client.disconnect() }
+        await agentB.close()
+    }
+
+    @Test("misbehaving connections are skipped or closed without affecting others")
+    func misbehaving() async throws {
+        let hub = try Hub(maxMessageSize: 4096)
+        defer { Task { await hub.stop() } }
+        let agent = hub.attachAgent(name: "local", sensors: ["S"])
+        let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: .init(heartbeat: .disabled))
+        try await client.connect()
+        let readings = Task { await collectReadings(client.readings("S"), count: 2) }
+        #expect(await eventually { hub.subscriberCount("S") == 1 })
+
+        // Garbage, unknown events and binary frames are skipped; the connection stays.
+        let rude = try await WebSocketConnection.connect(host: "127.0.0.1", port: hub.port)
+        for text in ["not json", #"{"event":"nope","data":""}"#, #"{"event":"subscribe_sensor","data":{}}"#] {
+            try await rude.send(text: text)
+        }
+        try await rude.send(binary: [1, 2, 3])
+        try await rude.send(text: SensorProtocol.encode(ClientMessage.connectionStatus(sensorID: "S").envelope))
+        guard case .text(let answer)? = await rude.receive() else { Issue.record("no answer"); return }
+        #expect(SensorProtocol.decode(answer).flatMap(ServerMessage.init) == .connectionStatus(sensorID: "S", connected: true))
+
+        // An oversized frame is closed with 1009; a flood and an abrupt drop do not matter to others.
+        let huge = try await WebSocketConnection.connect(host: "127.0.0.1", port: hub.port)
+        try await huge.send(text: String(repeating: "x", count: 10_000))
+        #expect(await huge.closed().code == .messageTooBig)
+        let flood = try await WebSocketConnection.connect(host: "127.0.0.1", port: hub.port)
+        for _ in 0..<2000 { try await flood.send(text: #"{"event":"client_connect","data":""}"#) }
+        flood.abort()
+        agent.publish("S", 1)
+        agent.publish("S", 2)
+        #expect(await readings.value.map(\.readings) == [1, 2])
+        #expect(client.currentState == .connected)
+        await client.disconnect()
+        await rude.close()
+    }
+
+    @Test("a subscriber that never reads is capped: its readings are dropped, others keep receiving")
+    func slowSubscriberBounded() async throws {
+        let hub = try Hub(maxBacklog: 64 * 1024)
+        defer { Task { await hub.stop() } }
+        let agent = hub.attachAgent(name: "local", sensors: ["S"])
+        // A raw WebSocket subscriber that never reads from its socket.
+        let slow = try await WebSocketConnection.connect(
+            host: "127.0.0.1", port: hub.port, configuration: .init(inboundBufferLimit: 16 * 1024))
+        try await slow.send(text: SensorProtocol.encode(ClientMessage.subscribe(sensorID: "S").envelope))
+        let fast = SensorClient(host: "127.0.0.1", port: hub.port, configuration: .init(heartbeat: .disabled, readingBufferSize: 100_000))
+        try await fast.connect()
+        let count = 20_000
+        let received = Task { await collectReadings(fast.readings("S"), count: count, timeout: .seconds(30)) }
+        #expect(await eventually { hub.subscriberCount("S") == 2 })
+        let payload: JSONValue = ["padding": .string(String(repeating: "p", count: 200))]
+        for index in 0..<count { agent.publish("S", ["seq": .number(Double(index)), "data": payload]) }
+        let readings = await received.value
+        #expect(readings.count == count)
+        #expect(readings.map { $0.readings["seq"]?.intValue ?? -1 } == Array(0..<count), "the fast subscriber got everything in order")
+        let events = Task { () -> Bool in
+            for await event in hub.events { if case .readingsDropped = event { return true } }
+            return false
+        }
+        #expect(await events.value, "the hub reported dropping readings for the slow subscriber")
+        slow.abort()
+        await fast.disconnect()
+    }
+}
+
+/// Collects up to `count` elements within `timeout`.
+func collectReadings<S: AsyncSequence & Sendable>(_ sequence: S, count: Int, timeout: Duration = .seconds(10)) async -> [S.Element]
+where S.Element: Sendable {
+    let collected = LockedValue<[S.Element]>([])
+    let task = Task {
+        do {
+            for try await element in sequence {
+                let done = collected.withLock { $0.append(element); return $0.count >= count }
+                if done { break }
+            }
+        } catch {}
+    }
+    _ = await eventually(timeout: timeout) { collected.withLock { $0.count >= count } }
+    task.cancel()
+    return collected.withLock { $0 }
+}

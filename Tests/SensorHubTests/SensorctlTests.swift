@@ -1,0 +1,124 @@
+import Foundation
+import Locking
+import Testing
+import TestSupport
+@testable import SensorHub
+@testable import SensorStream
+
+/// The built `sensorctl`, next to the test bundle.
+func sensorctlURL() throws -> URL {
+    var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    if directory.lastPathComponent.hasSuffix(".xctest") { directory.deleteLastPathComponent() }
+    let url = directory.appendingPathComponent("sensorctl")
+    guard FileManager.default.isExecutableFile(atPath: url.path) else {
+        throw RawPeerError(description: "sensorctl is not built at \(url.path): run `swift build` first")
+    }
+    return url
+}
+
+struct ProcessResult: Sendable {
+    var status: Int32
+    var output: String
+    var error: String
+}
+
+/// Runs sensorctl with `arguments` to completion (at most `timeout`).
+func runSensorctl(_ arguments: [String], timeout: Duration = .seconds(20)) async throws -> ProcessResult {
+    let url = try sensorctlURL()
+    return try await onThread {
+        let process = Process()
+        process.executableURL = url
+        process.arguments = arguments
+        let output = Pipe()
+        let error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        try process.run()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        return ProcessResult(status: process.terminationStatus,
+                             output: String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+                             error: String(decoding: error.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+    }
+}
+
+@Suite("sensorctl as a process", .timeLimit(.minutes(1)))
+struct SensorctlTests {
+    @Test("argument mistakes exit with 2 and say what is wrong", arguments: [
+        ([], "usage: sensorctl"),
+        (["bogus"], "unknown command"),
+        (["status"], "at least one sensor id"),
+        (["watch", "X", "--port", "abc"], "--port must be"),
+        (["demo", "--duration", "0"], "--duration must be"),
+        (["hub", "--nope"], "unknown option --nope"),
+        (["status", String(repeating: "x", count: 41)], "invalid sensor id"),
+    ] as [([String], String)])
+    func badArguments(arguments: [String], message: String) async throws {
+        let result = try await runSensorctl(arguments)
+        #expect(result.status == 2)
+        #expect(result.error.contains(message), "\(result.error)")
+    }
+
+    @Test("--help exits 0 for every command")
+    func help() async throws {
+        for command in ["demo", "hub", "watch", "status"] {
+            let result = try await runSensorctl([command, "--help"])
+            #expect(result.status == 0 && result.output.contains("usage: sensorctl \(command)"))
+        }
+    }
+
+    @Test("status: exit 0 when every sensor is connected, 1 otherwise")
+    func status() async throws {
+        let hub = try Hub()
+        defer { Task { await hub.stop() } }
+        _ = hub.attachAgent(name: "a", sensors: ["S1", "S2"])
+        let good = try await runSensorctl(["status", "S1", "S2", "--host", "127.0.0.1", "--port", String(hub.port)])
+        #expect(good.status == 0, "\(good)")
+        #expect(good.output == "S1  connected\nS2  connected\n")
+        let bad = try await runSensorctl(["status", "S1", "NOPE", "--host", "127.0.0.1", "--port", String(hub.port)])
+        #expect(bad.status == 1)
+        #expect(bad.output.contains("NOPE  not connected"))
+        let down = try await runSensorctl(["status", "S1", "--host", "127.0.0.1", "--port", "1"])
+        #expect(down.status == 1 && down.error.contains("connection failed"))
+    }
+
+    @Test("watch --json prints one JSON object per reading until SIGINT, then exits 0")
+    func watchJSON() async throws {
+        let hub = try Hub()
+        defer { Task { await hub.stop() } }
+        let agent = hub.attachAgent(name: "a", sensors: ["S1"])
+        let url = try sensorctlURL()
+        let process = Process()
+        process.executableURL = url
+        process.arguments = ["watch", "S1", "--json", "--host", "127.0.0.1", "--port", String(hub.port)]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = Pipe()
+        try process.run()
+        #expect(await eventually(timeout: .seconds(10)) { hub.subscriberCount("S1") == 1 })
+        for index in 0..<3 { agent.publish("S1", ["seq": .number(Double(index))]) }
+        let lines = try await onThread { () -> [String] in
+            var text = ""
+            let handle = output.fileHandleForReading
+            let deadline = ContinuousClock.now + .seconds(10)
+            while text.split(separator: "\n").count < 3 && ContinuousClock.now < deadline {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                text += String(decoding: chunk, as: UTF8.self)
+            }
+            return text.split(separator: "\n").map(String.init)
+        }
+        kill(process.processIdentifier, SIGINT)
+        let status = try await onThread { () -> Int32 in
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+        #expect(status == 0)
+        let objects = lines.compactMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) }
+        #expect(objects.count == 3)
+        #expect(objects.map { $0["sensor_id"] } == ["S1", "S1", "S1"])
+        #expect(objects.map { $0["readings"]?["seq"]?.intValue } == [0, 1, 2])
+    }
+}
