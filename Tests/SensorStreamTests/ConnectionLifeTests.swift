@@ -16,7 +16,7 @@ func readClientFrames(_ peer: RawPeer, count: Int) async throws -> [WebSocketFra
     try await onThread {
         var collector = FrameCollector(FrameDecoder(role: .server, maxFrameSize: 1 << 20))
         var frames: [WebSocketFrame] = []
-        let deadline = ContinuousClock.now + .seconds(5)
+        let deadline = ContinuousClock.now + .seconds(10)
         while frames.count < count && ContinuousClock.now < deadline {
             let bytes = try peer.read(count: 1, timeout: .milliseconds(200))
             if !bytes.isEmpty { frames += try collector.feed(bytes) }
@@ -63,7 +63,7 @@ struct ConnectionLifeTests {
         #expect(client.statistics.reconnects == 1)
         let seen = await states.value
         #expect(seen.prefix(3) == [.idle, .connecting(attempt: 0), .connected])
-        guard case .reconnecting(1, _, let reason) = seen[3] else { Issue.record("\(seen)"); return }
+        guard seen.count == 5, case .reconnecting(1, _, let reason) = seen[3] else { Issue.record("\(seen)"); return }
         #expect(reason.closeCode == 1006)
         #expect(seen[4] == .connecting(attempt: 1))
         loop.cancel()
@@ -151,7 +151,9 @@ struct ConnectionLifeTests {
         let raw = try RawServer()
         defer { raw.close() }
         let clock = ManualClock()
-        let client = SensorClient(host: "127.0.0.1", port: raw.port, configuration: testConfiguration(), clock: clock)
+        var configuration = testConfiguration()
+        configuration.requestTimeout = .seconds(5)
+        let client = SensorClient(host: "127.0.0.1", port: raw.port, configuration: configuration, clock: clock)
         async let accepted = acceptRawClient(raw)
         try await client.connect()
         let peer = try await accepted

@@ -28,7 +28,7 @@ package struct RawPeer: Sendable {
     }
 
     /// Reads until `count` bytes arrived, or EOF, or `timeout`.
-    package func read(count: Int, timeout: Duration = .seconds(5)) throws -> [UInt8] {
+    package func read(count: Int, timeout: Duration = .seconds(10)) throws -> [UInt8] {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         let deadline = ContinuousClock.now + timeout
@@ -52,7 +52,7 @@ package struct RawPeer: Sendable {
     }
 
     /// Waits for EOF (or a reset); true if it came within `timeout`.
-    package func waitForEOF(timeout: Duration = .seconds(5)) throws -> Bool {
+    package func waitForEOF(timeout: Duration = .seconds(10)) throws -> Bool {
         let deadline = ContinuousClock.now + timeout
         var buffer = [UInt8](repeating: 0, count: 4096)
         while ContinuousClock.now < deadline {
@@ -81,12 +81,12 @@ package struct RawServer: Sendable {
 
     /// Accepts one connection within 5 s.
     package func accept() throws -> RawPeer {
-        let deadline = ContinuousClock.now + .seconds(5)
+        let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             _ = try pollDescriptors([(listener.socket.descriptor, .readable)], timeoutMilliseconds: 100)
             if let socket = try listener.accept() { return RawPeer(socket: socket) }
         }
-        throw RawPeerError(description: "no connection within 5 s")
+        throw RawPeerError(description: "no connection within 10 s")
     }
 
     /// Accepts a client and completes its handshake as a well-behaved server would.

@@ -55,25 +55,37 @@ struct RFCExampleTests {
         }
     }
 
-    @Test("decodes a long stream of mixed frames in random chunk sizes")
-    func randomChunking() throws {
-        var generator = SeededGenerator(seed: 42)
+    /// A stream of masked frames of mixed sizes and opcodes, and the frames it holds.
+    static func mixedStream(frames count: Int, largeFrames: Bool, using generator: inout SeededGenerator) -> ([UInt8], [WebSocketFrame]) {
         var stream: [UInt8] = []
         var expected: [WebSocketFrame] = []
-        for index in 0..<300 {
-            let length = [0, 1, 125, 126, 127, 65535, 65536, Int.random(in: 0...3000, using: &generator)][index % 8]
-            let payload = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let sizes = largeFrames ? [0, 1, 125, 126, 127, 65535, 65536, -1] : [0, 1, 125, 126, 127, -1]
+        for index in 0..<count {
+            var length = sizes[index % sizes.count]
+            if length < 0 { length = Int.random(in: 0...3000, using: &generator) }
+            if largeFrames && length > 127 && index >= sizes.count { length = Int.random(in: 128...3000, using: &generator) }
             let opcode: WebSocketOpcode = index % 5 == 0 ? .ping : .binary
-            let framePayload = opcode == .ping ? Array(payload.prefix(125)) : payload
-            let frame = WebSocketFrame(opcode: opcode, maskingKey: WebSocketMaskingKey(1, 2, 3, UInt8(index & 0xFF)), payload: framePayload)
+            let payload = (0..<(opcode == .ping ? min(length, 125) : length)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let frame = WebSocketFrame(opcode: opcode, maskingKey: WebSocketMaskingKey(1, 2, 3, UInt8(index & 0xFF)), payload: payload)
             expected.append(frame)
             stream += FrameEncoder.encode(frame)
         }
-        for maxChunk in [1, 7, 100, 16384] where maxChunk > 1 || stream.count < 5_000_000 {
+        return (stream, expected)
+    }
+
+    @Test("decodes a long stream of mixed frames in random chunk sizes")
+    func randomChunking() throws {
+        var generator = SeededGenerator(seed: 42)
+        // Every size class including both 64 KiB boundaries, in chunks of up to 7, 100 and 16 KiB bytes.
+        let (stream, expected) = Self.mixedStream(frames: 300, largeFrames: true, using: &generator)
+        for maxChunk in [7, 100, 16384] {
             let chunks = randomChunks(stream, maxChunk: maxChunk, using: &generator)
-            let frames = try decode(chunks, role: .server).get()
-            #expect(frames == expected, "max chunk \(maxChunk)")
+            #expect(try decode(chunks, role: .server).get() == expected, "max chunk \(maxChunk)")
         }
+        // One byte at a time over a stream of small frames (the 64 KiB frames get the same
+        // treatment in `byteByByte`).
+        let (small, smallExpected) = Self.mixedStream(frames: 60, largeFrames: false, using: &generator)
+        #expect(try decode(small.map { [$0] }, role: .server).get() == smallExpected)
     }
 
     @Test("the length boundaries 125/126/65535/65536 encode with the shortest length form")
