@@ -13,6 +13,9 @@ extension SensorClient {
                                                          configuration: webSocketConfiguration)
         } catch .cancelled {
             throw .disconnected
+        } catch .handshakeFailed(let failure) where failure != .connectionClosed {
+            // The server answered, but not as RFC 6455 requires.
+            throw .protocolViolation("handshake: \(failure)")
         } catch {
             throw .connectionFailed(reason: error.description)
         }

@@ -261,7 +261,14 @@ public final class SensorClient: Sendable {
     /// (counted in ``statistics``). Finishes on ``unsubscribe(_:)`` and ``disconnect()``, and
     /// at once for an invalid sensor id.
     public nonisolated func readings(_ sensorID: String) -> SensorReadings {
-        SensorReadings(client: self, sensorID: sensorID)
+        SensorReadings(client: self, sensorID: sensorID, bufferSize: configuration.readingBufferSize)
+    }
+
+    /// The readings of one sensor, buffering up to `bufferingNewest` readings for this
+    /// stream (instead of ``Configuration/readingBufferSize``); older ones are dropped and
+    /// counted in ``statistics``.
+    public nonisolated func readings(_ sensorID: String, bufferingNewest: Int) -> SensorReadings {
+        SensorReadings(client: self, sensorID: sensorID, bufferSize: max(1, bufferingNewest))
     }
 
     /// Every message the server sends, raw, including those the typed API skips. Each
@@ -306,9 +313,9 @@ public final class SensorClient: Sendable {
     }
 
     /// Registers a consumer of `sensorID` and returns its stream and id (nil id: finished).
-    func attachConsumer(_ sensorID: String) -> (AsyncStream<SensorReading>, UInt64?) {
+    func attachConsumer(_ sensorID: String, bufferSize: Int? = nil) -> (AsyncStream<SensorReading>, UInt64?) {
         let (stream, continuation) = AsyncStream.makeStream(
-            of: SensorReading.self, bufferingPolicy: .bufferingNewest(max(1, configuration.readingBufferSize)))
+            of: SensorReading.self, bufferingPolicy: .bufferingNewest(max(1, bufferSize ?? configuration.readingBufferSize)))
         let valid = (try? SensorClientError.validate(sensorID: sensorID)) != nil
         let id = state.withLock { state -> UInt64? in
             guard valid, state.lifecycle != .closed else { return nil }

@@ -10,9 +10,10 @@ public enum SensorClientError: Error, Sendable, Hashable, CustomStringConvertibl
     case notConnected
     /// The app called ``SensorClient/disconnect()``; this client is done.
     case disconnected
-    /// The connection could not be opened: refused, unreachable, name resolution, handshake.
+    /// The connection could not be opened: refused, unreachable, name resolution, timeout.
     case connectionFailed(reason: String)
-    /// The server broke the WebSocket protocol.
+    /// The server broke the WebSocket protocol: a bad handshake response (wrong status,
+    /// missing or wrong `Sec-WebSocket-Accept` ...). Thrown by ``SensorClient/connect()``.
     case protocolViolation(String)
 
     public var description: String {

@@ -5,10 +5,12 @@ public struct SensorReadings: AsyncSequence, Sendable {
     let client: SensorClient
     /// The sensor whose readings this sequence delivers.
     public let sensorID: String
+    /// How many readings this stream buffers for a slow consumer before dropping the oldest.
+    public let bufferSize: Int
 
     /// Starts consuming: subscribes if this is the sensor's first consumer.
     public func makeAsyncIterator() -> Iterator {
-        Iterator(base: client.attachConsumer(sensorID).0.makeAsyncIterator())
+        Iterator(base: client.attachConsumer(sensorID, bufferSize: bufferSize).0.makeAsyncIterator())
     }
 
     /// The iterator; dropping it (or cancelling its task) ends the consumer.

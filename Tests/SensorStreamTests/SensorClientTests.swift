@@ -212,3 +212,48 @@ struct SensorClientTests {
         #expect(await eventually { hub.connectionCount == 0 })
     }
 }
+
+@Suite("Slow consumers", .timeLimit(.minutes(1)))
+struct SlowConsumerTests {
+    @Test("a stream's buffer bounds a slow consumer: the oldest readings are dropped and counted, others unaffected")
+    func boundedBuffer() async throws {
+        let (hub, _, agent) = try makeHub()
+        defer { Task { await hub.stop() } }
+        let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: testConfiguration())
+        try await client.connect()
+        var slow = client.readings("CE7238J", bufferingNewest: 10).makeAsyncIterator()
+        let fast = Task { await collect(client.readings("CE7238J"), count: 100) }
+        #expect(await eventually { hub.subscriberCount("CE7238J") == 1 })
+        try await Task.sleep(for: .milliseconds(50))
+        for index in 0..<100 { agent.publish("CE7238J", .number(Double(index))) }
+        #expect(await fast.value.count == 100, "the fast consumer is not held back")
+        #expect(await eventually { client.statistics.readingsDropped == 90 })
+        var kept: [Int] = []
+        for _ in 0..<10 { if let reading = await slow.next() { kept.append(reading.readings.intValue ?? -1) } }
+        #expect(kept == Array(90..<100), "the newest 10 are kept")
+        await client.disconnect()
+    }
+
+    @Test("a server that answers the handshake wrongly is a protocol violation")
+    func badHandshake() async throws {
+        let raw = try RawServer()
+        defer { raw.close() }
+        let serve = Task {
+            try await onThread {
+                let peer = try raw.accept()
+                _ = try peer.readHead()
+                try peer.write(Array("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".utf8))
+                peer.close()
+            }
+        }
+        let client = SensorClient(host: "127.0.0.1", port: raw.port, configuration: testConfiguration())
+        do {
+            try await client.connect()
+            Issue.record("connected")
+        } catch {
+            guard case .protocolViolation(let what) = error else { Issue.record("\(error)"); return }
+            #expect(what.contains("200"))
+        }
+        try await serve.value
+    }
+}
