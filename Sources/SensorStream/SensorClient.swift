@@ -129,22 +129,7 @@ public final class SensorClient: Sendable {
     /// ``disconnect()`` (or when reconnecting gives up). Each access makes a new stream;
     /// any number may be consumed at once.
     public var connectionStates: AsyncStream<ConnectionState> {
-        let (stream, continuation) = AsyncStream.makeStream(of: ConnectionState.self, bufferingPolicy: .bufferingNewest(64))
-        let id = state.withLock { state -> UInt64? in
-            continuation.yield(state.connectionState)
-            guard state.lifecycle != .closed else { return nil }
-            let id = state.makeID()
-            state.stateListeners[id] = continuation
-            return id
-        }
-        guard let id else {
-            continuation.finish()
-            return stream
-        }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.stateListeners.removeValue(forKey: id) }
-        }
-        return stream
+        listenerStream(\.stateListeners, bufferingNewest: 64, initial: { $0.connectionState })
     }
 
     /// The current connection state.
@@ -275,31 +260,27 @@ public final class SensorClient: Sendable {
     /// access makes a new stream (buffering the newest 1024 messages); finishes on
     /// ``disconnect()``.
     public var frames: AsyncStream<RawFrame> {
-        let (stream, continuation) = AsyncStream.makeStream(of: RawFrame.self, bufferingPolicy: .bufferingNewest(1024))
-        let id = state.withLock { state -> UInt64? in
-            guard state.lifecycle != .closed else { return nil }
-            let id = state.makeID()
-            state.frameListeners[id] = continuation
-            return id
-        }
-        guard let id else {
-            continuation.finish()
-            return stream
-        }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.frameListeners.removeValue(forKey: id) }
-        }
-        return stream
+        listenerStream(\.frameListeners, bufferingNewest: 1024)
     }
 
     /// Every `sensor_connection_status` the server sends, answers and unsolicited changes
     /// (e.g. an agent dropping). Finishes on ``disconnect()``.
     public var sensorStatuses: AsyncStream<SensorStatus> {
-        let (stream, continuation) = AsyncStream.makeStream(of: SensorStatus.self, bufferingPolicy: .bufferingNewest(1024))
+        listenerStream(\.statusListeners, bufferingNewest: 1024)
+    }
+
+    /// A new stream registered in one of the state's listener tables, removed from it when
+    /// the consumer goes away; already finished (after `initial`) once the client is closed.
+    func listenerStream<Element: Sendable>(
+        _ table: WritableKeyPath<ClientState, [UInt64: AsyncStream<Element>.Continuation]> & Sendable,
+        bufferingNewest limit: Int, initial: (@Sendable (ClientState) -> Element)? = nil
+    ) -> AsyncStream<Element> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Element.self, bufferingPolicy: .bufferingNewest(limit))
         let id = state.withLock { state -> UInt64? in
+            if let initial { continuation.yield(initial(state)) }
             guard state.lifecycle != .closed else { return nil }
             let id = state.makeID()
-            state.statusListeners[id] = continuation
+            state[keyPath: table][id] = continuation
             return id
         }
         guard let id else {
@@ -307,7 +288,7 @@ public final class SensorClient: Sendable {
             return stream
         }
         continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0.statusListeners.removeValue(forKey: id) }
+            _ = self?.state.withLock { $0[keyPath: table].removeValue(forKey: id) }
         }
         return stream
     }

@@ -238,14 +238,7 @@ struct SlowConsumerTests {
     func badHandshake() async throws {
         let raw = try RawServer()
         defer { raw.close() }
-        let serve = Task {
-            try await onThread {
-                let peer = try raw.accept()
-                _ = try peer.readHead()
-                try peer.write(Array("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".utf8))
-                peer.close()
-            }
-        }
+        let serve = Task { try await onThread { try raw.answerOnce(with: "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n") } }
         let client = SensorClient(host: "127.0.0.1", port: raw.port, configuration: testConfiguration())
         do {
             try await client.connect()

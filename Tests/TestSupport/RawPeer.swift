@@ -100,6 +100,15 @@ package struct RawServer: Sendable {
         return peer
     }
 
+    /// Accepts one client, reads its request head, answers `response` (nothing if empty)
+    /// and closes: a server that gets the handshake wrong.
+    package func answerOnce(with response: String) throws {
+        let peer = try accept()
+        _ = try peer.readHead()
+        if !response.isEmpty { try peer.write(Array(response.utf8)) }
+        peer.close()
+    }
+
     package func close() { listener.socket.close() }
 }
 

@@ -151,14 +151,7 @@ struct MisbehavingServerTests {
     func badResponses(response: String, expected: WebSocketError) async throws {
         let raw = try RawServer()
         defer { raw.close() }
-        let serve = Task {
-            try await onThread {
-                let peer = try raw.accept()
-                _ = try peer.readHead()
-                if !response.isEmpty { try peer.write(Array(response.utf8)) }
-                peer.close()
-            }
-        }
+        let serve = Task { try await onThread { try raw.answerOnce(with: response) } }
         await #expect(throws: expected) {
             _ = try await WebSocketConnection.connect(host: "127.0.0.1", port: raw.port)
         }

@@ -52,13 +52,7 @@ final class TimedRelay<Output: Sendable, C: Clock>: Sendable {
 
     /// Emits `value` after `delay` unless re-armed (or finished) before.
     func arm(after delay: C.Duration, emitting value: Output) {
-        let generation = state.withLock { state -> UInt64 in
-            state.timer?.cancel()
-            state.generation += 1
-            state.pending = value
-            return state.generation
-        }
-        let timer = Task { [clock] in
+        startTimer(pending: value) { [clock, state, continuation] generation in
             do {
                 try await clock.sleep(for: delay)
             } catch {
@@ -71,21 +65,12 @@ final class TimedRelay<Output: Sendable, C: Clock>: Sendable {
             }
             if let due { continuation.yield(due) }
         }
-        state.withLock { state in
-            if state.generation == generation { state.timer = timer } else { timer.cancel() }
-        }
     }
 
     /// Emits `make(1)` after `interval`, then `make(2)` after another, and so on, until
     /// re-armed (or finished).
     func armRepeating(every interval: C.Duration, _ make: @escaping @Sendable (Int) -> Output) {
-        let generation = state.withLock { state -> UInt64 in
-            state.timer?.cancel()
-            state.generation += 1
-            state.pending = nil
-            return state.generation
-        }
-        let timer = Task { [clock] in
+        startTimer(pending: nil) { [clock, state, continuation] generation in
             var count = 1
             while true {
                 do {
@@ -98,6 +83,17 @@ final class TimedRelay<Output: Sendable, C: Clock>: Sendable {
                 count += 1
             }
         }
+    }
+
+    /// Replaces the running timer (its generation goes stale) with a task running `body`.
+    private func startTimer(pending: Output?, _ body: @escaping @Sendable (UInt64) async -> Void) {
+        let generation = state.withLock { state -> UInt64 in
+            state.timer?.cancel()
+            state.generation += 1
+            state.pending = pending
+            return state.generation
+        }
+        let timer = Task { await body(generation) }
         state.withLock { state in
             if state.generation == generation { state.timer = timer } else { timer.cancel() }
         }
