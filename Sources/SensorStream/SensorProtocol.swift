@@ -82,17 +82,22 @@ package enum ServerMessage: Sendable, Hashable {
     }
 }
 
-/// JSON text <-> envelopes. Outgoing JSON is always produced by JSONEncoder, so no sensor id
-/// can inject JSON.
+/// JSON text <-> envelopes. Outgoing values are always serialized by JSONEncoder, so no
+/// sensor id can inject JSON.
 package enum SensorProtocol {
-    /// Encodes an envelope as compact JSON text.
+    /// Encodes an envelope as compact JSON text, `event` first and object keys sorted:
+    /// `{"event":"subscribe_sensor","data":{"sensor_id":"CE7238J"}}`. Both values are
+    /// serialized by JSONEncoder (so every string is escaped); only the two fixed keys and
+    /// the braces around them are literal.
     package static func encode(_ envelope: Envelope) -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        // Encoding a JSONValue tree cannot fail (no non-finite numbers are ever produced by
-        // decoding; an app's NaN would be a programming error caught here).
-        guard let data = try? encoder.encode(envelope) else { return #"{"event":"invalid","data":""}"# }
-        return String(decoding: data, as: UTF8.self)
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding a String or a JSONValue tree cannot fail unless it holds a non-finite
+        // number, which decoding never produces; an app's NaN would be caught here.
+        guard let event = try? encoder.encode(envelope.event), let data = try? encoder.encode(envelope.data) else {
+            return #"{"event":"invalid","data":""}"#
+        }
+        return #"{"event":"# + String(decoding: event, as: UTF8.self) + #","data":"# + String(decoding: data, as: UTF8.self) + "}"
     }
 
     /// Decodes JSON text into an envelope; nil if it is not JSON or not an envelope.
