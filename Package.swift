@@ -22,6 +22,9 @@ let package = Package(
         .target(name: "SensorHub", dependencies: ["SensorStream", "WebSocketIO", "Locking"]),
         // The command-line tool: demo, hub, watch, status.
         .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub"]),
+        // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.
+        .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["WebSocketCore", "SensorStream"],
+                          path: "Benchmarks", exclude: ["README.md"]),
         // Autobahn|Testsuite echo peer (client and server roles) for RFC 6455 conformance runs.
         .executableTarget(name: "ws-conformance", dependencies: ["WebSocketIO"]),
         // Test helpers shared by the test targets: raw TCP peers, a manual clock.

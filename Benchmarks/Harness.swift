@@ -1,0 +1,65 @@
+import Foundation
+
+/// One named benchmark: `run` does the work once and returns how much it processed, so
+/// nothing is optimised away and rates can be computed.
+struct Benchmark {
+    struct Work {
+        /// Bytes processed (for MB/s), 0 if not meaningful.
+        var bytes: Int
+        /// Items processed (frames, messages, readings).
+        var items: Int
+        /// A value derived from every item (printed, so the work cannot be skipped).
+        var checksum: Int
+    }
+
+    let name: String
+    /// What `items` counts: "frames", "messages", "readings".
+    let itemName: String
+    let run: () throws -> Work
+}
+
+/// Runs each benchmark: one warm-up, then `samples` timed runs; prints median, min and max.
+func runBenchmarks(_ benchmarks: [Benchmark], filter: String?, samples: Int) {
+    print("SensorStream benchmarks, \(samples) samples after 1 warm-up, median [min ... max]")
+    print("machine: \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.operatingSystemVersionString)")
+    for benchmark in benchmarks where filter.map({ benchmark.name.contains($0) }) ?? true {
+        do {
+            let warmUp = try benchmark.run()
+            var seconds: [Double] = []
+            var work = warmUp
+            for _ in 0..<samples {
+                let start = ContinuousClock.now
+                work = try benchmark.run()
+                let elapsed = ContinuousClock.now - start
+                seconds.append(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            }
+            seconds.sort()
+            let median = seconds[seconds.count / 2]
+            func rate(_ amount: Int, _ time: Double) -> Double { Double(amount) / time }
+            var line = "\(benchmark.name.padding(toLength: 44, withPad: " ", startingAt: 0))"
+            if work.bytes > 0 {
+                line += String(format: " %8.0f MB/s [%.0f ... %.0f]", rate(work.bytes, median) / 1e6,
+                               rate(work.bytes, seconds.last!) / 1e6, rate(work.bytes, seconds.first!) / 1e6)
+            }
+            line += String(format: "  %7.2f M %@/s [%.2f ... %.2f]", rate(work.items, median) / 1e6, benchmark.itemName,
+                           rate(work.items, seconds.last!) / 1e6, rate(work.items, seconds.first!) / 1e6)
+            line += "  (checksum \(work.checksum & 0xFFFF))"
+            print(line)
+        } catch {
+            print("\(benchmark.name): failed: \(error)")
+        }
+    }
+}
+
+/// A deterministic generator (SplitMix64) for the inputs.
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
