@@ -1,6 +1,7 @@
 // SensorStream benchmarks: `swift run -c release SensorStreamBenchmarks [filter] [--samples N]`.
 // Inputs are generated from fixed seeds and fed in 16 KiB chunks, as a socket read would
 // deliver them (each chunk is copied into a read buffer first, like recv does).
+import Foundation
 import SensorStream
 import WebSocketCore
 
@@ -74,13 +75,24 @@ let benchmarks: [Benchmark] = [
     Benchmark(name: "parse: 200k messages in 3 fragments + pings", itemName: "messages") {
         try decodeMessages(fragmented.bytes, role: .client)
     },
-    Benchmark(name: "envelope: decode new_sensor_data (JSONDecoder)", itemName: "messages") {
+    Benchmark(name: "envelope: decode new_sensor_data", itemName: "messages") {
         var checksum = 0
         var bytes = 0
         for text in envelopes {
             bytes += text.utf8.count
             if case .sensorData(let id, let readings)? = SensorProtocol.decode(text).flatMap(ServerMessage.init) {
                 checksum &+= id.utf8.count &+ (readings["seq"]?.intValue ?? 0)
+            }
+        }
+        return Benchmark.Work(bytes: bytes, items: envelopes.count, checksum: checksum)
+    },
+    Benchmark(name: "envelope: JSONSerialization (reference)", itemName: "messages") {
+        var checksum = 0
+        var bytes = 0
+        for text in envelopes {
+            bytes += text.utf8.count
+            if let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
+                checksum &+= object.count
             }
         }
         return Benchmark.Work(bytes: bytes, items: envelopes.count, checksum: checksum)

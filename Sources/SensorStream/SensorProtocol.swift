@@ -100,8 +100,11 @@ package enum SensorProtocol {
         return #"{"event":"# + String(decoding: event, as: UTF8.self) + #","data":"# + String(decoding: data, as: UTF8.self) + "}"
     }
 
-    /// Decodes JSON text into an envelope; nil if it is not JSON or not an envelope.
+    /// Decodes JSON text into an envelope; nil if it is not JSON or not an envelope (an
+    /// object with a string `event`; a missing `data` reads as `null`).
     package static func decode(_ text: String) -> Envelope? {
-        try? JSONDecoder().decode(Envelope.self, from: Data(text.utf8))
+        guard case .object(let members)? = try? JSONParser.parse(text),
+              case .string(let event)? = members["event"] else { return nil }
+        return Envelope(event: event, data: members["data"] ?? .null)
     }
 }

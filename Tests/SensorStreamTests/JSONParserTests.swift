@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+@testable import SensorStream
+
+@Suite("JSON parser")
+struct JSONParserTests {
+    /// JSONTestSuite's parsing corpus (MIT licence), copied beside this file.
+    static let corpus: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("JSONTestSuite/test_parsing")
+
+    func parse(_ data: Data) -> Result<JSONValue, JSONParseError> {
+        data.withUnsafeBytes { bytes in Result { () throws(JSONParseError) in try JSONParser.parse(bytes) } }
+    }
+
+    @Test("JSONTestSuite: every y_ file is accepted, every n_ file rejected, no i_ file crashes")
+    func conformance() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.corpus.path).filter { $0.hasSuffix(".json") }.sorted()
+        #expect(files.count == 318)
+        var implementationDefined: [String: Bool] = [:]
+        for file in files {
+            let data = try Data(contentsOf: Self.corpus.appendingPathComponent(file))
+            let result = parse(data)
+            switch file.prefix(2) {
+            case "y_": if case .failure(let error) = result { Issue.record("\(file) rejected: \(error)") }
+            case "n_": if case .success(let value) = result { Issue.record("\(file) accepted as \(value)") }
+            default: implementationDefined[file] = (try? result.get()) != nil
+            }
+        }
+        // The choices documented on JSONParser: invalid UTF-8, lone surrogates, BOMs and
+        // overflowing numbers are rejected; underflowing and huge-precision numbers accepted.
+        #expect(implementationDefined["i_string_lone_second_surrogate.json"] == false)
+        #expect(implementationDefined["i_string_invalid_utf-8.json"] == false)
+        #expect(implementationDefined["i_structure_UTF-8_BOM_empty_object.json"] == false)
+        #expect(implementationDefined["i_number_huge_exp.json"] == false)
+        #expect(implementationDefined["i_number_double_huge_neg_exp.json"] == true)
+    }
+
+    @Test("agrees with Foundation's decoder on sensor messages and tricky values")
+    func differential() throws {
+        let documents = [
+            #"{"event":"new_sensor_data","data":{"sensor_id":"CE7238J","sensor_readings":{"temperature":21.5,"humidity":45,"ok":true,"tags":["a","b"],"none":null}}}"#,
+            #"[0, -0, 1e3, -1.5E-3, 123456789012345678, 9007199254740993, 0.1, 1.7976931348623157e308]"#,
+            #"{"s":"esc \" \\ \/ \b \f \n \r \t \u00e9 \ud83d\ude00 é 😀", "nested":[[[{}]]], "empty":""}"#,
+            "  \n\t[ ]  ",
+        ]
+        for document in documents {
+            let ours = try JSONParser.parse(document)
+            let foundation = try JSONDecoder().decode(JSONValue.self, from: Data(document.utf8))
+            #expect(ours == foundation, "\(document)")
+        }
+    }
+
+    @Test("nesting is bounded, so hostile input cannot exhaust the stack")
+    func depth() {
+        let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
+        #expect(throws: JSONParseError.self) { try JSONParser.parse(deep) }
+        let fine = String(repeating: "[", count: 200) + String(repeating: "]", count: 200)
+        #expect((try? JSONParser.parse(fine)) != nil)
+    }
+}
