@@ -18,29 +18,35 @@ package enum FrameEncoder {
                                payload: UnsafeRawBufferPointer, maskingKey: WebSocketMaskingKey?,
                                to output: inout [UInt8]) {
         let length = payload.count
-        let headerSize = FrameHeader.encodedSize(payloadLength: length, masked: maskingKey != nil)
+        // The header is built in a 16-byte local and appended with one copy.
+        var header: (UInt64, UInt64) = (0, 0)
+        let headerSize = withUnsafeMutableBytes(of: &header) { bytes -> Int in
+            bytes[0] = (fin ? 0x80 : 0) | ((reservedBits & 0x7) << 4) | opcode.rawValue
+            let maskBit: UInt8 = maskingKey == nil ? 0 : 0x80
+            var size = 2
+            if length <= 125 {
+                bytes[1] = maskBit | UInt8(length)
+            } else if length <= 0xFFFF {
+                bytes[1] = maskBit | 126
+                bytes.storeBytes(of: UInt16(length).bigEndian, toByteOffset: 2, as: UInt16.self)
+                size = 4
+            } else {
+                bytes[1] = maskBit | 127
+                bytes.storeBytes(of: UInt64(length).bigEndian, toByteOffset: 2, as: UInt64.self)
+                size = 10
+            }
+            if let key = maskingKey {
+                bytes[size] = key.bytes.0
+                bytes[size + 1] = key.bytes.1
+                bytes[size + 2] = key.bytes.2
+                bytes[size + 3] = key.bytes.3
+                size += 4
+            }
+            return size
+        }
         let start = output.count
         output.reserveCapacity(start + headerSize + length)
-        output.append((fin ? 0x80 : 0) | ((reservedBits & 0x7) << 4) | opcode.rawValue)
-        let maskBit: UInt8 = maskingKey == nil ? 0 : 0x80
-        if length <= 125 {
-            output.append(maskBit | UInt8(length))
-        } else if length <= 0xFFFF {
-            output.append(maskBit | 126)
-            output.append(UInt8(length >> 8))
-            output.append(UInt8(length & 0xFF))
-        } else {
-            output.append(maskBit | 127)
-            for shift in stride(from: 56, through: 0, by: -8) {
-                output.append(UInt8((UInt64(length) >> UInt64(shift)) & 0xFF))
-            }
-        }
-        if let key = maskingKey {
-            output.append(key.bytes.0)
-            output.append(key.bytes.1)
-            output.append(key.bytes.2)
-            output.append(key.bytes.3)
-        }
+        withUnsafeBytes(of: &header) { output.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[..<headerSize])) }
         output.append(contentsOf: payload)
         if let key = maskingKey, length > 0 {
             output.withUnsafeMutableBytes { buffer in

@@ -1,3 +1,9 @@
+#if canImport(Darwin)
+import Darwin
+#elseif canImport(Glibc)
+import Glibc
+#endif
+
 /// Where a client's frame encoder takes its masking keys from.
 ///
 /// RFC 6455 section 5.3 requires keys an attacker cannot predict, so the default,
@@ -8,8 +14,8 @@ package protocol MaskingKeySource: Sendable {
     mutating func nextKey() -> WebSocketMaskingKey
 }
 
-/// Masking keys from the system CSPRNG, fetched 256 bytes at a time so that most frames
-/// cost no call into the generator.
+/// Masking keys from the system CSPRNG, fetched 4 KiB (1,024 keys) at a time so that a
+/// frame costs no system call.
 package struct SecureRandomMaskingKeys: MaskingKeySource {
     private var pool: [UInt8] = []
     private var next = 0
@@ -23,7 +29,7 @@ package struct SecureRandomMaskingKeys: MaskingKeySource {
     }
 
     private mutating func refill() {
-        pool = [UInt8](repeating: 0, count: 256)
+        if pool.isEmpty { pool = [UInt8](repeating: 0, count: 4096) }
         next = 0
         pool.withUnsafeMutableBytes { buffer in
             fillWithSecureRandomBytes(buffer)
@@ -47,17 +53,36 @@ package struct FixedMaskingKeys: MaskingKeySource {
     }
 }
 
-/// Fills `buffer` from the system's cryptographically secure generator
-/// (`SystemRandomNumberGenerator`: `getrandom` on Linux, `arc4random` on Darwin).
+/// Fills `buffer` from the operating system's cryptographically secure generator: one
+/// `arc4random_buf` on Darwin, one read of `/dev/urandom` on Linux (the kernel CSPRNG, the
+/// same source as `getrandom`), falling back to `SystemRandomNumberGenerator` (8 bytes per
+/// call) if the device cannot be read.
 package func fillWithSecureRandomBytes(_ buffer: UnsafeMutableRawBufferPointer) {
-    var generator = SystemRandomNumberGenerator()
-    var index = 0
-    while index < buffer.count {
-        var word = generator.next()
-        let take = min(8, buffer.count - index)
-        withUnsafeBytes(of: &word) { wordBytes in
-            for offset in 0..<take { buffer[index + offset] = wordBytes[offset] }
+    guard let base = buffer.baseAddress, buffer.count > 0 else { return }
+    #if canImport(Darwin)
+    arc4random_buf(base, buffer.count)
+    #else
+    var filled = 0
+    let descriptor = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+    if descriptor >= 0 {
+        while filled < buffer.count {
+            let count = read(descriptor, base + filled, buffer.count - filled)
+            if count > 0 {
+                filled += count
+            } else if count < 0 && errno == EINTR {
+                continue
+            } else {
+                break
+            }
         }
-        index += take
+        close(descriptor)
     }
+    var generator = SystemRandomNumberGenerator()
+    while filled < buffer.count {
+        var word = generator.next()
+        let take = min(8, buffer.count - filled)
+        withUnsafeBytes(of: &word) { base.advanced(by: filled).copyMemory(from: $0.baseAddress!, byteCount: take) }
+        filled += take
+    }
+    #endif
 }

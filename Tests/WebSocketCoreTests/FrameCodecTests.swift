@@ -189,10 +189,14 @@ struct MaskingTests {
         #expect(chunked == whole)
     }
 
-    @Test("secure masking keys differ from frame to frame")
+    @Test("secure masking keys differ from frame to frame, across pool refills")
     func freshKeys() {
         var keys = SecureRandomMaskingKeys()
-        let drawn = (0..<1000).map { _ in keys.nextKey() }
-        #expect(Set(drawn).count > 990)
+        let drawn = (0..<3000).map { _ in keys.nextKey() }
+        #expect(Set(drawn).count > 2990)
+        // Every byte value turns up in 64 KiB of generator output (a stuck or zero source would not).
+        var bytes = [UInt8](repeating: 0, count: 65536)
+        bytes.withUnsafeMutableBytes { fillWithSecureRandomBytes($0) }
+        #expect(Set(bytes).count == 256)
     }
 }
