@@ -23,7 +23,7 @@ let package = Package(
         // The command-line tool: demo, hub, watch, status.
         .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub"]),
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.
-        .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["WebSocketCore", "SensorStream"],
+        .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["WebSocketCore", "SensorStream", "SensorHub", "Locking"],
                           path: "Benchmarks", exclude: ["README.md"]),
         // Autobahn|Testsuite echo peer (client and server roles) for RFC 6455 conformance runs.
         .executableTarget(name: "ws-conformance", dependencies: ["WebSocketIO"]),

@@ -54,54 +54,63 @@ while let argument = arguments.first {
     }
 }
 
-print("generating inputs ...")
-let small = Workloads.textFrames(count: 1_000_000, masked: false)
-let smallMasked = Workloads.textFrames(count: 1_000_000, masked: true)
-let large = Workloads.binaryFrames(count: 2000, size: 64 * 1024)
-let fragmented = Workloads.fragmentedMessages(count: 200_000)
-var generator = SeededGenerator(seed: 4)
-let envelopes = (0..<200_000).map { Workloads.sensorMessage($0, using: &generator) }
+/// Inputs, generated on first use (static lets are lazy), so a filtered run only builds its own.
+enum Inputs {
+    static let small = Workloads.textFrames(count: 1_000_000, masked: false)
+    static let smallMasked = Workloads.textFrames(count: 1_000_000, masked: true)
+    static let large = Workloads.binaryFrames(count: 2000, size: 64 * 1024)
+    static let fragmented = Workloads.fragmentedMessages(count: 200_000)
+    static let envelopes: [String] = {
+        var generator = SeededGenerator(seed: 4)
+        return (0..<200_000).map { Workloads.sensorMessage($0, using: &generator) }
+    }()
+}
+let small = { Inputs.small }
+let smallMasked = { Inputs.smallMasked }
+let large = { Inputs.large }
+let fragmented = { Inputs.fragmented }
+let envelopes = { Inputs.envelopes }
 
 let benchmarks: [Benchmark] = [
     Benchmark(name: "parse: 1M unmasked text frames ~133 B", itemName: "frames") {
-        try decodeMessages(small.bytes, role: .client)
+        try decodeMessages(small().bytes, role: .client)
     },
     Benchmark(name: "parse: 1M masked text frames ~133 B", itemName: "frames") {
-        try decodeMessages(smallMasked.bytes, role: .server)
+        try decodeMessages(smallMasked().bytes, role: .server)
     },
     Benchmark(name: "parse: 2,000 binary frames of 64 KiB", itemName: "frames") {
-        try decodeMessages(large, role: .client)
+        try decodeMessages(large(), role: .client)
     },
     Benchmark(name: "parse: 200k messages in 3 fragments + pings", itemName: "messages") {
-        try decodeMessages(fragmented.bytes, role: .client)
+        try decodeMessages(fragmented().bytes, role: .client)
     },
     Benchmark(name: "envelope: decode new_sensor_data", itemName: "messages") {
         var checksum = 0
         var bytes = 0
-        for text in envelopes {
+        for text in envelopes() {
             bytes += text.utf8.count
             if case .sensorData(let id, let readings)? = SensorProtocol.decode(text).flatMap(ServerMessage.init) {
                 checksum &+= id.utf8.count &+ (readings["seq"]?.intValue ?? 0)
             }
         }
-        return Benchmark.Work(bytes: bytes, items: envelopes.count, checksum: checksum)
+        return Benchmark.Work(bytes: bytes, items: envelopes().count, checksum: checksum)
     },
     Benchmark(name: "envelope: JSONSerialization (reference)", itemName: "messages") {
         var checksum = 0
         var bytes = 0
-        for text in envelopes {
+        for text in envelopes() {
             bytes += text.utf8.count
             if let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
                 checksum &+= object.count
             }
         }
-        return Benchmark.Work(bytes: bytes, items: envelopes.count, checksum: checksum)
+        return Benchmark.Work(bytes: bytes, items: envelopes().count, checksum: checksum)
     },
     Benchmark(name: "mask: encode 1M client frames ~133 B (fixed keys)", itemName: "frames") {
         var keys = FixedMaskingKeys([WebSocketMaskingKey(1, 2, 3, 4), WebSocketMaskingKey(5, 6, 7, 8)])
         var output: [UInt8] = []
-        output.reserveCapacity(smallMasked.bytes.count)
-        let payload = Array(envelopes[0].utf8)
+        output.reserveCapacity(160_000_000)
+        let payload = Array(envelopes()[0].utf8)
         for _ in 0..<1_000_000 {
             FrameEncoder.append(opcode: .text, payload: payload, maskingKey: keys.nextKey(), to: &output)
         }
@@ -110,8 +119,8 @@ let benchmarks: [Benchmark] = [
     Benchmark(name: "mask: encode 1M client frames ~133 B (CSPRNG keys)", itemName: "frames") {
         var keys = SecureRandomMaskingKeys()
         var output: [UInt8] = []
-        output.reserveCapacity(smallMasked.bytes.count)
-        let payload = Array(envelopes[0].utf8)
+        output.reserveCapacity(160_000_000)
+        let payload = Array(envelopes()[0].utf8)
         for _ in 0..<1_000_000 {
             FrameEncoder.append(opcode: .text, payload: payload, maskingKey: keys.nextKey(), to: &output)
         }
@@ -120,3 +129,18 @@ let benchmarks: [Benchmark] = [
 ]
 
 runBenchmarks(benchmarks, filter: filter, samples: samples)
+
+if filter.map({ "end-to-end".contains($0) || $0 == "end-to-end" }) ?? true {
+    // Loopback, one process: hub -> WebSocket -> SensorClient -> for await.
+    var rates: [Double] = []
+    _ = try await EndToEnd.throughput(count: 50_000)  // warm-up
+    for _ in 0..<samples { rates.append(try await EndToEnd.throughput(count: 200_000)) }
+    rates.sort()
+    print(String(format: "end-to-end: hub -> client for-await, 200k       %.2f M readings/s [%.2f ... %.2f]",
+                 rates[rates.count / 2] / 1e6, rates.first! / 1e6, rates.last! / 1e6))
+    let latencies = try await EndToEnd.latency(count: 20_000, rate: 10_000)
+    func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
+    print(String(format: "end-to-end: latency at 10k readings/s          p50 %.0f µs, p99 %.0f µs, max %.0f µs",
+                 percentile(0.5), percentile(0.99), latencies.last ?? 0))
+    if let peak = peakResidentMiB() { print(String(format: "peak resident memory of the benchmark process   %.0f MiB", peak)) }
+}

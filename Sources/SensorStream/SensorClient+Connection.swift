@@ -96,8 +96,8 @@ extension SensorClient {
             if configuration.heartbeat.isEnabled {
                 group.addTask { await self.heartbeat(connection) }
             }
-            for await message in connection.messages {
-                handle(message)
+            while let batch = await connection.receiveBatch() {
+                handle(batch)
             }
             group.cancelAll()
         }
@@ -159,40 +159,38 @@ extension SensorClient {
         teardown?.run(error: .notConnected)
     }
 
-    /// Dispatches one message from the server.
-    private func handle(_ message: WebSocketMessage) {
-        let raw: RawFrame
-        var decoded: ServerMessage?
-        switch message {
-        case .text(let text):
-            raw = .text(text)
-            decoded = SensorProtocol.decode(text).flatMap(ServerMessage.init)
-        case .binary(let bytes):
-            raw = .binary(bytes)
-        }
-        var waiters: [ClientState.StatusWaiter] = []
-        var answer = false
-        state.withLock { state in
-            for listener in state.frameListeners.values { listener.yield(raw) }
-            switch decoded {
-            case nil:
-                state.statistics.messagesSkipped += 1
-            case .connectionStatus(let sensorID, let connected)?:
-                waiters = state.pending.answer(sensorID)
-                answer = connected
-                let status = SensorStatus(sensorID: sensorID, connected: connected)
-                for listener in state.statusListeners.values { listener.yield(status) }
-            case .sensorData(let sensorID, let readings)?:
-                guard var consumers = state.consumers[sensorID] else { return }
-                state.statistics.readingsReceived += 1
-                for (id, consumer) in consumers {
-                    let reading = SensorReading(sensorID: sensorID, readings: readings, followsGap: consumer.followsGap)
-                    if case .dropped = consumer.continuation.yield(reading) { state.statistics.readingsDropped += 1 }
-                    if consumer.followsGap { consumers[id]?.followsGap = false }
-                }
-                state.consumers[sensorID] = consumers
+    /// Dispatches a batch of messages from the server: decoded outside the lock, delivered
+    /// under one lock acquisition, waiting requests resumed after it.
+    private func handle(_ batch: [WebSocketMessage]) {
+        let decoded: [(RawFrame, ServerMessage?)] = batch.map { message in
+            switch message {
+            case .text(let text): (.text(text), SensorProtocol.decode(text).flatMap(ServerMessage.init))
+            case .binary(let bytes): (.binary(bytes), nil)
             }
         }
-        for waiter in waiters { waiter.resume(returning: answer) }
+        var answers: [(ClientState.StatusWaiter, Bool)] = []
+        state.withLock { state in
+            for (raw, message) in decoded {
+                for listener in state.frameListeners.values { listener.yield(raw) }
+                switch message {
+                case nil:
+                    state.statistics.messagesSkipped += 1
+                case .connectionStatus(let sensorID, let connected)?:
+                    answers += state.pending.answer(sensorID).map { ($0, connected) }
+                    let status = SensorStatus(sensorID: sensorID, connected: connected)
+                    for listener in state.statusListeners.values { listener.yield(status) }
+                case .sensorData(let sensorID, let readings)?:
+                    guard var consumers = state.consumers[sensorID] else { continue }
+                    state.statistics.readingsReceived += 1
+                    for (id, consumer) in consumers {
+                        let reading = SensorReading(sensorID: sensorID, readings: readings, followsGap: consumer.followsGap)
+                        if case .dropped = consumer.continuation.yield(reading) { state.statistics.readingsDropped += 1 }
+                        if consumer.followsGap { consumers[id]?.followsGap = false }
+                    }
+                    state.consumers[sensorID] = consumers
+                }
+            }
+        }
+        for (waiter, connected) in answers { waiter.resume(returning: connected) }
     }
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// The JSON envelope every message of the sensor protocol travels in:
 /// `{"event": <string>, "data": <object or "">}`.
 package struct Envelope: Codable, Sendable, Hashable {
@@ -82,22 +80,21 @@ package enum ServerMessage: Sendable, Hashable {
     }
 }
 
-/// JSON text <-> envelopes. Outgoing values are always serialized by JSONEncoder, so no
-/// sensor id can inject JSON.
+/// JSON text <-> envelopes, through our own strict parser and serializer (no string
+/// interpolation of values, so no sensor id can inject JSON).
 package enum SensorProtocol {
     /// Encodes an envelope as compact JSON text, `event` first and object keys sorted:
-    /// `{"event":"subscribe_sensor","data":{"sensor_id":"CE7238J"}}`. Both values are
-    /// serialized by JSONEncoder (so every string is escaped); only the two fixed keys and
-    /// the braces around them are literal.
+    /// `{"event":"subscribe_sensor","data":{"sensor_id":"CE7238J"}}`. Every value goes
+    /// through ``JSONSerializer``, which escapes strings, so no sensor id can inject JSON.
     package static func encode(_ envelope: Envelope) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding a String or a JSONValue tree cannot fail unless it holds a non-finite
-        // number, which decoding never produces; an app's NaN would be caught here.
-        guard let event = try? encoder.encode(envelope.event), let data = try? encoder.encode(envelope.data) else {
-            return #"{"event":"invalid","data":""}"#
-        }
-        return #"{"event":"# + String(decoding: event, as: UTF8.self) + #","data":"# + String(decoding: data, as: UTF8.self) + "}"
+        var output: [UInt8] = []
+        output.reserveCapacity(160)
+        output.append(contentsOf: #"{"event":"#.utf8)
+        JSONSerializer.appendString(envelope.event, to: &output)
+        output.append(contentsOf: #","data":"#.utf8)
+        JSONSerializer.append(envelope.data, to: &output)
+        output.append(UInt8(ascii: "}"))
+        return String(decoding: output, as: UTF8.self)
     }
 
     /// Decodes JSON text into an envelope; nil if it is not JSON or not an envelope (an

@@ -105,6 +105,23 @@ struct ConnectionState {
         return nil
     }
 
+    /// Takes up to `limit` messages that are already queued, without waiting, stopping at
+    /// the end marker (left for the next ``takeNext``). Counts as the consumer coming back.
+    mutating func takeQueuedMessages(limit: Int, configuration: WebSocketConfiguration, wake: inout Bool) -> [WebSocketMessage] {
+        var messages: [WebSocketMessage] = []
+        while messages.count < limit, inboxHead < inbox.count, case .message(let message, let size) = inbox[inboxHead] {
+            inboxHead += 1
+            inboxBytes -= size
+            messages.append(message)
+        }
+        if inboxHead == inbox.count {
+            inbox.removeAll(keepingCapacity: true)
+            inboxHead = 0
+        }
+        if readingPaused && inboxBytes < configuration.inboundBufferLimit && !messages.isEmpty { wake = true }
+        return messages
+    }
+
     /// Appends what the session produced from one read; decides when a close is answered.
     mutating func enqueue(_ items: [InboxItem]) {
         for item in items {

@@ -114,6 +114,17 @@ package final class WebSocketConnection: Sendable {
         }
     }
 
+    /// Takes the next message and every further one already received (up to `limit`), in
+    /// order: one wake-up for a burst instead of one per message. Nil once the connection
+    /// has ended.
+    package func receiveBatch(limit: Int = 256) async -> [WebSocketMessage]? {
+        guard let first = await receive() else { return nil }
+        var wake = false
+        let more = withState { $0.takeQueuedMessages(limit: limit - 1, configuration: configuration, wake: &wake) }
+        if wake { wakeup.wake() }
+        return [first] + more
+    }
+
     // MARK: Sending
 
     /// Sends a text message. Returns once the frame is written to the socket or queued for

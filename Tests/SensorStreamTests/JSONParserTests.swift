@@ -58,3 +58,36 @@ struct JSONParserTests {
         #expect((try? JSONParser.parse(fine)) != nil)
     }
 }
+
+@Suite("JSON serializer")
+struct JSONSerializerTests {
+    @Test("output is compact, keys sorted, strings escaped, and parses back to the same value")
+    func roundTrip() throws {
+        let value: JSONValue = ["b": [1, 2.5, -0.001, 1e300, nil, true], "a": "quote \" backslash \\ newline \n tab \t bell \u{7} é 😀",
+                                "n": 9007199254740992, "o": [:], "z": []]
+        let text = JSONSerializer.serialize(value)
+        #expect(text == #"{"a":"quote \" backslash \\ newline \n tab \t bell \u0007 é 😀","b":[1,2.5,-0.001,1e+300,null,true],"n":9007199254740992,"o":{},"z":[]}"#)
+        #expect(try JSONParser.parse(text) == value)
+        let foundation = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        #expect(foundation == value, "Foundation reads our output the same way")
+    }
+
+    @Test("random values round-trip through serializer and parser")
+    func randomRoundTrip() throws {
+        var generator = SystemRandomNumberGenerator()
+        func random(_ depth: Int) -> JSONValue {
+            switch Int.random(in: 0...(depth > 3 ? 3 : 5), using: &generator) {
+            case 0: return .null
+            case 1: return .bool(Bool.random(using: &generator))
+            case 2: return .number([Double.random(in: -1e6...1e6, using: &generator), Double(Int.random(in: -1000...1000, using: &generator)), 1e-7, 123.456][Int.random(in: 0...3, using: &generator)])
+            case 3: return .string(String((0..<Int.random(in: 0...8, using: &generator)).map { _ in ["a", "\"", "\\", "\n", "\u{1}", "é", "😀", "/"].randomElement(using: &generator)! }))
+            case 4: return .array((0..<Int.random(in: 0...4, using: &generator)).map { _ in random(depth + 1) })
+            default: return .object(Dictionary(uniqueKeysWithValues: (0..<Int.random(in: 0...4, using: &generator)).map { ("k\($0)", random(depth + 1)) }))
+            }
+        }
+        for _ in 0..<2000 {
+            let value = random(0)
+            #expect(try JSONParser.parse(JSONSerializer.serialize(value)) == value)
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import Locking
+import SensorHub
+import SensorStream
+
+/// Peak resident memory of this process (VmHWM), in MiB, where /proc tells it.
+func peakResidentMiB() -> Double? {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+          let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return nil }
+    return kilobytes / 1024
+}
+
+/// Hub -> loopback WebSocket -> SensorClient -> one `for await` consumer.
+enum EndToEnd {
+    /// Publishes `count` readings of one subscribed sensor as fast as the hub takes them;
+    /// returns readings per second delivered to the consumer.
+    static func throughput(count: Int) async throws -> Double {
+        let hub = try Hub(maxBacklog: 64 << 20)
+        let agent = hub.attachAgent(name: "bench", sensors: ["S1"])
+        let client = SensorClient(host: "127.0.0.1", port: hub.port,
+                                  configuration: .init(heartbeat: .disabled, readingBufferSize: count))
+        try await client.connect()
+        let consumer = Task { () -> Int in
+            var received = 0
+            for await reading in client.readings("S1") {
+                received += reading.readings.intValue ?? 0 >= 0 ? 1 : 0
+                if received == count { break }
+            }
+            return received
+        }
+        while hub.subscriberCount("S1") == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        let start = ContinuousClock.now
+        for index in 0..<count { agent.publish("S1", .number(Double(index))) }
+        let received = await consumer.value
+        let elapsed = ContinuousClock.now - start
+        await client.disconnect()
+        await hub.stop()
+        return Double(received) / elapsed.secondsValue
+    }
+
+    /// Publishes `count` readings at `rate` per second, each stamped with its send time;
+    /// returns the hub-stamp-to-consumer latencies, sorted, in microseconds.
+    static func latency(count: Int, rate: Double) async throws -> [Double] {
+        let hub = try Hub()
+        let agent = hub.attachAgent(name: "bench", sensors: ["S1"])
+        let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: .init(heartbeat: .disabled))
+        try await client.connect()
+        let origin = ContinuousClock.now
+        let consumer = Task { () -> [Double] in
+            var latencies: [Double] = []
+            latencies.reserveCapacity(count)
+            for await reading in client.readings("S1") {
+                let now = (ContinuousClock.now - origin).secondsValue * 1e6
+                latencies.append(now - (reading.readings.doubleValue ?? now))
+                if latencies.count == count { break }
+            }
+            return latencies
+        }
+        while hub.subscriberCount("S1") == 0 { try await Task.sleep(for: .milliseconds(1)) }
+        let interval = Duration.nanoseconds(Int64(1e9 / rate))
+        var next = ContinuousClock.now
+        for _ in 0..<count {
+            // Busy-wait to the next slot: sleeping would add the scheduler's jitter to the rate.
+            while ContinuousClock.now < next {}
+            agent.publish("S1", .number((ContinuousClock.now - origin).secondsValue * 1e6))
+            next += interval
+        }
+        let latencies = await consumer.value.sorted()
+        await client.disconnect()
+        await hub.stop()
+        return latencies
+    }
+}
+
+extension Duration {
+    var secondsValue: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
