@@ -100,7 +100,7 @@ struct ConnectionLifeTests {
         let raw = try RawServer()
         defer { raw.close() }
         var configuration = testConfiguration()
-        configuration.connectTimeout = .milliseconds(200)
+        configuration.connectTimeout = .seconds(1)
         configuration.reconnect = .init(initialDelay: .milliseconds(10), maxDelay: .milliseconds(20), jitter: 0, maxAttempts: 2)
         let client = SensorClient(host: "127.0.0.1", port: raw.port, configuration: configuration)
         async let accepted = acceptRawClient(raw)
