@@ -23,13 +23,13 @@ let package = Package(
         // The command-line tool: demo, hub, watch, status.
         .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub"]),
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.
-        .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["WebSocketCore", "SensorStream", "SensorHub", "Locking"],
+        .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["WebSocketCore", "SensorStream", "SensorHub", "Locking", "TestSupport"],
                           path: "Benchmarks", exclude: ["README.md"]),
         // Autobahn|Testsuite echo peer (client and server roles) for RFC 6455 conformance runs.
         .executableTarget(name: "ws-conformance", dependencies: ["WebSocketIO"]),
         // Test helpers shared by the test targets: raw TCP peers, a manual clock.
         .target(name: "TestSupport", dependencies: ["WebSocketIO", "TCPTransport", "Locking"], path: "Tests/TestSupport"),
-        .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore"]),
+        .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore", "TestSupport"]),
         .testTarget(name: "WebSocketIOTests", dependencies: ["WebSocketIO", "TCPTransport", "TestSupport"]),
         .testTarget(name: "SensorHubTests", dependencies: ["SensorHub", "SensorStream", "WebSocketIO", "WebSocketCore", "TestSupport", "Locking"]),
         .testTarget(name: "SensorStreamTests", dependencies: ["SensorStream", "SensorHub", "WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport", "Locking"],

@@ -1,4 +1,5 @@
 import SensorStream
+import TestSupport
 import WebSocketCore
 
 /// The inputs of the benchmarks, generated once from a fixed seed.

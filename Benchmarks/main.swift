@@ -3,6 +3,7 @@
 // deliver them (each chunk is copied into a read buffer first, like recv does).
 import Foundation
 import SensorStream
+import TestSupport
 import WebSocketCore
 
 let chunkSize = 16 * 1024
@@ -39,6 +40,17 @@ func decodeMessages(_ stream: [UInt8], role: FrameDecoder.Role) throws -> Benchm
         }
     }
     return Benchmark.Work(bytes: stream.count, items: messages, checksum: checksum &+ payload)
+}
+
+/// Encodes 1M masked text frames of a sensor message with keys from `keys`.
+func encodeClientFrames(keys: inout some MaskingKeySource) -> Benchmark.Work {
+    var output: [UInt8] = []
+    output.reserveCapacity(160_000_000)
+    let payload = Array(envelopes()[0].utf8)
+    for _ in 0..<1_000_000 {
+        FrameEncoder.append(opcode: .text, payload: payload, maskingKey: keys.nextKey(), to: &output)
+    }
+    return Benchmark.Work(bytes: output.count, items: 1_000_000, checksum: Int(output.last ?? 0))
 }
 
 var filter: String?
@@ -108,23 +120,11 @@ let benchmarks: [Benchmark] = [
     },
     Benchmark(name: "mask: encode 1M client frames ~133 B (fixed keys)", itemName: "frames") {
         var keys = FixedMaskingKeys([WebSocketMaskingKey(1, 2, 3, 4), WebSocketMaskingKey(5, 6, 7, 8)])
-        var output: [UInt8] = []
-        output.reserveCapacity(160_000_000)
-        let payload = Array(envelopes()[0].utf8)
-        for _ in 0..<1_000_000 {
-            FrameEncoder.append(opcode: .text, payload: payload, maskingKey: keys.nextKey(), to: &output)
-        }
-        return Benchmark.Work(bytes: output.count, items: 1_000_000, checksum: Int(output.last ?? 0))
+        return encodeClientFrames(keys: &keys)
     },
     Benchmark(name: "mask: encode 1M client frames ~133 B (CSPRNG keys)", itemName: "frames") {
         var keys = SecureRandomMaskingKeys()
-        var output: [UInt8] = []
-        output.reserveCapacity(160_000_000)
-        let payload = Array(envelopes()[0].utf8)
-        for _ in 0..<1_000_000 {
-            FrameEncoder.append(opcode: .text, payload: payload, maskingKey: keys.nextKey(), to: &output)
-        }
-        return Benchmark.Work(bytes: output.count, items: 1_000_000, checksum: Int(output.last ?? 0))
+        return encodeClientFrames(keys: &keys)
     },
 ]
 

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import WebSocketCore
 
 @Suite("Frame decoding and encoding: RFC 6455 section 5.7 examples")

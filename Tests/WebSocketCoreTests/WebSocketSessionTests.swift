@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import WebSocketCore
 
 @Suite("Session: messages, control frames and the close handshake")
