@@ -84,6 +84,42 @@ struct SensorctlTests {
         #expect(down.status == 1 && down.error.contains("connection failed"))
     }
 
+    @Test("hub: serves clients; SIGTERM sends close frames (1001) to everyone and exits 0")
+    func hubShutdown() async throws {
+        let url = try sensorctlURL()
+        let probe = try Hub()  // find a free port, then release it for the process
+        let port = probe.port
+        await probe.stop()
+        let process = Process()
+        process.executableURL = url
+        process.arguments = ["hub", "--port", String(port), "--simulate-agents", "1", "--sensors-per-agent", "2", "--rate", "20"]
+        process.standardOutput = Pipe()
+        let log = Pipe()
+        process.standardError = log
+        try process.run()
+        let client = SensorClient(host: "127.0.0.1", port: port, configuration: .init(heartbeat: .disabled, reconnect: .disabled))
+        #expect(await eventually(timeout: .seconds(10)) { (try? await client.connect()) != nil })
+        let readings = Task { await collectReadings(client.readings("A01-S2"), count: 3) }
+        #expect(await readings.value.count == 3, "simulated readings arrive")
+        let states = client.connectionStates
+        kill(process.processIdentifier, SIGTERM)
+        let status = try await onThread { () -> Int32 in
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+        #expect(status == 0)
+        var reason: DisconnectReason?
+        for await state in states {
+            if case .disconnected(let why) = state { reason = why }
+        }
+        #expect(reason?.message.contains("close 1001") == true, "\(String(describing: reason))")
+        let lines = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")
+        #expect(lines.contains { $0.contains("hub listening on ws://127.0.0.1:\(port)") })
+        #expect(lines.contains { $0.contains("app #") && $0.contains("connected from 127.0.0.1") })
+        #expect(lines.last?.hasSuffix("stopped") == true)
+        #expect(lines.allSatisfy { $0.first?.isNumber == true }, "every log line starts with a timestamp")
+    }
+
     @Test("watch --json prints one JSON object per reading until SIGINT, then exits 0")
     func watchJSON() async throws {
         let hub = try Hub()

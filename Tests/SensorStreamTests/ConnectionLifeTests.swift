@@ -84,9 +84,12 @@ struct ConnectionLifeTests {
             if case .reconnecting(let attempt, _, _) = client.currentState { return attempt >= 2 }
             return false
         }, "keeps trying while the port is closed")
+        // Calls while reconnecting are accepted; their state is sent once the connection is back.
+        try await client.subscribe("TEMP01")
         let (restarted, recorder, agent) = try makeHub(port: port)
         defer { Task { await restarted.stop() } }
         #expect(await recorder.waitFor(.subscribe(sensorID: "CE7238J")))
+        #expect(await recorder.waitFor(.subscribe(sensorID: "TEMP01")))
         agent.publish("CE7238J", 7)
         #expect(await eventually { received.withLock { $0 } == [7] })
         #expect(client.currentState == .connected)
