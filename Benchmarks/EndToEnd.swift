@@ -58,13 +58,19 @@ enum EndToEnd {
             return latencies
         }
         while hub.subscriberCount("S1") == 0 { try await Task.sleep(for: .milliseconds(1)) }
-        let interval = Duration.nanoseconds(Int64(1e9 / rate))
-        var next = ContinuousClock.now
-        for _ in 0..<count {
-            // Busy-wait to the next slot: sleeping would add the scheduler's jitter to the rate.
-            while ContinuousClock.now < next {}
-            agent.publish("S1", .number((ContinuousClock.now - origin).secondsValue * 1e6))
-            next += interval
+        // Paced in 1 ms slots (rate / 1000 readings each), sleeping between slots as a real
+        // agent would; each reading is stamped when the hub takes it.
+        let perSlot = max(1, Int(rate / 1000))
+        let clock = ContinuousClock()
+        var next = clock.now
+        var sent = 0
+        while sent < count {
+            for _ in 0..<min(perSlot, count - sent) {
+                agent.publish("S1", .number((ContinuousClock.now - origin).secondsValue * 1e6))
+                sent += 1
+            }
+            next += .milliseconds(1)
+            try await clock.sleep(until: next)
         }
         let latencies = await consumer.value.sorted()
         await client.disconnect()
