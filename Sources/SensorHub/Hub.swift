@@ -155,7 +155,7 @@ package final class Hub: Sendable {
             eventsContinuation.yield(.agentConnected(peer: peer, name: name, sensors: sensors))
             deliver(shared.withLock { shared in
                 shared.agents.insert(peer)
-                return shared.state.agentConnected(peer, name: name, sensors: sensors)
+                return shared.state.agentConnected(peer, sensors: sensors)
             })
         case .data(let id, let readings):
             if let delivery = shared.withLock({ $0.state.reading(id, readings, from: peer) }) { deliver([delivery]) }
@@ -199,7 +199,7 @@ package final class Hub: Sendable {
         let peer = shared.withLock { $0.nextPeer() }
         let agent = LocalAgent(hub: self, peer: peer)
         eventsContinuation.yield(.agentConnected(peer: peer, name: name, sensors: sensors))
-        deliver(shared.withLock { $0.state.agentConnected(peer, name: name, sensors: sensors) })
+        deliver(shared.withLock { $0.state.agentConnected(peer, sensors: sensors) })
         return agent
     }
 

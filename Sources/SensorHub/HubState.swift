@@ -17,7 +17,6 @@ package struct HubState: Sendable {
     /// Which agent serves a sensor.
     private var owners: [String: PeerID] = [:]
     private var agentSensors: [PeerID: Set<String>] = [:]
-    private var agentNames: [PeerID: String] = [:]
 
     package init() {}
 
@@ -29,9 +28,6 @@ package struct HubState: Sendable {
 
     /// The sensors every agent serves, sorted.
     package var connectedSensors: [String] { owners.keys.sorted() }
-
-    /// The name an agent gave in `agent_connect`.
-    package func agentName(_ peer: PeerID) -> String? { agentNames[peer] }
 
     // MARK: Apps
 
@@ -70,9 +66,8 @@ package struct HubState: Sendable {
 
     /// An agent announced itself and its sensors: subscribers of each sensor that was not
     /// connected get `connected: true`. A sensor another agent serves moves to this one.
-    package mutating func agentConnected(_ agent: PeerID, name: String, sensors: [String]) -> [Delivery] {
-        agentNames[agent] = name
-        return sensors.flatMap { sensorAdded($0, by: agent) }
+    package mutating func agentConnected(_ agent: PeerID, sensors: [String]) -> [Delivery] {
+        sensors.flatMap { sensorAdded($0, by: agent) }
     }
 
     /// A sensor appeared on an agent.
@@ -94,7 +89,6 @@ package struct HubState: Sendable {
 
     /// An agent left or dropped: its sensors are disconnected, and their subscribers told.
     package mutating func agentGone(_ agent: PeerID) -> [Delivery] {
-        agentNames[agent] = nil
         let sensors = agentSensors.removeValue(forKey: agent) ?? []
         return sensors.sorted().flatMap { id -> [Delivery] in
             guard owners[id] == agent else { return [] }

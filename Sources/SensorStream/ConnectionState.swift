@@ -49,7 +49,7 @@ public struct DisconnectReason: Sendable, Hashable, CustomStringConvertible {
 extension Duration {
     /// "1.5 s", "250 ms".
     var formattedSeconds: String {
-        let milliseconds = Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15
+        let milliseconds = seconds * 1000
         if milliseconds < 1000 { return "\(Int(milliseconds.rounded())) ms" }
         let seconds = (milliseconds / 100).rounded() / 10
         return seconds == seconds.rounded() ? "\(Int(seconds)) s" : "\(seconds) s"

@@ -45,12 +45,6 @@ package struct FrameDecoder: Sendable {
         self.allowedReservedBits = allowedReservedBits
     }
 
-    /// True between frames: no header byte or payload byte of a frame is outstanding.
-    package var isAtFrameBoundary: Bool {
-        if case .header = state { return headerCount == 0 }
-        return false
-    }
-
     /// Returns the next piece of frame payload found in `input` from `cursor` on, advancing
     /// `cursor` past what it consumed, or nil when `input` is used up (feed more bytes).
     ///

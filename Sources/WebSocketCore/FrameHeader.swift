@@ -35,7 +35,7 @@ package struct FrameHeader: Hashable, Sendable {
 /// A whole frame with its (unmasked) payload: the unit tests and tools work with.
 ///
 /// The decoder itself never builds these on the hot path; it lends payload parts
-/// (``FramePart``). ``FrameDecoder/decodeFrames(_:)`` collects parts into frames.
+/// (``FramePart``). ``FrameCollector`` collects parts into frames.
 package struct WebSocketFrame: Hashable, Sendable {
     package var fin: Bool
     package var reservedBits: UInt8

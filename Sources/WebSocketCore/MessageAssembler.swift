@@ -74,12 +74,6 @@ package struct MessageAssembler: Sendable {
         self.maxMessageSize = maxMessageSize
     }
 
-    /// True when no data message is partly received.
-    package var isBetweenMessages: Bool {
-        if case .idle = state { return true }
-        return false
-    }
-
     /// Consumes one frame part and returns what it completed, if anything.
     /// - Throws: ``WebSocketProtocolError`` for a continuation without a message, a new
     ///   message inside a fragmented one, invalid UTF-8 or an oversized message.

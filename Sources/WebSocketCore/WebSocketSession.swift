@@ -141,12 +141,6 @@ package struct WebSocketSession: Sendable {
         return nil
     }
 
-    /// Whether this side has sent its close frame and waits for the peer's.
-    package var isAwaitingPeerClose: Bool {
-        if case .closeSent = state { return true }
-        return false
-    }
-
     // MARK: Receiving
 
     /// Processes received bytes, calling `onEvent` for each thing they complete, in order.

@@ -8,7 +8,7 @@ struct HubStateTests {
     func statusAndFanOut() {
         var hub = HubState()
         let agent: HubState.PeerID = 100
-        #expect(hub.agentConnected(agent, name: "a", sensors: ["S1", "S2"]).isEmpty, "no subscriber to tell yet")
+        #expect(hub.agentConnected(agent, sensors: ["S1", "S2"]).isEmpty, "no subscriber to tell yet")
         #expect(hub.handle(.connectionStatus(sensorID: "S1"), from: 1)
                 == [.init(message: .connectionStatus(sensorID: "S1", connected: true), recipients: [1])])
         #expect(hub.handle(.connectionStatus(sensorID: "S9"), from: 1)
@@ -28,13 +28,13 @@ struct HubStateTests {
     @Test("an agent leaving disconnects its sensors and tells their subscribers; returning tells them again")
     func agentLifecycle() {
         var hub = HubState()
-        _ = hub.agentConnected(100, name: "a", sensors: ["S1", "S2"])
+        _ = hub.agentConnected(100, sensors: ["S1", "S2"])
         _ = hub.handle(.subscribe(sensorID: "S1"), from: 1)
         _ = hub.handle(.subscribe(sensorID: "S2"), from: 2)
         #expect(hub.agentGone(100) == [.init(message: .connectionStatus(sensorID: "S1", connected: false), recipients: [1]),
                                        .init(message: .connectionStatus(sensorID: "S2", connected: false), recipients: [2])])
         #expect(!hub.isConnected("S1"))
-        #expect(hub.agentConnected(101, name: "b", sensors: ["S1"]) == [.init(message: .connectionStatus(sensorID: "S1", connected: true), recipients: [1])])
+        #expect(hub.agentConnected(101, sensors: ["S1"]) == [.init(message: .connectionStatus(sensorID: "S1", connected: true), recipients: [1])])
         #expect(hub.sensorRemoved("S1", by: 100).isEmpty, "only the owner removes")
         #expect(hub.sensorRemoved("S1", by: 101) == [.init(message: .connectionStatus(sensorID: "S1", connected: false), recipients: [1])])
         #expect(hub.sensorAdded("S3", by: 101).isEmpty)
@@ -44,7 +44,7 @@ struct HubStateTests {
     @Test("client_disconnect forgets the peer's subscriptions")
     func clientDisconnect() {
         var hub = HubState()
-        _ = hub.agentConnected(100, name: "a", sensors: ["S1"])
+        _ = hub.agentConnected(100, sensors: ["S1"])
         _ = hub.handle(.subscribe(sensorID: "S1"), from: 1)
         _ = hub.handle(.disconnect, from: 1)
         #expect(hub.subscribers(of: "S1").isEmpty)

@@ -12,8 +12,6 @@ package struct PendingRequests<Waiter: Sendable>: Sendable {
     /// Sensors that still wait for an answer, in a stable order.
     package var awaitedSensors: [String] { waiters.keys.sorted() }
 
-    package var isEmpty: Bool { waiters.isEmpty }
-
     /// Adds a waiter. Returns its id, and the request to send if it is the first for `sensorID`.
     package mutating func add(_ sensorID: String, _ waiter: Waiter) -> (id: UInt64, message: ClientMessage?) {
         nextID += 1

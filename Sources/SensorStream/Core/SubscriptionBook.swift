@@ -18,9 +18,6 @@ package struct SubscriptionBook: Sendable, Hashable {
         explicit.contains(id) || consumers[id, default: 0] > 0
     }
 
-    /// Number of consumers attached to `id`.
-    package func consumerCount(_ id: String) -> Int { consumers[id, default: 0] }
-
     /// An explicit subscribe. Sends `subscribe_sensor` unless the sensor is already active
     /// (the server already sends its readings).
     package mutating func subscribe(_ id: String) -> ClientMessage? {
