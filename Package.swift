@@ -29,7 +29,10 @@ let package = Package(
         .executableTarget(name: "ws-conformance", dependencies: ["WebSocketIO"]),
         // Test helpers shared by the test targets: raw TCP peers, a manual clock.
         .target(name: "TestSupport", dependencies: ["WebSocketIO", "TCPTransport", "Locking"], path: "Tests/TestSupport"),
-        .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore", "TestSupport"]),
+        // The fuzz targets as plain functions: replayed over the committed corpus by the unit tests,
+        // linked into a libFuzzer binary by Tests/Fuzz/fuzz.sh.
+        .target(name: "FuzzTargets", dependencies: ["WebSocketCore", "SensorStream"], path: "Tests/Fuzz/Targets"),
+        .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore", "TestSupport", "FuzzTargets"]),
         .testTarget(name: "WebSocketIOTests", dependencies: ["WebSocketIO", "TCPTransport", "TestSupport"]),
         .testTarget(name: "SensorHubTests", dependencies: ["SensorHub", "SensorStream", "WebSocketIO", "WebSocketCore", "TestSupport", "Locking"]),
         .testTarget(name: "SensorStreamTests", dependencies: ["SensorStream", "SensorHub", "WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport", "Locking"],
@@ -37,3 +40,9 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The libFuzzer binary exists only for Tests/Fuzz/fuzz.sh, which sets this variable and builds
+// with `-sanitize=fuzzer,address -parse-as-library` (it has no `main`: libFuzzer provides it).
+if Context.environment["SENSORSTREAM_FUZZ"] == "1" {
+    package.targets.append(.executableTarget(name: "sensorstream-fuzz", dependencies: ["FuzzTargets"], path: "Tests/Fuzz/Runner"))
+}

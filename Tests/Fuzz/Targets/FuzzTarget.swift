@@ -1,0 +1,53 @@
+/// The libFuzzer targets of the package, as plain functions: `Tests/Fuzz/fuzz.sh` links them
+/// into a libFuzzer binary, and the unit tests replay the committed corpus through them, so
+/// every reproducer the fuzzer ever found stays a regression test.
+///
+/// Each target checks its own invariants and traps (`precondition`) when one breaks, which
+/// libFuzzer reports as a crash with the input that caused it.
+package enum FuzzTarget: String, CaseIterable, Sendable {
+    /// Received bytes into a client- or server-role session, fed whole, byte by byte and in
+    /// uneven chunks: the three must produce the same events, output and closure.
+    case frames
+    /// A server's handshake response, as the client reads and validates it.
+    case clientHandshake = "client-handshake"
+    /// A client's handshake request, as the server reads and answers it.
+    case serverHandshake = "server-handshake"
+    /// JSON text into the strict parser and the envelope decoder, with round trips.
+    case json
+    /// A script of app calls and server messages driving the client's subscription and
+    /// request state, checked against a simple model.
+    case clientState = "client-state"
+
+    /// Runs the target on one input.
+    package func run(_ input: UnsafeRawBufferPointer) {
+        switch self {
+        case .frames: FramesFuzzTarget.run(input)
+        case .clientHandshake: HandshakeFuzzTarget.runClient(input)
+        case .serverHandshake: HandshakeFuzzTarget.runServer(input)
+        case .json: JSONFuzzTarget.run(input)
+        case .clientState: ClientStateFuzzTarget.run(input)
+        }
+    }
+
+    /// Runs the target on one input held in an array.
+    package func run(_ input: [UInt8]) {
+        input.withUnsafeBytes { run($0) }
+    }
+}
+
+/// Splits `count` bytes into chunks whose sizes follow `seed`: uneven, 1 to 23 bytes, so that
+/// headers, masks and UTF-8 sequences are cut at many different places.
+func chunkSizes(count: Int, seed: UInt8) -> [Int] {
+    var sizes: [Int] = []
+    var remaining = count
+    var state = UInt32(seed) &* 2_654_435_761 | 1
+    while remaining > 0 {
+        state ^= state << 13
+        state ^= state >> 17
+        state ^= state << 5
+        let size = min(remaining, Int(state % 23) + 1)
+        sizes.append(size)
+        remaining -= size
+    }
+    return sizes
+}
