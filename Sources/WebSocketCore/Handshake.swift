@@ -73,8 +73,11 @@ package struct ClientHandshake: Sendable {
     /// Checks the server's response head.
     /// - Throws: ``HandshakeError`` naming the first thing wrong.
     package func validate(_ response: HTTPHead) throws(HandshakeError) {
-        let parts = response.startLine.split(separator: " ", maxSplits: 2)
-        guard parts.count >= 2, parts[0].hasPrefix("HTTP/"), let status = Int(parts[1]) else {
+        // status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 section 4)
+        let parts = response.startLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count >= 2, isHTTPVersion(parts[0]), parts[1].utf8.count == 3,
+              parts[1].utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+              let status = Int(parts[1]) else {
             throw .malformedHead(.malformed("status line"))
         }
         guard status == 101 else { throw .unexpectedStatus(status, response.startLine) }
@@ -119,7 +122,7 @@ package enum ServerHandshake {
     /// Validates `request` and returns the response to send.
     package static func respond(to request: HTTPHead) -> Result<Accepted, Rejected> {
         let parts = request.startLine.split(separator: " ", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[2].hasPrefix("HTTP/1."), parts[2] != "HTTP/1.0", parts[1].hasPrefix("/") else {
+        guard parts.count == 3, isHTTPVersion(parts[2]), parts[2] != "HTTP/1.0", parts[1].hasPrefix("/") else {
             return .failure(reject(400, "invalid request line"))
         }
         guard parts[0] == "GET" else { return .failure(reject(405, "method must be GET", extra: [("Allow", "GET")])) }
@@ -159,4 +162,14 @@ package enum ServerHandshake {
         bytes.append(contentsOf: body.utf8)
         return Rejected(status: status, reason: reason, response: bytes)
     }
+}
+
+/// Whether `token` is an HTTP version of at least 1.0 in the form RFC 9112 allows:
+/// `HTTP/` DIGIT `.` DIGIT (a WebSocket handshake then also rules out 1.0).
+func isHTTPVersion(_ token: Substring) -> Bool {
+    let bytes = Array(token.utf8)
+    let digits = UInt8(ascii: "0")...UInt8(ascii: "9")
+    guard bytes.count == 8, token.hasPrefix("HTTP/"), digits.contains(bytes[5]), bytes[6] == UInt8(ascii: "."),
+          digits.contains(bytes[7]) else { return false }
+    return bytes[5] >= UInt8(ascii: "1")
 }

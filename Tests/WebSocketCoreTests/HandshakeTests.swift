@@ -54,6 +54,14 @@ struct HandshakeTests {
         #expect(try failure("HTTP/1.1 101 OK\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Extensions: permessage-deflate\r\n\r\n")
                 == .unrequestedNegotiation("extension permessage-deflate"))
         #expect(try failure("garbage\r\n\r\n") == .malformedHead(.malformed("status line")))
+        // Fuzzer finding (client-handshake): Int("+101") is 101, and any "HTTP/..." token passed.
+        let accept = "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
+        for statusLine in ["HTTP/1.1 +101 S", "HTTP/\u{7}\u{7}1.1 101 S", "HTTP/1.1 0101 S", "HTTP/1.1 101.0", "HTTP/0.9 101 S",
+                           "HTTP/1.1  101 S", "HTTP/11 101 S", "HTTP/1.1 1O1 S"] {
+            #expect(try failure(statusLine + accept) == .malformedHead(.malformed("status line")), "\(statusLine)")
+        }
+        #expect(try failure("HTTP/1.1 101" + accept) == nil, "the reason phrase is optional")
+        #expect(try failure("HTTP/1.2 101 OK" + accept) == nil, "a later HTTP/1.x is fine")
     }
 
     @Test("heads are read across any split, bounded in size")
@@ -107,6 +115,10 @@ struct HandshakeTests {
         #expect(status(validFields, line: "POST / HTTP/1.1") == 405)
         #expect(status(validFields, line: "GET / HTTP/1.0") == 400)
         #expect(status(validFields, line: "GET nopath HTTP/1.1") == 400)
+        for version in ["HTTP/1.\u{7}", "HTTP/1.1x", "HTTP/x.1", "http/1.1", "HTTP/0.9"] {
+            #expect(status(validFields, line: "GET / " + version) == 400, "\(version)")
+        }
+        #expect(status(validFields, line: "GET / HTTP/1.2") == nil)
         #expect(status(without("Host")) == 400)
         #expect(status(without("Upgrade")) == 400)
         #expect(status(without("Connection")) == 400)
