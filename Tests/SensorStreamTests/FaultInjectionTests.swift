@@ -305,7 +305,7 @@ struct MemoryBoundTests {
         try await client.connect()
         var stalled = client.readings("A01-S1").makeAsyncIterator()
         #expect(await eventually { hub.subscriberCount("A01-S1") == 1 })
-        let count = 50_000
+        let count = 20_000
         for seq in 0..<count { agent.publish("A01-S1", ["seq": .number(Double(seq))]) }
         #expect(await eventually(timeout: .seconds(30)) { client.statistics.readingsReceived == count })
         #expect(client.statistics.readingsDropped == count - 256)
