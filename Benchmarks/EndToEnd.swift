@@ -13,9 +13,10 @@ func peakResidentMiB() -> Double? {
 
 /// Hub -> loopback WebSocket -> SensorClient -> one `for await` consumer.
 enum EndToEnd {
-    /// Publishes `count` readings of one subscribed sensor as fast as the hub takes them;
-    /// returns readings per second delivered to the consumer.
-    static func throughput(count: Int) async throws -> Double {
+    /// Publishes `count` readings of one subscribed sensor as fast as the hub takes them, in
+    /// batches of `batch` (what one read of a busy agent's socket brings the hub); returns
+    /// readings per second delivered to the consumer.
+    static func throughput(count: Int, batch: Int) async throws -> Double {
         let hub = try Hub(maxBacklog: 64 << 20)
         let agent = hub.attachAgent(name: "bench", sensors: ["S1"])
         let client = SensorClient(host: "127.0.0.1", port: hub.port,
@@ -31,7 +32,16 @@ enum EndToEnd {
         }
         while hub.subscriberCount("S1") == 0 { try await Task.sleep(for: .milliseconds(1)) }
         let start = ContinuousClock.now
-        for index in 0..<count { agent.publish("S1", .number(Double(index))) }
+        var index = 0
+        while index < count {
+            let end = min(count, index + batch)
+            if batch == 1 {
+                agent.publish("S1", .number(Double(index)))
+            } else {
+                agent.publish((index..<end).map { (sensorID: "S1", readings: JSONValue.number(Double($0))) })
+            }
+            index = end
+        }
         let received = await consumer.value
         let elapsed = ContinuousClock.now - start
         await client.disconnect()

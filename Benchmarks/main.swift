@@ -76,12 +76,14 @@ enum Inputs {
         var generator = SeededGenerator(seed: 4)
         return (0..<200_000).map { Workloads.sensorMessage($0, using: &generator) }
     }()
+    static let serverMessages: [ServerMessage] = envelopes.compactMap { ServerMessage.decode($0) }
 }
 let small = { Inputs.small }
 let smallMasked = { Inputs.smallMasked }
 let large = { Inputs.large }
 let fragmented = { Inputs.fragmented }
 let envelopes = { Inputs.envelopes }
+let serverMessages = { Inputs.serverMessages }
 
 let benchmarks: [Benchmark] = [
     Benchmark(name: "parse: 1M unmasked text frames ~133 B", itemName: "frames") {
@@ -96,7 +98,18 @@ let benchmarks: [Benchmark] = [
     Benchmark(name: "parse: 200k messages in 3 fragments + pings", itemName: "messages") {
         try decodeMessages(fragmented().bytes, role: .client)
     },
-    Benchmark(name: "envelope: decode new_sensor_data", itemName: "messages") {
+    Benchmark(name: "envelope: decode new_sensor_data (one pass)", itemName: "messages") {
+        var checksum = 0
+        var bytes = 0
+        for text in envelopes() {
+            bytes += text.utf8.count
+            if case .sensorData(let id, let readings)? = ServerMessage.decode(text) {
+                checksum &+= id.utf8.count &+ (readings["seq"]?.intValue ?? 0)
+            }
+        }
+        return Benchmark.Work(bytes: bytes, items: envelopes().count, checksum: checksum)
+    },
+    Benchmark(name: "envelope: decode via the general JSON tree", itemName: "messages") {
         var checksum = 0
         var bytes = 0
         for text in envelopes() {
@@ -118,6 +131,16 @@ let benchmarks: [Benchmark] = [
         }
         return Benchmark.Work(bytes: bytes, items: envelopes().count, checksum: checksum)
     },
+    Benchmark(name: "envelope: encode new_sensor_data (hub, one pass)", itemName: "messages") {
+        var bytes = 0
+        for message in serverMessages() { bytes += message.encodedText.utf8.count }
+        return Benchmark.Work(bytes: bytes, items: serverMessages().count, checksum: bytes)
+    },
+    Benchmark(name: "envelope: encode via the envelope tree", itemName: "messages") {
+        var bytes = 0
+        for message in serverMessages() { bytes += SensorProtocol.encode(message.envelope).utf8.count }
+        return Benchmark.Work(bytes: bytes, items: serverMessages().count, checksum: bytes)
+    },
     Benchmark(name: "mask: encode 1M client frames ~133 B (fixed keys)", itemName: "frames") {
         var keys = FixedMaskingKeys([WebSocketMaskingKey(1, 2, 3, 4), WebSocketMaskingKey(5, 6, 7, 8)])
         return encodeClientFrames(keys: &keys)
@@ -130,14 +153,30 @@ let benchmarks: [Benchmark] = [
 
 runBenchmarks(benchmarks, filter: filter, samples: samples)
 
+if filter.map({ "pipeline".contains($0) }) ?? true {
+    // The client's receive path in one process, no sockets: where the time goes per stage.
+    let stream = Workloads.textFrames(count: 200_000, masked: false).bytes
+    for stage in Pipeline.Stage.allCases {
+        _ = await Pipeline.run(stage, stream: stream)  // warm-up
+        var rates: [Double] = []
+        for _ in 0..<samples { rates.append(await Pipeline.run(stage, stream: stream).rate) }
+        rates.sort()
+        print("pipeline: " + stage.rawValue.padding(toLength: 40, withPad: " ", startingAt: 0)
+              + String(format: "%.2f M readings/s [%.2f ... %.2f]", rates[rates.count / 2] / 1e6, rates.first! / 1e6, rates.last! / 1e6))
+    }
+}
+
 if filter.map({ "end-to-end".contains($0) || $0 == "end-to-end" }) ?? true {
     // Loopback, one process: hub -> WebSocket -> SensorClient -> for await.
-    var rates: [Double] = []
-    _ = try await EndToEnd.throughput(count: 50_000)  // warm-up
-    for _ in 0..<samples { rates.append(try await EndToEnd.throughput(count: 200_000)) }
-    rates.sort()
-    print(String(format: "end-to-end: hub -> client for-await, 200k       %.2f M readings/s [%.2f ... %.2f]",
-                 rates[rates.count / 2] / 1e6, rates.first! / 1e6, rates.last! / 1e6))
+    for batch in [1, 64] {
+        var rates: [Double] = []
+        _ = try await EndToEnd.throughput(count: 50_000, batch: batch)  // warm-up
+        for _ in 0..<samples { rates.append(try await EndToEnd.throughput(count: 200_000, batch: batch)) }
+        rates.sort()
+        let label = batch == 1 ? "one reading per publish" : "agent batches of \(batch)"
+        print("end-to-end: hub -> client for-await, " + label.padding(toLength: 24, withPad: " ", startingAt: 0)
+              + String(format: "%.2f M readings/s [%.2f ... %.2f]", rates[rates.count / 2] / 1e6, rates.first! / 1e6, rates.last! / 1e6))
+    }
     let latencies = try await EndToEnd.latency(count: 20_000, rate: 10_000)
     func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
     print(String(format: "end-to-end: latency at 10k readings/s          p50 %.0f µs, p99 %.0f µs, max %.0f µs",

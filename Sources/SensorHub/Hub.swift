@@ -118,24 +118,29 @@ package final class Hub: Sendable {
             return peer
         }
         var announced = false
-        for await message in connection.messages {
-            guard case .text(let text) = message, let envelope = SensorProtocol.decode(text) else {
-                eventsContinuation.yield(.skippedMessage(peer: peer, reason: "not a JSON envelope"))
-                continue
-            }
-            if let agentMessage = AgentMessage(envelope) {
-                handleAgent(agentMessage, from: peer)
-            } else if let clientMessage = ClientMessage(envelope) {
-                if !announced {
-                    announced = true
-                    eventsContinuation.yield(.appConnected(peer: peer, address: connection.remoteAddress))
+        // Messages are handled a batch at a time (what one read brought in); everything they
+        // cause is written once per recipient connection at the end of the batch.
+        while let batch = await connection.receiveBatch() {
+            var outbox = Outbox()
+            for message in batch {
+                guard case .text(let text) = message, let envelope = SensorProtocol.decode(text) else {
+                    eventsContinuation.yield(.skippedMessage(peer: peer, reason: "not a JSON envelope"))
+                    continue
                 }
-                eventsContinuation.yield(.appMessage(peer: peer, clientMessage))
-                let deliveries = shared.withLock { $0.state.handle(clientMessage, from: peer) }
-                deliver(deliveries)
-            } else {
-                eventsContinuation.yield(.skippedMessage(peer: peer, reason: "unknown event \(envelope.event)"))
+                if let agentMessage = AgentMessage(envelope) {
+                    handleAgent(agentMessage, from: peer, into: &outbox)
+                } else if let clientMessage = ClientMessage(envelope) {
+                    if !announced {
+                        announced = true
+                        eventsContinuation.yield(.appConnected(peer: peer, address: connection.remoteAddress))
+                    }
+                    eventsContinuation.yield(.appMessage(peer: peer, clientMessage))
+                    outbox.add(shared.withLock { $0.state.handle(clientMessage, from: peer) })
+                } else {
+                    eventsContinuation.yield(.skippedMessage(peer: peer, reason: "unknown event \(envelope.event)"))
+                }
             }
+            send(outbox)
         }
         let closure = await connection.closed()
         let deliveries = shared.withLock { shared -> [HubState.Delivery] in
@@ -144,51 +149,68 @@ package final class Hub: Sendable {
             shared.state.appGone(peer)
             return shared.agents.remove(peer) != nil ? shared.state.agentGone(peer) : []
         }
-        deliver(deliveries)
+        send(Outbox(deliveries))
         eventsContinuation.yield(.peerDisconnected(peer: peer, closeCode: Int(closure.code.rawValue),
                                                    reason: closure.error.map { "\($0)" } ?? closure.reason))
     }
 
-    private func handleAgent(_ message: AgentMessage, from peer: UInt64) {
+    private func handleAgent(_ message: AgentMessage, from peer: UInt64, into outbox: inout Outbox) {
         switch message {
         case .connect(let name, let sensors):
             eventsContinuation.yield(.agentConnected(peer: peer, name: name, sensors: sensors))
-            deliver(shared.withLock { shared in
+            outbox.add(shared.withLock { shared in
                 shared.agents.insert(peer)
                 return shared.state.agentConnected(peer, sensors: sensors)
             })
         case .data(let id, let readings):
-            if let delivery = shared.withLock({ $0.state.reading(id, readings, from: peer) }) { deliver([delivery]) }
+            if let delivery = shared.withLock({ $0.state.reading(id, readings, from: peer) }) { outbox.add(delivery) }
         case .sensorAdded(let id):
-            deliver(shared.withLock { $0.state.sensorAdded(id, by: peer) })
+            outbox.add(shared.withLock { $0.state.sensorAdded(id, by: peer) })
         case .sensorRemoved(let id):
-            deliver(shared.withLock { $0.state.sensorRemoved(id, by: peer) })
+            outbox.add(shared.withLock { $0.state.sensorRemoved(id, by: peer) })
         case .disconnect:
-            deliver(shared.withLock { shared in
+            outbox.add(shared.withLock { shared in
                 shared.agents.remove(peer)
                 return shared.state.agentGone(peer)
             })
         }
     }
 
-    /// Sends each delivery to its recipients. Readings to a subscriber whose backlog is full
-    /// are dropped (and reported once per 1,000); status messages always go out.
-    private func deliver(_ deliveries: [HubState.Delivery]) {
-        for delivery in deliveries {
-            let text = SensorProtocol.encode(delivery.message.envelope)
+    /// Writes what a batch produced: each message encoded once, each recipient's messages in
+    /// one write. Readings to a subscriber whose backlog is full are dropped (and reported once
+    /// per 1,000); status messages always go out.
+    private func send(_ outbox: Outbox) {
+        guard !outbox.deliveries.isEmpty else { return }
+        var textsByPeer: [UInt64: [(text: String, isReading: Bool)]] = [:]
+        var peerOrder: [UInt64] = []
+        for delivery in outbox.deliveries {
+            let text = delivery.message.encodedText
             let isReading = if case .sensorData = delivery.message { true } else { false }
-            let connections = shared.withLock { shared in delivery.recipients.compactMap { peer in shared.connections[peer].map { (peer, $0) } } }
-            for (peer, connection) in connections {
-                if isReading && connection.pendingOutputBytes > maxBacklog {
-                    let count = shared.withLock { shared -> Int in
-                        shared.dropped[peer, default: 0] += 1
-                        return shared.dropped[peer, default: 0]
-                    }
-                    if count % 1000 == 1 { eventsContinuation.yield(.readingsDropped(peer: peer, count: count)) }
-                    continue
-                }
-                try? connection.sendNow(text: text)
+            for peer in delivery.recipients {
+                if textsByPeer[peer] == nil { peerOrder.append(peer) }
+                textsByPeer[peer, default: []].append((text, isReading))
             }
+        }
+        let connections = shared.withLock { shared in peerOrder.compactMap { peer in shared.connections[peer].map { (peer, $0) } } }
+        for (peer, connection) in connections {
+            guard var messages = textsByPeer[peer] else { continue }
+            if connection.pendingOutputBytes > maxBacklog {
+                let before = messages.count
+                messages.removeAll(where: \.isReading)
+                let droppedNow = before - messages.count
+                if droppedNow > 0 {
+                    let (previous, total) = shared.withLock { shared -> (Int, Int) in
+                        let previous = shared.dropped[peer, default: 0]
+                        shared.dropped[peer] = previous + droppedNow
+                        return (previous, previous + droppedNow)
+                    }
+                    // Reported when the count crosses 1, 1001, 2001 ...
+                    if (previous + 999) / 1000 != (total + 999) / 1000 {
+                        eventsContinuation.yield(.readingsDropped(peer: peer, count: total))
+                    }
+                }
+            }
+            try? connection.sendNow(texts: messages.lazy.map(\.text))
         }
     }
 
@@ -199,13 +221,27 @@ package final class Hub: Sendable {
         let peer = shared.withLock { $0.nextPeer() }
         let agent = LocalAgent(hub: self, peer: peer)
         eventsContinuation.yield(.agentConnected(peer: peer, name: name, sensors: sensors))
-        deliver(shared.withLock { $0.state.agentConnected(peer, sensors: sensors) })
+        send(Outbox(shared.withLock { $0.state.agentConnected(peer, sensors: sensors) }))
         return agent
     }
 
-    fileprivate func localAgent(_ peer: UInt64, _ message: AgentMessage) {
-        handleAgent(message, from: peer)
+    fileprivate func localAgent(_ peer: UInt64, _ messages: some Sequence<AgentMessage>) {
+        var outbox = Outbox()
+        for message in messages { handleAgent(message, from: peer, into: &outbox) }
+        send(outbox)
     }
+}
+
+/// What handling a batch of messages produced, in order, to be written at the end of the batch.
+private struct Outbox {
+    var deliveries: [HubState.Delivery] = []
+
+    init(_ deliveries: [HubState.Delivery] = []) {
+        self.deliveries = deliveries
+    }
+
+    mutating func add(_ delivery: HubState.Delivery) { deliveries.append(delivery) }
+    mutating func add(_ more: [HubState.Delivery]) { deliveries += more }
 }
 
 /// An agent living in the hub's process: publishes readings without a socket.
@@ -220,15 +256,21 @@ package final class LocalAgent: Sendable {
 
     /// Publishes one reading of `sensorID` to its subscribers.
     package func publish(_ sensorID: String, _ readings: JSONValue) {
-        hub.localAgent(peer, .data(sensorID: sensorID, readings: readings))
+        hub.localAgent(peer, CollectionOfOne(.data(sensorID: sensorID, readings: readings)))
+    }
+
+    /// Publishes several readings at once, as a remote agent's batch arrives: each subscriber
+    /// gets them in one write.
+    package func publish(_ batch: some Sequence<(sensorID: String, readings: JSONValue)>) {
+        hub.localAgent(peer, batch.lazy.map { AgentMessage.data(sensorID: $0.sensorID, readings: $0.readings) })
     }
 
     /// Announces a new sensor.
-    package func addSensor(_ sensorID: String) { hub.localAgent(peer, .sensorAdded(sensorID: sensorID)) }
+    package func addSensor(_ sensorID: String) { hub.localAgent(peer, CollectionOfOne(.sensorAdded(sensorID: sensorID))) }
 
     /// Withdraws a sensor.
-    package func removeSensor(_ sensorID: String) { hub.localAgent(peer, .sensorRemoved(sensorID: sensorID)) }
+    package func removeSensor(_ sensorID: String) { hub.localAgent(peer, CollectionOfOne(.sensorRemoved(sensorID: sensorID))) }
 
     /// Disconnects the agent: its sensors become disconnected.
-    package func detach() { hub.localAgent(peer, .disconnect) }
+    package func detach() { hub.localAgent(peer, CollectionOfOne(.disconnect)) }
 }

@@ -45,6 +45,94 @@ package struct JSONParser {
         }.get()
     }
 
+    /// Parses a server message (``ServerMessage``) in one pass: the envelope's members are
+    /// matched as they are read instead of being collected into dictionaries. The whole text
+    /// is still validated; duplicate members resolve as in ``parse(_:maxDepth:)`` (the last
+    /// one wins). Nil for anything that is not valid JSON or not a known server message.
+    package static func parseServerMessage(_ bytes: UnsafeRawBufferPointer) -> ServerMessage? {
+        var parser = JSONParser(bytes, maxDepth: 256)
+        return try? parser.parseServerMessage()
+    }
+
+    private mutating func parseServerMessage() throws(JSONParseError) -> ServerMessage? {
+        skipWhitespace()
+        guard peek() == UInt8(ascii: "{") else { return nil }
+        var event: JSONValue?
+        var dataIsObject = false
+        var sensorID: JSONValue?
+        var connected: JSONValue?
+        var readings: JSONValue?
+        try forEachMember(depth: 1) { (parser, key) throws(JSONParseError) in
+            switch key {
+            case "event":
+                event = try parser.parseValue(depth: 1)
+            case "data":
+                (sensorID, connected, readings) = (nil, nil, nil)
+                dataIsObject = parser.peek() == UInt8(ascii: "{")
+                guard dataIsObject else {
+                    _ = try parser.parseValue(depth: 1)
+                    return
+                }
+                try parser.forEachMember(depth: 2) { (parser, key) throws(JSONParseError) in
+                    let value = try parser.parseValue(depth: 2)
+                    switch key {
+                    case "sensor_id": sensorID = value
+                    case "connected": connected = value
+                    case "sensor_readings": readings = value
+                    default: break
+                    }
+                }
+            default:
+                _ = try parser.parseValue(depth: 1)
+            }
+        }
+        skipWhitespace()
+        guard index == bytes.count else { throw error("trailing characters") }
+        guard case .string(let name)? = event, dataIsObject, case .string(let id)? = sensorID else { return nil }
+        switch name {
+        case "sensor_connection_status":
+            guard case .bool(let isConnected)? = connected else { return nil }
+            return .connectionStatus(sensorID: id, connected: isConnected)
+        case "new_sensor_data":
+            guard let readings else { return nil }
+            return .sensorData(sensorID: id, readings: readings)
+        default:
+            return nil
+        }
+    }
+
+    /// Reads an object at `depth` (the cursor is on its `{`), calling `member` with each key;
+    /// `member` must consume the value.
+    private mutating func forEachMember(depth: Int, _ member: (inout JSONParser, String) throws(JSONParseError) -> Void) throws(JSONParseError) {
+        guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth)") }
+        index += 1  // {
+        skipWhitespace()
+        if peek() == UInt8(ascii: "}") {
+            index += 1
+            return
+        }
+        while true {
+            guard peek() == UInt8(ascii: "\"") else { throw error("expected a member name") }
+            let key = try parseString()
+            skipWhitespace()
+            guard peek() == UInt8(ascii: ":") else { throw error("expected ':'") }
+            index += 1
+            skipWhitespace()
+            try member(&self, key)
+            skipWhitespace()
+            switch peek() {
+            case UInt8(ascii: ","):
+                index += 1
+                skipWhitespace()
+            case UInt8(ascii: "}"):
+                index += 1
+                return
+            default:
+                throw error("expected ',' or '}'")
+            }
+        }
+    }
+
     private func error(_ reason: String) -> JSONParseError {
         JSONParseError(offset: index, reason: reason)
     }

@@ -30,11 +30,11 @@ package enum JSONSerializer {
             output.append(UInt8(ascii: "]"))
         case .object(let members):
             output.append(UInt8(ascii: "{"))
-            for (index, key) in members.keys.sorted().enumerated() {
+            for (index, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
                 if index > 0 { output.append(UInt8(ascii: ",")) }
-                appendString(key, to: &output)
+                appendString(member.key, to: &output)
                 output.append(UInt8(ascii: ":"))
-                append(members[key] ?? .null, to: &output)
+                append(member.value, to: &output)
             }
             output.append(UInt8(ascii: "}"))
         }
@@ -56,25 +56,39 @@ package enum JSONSerializer {
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
+    /// Appends `string` as a JSON string literal: runs of bytes that need no escape are copied
+    /// in one go.
     package static func appendString(_ string: String, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
-        for byte in string.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): output.append(UInt8(ascii: "\\")); output.append(UInt8(ascii: "\""))
-            case UInt8(ascii: "\\"): output.append(UInt8(ascii: "\\")); output.append(UInt8(ascii: "\\"))
-            case 0x0A: output.append(UInt8(ascii: "\\")); output.append(UInt8(ascii: "n"))
-            case 0x0D: output.append(UInt8(ascii: "\\")); output.append(UInt8(ascii: "r"))
-            case 0x09: output.append(UInt8(ascii: "\\")); output.append(UInt8(ascii: "t"))
-            case 0x08: output.append(UInt8(ascii: "\\")); output.append(UInt8(ascii: "b"))
-            case 0x0C: output.append(UInt8(ascii: "\\")); output.append(UInt8(ascii: "f"))
-            case 0..<0x20:
-                output.append(contentsOf: "\\u00".utf8)
-                output.append(hexDigits[Int(byte >> 4)])
-                output.append(hexDigits[Int(byte & 0xF)])
-            default:
-                output.append(byte)
+        var string = string
+        string.withUTF8 { utf8 in
+            var runStart = 0
+            for index in utf8.indices {
+                let byte = utf8[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                output.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+                appendEscape(byte, to: &output)
+                runStart = index + 1
             }
+            output.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
         }
         output.append(UInt8(ascii: "\""))
+    }
+
+    private static func appendEscape(_ byte: UInt8, to output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\\"))
+        switch byte {
+        case UInt8(ascii: "\""): output.append(UInt8(ascii: "\""))
+        case UInt8(ascii: "\\"): output.append(UInt8(ascii: "\\"))
+        case 0x0A: output.append(UInt8(ascii: "n"))
+        case 0x0D: output.append(UInt8(ascii: "r"))
+        case 0x09: output.append(UInt8(ascii: "t"))
+        case 0x08: output.append(UInt8(ascii: "b"))
+        case 0x0C: output.append(UInt8(ascii: "f"))
+        default:
+            output.append(contentsOf: "u00".utf8)
+            output.append(hexDigits[Int(byte >> 4)])
+            output.append(hexDigits[Int(byte & 0xF)])
+        }
     }
 }

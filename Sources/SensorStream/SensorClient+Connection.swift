@@ -164,7 +164,7 @@ extension SensorClient {
     private func handle(_ batch: [WebSocketMessage]) {
         let decoded: [(RawFrame, ServerMessage?)] = batch.map { message in
             switch message {
-            case .text(let text): (.text(text), SensorProtocol.decode(text).flatMap(ServerMessage.init))
+            case .text(let text): (.text(text), ServerMessage.decode(text))
             case .binary(let bytes): (.binary(bytes), nil)
             }
         }

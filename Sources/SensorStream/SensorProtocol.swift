@@ -63,6 +63,35 @@ package enum ServerMessage: Sendable, Hashable {
         }
     }
 
+    /// The message as JSON text, exactly as `SensorProtocol.encode(envelope)` writes it, but
+    /// without building the envelope's dictionaries: the hub encodes every reading this way.
+    package var encodedText: String {
+        var output: [UInt8] = []
+        output.reserveCapacity(128)
+        switch self {
+        case .connectionStatus(let id, let connected):
+            output.append(contentsOf: #"{"event":"sensor_connection_status","data":{"connected":"#.utf8)
+            output.append(contentsOf: (connected ? "true" : "false").utf8)
+            output.append(contentsOf: #","sensor_id":"#.utf8)
+            JSONSerializer.appendString(id, to: &output)
+        case .sensorData(let id, let readings):
+            output.append(contentsOf: #"{"event":"new_sensor_data","data":{"sensor_id":"#.utf8)
+            JSONSerializer.appendString(id, to: &output)
+            output.append(contentsOf: #","sensor_readings":"#.utf8)
+            JSONSerializer.append(readings, to: &output)
+        }
+        output.append(contentsOf: "}}".utf8)
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Decodes JSON text from the server straight into a message: the same result as
+    /// `SensorProtocol.decode(text).flatMap(ServerMessage.init)`, without building the
+    /// envelope's dictionaries. Nil for invalid JSON, unknown events or missing fields.
+    package static func decode(_ text: String) -> ServerMessage? {
+        var text = text
+        return text.withUTF8 { JSONParser.parseServerMessage(UnsafeRawBufferPointer($0)) }
+    }
+
     /// Interprets an envelope from the server; nil for unknown events or missing fields
     /// (which the typed API skips; they stay visible on the raw frame stream).
     package init?(_ envelope: Envelope) {

@@ -139,9 +139,17 @@ package final class WebSocketConnection: Sendable {
     /// for small control messages whose order must follow the caller's lock order.
     /// - Throws: as ``send(text:)``.
     package func sendNow(text: String) throws(WebSocketError) {
+        try sendNow(texts: CollectionOfOne(text))
+    }
+
+    /// Queues several text messages at once and writes them with as few system calls as the
+    /// socket allows (one, usually): the hub's fan-out of a batch of readings.
+    /// - Throws: as ``send(text:)``.
+    package func sendNow(texts: some Collection<String>) throws(WebSocketError) {
+        guard !texts.isEmpty else { return }
         let pending = try withState { (state) throws(WebSocketError) -> Bool in
             _ = try state.queue(socket: socket, highWater: .max) { (session) throws(WebSocketSession.SendError) in
-                try session.sendText(text)
+                for text in texts { try session.sendText(text) }
             }
             return state.session.pendingOutputCount > 0
         }

@@ -8,6 +8,13 @@ enum JSONFuzzTarget {
     static func run(_ input: UnsafeRawBufferPointer) {
         let parsed = try? JSONParser.parse(input)
         let text: String? = UTF8Validator.isValid(input) ? String(decoding: input, as: UTF8.self) : nil
+        // The one-pass server message decoder must agree with the general path on everything.
+        let fast = JSONParser.parseServerMessage(input)
+        let general = text.flatMap { SensorProtocol.decode($0) }.flatMap(ServerMessage.init)
+        precondition(fast == general, "one-pass decoding differs: \(String(describing: fast)) vs \(String(describing: general))")
+        if let fast {
+            precondition(fast.encodedText == SensorProtocol.encode(fast.envelope), "encodedText differs from the envelope encoding")
+        }
         guard let parsed else {
             if let text { precondition(SensorProtocol.decode(text) == nil, "decoded an envelope from text the parser refuses") }
             return

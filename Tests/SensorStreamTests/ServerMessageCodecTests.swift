@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+import WebSocketCore
+@testable import SensorStream
+
+/// The one-pass server message codec (the client's and the hub's hot path) against the
+/// general envelope path it replaces.
+@Suite("Server message one-pass codec")
+struct ServerMessageCodecTests {
+    /// The general path the one-pass decoder must match.
+    static func generalDecode(_ text: String) -> ServerMessage? {
+        SensorProtocol.decode(text).flatMap(ServerMessage.init)
+    }
+
+    @Test("the one-pass decoder agrees with the general path, member order and duplicates included")
+    func onePassDecoding() {
+        let cases = [
+            #"{"event":"new_sensor_data","data":{"sensor_id":"A","sensor_readings":{"t":[1,null]}}}"#,
+            #"{"data":{"sensor_readings":2.5,"sensor_id":"A"},"event":"new_sensor_data"}"#,
+            #" { "event" : "sensor_connection_status" , "data" : { "connected" : false , "sensor_id" : "B\u00e9" } } "#,
+            #"{"event":"new_sensor_data","event":"sensor_connection_status","data":{"sensor_id":"A","connected":true,"sensor_readings":1}}"#,
+            #"{"event":"new_sensor_data","data":{"sensor_id":"A","sensor_readings":1},"data":{"sensor_id":"B"}}"#,
+            #"{"event":"new_sensor_data","data":{"sensor_id":"A","sensor_id":"C","sensor_readings":null}}"#,
+            #"{"event":"new_sensor_data","data":{"sensor_id":"A","sensor_readings":1},"data":7}"#,
+            #"{"event":"new_sensor_data","data":{"sensor_id":"A","sensor_readings":1},"extra":[{"deep":[]}]}"#,
+            #"{"event":"new_sensor_data","data":{"sensor_id":"A","sensor_readings":1}} x"#,
+            #"{"event":"new_sensor_data","data":{"sensor_id":"A","sensor_readings":1},}"#,
+            #"{"event":"unknown","data":{"sensor_id":"A","sensor_readings":1}}"#,
+            #"{"event":"new_sensor_data","data":{"sensor_id":1,"sensor_readings":1}}"#,
+            #"[{"event":"new_sensor_data"}]"#, "", "{", "null", #"{"event":1,"data":""}"#, #"{"data":{}}"#,
+            #"{"event":"sensor_connection_status","data":{"sensor_id":"A","connected":1}}"#,
+            #"{"event":"sensor_connection_status","data":{"sensor_id":"A","connected":true,"x":"\ud800"}}"#,
+            String(repeating: "[", count: 300) + String(repeating: "]", count: 300),
+            #"{"event":"new_sensor_data","data":{"sensor_id":"A","sensor_readings":"# + String(repeating: "[", count: 255)
+                + String(repeating: "]", count: 255) + "}}",
+            #"{"event":"new_sensor_data","data":{"sensor_id":"A","sensor_readings":"# + String(repeating: "[", count: 254)
+                + String(repeating: "]", count: 254) + "}}",
+        ]
+        var decoded = 0
+        for text in cases {
+            let fast = ServerMessage.decode(text)
+            #expect(fast == Self.generalDecode(text), "\(text)")
+            if fast != nil { decoded += 1 }
+        }
+        #expect(decoded == 7, "the valid messages above decode")
+    }
+
+    @Test("the one-pass decoder agrees with the general path on every JSONTestSuite file, bare and wrapped as readings")
+    func onePassOnCorpus() throws {
+        let corpus = JSONParserTests.corpus
+        for file in try FileManager.default.contentsOfDirectory(atPath: corpus.path) where file.hasSuffix(".json") {
+            let data = try Data(contentsOf: corpus.appendingPathComponent(file))
+            #expect(data.withUnsafeBytes { JSONParser.parseServerMessage($0) } == nil, "\(file) is not a server message")
+            let wrapped = Array(#"{"event":"new_sensor_data","data":{"sensor_id":"A","sensor_readings":"#.utf8) + Array(data) + Array("}}".utf8)
+            let general: ServerMessage? = UTF8Validator.isValid(wrapped)
+                ? Self.generalDecode(String(decoding: wrapped, as: UTF8.self)) : nil
+            #expect(wrapped.withUnsafeBytes { JSONParser.parseServerMessage($0) } == general, "\(file)")
+        }
+    }
+
+    @Test("encodedText writes exactly what encoding the envelope writes")
+    func encodedText() {
+        let messages: [ServerMessage] = [
+            .sensorData(sensorID: "A01-S1", readings: ["temperature": 21.5, "humidity": 40, "tags": ["a", nil, true]]),
+            .sensorData(sensorID: "q\"\\ \n é", readings: .string("\u{1}")),
+            .sensorData(sensorID: "", readings: .null),
+            .connectionStatus(sensorID: "CE7238J", connected: true),
+            .connectionStatus(sensorID: "x\"y", connected: false),
+        ]
+        for message in messages {
+            #expect(message.encodedText == SensorProtocol.encode(message.envelope))
+            #expect(ServerMessage.decode(message.encodedText) == message)
+        }
+        #expect(ServerMessage.connectionStatus(sensorID: "A", connected: true).encodedText
+                == #"{"event":"sensor_connection_status","data":{"connected":true,"sensor_id":"A"}}"#)
+    }
+}
