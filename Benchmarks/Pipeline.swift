@@ -10,7 +10,8 @@ enum Pipeline {
         case decode = "+ decode ServerMessage"
         case route = "+ per-sensor routing -> SensorReading"
         case streamPerElement = "+ AsyncStream, one element per reading"
-        case streamBatched = "+ AsyncStream, batches of up to 64"
+        case streamBatched = "+ AsyncStream, batches of 64"
+        case readingQueue = "+ ReadingQueue, woken once per read"
     }
 
     /// Runs `stage` over `stream` (unmasked server frames); returns readings per second.
@@ -60,11 +61,35 @@ enum Pipeline {
             }.value
             let count = await consumer.value
             return (Double(count) / (ContinuousClock.now - start).secondsValue, count)
+        case .readingQueue:
+            let queue = ReadingQueue(capacity: 1 << 20)
+            let consumer = Task.detached { () -> Int in
+                var count = 0
+                var readings = SensorReadings.Iterator(queue: queue)
+                while let reading = await readings.next() {
+                    if reading.sensorID.utf8.count > 0 { count += 1 }
+                }
+                return count
+            }
+            let start = ContinuousClock.now
+            await Task.detached {
+                // As the client does: readings of one read are pushed, then the consumer woken.
+                var wake: ReadingQueue.Waiter?
+                produce(stream, stage: stage, deliver: { reading in
+                    if let waiter = queue.push(reading).wake { wake = waiter }
+                }, endOfChunk: {
+                    wake?.resume()
+                    wake = nil
+                })
+                queue.finish()?.resume()
+            }.value
+            let count = await consumer.value
+            return (Double(count) / (ContinuousClock.now - start).secondsValue, count)
         }
     }
 
     /// Decodes `stream` in 16 KiB chunks up to `stage`, calling `deliver` per reading.
-    static func produce(_ stream: [UInt8], stage: Stage, deliver: (SensorReading) -> Void) {
+    static func produce(_ stream: [UInt8], stage: Stage, deliver: (SensorReading) -> Void, endOfChunk: () -> Void = {}) {
         var decoder = FrameDecoder(role: .client, maxFrameSize: 1 << 20)
         var assembler = MessageAssembler(maxMessageSize: 1 << 20)
         var routes: [String: Int] = [:]
@@ -95,6 +120,7 @@ enum Pipeline {
                     guard routes[sensorID] != nil else { continue }
                     deliver(SensorReading(sensorID: sensorID, readings: readings, followsGap: false))
                 }
+                endOfChunk()
             }
         }
     }

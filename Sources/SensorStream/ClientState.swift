@@ -37,7 +37,7 @@ struct ClientState: Sendable {
     }
 
     struct Consumer: Sendable {
-        let continuation: AsyncStream<SensorReading>.Continuation
+        let queue: ReadingQueue
         /// The next reading follows a reconnect.
         var followsGap = false
     }
@@ -79,7 +79,7 @@ struct ClientState: Sendable {
 
     /// Everything to finish or fail once the client is closed, taken out of the state.
     struct Teardown: Sendable {
-        var readings: [AsyncStream<SensorReading>.Continuation] = []
+        var readings: [ReadingQueue] = []
         var frames: [AsyncStream<RawFrame>.Continuation] = []
         var states: [AsyncStream<ConnectionState>.Continuation] = []
         var statuses: [AsyncStream<SensorStatus>.Continuation] = []
@@ -88,7 +88,7 @@ struct ClientState: Sendable {
 
         /// Run outside the lock.
         func run(error: SensorClientError) {
-            readings.forEach { $0.finish() }
+            readings.forEach { $0.finish()?.resume() }
             frames.forEach { $0.finish() }
             states.forEach { $0.finish() }
             statuses.forEach { $0.finish() }
@@ -102,7 +102,7 @@ struct ClientState: Sendable {
         lifecycle = .closed
         publish(.disconnected(reason: reason))
         var teardown = Teardown()
-        teardown.readings = consumers.values.flatMap { $0.values.map(\.continuation) }
+        teardown.readings = consumers.values.flatMap { $0.values.map(\.queue) }
         teardown.frames = Array(frameListeners.values)
         teardown.states = Array(stateListeners.values)
         teardown.statuses = Array(statusListeners.values)

@@ -17,10 +17,11 @@ extension SensorClient {
         callbackArgs: sending (repeat each Argument)
     ) async throws(SensorClientError) {
         try SensorClientError.validate(sensorID: sensorID)
-        let (stream, consumerID) = attachConsumer(sensorID)
+        let (queue, consumerID) = attachConsumer(sensorID)
         guard let consumerID else { throw .disconnected }
         let task = Task {
-            for await reading in stream {
+            var readings = SensorReadings.Iterator(queue: queue)
+            while let reading = await readings.next() {
                 callback(reading.sensorID, reading.readings, repeat each callbackArgs)
             }
         }
@@ -43,7 +44,7 @@ extension SensorClient {
     /// Removes every callback of `sensorID` and releases the subscription they held
     /// (`unsubscribe_sensor` is sent if nothing else holds the sensor).
     public func removeCallback(_ sensorID: String) async {
-        let removed = state.withLock { state -> [(AsyncStream<SensorReading>.Continuation?, Task<Void, Never>)] in
+        let removed = state.withLock { state -> [(ReadingQueue?, Task<Void, Never>)] in
             let callbacks = state.callbacks.removeValue(forKey: sensorID) ?? []
             return callbacks.map { callback in
                 let consumer = state.consumers[sensorID]?.removeValue(forKey: callback.consumerID)
@@ -51,11 +52,11 @@ extension SensorClient {
                     if state.consumers[sensorID]?.isEmpty == true { state.consumers[sensorID] = nil }
                     state.send(state.book.removeConsumer(sensorID))
                 }
-                return (consumer?.continuation, callback.task)
+                return (consumer?.queue, callback.task)
             }
         }
-        for (continuation, task) in removed {
-            continuation?.finish()
+        for (queue, task) in removed {
+            queue?.finish()?.resume()
             task.cancel()
         }
     }

@@ -169,6 +169,7 @@ extension SensorClient {
             }
         }
         var answers: [(ClientState.StatusWaiter, Bool)] = []
+        var wakes: [ReadingQueue.Waiter] = []
         state.withLock { state in
             for (raw, message) in decoded {
                 for listener in state.frameListeners.values { listener.yield(raw) }
@@ -184,13 +185,16 @@ extension SensorClient {
                     state.statistics.readingsReceived += 1
                     for (id, consumer) in consumers {
                         let reading = SensorReading(sensorID: sensorID, readings: readings, followsGap: consumer.followsGap)
-                        if case .dropped = consumer.continuation.yield(reading) { state.statistics.readingsDropped += 1 }
+                        let (dropped, wake) = consumer.queue.push(reading)
+                        if dropped { state.statistics.readingsDropped += 1 }
+                        if let wake { wakes.append(wake) }
                         if consumer.followsGap { consumers[id]?.followsGap = false }
                     }
                     state.consumers[sensorID] = consumers
                 }
             }
         }
+        for wake in wakes { wake.resume() }
         for (waiter, connected) in answers { waiter.resume(returning: connected) }
     }
 }

@@ -227,7 +227,7 @@ public final class SensorClient: Sendable {
             guard state.lifecycle != .closed else { throw .disconnected }
             state.send(state.book.unsubscribe(sensorID))
             var teardown = ClientState.Teardown()
-            teardown.readings = state.consumers.removeValue(forKey: sensorID)?.values.map(\.continuation) ?? []
+            teardown.readings = state.consumers.removeValue(forKey: sensorID)?.values.map(\.queue) ?? []
             teardown.tasks = state.callbacks.removeValue(forKey: sensorID)?.map(\.task) ?? []
             return teardown
         }
@@ -293,26 +293,25 @@ public final class SensorClient: Sendable {
         return stream
     }
 
-    /// Registers a consumer of `sensorID` and returns its stream and id (nil id: finished).
-    func attachConsumer(_ sensorID: String, bufferSize: Int? = nil) -> (AsyncStream<SensorReading>, UInt64?) {
-        let (stream, continuation) = AsyncStream.makeStream(
-            of: SensorReading.self, bufferingPolicy: .bufferingNewest(max(1, bufferSize ?? configuration.readingBufferSize)))
+    /// Registers a consumer of `sensorID` and returns its queue and id (nil id: finished).
+    func attachConsumer(_ sensorID: String, bufferSize: Int? = nil) -> (queue: ReadingQueue, id: UInt64?) {
+        let queue = ReadingQueue(capacity: bufferSize ?? configuration.readingBufferSize)
         let valid = (try? SensorClientError.validate(sensorID: sensorID)) != nil
         let id = state.withLock { state -> UInt64? in
             guard valid, state.lifecycle != .closed else { return nil }
             let id = state.makeID()
-            state.consumers[sensorID, default: [:]][id] = ClientState.Consumer(continuation: continuation)
+            state.consumers[sensorID, default: [:]][id] = ClientState.Consumer(queue: queue)
             state.send(state.book.addConsumer(sensorID))
             return id
         }
         guard let id else {
-            continuation.finish()
-            return (stream, nil)
+            _ = queue.finish()
+            return (queue, nil)
         }
-        continuation.onTermination = { [weak self] _ in
+        queue.setOnTermination { [weak self] in
             self?.detachConsumer(sensorID, id)
         }
-        return (stream, id)
+        return (queue, id)
     }
 
     /// A consumer ended (loop left, task cancelled, callback removed). Idempotent.

@@ -10,21 +10,58 @@ public struct SensorReadings: AsyncSequence, Sendable {
 
     /// Starts consuming: subscribes if this is the sensor's first consumer.
     public func makeAsyncIterator() -> Iterator {
-        Iterator(base: client.attachConsumer(sensorID, bufferSize: bufferSize).0.makeAsyncIterator())
+        Iterator(queue: client.attachConsumer(sensorID, bufferSize: bufferSize).queue)
     }
 
     /// The iterator; dropping it (or cancelling its task) ends the consumer.
+    ///
+    /// It takes every reading buffered for it at once and hands them out one by one, so a
+    /// busy consumer pays for synchronisation once per batch, not once per reading.
     public struct Iterator: AsyncIteratorProtocol {
-        var base: AsyncStream<SensorReading>.Iterator
+        private let lease: ConsumerLease
+        private var batch: [SensorReading] = []
+        private var index = 0
 
-        /// The next reading, or nil once the stream has finished.
+        package init(queue: ReadingQueue) {
+            lease = ConsumerLease(queue: queue)
+        }
+
+        /// The next reading, or nil once the stream has finished (or the task is cancelled).
         public mutating func next() async -> SensorReading? {
-            await base.next()
+            if let reading = nextBuffered() { return reading }
+            return refill(await lease.queue.take())
         }
 
-        /// The next reading, on the caller's actor.
+        /// The next reading, resuming on the caller's actor.
         public mutating func next(isolation actor: isolated (any Actor)?) async -> SensorReading? {
-            await base.next(isolation: actor)
+            if let reading = nextBuffered() { return reading }
+            return refill(await lease.queue.take())
         }
+
+        private mutating func nextBuffered() -> SensorReading? {
+            guard index < batch.count else { return nil }
+            defer { index += 1 }
+            return batch[index]
+        }
+
+        private mutating func refill(_ taken: [SensorReading]?) -> SensorReading? {
+            batch = taken ?? []
+            index = batch.isEmpty ? 0 : 1
+            return batch.first
+        }
+    }
+}
+
+/// Ends a consumer when its last iterator copy goes away (a `for await` loop left with
+/// `break`, an iterator dropped), as `AsyncStream` does.
+final class ConsumerLease: Sendable {
+    let queue: ReadingQueue
+
+    init(queue: ReadingQueue) {
+        self.queue = queue
+    }
+
+    deinit {
+        queue.terminate()
     }
 }
