@@ -315,7 +315,19 @@ package struct JSONParser {
         return value
     }
 
+    /// Powers of ten that are exact in a Double (10^0 ... 10^22).
+    private static let exactPowersOfTen: [Double] = (0...22).map { exponent in
+        var value = 1.0
+        for _ in 0..<exponent { value *= 10 }
+        return value
+    }
+
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`
+    ///
+    /// Numbers with at most 15 significant digits and a decimal exponent within ±22 (nearly
+    /// every sensor value) are computed exactly: both the digits and the power of ten are
+    /// exact Doubles, so one multiplication or division rounds correctly (Clinger's fast
+    /// path). Anything else goes through the standard library's correctly rounded parser.
     private mutating func parseNumber() throws(JSONParseError) -> Double {
         let start = index
         var negative = false
@@ -324,35 +336,50 @@ package struct JSONParser {
             index += 1
         }
         guard let first = peek(), first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9") else { throw error("expected a digit") }
-        var integer: UInt64 = 0
-        var digits = 0
+        var mantissa: UInt64 = 0
+        // Significant digits accumulated into `mantissa` (leading zeros do not count).
+        var significantDigits = 0
+        var fractionDigits = 0
         if first == UInt8(ascii: "0") {
             index += 1
-            digits = 1
         } else {
             while let byte = peek(), byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
-                if digits < 19 { integer = integer &* 10 &+ UInt64(byte - UInt8(ascii: "0")) }
-                digits += 1
+                if significantDigits < 19 { mantissa = mantissa &* 10 &+ UInt64(byte - UInt8(ascii: "0")) }
+                significantDigits += 1
                 index += 1
             }
         }
-        var isInteger = true
         if peek() == UInt8(ascii: ".") {
-            isInteger = false
             index += 1
             guard let byte = peek(), byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { throw error("expected a fraction digit") }
-            while let byte = peek(), byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") { index += 1 }
+            while let byte = peek(), byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+                if mantissa != 0 || byte != UInt8(ascii: "0") { significantDigits += 1 }
+                if significantDigits < 19 { mantissa = mantissa &* 10 &+ UInt64(byte - UInt8(ascii: "0")) }
+                fractionDigits += 1
+                index += 1
+            }
         }
+        var exponent = 0
         if let byte = peek(), byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
-            isInteger = false
             index += 1
-            if let sign = peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { index += 1 }
+            var negativeExponent = false
+            if let sign = peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
+                negativeExponent = sign == UInt8(ascii: "-")
+                index += 1
+            }
             guard let digit = peek(), digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") else { throw error("expected an exponent digit") }
-            while let byte = peek(), byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") { index += 1 }
+            while let byte = peek(), byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
+                if exponent < 100_000 { exponent = exponent * 10 + Int(byte - UInt8(ascii: "0")) }
+                index += 1
+            }
+            if negativeExponent { exponent = -exponent }
         }
-        // Integers of up to 15 digits are exact in a Double: no text conversion needed.
-        if isInteger && digits <= 15 {
-            return negative ? -Double(integer) : Double(integer)
+        let decimalExponent = exponent - fractionDigits
+        if significantDigits <= 15 && abs(decimalExponent) <= 22 {
+            let digits = Double(mantissa)
+            let magnitude = decimalExponent < 0 ? digits / Self.exactPowersOfTen[-decimalExponent]
+                                                : digits * Self.exactPowersOfTen[decimalExponent]
+            return negative ? -magnitude : magnitude
         }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         guard let value = Double(text), value.isFinite else { throw JSONParseError(offset: start, reason: "unrepresentable number") }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import SensorStream
 
 @Suite("JSON parser")
@@ -47,6 +48,35 @@ struct JSONParserTests {
             let ours = try JSONParser.parse(document)
             let foundation = try JSONDecoder().decode(JSONValue.self, from: Data(document.utf8))
             #expect(ours == foundation, "\(document)")
+        }
+    }
+
+    @Test("numbers: the exact fast path and the general path give the correctly rounded Double, bit for bit")
+    func numbers() throws {
+        var generator = SeededGenerator(seed: 11)
+        var texts = ["0", "-0", "0.0", "-0.0", "1", "0.1", "0.3", "2.5e-3", "123456789012345", "1234567890123456",
+                     "9007199254740993", "0.000000000000000000001", "1e22", "1e23", "1e-22", "1e-23", "4.35", "21.55",
+                     "99999999999999.9", "999999999999999.9", "1.7976931348623157e308", "5e-324", "2.2250738585072014E-308",
+                     "0.1e1", "10E-1", "123.456e2", "-987.65e-5", "1e-400", "100000000000000000000000"]
+        for _ in 0..<20_000 {
+            let digits = Int.random(in: 1...18, using: &generator)
+            var text = Bool.random(using: &generator) ? "-" : ""
+            let mantissa = String(UInt64.random(in: 0...(digits >= 19 ? UInt64.max : UInt64(pow(10, Double(digits))) - 1), using: &generator))
+            let point = Int.random(in: 0...mantissa.count, using: &generator)
+            let integerPart = String(mantissa.prefix(point))
+            text += integerPart.isEmpty ? "0" : String(integerPart.drop { $0 == "0" }.isEmpty ? "0" : integerPart.drop { $0 == "0" })
+            if point < mantissa.count { text += "." + mantissa.dropFirst(point) }
+            if Bool.random(using: &generator) { text += "e" + String(Int.random(in: -30...30, using: &generator)) }
+            texts.append(text)
+        }
+        for text in texts {
+            let expected = try #require(Double(text), "\(text)")
+            if !expected.isFinite {
+                #expect(throws: JSONParseError.self) { try JSONParser.parse(text) }
+                continue
+            }
+            let parsed = try JSONParser.parse(text)
+            #expect(parsed.doubleValue?.bitPattern == expected.bitPattern, "\(text): \(String(describing: parsed)) vs \(expected)")
         }
     }
 
