@@ -62,27 +62,27 @@ package struct JSONParser {
         var sensorID: JSONValue?
         var connected: JSONValue?
         var readings: JSONValue?
-        try forEachMember(depth: 1) { (parser, key) throws(JSONParseError) in
-            switch key {
-            case "event":
+        try forEachMember(depth: 1) { (parser, name) throws(JSONParseError) in
+            if name.matches("event") {
                 event = try parser.parseValue(depth: 1)
-            case "data":
+            } else if name.matches("data") {
                 (sensorID, connected, readings) = (nil, nil, nil)
                 dataIsObject = parser.peek() == UInt8(ascii: "{")
                 guard dataIsObject else {
                     _ = try parser.parseValue(depth: 1)
                     return
                 }
-                try parser.forEachMember(depth: 2) { (parser, key) throws(JSONParseError) in
+                try parser.forEachMember(depth: 2) { (parser, name) throws(JSONParseError) in
                     let value = try parser.parseValue(depth: 2)
-                    switch key {
-                    case "sensor_id": sensorID = value
-                    case "connected": connected = value
-                    case "sensor_readings": readings = value
-                    default: break
+                    if name.matches("sensor_id") {
+                        sensorID = value
+                    } else if name.matches("sensor_readings") {
+                        readings = value
+                    } else if name.matches("connected") {
+                        connected = value
                     }
                 }
-            default:
+            } else {
                 _ = try parser.parseValue(depth: 1)
             }
         }
@@ -101,9 +101,33 @@ package struct JSONParser {
         }
     }
 
-    /// Reads an object at `depth` (the cursor is on its `{`), calling `member` with each key;
+    /// A member name as ``forEachMember(depth:_:)`` reads it: the input bytes themselves when
+    /// the name has no escapes (no String is made), decoded otherwise.
+    private struct MemberName {
+        var raw: UnsafeRawBufferPointer?
+        var decoded: String?
+
+        func matches(_ literal: StaticString) -> Bool {
+            let expected = UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
+            if let raw { return raw.elementsEqual(expected) }
+            return decoded?.utf8.elementsEqual(expected) ?? false
+        }
+    }
+
+    /// Reads a member name (the cursor is on its opening quote).
+    private mutating func parseMemberName() throws(JSONParseError) -> MemberName {
+        let quote = index
+        index += 1
+        if let range = try scanPlainString() {
+            return MemberName(raw: UnsafeRawBufferPointer(rebasing: bytes[range]))
+        }
+        index = quote
+        return MemberName(decoded: try parseString())
+    }
+
+    /// Reads an object at `depth` (the cursor is on its `{`), calling `member` with each name;
     /// `member` must consume the value.
-    private mutating func forEachMember(depth: Int, _ member: (inout JSONParser, String) throws(JSONParseError) -> Void) throws(JSONParseError) {
+    private mutating func forEachMember(depth: Int, _ member: (inout JSONParser, MemberName) throws(JSONParseError) -> Void) throws(JSONParseError) {
         guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth)") }
         index += 1  // {
         skipWhitespace()
@@ -113,12 +137,12 @@ package struct JSONParser {
         }
         while true {
             guard peek() == UInt8(ascii: "\"") else { throw error("expected a member name") }
-            let key = try parseString()
+            let name = try parseMemberName()
             skipWhitespace()
             guard peek() == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipWhitespace()
-            try member(&self, key)
+            try member(&self, name)
             skipWhitespace()
             switch peek() {
             case UInt8(ascii: ","):
@@ -232,19 +256,58 @@ package struct JSONParser {
         }
     }
 
-    private mutating func parseString() throws(JSONParseError) -> String {
-        index += 1  // opening quote
+    /// Scans a string without escapes from the cursor (just after the opening quote) to its
+    /// closing quote, 8 bytes at a time. Returns the content's range and leaves the cursor
+    /// after the quote; nil (cursor somewhere inside) at an escape or a control character.
+    /// The content is validated as UTF-8 unless it is all ASCII.
+    @inline(__always)
+    private mutating func scanPlainString() throws(JSONParseError) -> Range<Int>? {
         let start = index
-        // Fast path: no escapes, printable bytes; validated as UTF-8 in one go.
+        var sawNonASCII = false
+        let quotes: UInt64 = 0x2222_2222_2222_2222
+        let backslashes: UInt64 = 0x5C5C_5C5C_5C5C_5C5C
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highBits: UInt64 = 0x8080_8080_8080_8080
+        while index + 8 <= bytes.count {
+            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+            // A byte of `word` is zero / below 0x20 exactly where these have its high bit set.
+            let quote = (word ^ quotes) &- ones & ~(word ^ quotes)
+            let backslash = (word ^ backslashes) &- ones & ~(word ^ backslashes)
+            let control = word &- (ones &* 0x20) & ~word
+            if (quote | backslash | control) & highBits != 0 { break }
+            if word & highBits != 0 { sawNonASCII = true }
+            index += 8
+        }
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let raw = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
+                let range = start..<index
                 index += 1
-                guard UTF8Validator.isValid(raw) else { throw JSONParseError(offset: start, reason: "invalid UTF-8") }
-                return String(decoding: raw, as: UTF8.self)
+                if sawNonASCII {
+                    guard UTF8Validator.isValid(UnsafeRawBufferPointer(rebasing: bytes[range])) else {
+                        throw JSONParseError(offset: start, reason: "invalid UTF-8")
+                    }
+                }
+                return range
             }
-            if byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
+            if byte >= 0x80 { sawNonASCII = true }
+            index += 1
+        }
+        return nil
+    }
+
+    private mutating func parseString() throws(JSONParseError) -> String {
+        index += 1  // opening quote
+        let start = index
+        // Fast path: no escapes, no control characters.
+        if let range = try scanPlainString() {
+            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+        }
+        index = start
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\\") || byte < 0x20 || byte == UInt8(ascii: "\"") { break }
             index += 1
         }
         // Slow path: escapes.

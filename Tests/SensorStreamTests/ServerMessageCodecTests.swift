@@ -27,6 +27,9 @@ struct ServerMessageCodecTests {
             #"{"event":"new_sensor_data","data":{"sensor_id":"A","sensor_readings":1},}"#,
             #"{"event":"unknown","data":{"sensor_id":"A","sensor_readings":1}}"#,
             #"{"event":"new_sensor_data","data":{"sensor_id":1,"sensor_readings":1}}"#,
+            #"{"ev\u0065nt":"new_sensor_data","d\u0061ta":{"sensor_\u0069d":"A","sensor_readings":1}}"#,
+            #"{"évent":"new_sensor_data","data":{"sensor_id":"A","sensor_readings":1}}"#,
+            #"{"event":"new_sensor_data","data":{"sensor_id":"Aé€😀 long enough to take the word-wise path","sensor_readings":1}}"#,
             #"[{"event":"new_sensor_data"}]"#, "", "{", "null", #"{"event":1,"data":""}"#, #"{"data":{}}"#,
             #"{"event":"sensor_connection_status","data":{"sensor_id":"A","connected":1}}"#,
             #"{"event":"sensor_connection_status","data":{"sensor_id":"A","connected":true,"x":"\ud800"}}"#,
@@ -42,7 +45,27 @@ struct ServerMessageCodecTests {
             #expect(fast == Self.generalDecode(text), "\(text)")
             if fast != nil { decoded += 1 }
         }
-        #expect(decoded == 7, "the valid messages above decode")
+        #expect(decoded == 9, "the valid messages above decode")
+    }
+
+    @Test("invalid UTF-8 or control characters anywhere, member names included, fail both paths alike")
+    func invalidBytes() {
+        let valid = Array(#"{"event":"new_sensor_data","data":{"sensor_id":"A01-S1-long-sensor-name","sensor_readings":{"temperature":21.5}}}"#.utf8)
+        var rejected = 0
+        for position in 1..<valid.count - 1 {
+            for bad: UInt8 in [0xFF, 0xC3, 0x80, 0x01, 0x1F] {
+                var bytes = valid
+                bytes[position] = bad
+                let fast = bytes.withUnsafeBytes { JSONParser.parseServerMessage($0) }
+                let general = bytes.withUnsafeBytes { (try? JSONParser.parse($0)) }.flatMap { value -> ServerMessage? in
+                    guard case .object(let members) = value, case .string(let event)? = members["event"] else { return nil }
+                    return ServerMessage(Envelope(event: event, data: members["data"] ?? .null))
+                }
+                #expect(fast == general, "byte \(bad) at \(position)")
+                if fast == nil { rejected += 1 }
+            }
+        }
+        #expect(rejected == (valid.count - 2) * 5, "no corrupted message decodes")
     }
 
     @Test("the one-pass decoder agrees with the general path on every JSONTestSuite file, bare and wrapped as readings")
