@@ -271,9 +271,10 @@ package struct JSONParser {
         while index + 8 <= bytes.count {
             let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
             // A byte of `word` is zero / below 0x20 exactly where these have its high bit set.
-            let quote = (word ^ quotes) &- ones & ~(word ^ quotes)
-            let backslash = (word ^ backslashes) &- ones & ~(word ^ backslashes)
-            let control = word &- (ones &* 0x20) & ~word
+            // (In Swift `&` binds tighter than `&-`: the parentheses matter.)
+            let quote = ((word ^ quotes) &- ones) & ~(word ^ quotes)
+            let backslash = ((word ^ backslashes) &- ones) & ~(word ^ backslashes)
+            let control = (word &- (ones &* 0x20)) & ~word
             if (quote | backslash | control) & highBits != 0 { break }
             if word & highBits != 0 { sawNonASCII = true }
             index += 8

@@ -121,3 +121,33 @@ struct JSONSerializerTests {
         }
     }
 }
+
+@Suite("JSON string scanning")
+struct JSONStringScanTests {
+    @Test("a quote, backslash, control or non-ASCII byte is found at every offset of the word-wise scan")
+    func everyOffset() throws {
+        for length in 0..<40 {
+            for position in 0..<max(length, 1) {
+                for (special, expected) in [("\"", nil), ("\\n", "\n"), ("\u{1}", nil), ("é", "é"), ("\\\\", "\\")] as [(String, String?)] {
+                    var content = String(repeating: "a", count: length)
+                    if length > 0 {
+                        let index = content.index(content.startIndex, offsetBy: position)
+                        content.replaceSubrange(index...index, with: special)
+                    }
+                    let document = "[\"" + content + "\",1]"
+                    let parsed = try? JSONParser.parse(document)
+                    if length == 0 {
+                        #expect(parsed == .array([.string(""), .number(1)]))
+                    } else if let expected {
+                        var decoded = String(repeating: "a", count: length)
+                        let index = decoded.index(decoded.startIndex, offsetBy: position)
+                        decoded.replaceSubrange(index...index, with: expected)
+                        #expect(parsed == .array([.string(decoded), .number(1)]), "\(document)")
+                    } else {
+                        #expect(parsed == nil, "\(document) must be rejected")
+                    }
+                }
+            }
+        }
+    }
+}
