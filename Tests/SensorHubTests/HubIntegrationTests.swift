@@ -115,7 +115,7 @@ struct HubIntegrationTests {
 }
 
 /// Collects up to `count` elements within `timeout`.
-func collectReadings<S: AsyncSequence & Sendable>(_ sequence: S, count: Int, timeout: Duration = .seconds(10)) async -> [S.Element]
+func collectReadings<S: AsyncSequence & Sendable>(_ sequence: S, count: Int, timeout: Duration = .seconds(30)) async -> [S.Element]
 where S.Element: Sendable {
     let collected = LockedValue<[S.Element]>([])
     let task = Task {

@@ -16,7 +16,7 @@ func readClientFrames(_ peer: RawPeer, count: Int) async throws -> [WebSocketFra
     try await onThread {
         var collector = FrameCollector(FrameDecoder(role: .server, maxFrameSize: 1 << 20))
         var frames: [WebSocketFrame] = []
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while frames.count < count && ContinuousClock.now < deadline {
             let bytes = try peer.read(count: 1, timeout: .milliseconds(200))
             if !bytes.isEmpty { frames += try collector.feed(bytes) }
@@ -181,8 +181,10 @@ struct ConnectionLifeTests {
         try await client.connect()
         let peer = try await accepted
         let readings = Task { await collect(client.readings("X1"), count: 2) }
-        let frames = Task { await collect(client.frames, count: 10) }
-        let statuses = Task { await collect(client.sensorStatuses, count: 1) }
+        let framesStream = client.frames  // registered now, not when the task starts
+        let frames = Task { await collect(framesStream, count: 10) }
+        let statusesStream = client.sensorStatuses  // registered now, not when the task starts
+        let statuses = Task { await collect(statusesStream, count: 1) }
         _ = try await readClientFrames(peer, count: 2)  // client_connect, subscribe_sensor
         let bad: [String] = [
             "not json", "[1,2,3]", "{}", #"{"event":"weird","data":{}}"#,
@@ -215,7 +217,8 @@ struct ConnectionLifeTests {
         defer { Task { await hub.stop() } }
         let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: testConfiguration())
         try await client.connect()
-        let statuses = Task { await collect(client.sensorStatuses, count: 2) }
+        let statusesStream = client.sensorStatuses  // registered now, not when the task starts
+        let statuses = Task { await collect(statusesStream, count: 2) }
         try await client.subscribe("CE7238J")
         #expect(await eventually { hub.subscriberCount("CE7238J") == 1 })
         agent.detach()

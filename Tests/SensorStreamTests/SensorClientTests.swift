@@ -147,6 +147,7 @@ struct SensorClientTests {
         try await client.connect()
         let first = Task { await collect(client.readings("HUM02"), count: 2) }
         let second = Task { await collect(client.readings("HUM02"), count: 1) }
+        #expect(await eventually { client.consumerCount("HUM02") == 2 }, "both loops started")
         #expect(await eventually { hub.subscriberCount("HUM02") == 1 })
         agent.publish("HUM02", ["seq": 0])
         #expect(await second.value.count == 1)
@@ -179,8 +180,8 @@ struct SensorClientTests {
         let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: testConfiguration())
         try await client.connect()
         let consumers = (0..<3).map { _ in Task { await collect(client.readings("CE7238J"), count: 200) } }
+        #expect(await eventually { client.consumerCount("CE7238J") == 3 }, "all three loops started")
         #expect(await eventually { hub.subscriberCount("CE7238J") == 1 })
-        try await Task.sleep(for: .milliseconds(50))
         for index in 0..<200 { agent.publish("CE7238J", .number(Double(index))) }
         for consumer in consumers {
             #expect(await consumer.value.map { $0.readings.intValue ?? -1 } == Array(0..<200))
@@ -195,8 +196,10 @@ struct SensorClientTests {
         let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: testConfiguration())
         try await client.connect()
         let readings = Task { await collect(client.readings("CE7238J"), count: 10) }
-        let frames = Task { await collect(client.frames, count: 10) }
-        let states = Task { await collect(client.connectionStates, count: 10) }
+        let framesStream = client.frames  // registered now, not when the task starts
+        let frames = Task { await collect(framesStream, count: 10) }
+        let statesStream = client.connectionStates  // registered now, not when the task starts
+        let states = Task { await collect(statesStream, count: 10) }
         try await Task.sleep(for: .milliseconds(50))
         await client.disconnect()
         await client.disconnect()
@@ -223,8 +226,8 @@ struct SlowConsumerTests {
         try await client.connect()
         var slow = client.readings("CE7238J", bufferingNewest: 10).makeAsyncIterator()
         let fast = Task { await collect(client.readings("CE7238J"), count: 100) }
+        #expect(await eventually { client.consumerCount("CE7238J") == 2 }, "both consumers attached")
         #expect(await eventually { hub.subscriberCount("CE7238J") == 1 })
-        try await Task.sleep(for: .milliseconds(50))
         for index in 0..<100 { agent.publish("CE7238J", .number(Double(index))) }
         #expect(await fast.value.count == 100, "the fast consumer is not held back")
         #expect(await eventually { client.statistics.readingsDropped == 90 })

@@ -25,13 +25,13 @@ final class HubRecorder: Sendable {
     var allEvents: [HubEvent] { events.withLock { $0 } }
 
     /// Waits until `count` app messages arrived; returns them (possibly fewer on timeout).
-    func waitForMessages(_ count: Int, timeout: Duration = .seconds(10)) async -> [ClientMessage] {
+    func waitForMessages(_ count: Int, timeout: Duration = .seconds(30)) async -> [ClientMessage] {
         _ = await eventually(timeout: timeout) { self.messages.count >= count }
         return messages
     }
 
     /// Waits until `message` has been received `times` times.
-    func waitFor(_ message: ClientMessage, times: Int = 1, timeout: Duration = .seconds(10)) async -> Bool {
+    func waitFor(_ message: ClientMessage, times: Int = 1, timeout: Duration = .seconds(30)) async -> Bool {
         await eventually(timeout: timeout) { self.messages.filter { $0 == message }.count >= times }
     }
 }
@@ -46,12 +46,12 @@ func makeHub(sensors: [String] = ["CE7238J", "TEMP01", "HUM02"], port: Int = 0) 
 
 /// A configuration for tests: quick reconnects, no heartbeat unless asked.
 func testConfiguration(heartbeat: SensorClient.Heartbeat = .disabled) -> SensorClient.Configuration {
-    SensorClient.Configuration(requestTimeout: .seconds(10), heartbeat: heartbeat,
+    SensorClient.Configuration(requestTimeout: .seconds(30), heartbeat: heartbeat,
                                reconnect: .init(initialDelay: .milliseconds(20), maxDelay: .milliseconds(200), jitter: 0))
 }
 
 /// Takes the next `count` elements of a sequence within `timeout` (fewer if it ends or times out).
-func collect<S: AsyncSequence & Sendable>(_ sequence: S, count: Int, timeout: Duration = .seconds(10)) async -> [S.Element]
+func collect<S: AsyncSequence & Sendable>(_ sequence: S, count: Int, timeout: Duration = .seconds(30)) async -> [S.Element]
 where S.Element: Sendable {
     await withTaskGroup(of: [S.Element]?.self) { group in
         group.addTask {
@@ -71,5 +71,13 @@ where S.Element: Sendable {
         let first = await group.next() ?? nil
         group.cancelAll()
         return first ?? []
+    }
+}
+
+extension SensorClient {
+    /// How many consumers (loops, callbacks) currently read `sensorID`: tests wait for this
+    /// before publishing, so that no consumer misses a reading because its task started late.
+    func consumerCount(_ sensorID: String) -> Int {
+        state.withLock { $0.consumers[sensorID]?.count ?? 0 }
     }
 }

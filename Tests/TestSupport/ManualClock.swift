@@ -76,14 +76,14 @@ package final class ManualClock: Clock, Sendable {
 
     /// Waits (in real time, at most `timeout`) until exactly these deadlines are armed.
     @discardableResult
-    package func waitForDeadlines(_ deadlines: [Duration], timeout: Duration = .seconds(10)) async -> Bool {
+    package func waitForDeadlines(_ deadlines: [Duration], timeout: Duration = .seconds(30)) async -> Bool {
         await eventually(timeout: timeout) { self.sleeperDeadlines == deadlines }
     }
 
     /// Waits (in real time, at most `timeout`) until at least `count` tasks sleep on the clock.
     /// Returns false on timeout.
     @discardableResult
-    package func waitForSleepers(_ count: Int = 1, timeout: Duration = .seconds(10)) async -> Bool {
+    package func waitForSleepers(_ count: Int = 1, timeout: Duration = .seconds(30)) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while sleeperCount < count {
             if ContinuousClock.now >= deadline { return false }
@@ -94,7 +94,7 @@ package final class ManualClock: Clock, Sendable {
 }
 
 /// Polls `condition` every few milliseconds until it holds or `timeout` passes.
-package func eventually(timeout: Duration = .seconds(10), _ condition: @Sendable () async -> Bool) async -> Bool {
+package func eventually(timeout: Duration = .seconds(30), _ condition: @Sendable () async -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if await condition() { return true }

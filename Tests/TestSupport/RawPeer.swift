@@ -28,7 +28,7 @@ package struct RawPeer: Sendable {
     }
 
     /// Reads until `count` bytes arrived, or EOF, or `timeout`.
-    package func read(count: Int, timeout: Duration = .seconds(10)) throws -> [UInt8] {
+    package func read(count: Int, timeout: Duration = .seconds(30)) throws -> [UInt8] {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
         let deadline = ContinuousClock.now + timeout
@@ -52,7 +52,7 @@ package struct RawPeer: Sendable {
     }
 
     /// Waits for EOF (or a reset); true if it came within `timeout`.
-    package func waitForEOF(timeout: Duration = .seconds(10)) throws -> Bool {
+    package func waitForEOF(timeout: Duration = .seconds(30)) throws -> Bool {
         let deadline = ContinuousClock.now + timeout
         var buffer = [UInt8](repeating: 0, count: 4096)
         while ContinuousClock.now < deadline {
