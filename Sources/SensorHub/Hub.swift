@@ -181,6 +181,21 @@ package final class Hub: Sendable {
     /// per 1,000); status messages always go out.
     private func send(_ outbox: Outbox) {
         guard !outbox.deliveries.isEmpty else { return }
+        if outbox.deliveries.count == 1 {
+            // One message (a single publish, a status answer): no grouping needed.
+            let delivery = outbox.deliveries[0]
+            let text = delivery.message.encodedText
+            let isReading = if case .sensorData = delivery.message { true } else { false }
+            let connections = shared.withLock { shared in delivery.recipients.compactMap { peer in shared.connections[peer].map { (peer, $0) } } }
+            for (peer, connection) in connections {
+                if isReading && connection.pendingOutputBytes > maxBacklog {
+                    countDropped(1, for: peer)
+                    continue
+                }
+                try? connection.sendNow(text: text)
+            }
+            return
+        }
         var textsByPeer: [UInt64: [(text: String, isReading: Bool)]] = [:]
         var peerOrder: [UInt64] = []
         for delivery in outbox.deliveries {
@@ -197,20 +212,23 @@ package final class Hub: Sendable {
             if connection.pendingOutputBytes > maxBacklog {
                 let before = messages.count
                 messages.removeAll(where: \.isReading)
-                let droppedNow = before - messages.count
-                if droppedNow > 0 {
-                    let (previous, total) = shared.withLock { shared -> (Int, Int) in
-                        let previous = shared.dropped[peer, default: 0]
-                        shared.dropped[peer] = previous + droppedNow
-                        return (previous, previous + droppedNow)
-                    }
-                    // Reported when the count crosses 1, 1001, 2001 ...
-                    if (previous + 999) / 1000 != (total + 999) / 1000 {
-                        eventsContinuation.yield(.readingsDropped(peer: peer, count: total))
-                    }
-                }
+                countDropped(before - messages.count, for: peer)
             }
             try? connection.sendNow(texts: messages.lazy.map(\.text))
+        }
+    }
+
+    /// Counts readings dropped for a slow subscriber; reported when the count crosses 1,
+    /// 1001, 2001 ...
+    private func countDropped(_ count: Int, for peer: UInt64) {
+        guard count > 0 else { return }
+        let (previous, total) = shared.withLock { shared -> (Int, Int) in
+            let previous = shared.dropped[peer, default: 0]
+            shared.dropped[peer] = previous + count
+            return (previous, previous + count)
+        }
+        if (previous + 999) / 1000 != (total + 999) / 1000 {
+            eventsContinuation.yield(.readingsDropped(peer: peer, count: total))
         }
     }
 
