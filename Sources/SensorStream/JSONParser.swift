@@ -57,14 +57,24 @@ package struct JSONParser {
     private mutating func parseServerMessage() throws(JSONParseError) -> ServerMessage? {
         skipWhitespace()
         guard peek() == UInt8(ascii: "{") else { return nil }
-        var event: JSONValue?
+        /// Which server event the `event` member names (only these two are messages).
+        enum EventName { case connectionStatus, sensorData, other }
+        var event: EventName?
         var dataIsObject = false
         var sensorID: JSONValue?
         var connected: JSONValue?
         var readings: JSONValue?
         try forEachMember(depth: 1) { (parser, name) throws(JSONParseError) in
             if name.matches("event") {
-                event = try parser.parseValue(depth: 1)
+                // Matched on the bytes: the event's name never becomes a String.
+                guard parser.peek() == UInt8(ascii: "\"") else {
+                    _ = try parser.parseValue(depth: 1)
+                    event = .other
+                    return
+                }
+                let value = try parser.parseMemberName()
+                event = value.matches("new_sensor_data") ? .sensorData
+                    : value.matches("sensor_connection_status") ? .connectionStatus : .other
             } else if name.matches("data") {
                 (sensorID, connected, readings) = (nil, nil, nil)
                 dataIsObject = parser.peek() == UInt8(ascii: "{")
@@ -88,15 +98,15 @@ package struct JSONParser {
         }
         skipWhitespace()
         guard index == bytes.count else { throw error("trailing characters") }
-        guard case .string(let name)? = event, dataIsObject, case .string(let id)? = sensorID else { return nil }
-        switch name {
-        case "sensor_connection_status":
+        guard let event, dataIsObject, case .string(let id)? = sensorID else { return nil }
+        switch event {
+        case .connectionStatus:
             guard case .bool(let isConnected)? = connected else { return nil }
             return .connectionStatus(sensorID: id, connected: isConnected)
-        case "new_sensor_data":
+        case .sensorData:
             guard let readings else { return nil }
             return .sensorData(sensorID: id, readings: readings)
-        default:
+        case .other:
             return nil
         }
     }
@@ -114,7 +124,8 @@ package struct JSONParser {
         }
     }
 
-    /// Reads a member name (the cursor is on its opening quote).
+    /// Reads a member name, or any string to be matched rather than kept (the cursor is on its
+    /// opening quote).
     private mutating func parseMemberName() throws(JSONParseError) -> MemberName {
         let quote = index
         index += 1
@@ -203,12 +214,13 @@ package struct JSONParser {
     private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
         guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth)") }
         index += 1  // {
-        var members: [String: JSONValue] = [:]
         skipWhitespace()
         if peek() == UInt8(ascii: "}") {
             index += 1
-            return .object(members)
+            return .object([:])
         }
+        // Sized for a typical reading object up front: growing from empty re-hashes twice.
+        var members = [String: JSONValue](minimumCapacity: 4)
         while true {
             guard peek() == UInt8(ascii: "\"") else { throw error("expected a member name") }
             let key = try parseString()

@@ -79,14 +79,14 @@ package struct RawServer: Sendable {
         listener = try TCPListener.bind(host: "127.0.0.1", port: 0)
     }
 
-    /// Accepts one connection within 5 s.
+    /// Accepts one connection within 30 s.
     package func accept() throws -> RawPeer {
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             _ = try pollDescriptors([(listener.socket.descriptor, .readable)], timeoutMilliseconds: 100)
             if let socket = try listener.accept() { return RawPeer(socket: socket) }
         }
-        throw RawPeerError(description: "no connection within 10 s")
+        throw RawPeerError(description: "no connection within 30 s")
     }
 
     /// Accepts a client and completes its handshake as a well-behaved server would.
