@@ -99,11 +99,12 @@ struct ConnectionLifeTests {
 
     @Test("reconnecting gives up after maxAttempts: state disconnected, streams finished")
     func givesUp() async throws {
-        // The port stays bound (so no parallel test can take it) but nothing answers handshakes.
+        // The port stays bound (so no parallel test can take it); after the first connection,
+        // every handshake is refused by closing the connection.
         let raw = try RawServer()
         defer { raw.close() }
         var configuration = testConfiguration()
-        configuration.connectTimeout = .seconds(1)
+        configuration.connectTimeout = .seconds(30)
         configuration.reconnect = .init(initialDelay: .milliseconds(10), maxDelay: .milliseconds(20), jitter: 0, maxAttempts: 2)
         let client = SensorClient(host: "127.0.0.1", port: raw.port, configuration: configuration)
         async let accepted = acceptRawClient(raw)
@@ -112,12 +113,14 @@ struct ConnectionLifeTests {
         let readings = Task { await collect(client.readings("CE7238J"), count: 1, timeout: .seconds(10)) }
         let stateStream = client.connectionStates
         let states = Task { await collect(stateStream, count: 6) }
+        let refusals = Task { try await onThread { for _ in 0..<2 { try raw.answerOnce(with: "") } } }
         peer.socket.abort()
         #expect(await eventually {
             if case .disconnected = client.currentState { return true }
             return false
         })
         #expect(await readings.value.isEmpty)
+        try await refusals.value
         let seen = await states.value
         #expect(seen.count == 6 && seen.first == .connected, "\(seen)")
         #expect(seen.map { if case .reconnecting(let attempt, _, _) = $0 { attempt } else { 0 } }.filter { $0 > 0 } == [1, 2])
