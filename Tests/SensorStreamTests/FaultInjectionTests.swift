@@ -53,7 +53,7 @@ struct FaultInjectionTests {
     /// resubscribed (the hub logged a new `subscribe_sensor` for each and holds exactly one
     /// subscriber), and every reading the hub sent after that arrives, in order, the first one
     /// marked as following a gap.
-    func runCycles(_ cycles: Int, fault: (FaultProxy, LocalAgent) -> Void) async throws {
+    func runCycles(_ cycles: Int, fault: (FaultProxy, LocalAgent) async -> Void) async throws {
         let (hub, recorder, agent) = try makeHub(sensors: Self.sensors)
         defer { Task { await hub.stop() } }
         let proxy = try FaultProxy(upstreamPort: hub.port)
@@ -79,7 +79,7 @@ struct FaultInjectionTests {
             #expect(delivered, "cycle \(cycle): all readings sent after the resubscribe arrived")
             guard delivered else { break }
             if cycle < cycles {
-                fault(proxy, agent)
+                await fault(proxy, agent)
                 #expect(await eventually { client.statistics.reconnects == cycle + 1 }, "cycle \(cycle): reconnected")
             }
         }
@@ -96,18 +96,18 @@ struct FaultInjectionTests {
 
     @Test("100 abrupt drops in a row with 5 subscriptions: resubscribed and delivering after each, nothing lost")
     func hundredDrops() async throws {
-        try await runCycles(100) { proxy, _ in proxy.dropAll() }
+        try await runCycles(100) { proxy, _ in await proxy.dropAll() }
     }
 
     @Test("20 connection resets (RST): same guarantees")
     func resets() async throws {
-        try await runCycles(20) { proxy, _ in proxy.resetAll() }
+        try await runCycles(20) { proxy, _ in await proxy.resetAll() }
     }
 
     @Test("a frame cut in the middle, then the connection closed: nothing partial delivered, reconnect, delivering again")
     func cutFrame() async throws {
         try await runCycles(10) { proxy, agent in
-            proxy.cutNextFrameAndClose()
+            await proxy.cutNextFrameAndClose()
             agent.publish(Self.sensors[0], ["seq": -1])  // cut in half: must never be delivered
         }
     }
@@ -123,7 +123,7 @@ struct FaultInjectionTests {
         let readings = SequenceRecorder(client: client, sensors: ["A01-S1"])
         defer { readings.cancel() }
         #expect(await eventually { hub.subscriberCount("A01-S1") == 1 })
-        proxy.cutNextFrameAndClose()
+        await proxy.cutNextFrameAndClose()
         agent.publish("A01-S1", ["seq": 0])  // cut in half by the proxy
         #expect(await eventually { client.statistics.reconnects == 1 })
         #expect(await eventually { recorder.subscribeCount("A01-S1") == 2 && hub.subscriberCount("A01-S1") == 1 })
@@ -238,7 +238,7 @@ struct FaultInjectionTests {
         let client = SensorClient(host: "127.0.0.1", port: proxy.port, configuration: configuration, clock: clock)
         try await client.connect()
         proxy.setUpstreamPort(nil)
-        proxy.dropAll()
+        await proxy.dropAll()
 
         // Each backoff sleep is a sleeper on the test clock; jump to its deadline, then the
         // attempt runs for real against the proxy. Attempt times are on the test clock.

@@ -58,14 +58,14 @@ package final class FaultProxy: Sendable {
     // Commands return once the proxy thread has applied them.
 
     /// Closes every proxied connection on both sides (FIN), as a crashing peer would.
-    package func dropAll() { send(.dropAll) }
+    package func dropAll() async { await send(.dropAll) }
 
     /// Resets every proxied connection on both sides (RST).
-    package func resetAll() { send(.resetAll) }
+    package func resetAll() async { await send(.resetAll) }
 
     /// Forwards the next server-to-client frame only up to the middle of its payload, then
     /// closes both sides.
-    package func cutNextFrameAndClose() { send(.cutNextFrame) }
+    package func cutNextFrameAndClose() async { await send(.cutNextFrame) }
 
     /// While on, bytes in both directions are read and discarded; the sockets stay open.
     package func setBlackhole(_ on: Bool) { control.withLock { $0.blackhole = on } }
@@ -96,15 +96,18 @@ package final class FaultProxy: Sendable {
         listener.socket.close()
     }
 
-    /// Hands `command` to the proxy thread and returns once it is applied.
-    private func send(_ command: Command) {
+    /// Hands `command` to the proxy thread and returns once it is applied (polling, so that
+    /// no thread of the cooperative pool is blocked meanwhile).
+    private func send(_ command: Command) async {
         let ticket = control.withLock { control in
             control.pendingCommands.append(command)
             control.commandsSent += 1
             return control.commandsSent
         }
         wakeup.wake()
-        while control.withLock({ $0.commandsApplied < ticket && !$0.stopped }) { usleep(200) }
+        while control.withLock({ $0.commandsApplied < ticket && !$0.stopped }) {
+            try? await Task.sleep(for: .microseconds(200))
+        }
     }
 
     /// The proxy thread: owns the sockets, not shared.
