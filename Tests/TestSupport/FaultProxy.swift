@@ -126,9 +126,9 @@ package final class FaultProxy: Sendable {
         mutating func run() {
             var buffer = [UInt8](repeating: 0, count: 64 * 1024)
             while true {
-                let (commands, stopped, settings) = control.withLock { control in
+                let (commands, stopped) = control.withLock { control in
                     defer { control.pendingCommands.removeAll() }
-                    return (control.pendingCommands, control.stopped, control)
+                    return (control.pendingCommands, control.stopped)
                 }
                 if stopped { break }
                 for command in commands { apply(command) }
@@ -159,7 +159,7 @@ package final class FaultProxy: Sendable {
                         index += 1
                         guard !pair.isClosed else { continue }
                         if events.contains(.readable) || events.contains(.failure) {
-                            read(side, into: other, pair: pair, toServer: toServer, settings: settings, buffer: &buffer)
+                            read(side, into: other, pair: pair, toServer: toServer, buffer: &buffer)
                         }
                         if !pair.isClosed { flush(side, pair: pair) }
                     }
@@ -196,10 +196,12 @@ package final class FaultProxy: Sendable {
         }
 
         /// Reads what `side` sent and queues it for `other` (or swallows it).
-        func read(_ side: Side, into other: Side, pair: Pair, toServer: Bool, settings: Control, buffer: inout [UInt8]) {
+        func read(_ side: Side, into other: Side, pair: Pair, toServer: Bool, buffer: inout [UInt8]) {
             let result = buffer.withUnsafeMutableBytes { try? side.socket.read(into: $0) }
             switch result {
             case .bytes(let count)?:
+                // The settings as they are now, not as they were when poll started waiting.
+                let settings = control.withLock { $0 }
                 if settings.blackhole { return }
                 var bytes = Array(buffer[..<count])
                 var closeAfter = false
