@@ -211,6 +211,8 @@ package struct JSONParser {
         index += count
     }
 
+    /// (Not written on top of ``forEachMember(depth:_:)``: through the closure, a message
+    /// decode costs 7,960 instead of 7,180 instructions.)
     private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
         guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth)") }
         index += 1  // {
