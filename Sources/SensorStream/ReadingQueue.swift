@@ -8,6 +8,9 @@ import Locking
 /// of a lock round trip and often a task resumption each (the README's pipeline benchmark
 /// measures both).
 ///
+/// The batch a consumer has taken no longer counts against `capacity`, so one stream holds at
+/// most twice `capacity` readings (the buffer and the batch being worked through).
+///
 /// The receive path pushes under the client's lock; a consumer to wake is returned, not
 /// resumed, so the caller resumes it after releasing its locks (see ``ClientState``).
 package final class ReadingQueue: Sendable {

@@ -17,6 +17,8 @@ extension SensorClient {
         public var maxMessageSize: Int
         /// How many readings each stream buffers for a consumer that falls behind; beyond it
         /// the oldest are dropped and counted in ``SensorClient/statistics``. Default 1024.
+        /// (A consumer takes what is buffered in one step and then works through it, so at
+        /// most twice this many readings of one stream are held at a time.)
         public var readingBufferSize: Int
 
         /// The defaults.
