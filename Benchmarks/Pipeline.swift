@@ -95,33 +95,24 @@ enum Pipeline {
         var routes: [String: Int] = [:]
         for node in 0..<10 { for sensor in 0..<7 { routes["A0\(node)-S\(sensor)"] = node * 7 + sensor } }
         let placeholder = SensorReading(sensorID: "", readings: .null, followsGap: false)
-        let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
-        defer { readBuffer.deallocate() }
-        stream.withUnsafeBytes { source in
-            var offset = 0
-            while offset < source.count {
-                let count = min(chunkSize, source.count - offset)
-                readBuffer.baseAddress!.copyMemory(from: source.baseAddress! + offset, byteCount: count)
-                offset += count
-                let input = UnsafeMutableRawBufferPointer(rebasing: readBuffer[..<count])
-                var cursor = 0
-                while let part = try? decoder.nextPart(in: input, cursor: &cursor) {
-                    guard case .text(let payload)? = try? assembler.consume(part) else { continue }
-                    let text = payload.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
-                    guard stage != .frames else {
-                        deliver(placeholder)
-                        continue
-                    }
-                    guard case .sensorData(let sensorID, let readings)? = ServerMessage.decode(text) else { continue }
-                    guard stage != .decode else {
-                        deliver(placeholder)
-                        continue
-                    }
-                    guard routes[sensorID] != nil else { continue }
-                    deliver(SensorReading(sensorID: sensorID, readings: readings, followsGap: false))
+        feedInChunks(stream) { input in
+            var cursor = 0
+            while let part = try? decoder.nextPart(in: input, cursor: &cursor) {
+                guard case .text(let payload)? = try? assembler.consume(part) else { continue }
+                let text = payload.withUnsafeBytes { String(decoding: $0, as: UTF8.self) }
+                guard stage != .frames else {
+                    deliver(placeholder)
+                    continue
                 }
-                endOfChunk()
+                guard case .sensorData(let sensorID, let readings)? = ServerMessage.decode(text) else { continue }
+                guard stage != .decode else {
+                    deliver(placeholder)
+                    continue
+                }
+                guard routes[sensorID] != nil else { continue }
+                deliver(SensorReading(sensorID: sensorID, readings: readings, followsGap: false))
             }
+            endOfChunk()
         }
     }
 }

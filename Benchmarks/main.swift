@@ -8,34 +8,41 @@ import WebSocketCore
 
 let chunkSize = 16 * 1024
 
-/// Feeds `stream` in 16 KiB chunks through a frame decoder and a message assembler (full
-/// validation: masking rule, UTF-8 ...), touching every message.
-func decodeMessages(_ stream: [UInt8], role: FrameDecoder.Role) throws -> Benchmark.Work {
-    var decoder = FrameDecoder(role: role, maxFrameSize: 1 << 20)
-    var assembler = MessageAssembler(maxMessageSize: 1 << 24)
+/// Hands `stream` to `body` in 16 KiB chunks, each first copied into one read buffer as `recv`
+/// would fill it.
+func feedInChunks(_ stream: [UInt8], _ body: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
     let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: chunkSize, alignment: 16)
     defer { readBuffer.deallocate() }
-    var messages = 0
-    var payload = 0
-    var checksum = 0
     try stream.withUnsafeBytes { source in
         var offset = 0
         while offset < source.count {
             let count = min(chunkSize, source.count - offset)
             readBuffer.baseAddress!.copyMemory(from: source.baseAddress! + offset, byteCount: count)
             offset += count
-            let input = UnsafeMutableRawBufferPointer(rebasing: readBuffer[..<count])
-            var cursor = 0
-            while let part = try decoder.nextPart(in: input, cursor: &cursor) {
-                guard let output = try assembler.consume(part) else { continue }
-                switch output {
-                case .text(let bytes), .binary(let bytes):
-                    messages += 1
-                    payload += bytes.count
-                    checksum &+= bytes.withUnsafeBytes { Int($0.last ?? 0) }
-                case .ping, .pong, .close:
-                    checksum &+= 1
-                }
+            try body(UnsafeMutableRawBufferPointer(rebasing: readBuffer[..<count]))
+        }
+    }
+}
+
+/// Feeds `stream` in 16 KiB chunks through a frame decoder and a message assembler (full
+/// validation: masking rule, UTF-8 ...), touching every message.
+func decodeMessages(_ stream: [UInt8], role: FrameDecoder.Role) throws -> Benchmark.Work {
+    var decoder = FrameDecoder(role: role, maxFrameSize: 1 << 20)
+    var assembler = MessageAssembler(maxMessageSize: 1 << 24)
+    var messages = 0
+    var payload = 0
+    var checksum = 0
+    try feedInChunks(stream) { input in
+        var cursor = 0
+        while let part = try decoder.nextPart(in: input, cursor: &cursor) {
+            guard let output = try assembler.consume(part) else { continue }
+            switch output {
+            case .text(let bytes), .binary(let bytes):
+                messages += 1
+                payload += bytes.count
+                checksum &+= bytes.withUnsafeBytes { Int($0.last ?? 0) }
+            case .ping, .pong, .close:
+                checksum &+= 1
             }
         }
     }
