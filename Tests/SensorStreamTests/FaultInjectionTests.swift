@@ -37,6 +37,40 @@ extension HubRecorder {
     }
 }
 
+/// A hub with one in-process agent serving `sensors`, a fault proxy in front of it, and a
+/// client connected through the proxy.
+struct ProxiedHub {
+    let hub: Hub
+    let recorder: HubRecorder
+    let agent: LocalAgent
+    let proxy: FaultProxy
+    let client: SensorClient
+
+    init(sensors: [String], configuration: SensorClient.Configuration = FaultInjectionTests.quickReconnects(),
+         clock: any Clock<Duration> = ContinuousClock()) async throws {
+        (hub, recorder, agent) = try makeHub(sensors: sensors)
+        do {
+            proxy = try FaultProxy(upstreamPort: hub.port)
+        } catch {
+            Task { [hub] in await hub.stop() }
+            throw error
+        }
+        client = SensorClient(host: "127.0.0.1", port: proxy.port, configuration: configuration, clock: clock)
+        do {
+            try await client.connect()
+        } catch {
+            stop()
+            throw error
+        }
+    }
+
+    /// Stops the proxy, then the hub (in the background).
+    func stop() {
+        proxy.stop()
+        Task { [hub] in await hub.stop() }
+    }
+}
+
 /// Faults injected by ``FaultProxy`` between a real client and a real hub on loopback.
 @Suite("Fault injection: drops, resets, half-open, cut frames, delays, storms", .timeLimit(.minutes(2)))
 struct FaultInjectionTests {
@@ -54,12 +88,9 @@ struct FaultInjectionTests {
     /// subscriber), and every reading the hub sent after that arrives, in order, the first one
     /// marked as following a gap.
     func runCycles(_ cycles: Int, fault: (FaultProxy, LocalAgent) async -> Void) async throws {
-        let (hub, recorder, agent) = try makeHub(sensors: Self.sensors)
-        defer { Task { await hub.stop() } }
-        let proxy = try FaultProxy(upstreamPort: hub.port)
-        defer { proxy.stop() }
-        let client = SensorClient(host: "127.0.0.1", port: proxy.port, configuration: Self.quickReconnects())
-        try await client.connect()
+        let setup = try await ProxiedHub(sensors: Self.sensors)
+        defer { setup.stop() }
+        let (hub, recorder, agent, proxy, client) = (setup.hub, setup.recorder, setup.agent, setup.proxy, setup.client)
         let readings = SequenceRecorder(client: client, sensors: Self.sensors)
         defer { readings.cancel() }
 
@@ -114,12 +145,9 @@ struct FaultInjectionTests {
 
     @Test("a frame cut mid-payload while a reading is in flight is not delivered")
     func cutReadingIsDropped() async throws {
-        let (hub, recorder, agent) = try makeHub(sensors: ["A01-S1"])
-        defer { Task { await hub.stop() } }
-        let proxy = try FaultProxy(upstreamPort: hub.port)
-        defer { proxy.stop() }
-        let client = SensorClient(host: "127.0.0.1", port: proxy.port, configuration: Self.quickReconnects())
-        try await client.connect()
+        let setup = try await ProxiedHub(sensors: ["A01-S1"])
+        defer { setup.stop() }
+        let (hub, recorder, agent, proxy, client) = (setup.hub, setup.recorder, setup.agent, setup.proxy, setup.client)
         let readings = SequenceRecorder(client: client, sensors: ["A01-S1"])
         defer { readings.cancel() }
         #expect(await eventually { hub.subscriberCount("A01-S1") == 1 })
@@ -136,15 +164,12 @@ struct FaultInjectionTests {
 
     @Test("a half-open connection (traffic blackholed, sockets open) is found by the heartbeat after interval + timeout")
     func halfOpen() async throws {
-        let (hub, recorder, agent) = try makeHub(sensors: ["A01-S1"])
-        defer { Task { await hub.stop() } }
-        let proxy = try FaultProxy(upstreamPort: hub.port)
-        defer { proxy.stop() }
         let clock = ManualClock()
         var configuration = Self.quickReconnects()
         configuration.heartbeat = .init(interval: .seconds(10), timeout: .seconds(5))
-        let client = SensorClient(host: "127.0.0.1", port: proxy.port, configuration: configuration, clock: clock)
-        try await client.connect()
+        let setup = try await ProxiedHub(sensors: ["A01-S1"], configuration: configuration, clock: clock)
+        defer { setup.stop() }
+        let (hub, recorder, agent, proxy, client) = (setup.hub, setup.recorder, setup.agent, setup.proxy, setup.client)
         let readings = SequenceRecorder(client: client, sensors: ["A01-S1"])
         defer { readings.cancel() }
         #expect(await eventually { hub.subscriberCount("A01-S1") == 1 })
@@ -178,12 +203,9 @@ struct FaultInjectionTests {
 
     @Test("delays in each direction: requests and readings still work, round trips take the delay")
     func delayed() async throws {
-        let (hub, recorder, agent) = try makeHub(sensors: ["A01-S1"])
-        defer { Task { await hub.stop() } }
-        let proxy = try FaultProxy(upstreamPort: hub.port)
-        defer { proxy.stop() }
-        let client = SensorClient(host: "127.0.0.1", port: proxy.port, configuration: Self.quickReconnects())
-        try await client.connect()
+        let setup = try await ProxiedHub(sensors: ["A01-S1"])
+        defer { setup.stop() }
+        let (hub, recorder, agent, proxy, client) = (setup.hub, setup.recorder, setup.agent, setup.proxy, setup.client)
         proxy.setDelay(toServer: .milliseconds(60), toClient: .milliseconds(40))
         let start = ContinuousClock.now
         #expect(try await client.sensorConnected("A01-S1") == true)
@@ -200,15 +222,12 @@ struct FaultInjectionTests {
 
     @Test("a request slower than requestTimeout fails with a timeout; the late answer is ignored, the connection stays usable")
     func delayBeyondTimeout() async throws {
-        let (hub, recorder, _) = try makeHub(sensors: ["A01-S1"])
-        defer { Task { await hub.stop() } }
-        let proxy = try FaultProxy(upstreamPort: hub.port)
-        defer { proxy.stop() }
         let clock = ManualClock()
         var configuration = Self.quickReconnects()
         configuration.requestTimeout = .seconds(1)
-        let client = SensorClient(host: "127.0.0.1", port: proxy.port, configuration: configuration, clock: clock)
-        try await client.connect()
+        let setup = try await ProxiedHub(sensors: ["A01-S1"], configuration: configuration, clock: clock)
+        defer { setup.stop() }
+        let (recorder, proxy, client) = (setup.recorder, setup.proxy, setup.client)
         let statuses = client.sensorStatuses
         let lateAnswer = Task { await collect(statuses, count: 1) }
         proxy.setDelay(toClient: .seconds(1))
@@ -227,16 +246,14 @@ struct FaultInjectionTests {
 
     @Test("a reconnect storm is bounded by the backoff: attempts per second fall as delays double (test clock)")
     func reconnectStorm() async throws {
-        // The proxy accepts, but the server behind it is gone: every attempt fails at the handshake.
-        let (hub, _, _) = try makeHub(sensors: ["A01-S1"])
-        defer { Task { await hub.stop() } }
-        let proxy = try FaultProxy(upstreamPort: hub.port)
-        defer { proxy.stop() }
         let clock = ManualClock()
         var configuration = testConfiguration()
         configuration.reconnect = .init(initialDelay: .milliseconds(100), maxDelay: .seconds(30), multiplier: 2, jitter: 0.2)
-        let client = SensorClient(host: "127.0.0.1", port: proxy.port, configuration: configuration, clock: clock)
-        try await client.connect()
+        let setup = try await ProxiedHub(sensors: ["A01-S1"], configuration: configuration, clock: clock)
+        defer { setup.stop() }
+        let (proxy, client) = (setup.proxy, setup.client)
+        // The proxy keeps accepting, but as if the hub behind it were gone: every attempt fails
+        // at the handshake.
         proxy.setUpstreamPort(nil)
         await proxy.dropAll()
 
