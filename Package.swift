@@ -8,34 +8,38 @@ let package = Package(
         .library(name: "SensorStream", targets: ["SensorStream"]),
     ],
     targets: [
-        // Sans-I/O RFC 6455 core: frames, masking, UTF-8, message assembly, close/ping state, handshake.
-        .target(name: "WebSocketCore"),
+        // An incremental UTF-8 validator shared by the WebSocket core and the JSON parser.
+        .target(name: "UTF8Validation"),
+        // Sans-I/O RFC 6455 core: frames, masking, message assembly, close/ping state, handshake.
+        .target(name: "WebSocketCore", dependencies: ["UTF8Validation"]),
         // A pthread-mutex-protected value box that ThreadSanitizer understands.
         .target(name: "Locking"),
         // POSIX TCP sockets: name resolution, connect with timeout, listener, wake-up pipe.
         .target(name: "TCPTransport"),
         // The I/O edge of the WebSocket stack: client and server connections on real sockets.
         .target(name: "WebSocketIO", dependencies: ["WebSocketCore", "TCPTransport", "Locking"]),
+        // The sensor wire protocol both sides speak: envelopes, messages, JSONValue, our JSON parser and serializer.
+        .target(name: "SensorWire", dependencies: ["UTF8Validation"]),
         // The public client library apps import.
-        .target(name: "SensorStream", dependencies: ["WebSocketIO", "Locking"]),
+        .target(name: "SensorStream", dependencies: ["SensorWire", "WebSocketIO", "WebSocketCore", "Locking"]),
         // The reference aggregator server (hub): sans-I/O state plus its WebSocket server.
-        .target(name: "SensorHub", dependencies: ["SensorStream", "WebSocketIO", "Locking"]),
+        .target(name: "SensorHub", dependencies: ["SensorWire", "SensorStream", "WebSocketIO", "WebSocketCore", "Locking"]),
         // The command-line tool: demo, hub, watch, status.
-        .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub"]),
+        .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "Locking"]),
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.
-        .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["WebSocketCore", "SensorStream", "SensorHub", "Locking", "TestSupport"],
+        .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["WebSocketCore", "SensorWire", "SensorStream", "SensorHub", "Locking", "TestSupport"],
                           path: "Benchmarks", exclude: ["README.md"]),
         // Autobahn|Testsuite echo peer (client and server roles) for RFC 6455 conformance runs.
-        .executableTarget(name: "ws-conformance", dependencies: ["WebSocketIO"]),
+        .executableTarget(name: "ws-conformance", dependencies: ["WebSocketIO", "WebSocketCore"]),
         // Test helpers shared by the test targets: raw TCP peers, a manual clock.
-        .target(name: "TestSupport", dependencies: ["WebSocketIO", "TCPTransport", "Locking"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["WebSocketIO", "WebSocketCore", "TCPTransport", "Locking"], path: "Tests/TestSupport"),
         // The fuzz targets as plain functions: replayed over the committed corpus by the unit tests,
         // linked into a libFuzzer binary by Tests/Fuzz/fuzz.sh.
-        .target(name: "FuzzTargets", dependencies: ["WebSocketCore", "SensorStream"], path: "Tests/Fuzz/Targets"),
-        .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore", "TestSupport", "FuzzTargets"]),
-        .testTarget(name: "WebSocketIOTests", dependencies: ["WebSocketIO", "TCPTransport", "TestSupport"]),
-        .testTarget(name: "SensorHubTests", dependencies: ["SensorHub", "SensorStream", "WebSocketIO", "WebSocketCore", "TestSupport", "Locking"]),
-        .testTarget(name: "SensorStreamTests", dependencies: ["SensorStream", "SensorHub", "WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport", "Locking"],
+        .target(name: "FuzzTargets", dependencies: ["UTF8Validation", "WebSocketCore", "SensorWire", "SensorStream"], path: "Tests/Fuzz/Targets"),
+        .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore", "UTF8Validation", "TestSupport", "FuzzTargets"]),
+        .testTarget(name: "WebSocketIOTests", dependencies: ["WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport"]),
+        .testTarget(name: "SensorHubTests", dependencies: ["SensorHub", "SensorWire", "SensorStream", "WebSocketIO", "WebSocketCore", "TestSupport", "Locking"]),
+        .testTarget(name: "SensorStreamTests", dependencies: ["SensorStream", "SensorWire", "UTF8Validation", "SensorHub", "WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport", "Locking"],
                     exclude: ["JSONTestSuite"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,5 +1,6 @@
 import SensorStream
 import WebSocketCore
+import SensorWire
 
 /// The client's receive path without sockets, one stage added at a time, so the cost of each
 /// is the difference between two lines: bytes -> frames -> text -> server message ->

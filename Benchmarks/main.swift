@@ -5,6 +5,7 @@ import Foundation
 import SensorStream
 import TestSupport
 import WebSocketCore
+import SensorWire
 
 let chunkSize = 16 * 1024
 

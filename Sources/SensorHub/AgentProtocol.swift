@@ -1,4 +1,5 @@
 import SensorStream
+import SensorWire
 
 /// What an agent (a device with sensors) sends to the hub. Same envelope as the app
 /// protocol, on the same port; a connection whose first message is `agent_connect` is an agent.

@@ -2,6 +2,7 @@ import Locking
 import SensorStream
 import WebSocketCore
 import WebSocketIO
+import SensorWire
 
 /// Something the hub did or saw, for logs and tests.
 package enum HubEvent: Sendable, Hashable, CustomStringConvertible {

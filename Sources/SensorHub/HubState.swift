@@ -1,4 +1,5 @@
 import SensorStream
+import SensorWire
 
 /// The hub's bookkeeping, sans-I/O: which agents serve which sensors, which app
 /// connections subscribe to which sensors. Every event returns the messages to deliver.

@@ -1,4 +1,5 @@
 import WebSocketIO
+import SensorWire
 
 /// Counters an app can read at any time through ``SensorClient/statistics``.
 public struct ClientStatistics: Sendable, Hashable {

@@ -1,5 +1,6 @@
 import WebSocketCore
 import WebSocketIO
+import SensorWire
 
 extension SensorClient {
     /// Opens one WebSocket connection.

@@ -1,3 +1,5 @@
+import UTF8Validation
+
 /// The head of an HTTP/1.1 request or response (start line and header fields), as the
 /// opening handshake needs it (RFC 6455 section 4, RFC 9112).
 package struct HTTPHead: Sendable, Hashable {

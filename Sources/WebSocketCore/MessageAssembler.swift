@@ -1,3 +1,5 @@
+import UTF8Validation
+
 /// Payload bytes handed out by ``MessageAssembler`` and ``WebSocketSession``: lent from the
 /// input chunk when a message arrived whole in one read (no copy), or owned when it had to be
 /// reassembled from fragments or reads.

@@ -1,3 +1,5 @@
+import UTF8Validation
+
 /// The payload of a close frame (RFC 6455 section 5.5.1): an optional status code and an
 /// optional UTF-8 reason.
 package struct WebSocketCloseFrame: Hashable, Sendable, CustomStringConvertible {

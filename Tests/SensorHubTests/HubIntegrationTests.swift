@@ -6,6 +6,7 @@ import WebSocketCore
 import WebSocketIO
 @testable import SensorHub
 @testable import SensorStream
+import SensorWire
 
 /// Connects a WebSocket agent to the hub and announces its sensors.
 func connectAgent(_ hub: Hub, name: String, sensors: [String]) async throws -> WebSocketConnection {

@@ -1,6 +1,7 @@
 import Testing
 @testable import SensorHub
 @testable import SensorStream
+import SensorWire
 
 @Suite("Hub state (sans-I/O)")
 struct HubStateTests {

@@ -5,6 +5,7 @@ import TestSupport
 import WebSocketCore
 @testable import SensorHub
 @testable import SensorStream
+import SensorWire
 
 /// A raw server that completes the WebSocket handshake and then does what the test says.
 func acceptRawClient(_ raw: RawServer) async throws -> RawPeer {

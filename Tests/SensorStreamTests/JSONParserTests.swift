@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import SensorStream
+import SensorWire
 
 @Suite("JSON parser")
 struct JSONParserTests {

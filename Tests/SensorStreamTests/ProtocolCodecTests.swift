@@ -1,5 +1,6 @@
 import Testing
 @testable import SensorStream
+import SensorWire
 
 @Suite("Protocol codec")
 struct ProtocolCodecTests {

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
-import WebSocketCore
+import UTF8Validation
 @testable import SensorStream
+import SensorWire
 
 /// The one-pass server message codec (the client's and the hub's hot path) against the
 /// general envelope path it replaces.

@@ -2,6 +2,7 @@ import Locking
 @testable import SensorHub
 @testable import SensorStream
 import TestSupport
+import SensorWire
 
 /// Records what a hub sees, so tests can assert on the messages a client put on the wire.
 final class HubRecorder: Sendable {

@@ -1,6 +1,7 @@
 import Testing
 import TestSupport
 @testable import WebSocketCore
+import UTF8Validation
 
 @Suite("UTF-8 validation")
 struct UTF8ValidatorTests {

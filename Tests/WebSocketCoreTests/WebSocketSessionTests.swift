@@ -1,6 +1,7 @@
 import Testing
 import TestSupport
 @testable import WebSocketCore
+import UTF8Validation
 
 @Suite("Session: messages, control frames and the close handshake")
 struct WebSocketSessionTests {

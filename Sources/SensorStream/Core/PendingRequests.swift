@@ -1,3 +1,5 @@
+import SensorWire
+
 /// `sensor_connection_status` requests waiting for their answer (sans-I/O).
 ///
 /// Requests for the same sensor share one round trip: only the first sends a message, and

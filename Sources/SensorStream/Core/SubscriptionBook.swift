@@ -1,3 +1,5 @@
+import SensorWire
+
 /// Which sensors the client must be subscribed to, and why (sans-I/O).
 ///
 /// A sensor is active while the app holds an explicit ``SensorClient/subscribe(_:)`` or at

@@ -1,4 +1,5 @@
 import SensorStream
+import SensorWire
 
 /// Fuzzing of the client's sans-I/O state: ``SubscriptionBook`` and ``PendingRequests`` driven
 /// by a script of app calls, server messages (arbitrary bytes or well-formed answers) and

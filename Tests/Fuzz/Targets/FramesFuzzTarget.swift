@@ -1,4 +1,5 @@
 import WebSocketCore
+import UTF8Validation
 
 /// Differential fuzzing of the receive path: the same bytes fed in one chunk, byte by byte and
 /// in uneven chunks must give identical results.

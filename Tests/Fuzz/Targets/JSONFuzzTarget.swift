@@ -1,5 +1,5 @@
-import SensorStream
-import WebSocketCore
+import SensorWire
+import UTF8Validation
 
 /// Fuzzing of the strict JSON parser and the envelope decoder: whatever parses must be UTF-8,
 /// must survive serialize -> parse unchanged, and envelopes must round-trip through the

@@ -1,4 +1,4 @@
-import WebSocketCore
+import UTF8Validation
 
 /// Why JSON text could not be parsed.
 package struct JSONParseError: Error, Hashable, Sendable, CustomStringConvertible {
