@@ -16,8 +16,13 @@ let package = Package(
         .target(name: "Locking"),
         // POSIX TCP sockets: name resolution, connect with timeout, listener, wake-up pipe.
         .target(name: "TCPTransport"),
-        // The I/O edge of the WebSocket stack: client and server connections on real sockets.
-        .target(name: "WebSocketIO", dependencies: ["WebSocketCore", "TCPTransport", "Locking"]),
+        // The one I/O edge: an event loop (epoll) running any sans-I/O codec over TCP, reconnect
+        // state machine, request correlation, bounded consumer queues and broadcasters.
+        .target(name: "ConnectionCore", dependencies: ["CSystemShims", "TCPTransport", "Locking"]),
+        // System headers Glibc's module map leaves out (epoll).
+        .target(name: "CSystemShims"),
+        // WebSocket on the core: the RFC 6455 codec and opening handshakes, client and server.
+        .target(name: "WebSocketIO", dependencies: ["ConnectionCore", "WebSocketCore", "TCPTransport"]),
         // The sensor wire protocol both sides speak: envelopes, messages, JSONValue, our JSON parser and serializer.
         .target(name: "SensorWire", dependencies: ["UTF8Validation"]),
         // The public client library apps import.

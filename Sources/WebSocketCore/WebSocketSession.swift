@@ -316,6 +316,13 @@ package struct WebSocketSession: Sendable {
         return written
     }
 
+    /// Takes every queued byte at once, without copying when nothing was partly written.
+    package mutating func takeOutput() -> [UInt8] {
+        guard outputStart == 0 else { return takePendingOutput() }
+        defer { output = [] }
+        return output
+    }
+
     /// Takes every queued byte at once (tests and tools).
     package mutating func takePendingOutput() -> [UInt8] {
         var taken: [UInt8] = []

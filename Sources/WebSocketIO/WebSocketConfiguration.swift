@@ -1,3 +1,4 @@
+import ConnectionCore
 import WebSocketCore
 
 /// Limits and timeouts of one WebSocket connection, for either role.
@@ -6,9 +7,11 @@ package struct WebSocketConfiguration: Sendable {
     package var limits: WebSocketSession.Configuration
     /// The largest opening-handshake head accepted (default 16 KiB).
     package var maxHandshakeSize: Int
-    /// How long a TCP connect may take, over all resolved addresses (default 10 s).
+    /// How long a client's connect may take: name resolution, TCP connect over all resolved
+    /// addresses, and the opening handshake, together (default 10 s).
     package var connectTimeout: Duration
-    /// How long the opening handshake may take once TCP is up (default 10 s).
+    /// How long the opening handshake alone may take once TCP is up: a server's bound on each
+    /// peer, and a client's within `connectTimeout` (default 10 s).
     package var handshakeTimeout: Duration
     /// How long to wait for the peer's close frame, or for the server to close TCP after the
     /// close handshake, before dropping the connection (default 5 s).
@@ -33,5 +36,10 @@ package struct WebSocketConfiguration: Sendable {
         self.inboundBufferLimit = inboundBufferLimit
         self.outboundHighWater = outboundHighWater
         self.extraHeaders = extraHeaders
+    }
+
+    /// The buffer and close settings of the connection underneath.
+    package var connection: ConnectionConfiguration {
+        ConnectionConfiguration(inboundBufferLimit: inboundBufferLimit, outboundHighWater: outboundHighWater, closeTimeout: closeTimeout)
     }
 }

@@ -14,6 +14,8 @@ package enum WebSocketError: Error, Sendable, Hashable, CustomStringConvertible 
     case closed(WebSocketSession.Closure?)
     /// The socket failed while the connection was open.
     case transportFailed(SocketError)
+    /// More than the outbound high-water mark is queued: nothing was queued (`sendNow` only).
+    case outboundFull
     /// A ping payload over 125 bytes.
     case invalidControlPayload
     /// The task was cancelled.
@@ -26,6 +28,7 @@ package enum WebSocketError: Error, Sendable, Hashable, CustomStringConvertible 
         case .handshakeTimedOut: "handshake timed out"
         case .closed(let closure): closure.map { "connection closed (\($0.code))" } ?? "connection closed"
         case .transportFailed(let error): "connection lost: \(error)"
+        case .outboundFull: "outbound buffer full"
         case .invalidControlPayload: "control frame payload over 125 bytes"
         case .cancelled: "cancelled"
         }

@@ -94,8 +94,9 @@ struct LoopbackTests {
         let sender = Task {
             for index in 0..<count { try await serverSide.send(text: "\(index):" + String(repeating: "x", count: 1000)) }
         }
-        try await Task.sleep(for: .milliseconds(200))  // let the buffers fill up
-        let buffered = client.state.withLock { $0.inboxBytes }
+        // The loop stops reading once the inbox passes its limit: wait for that pause itself.
+        #expect(await eventually { client.core.isReadingPaused }, "reading never paused")
+        let buffered = client.core.inboundBufferedBytes
         #expect(buffered <= 64 * 1024 + 65536 + 2048, "inbox holds \(buffered) bytes")
         for index in 0..<count {
             guard case .text(let text) = await client.receive() else { Issue.record("missing \(index)"); break }

@@ -3,14 +3,6 @@ import Locking
 import TCPTransport
 import WebSocketCore
 
-/// Starts `body` on a new thread: connections block in `poll`, never on the cooperative pool.
-func startIOThread(name: String, _ body: @escaping @Sendable () -> Void) {
-    let thread = Thread(block: body)
-    thread.name = name
-    thread.stackSize = 1 << 20
-    thread.start()
-}
-
 /// A flag a task's cancellation handler sets and an I/O thread polls.
 package final class CancellationFlag: Sendable {
     private let flag = LockedValue(false)
@@ -18,7 +10,8 @@ package final class CancellationFlag: Sendable {
     package var isSet: Bool { flag.withLock { $0 } }
 }
 
-/// Blocking handshake I/O on a non-blocking socket, bounded by a deadline.
+/// Blocking handshake I/O on a non-blocking socket, bounded by a deadline: for raw test peers
+/// that play one side of a handshake by hand (the library runs handshakes on its event loop).
 package enum HandshakeIO {
     package enum Failure: Error {
         case timedOut

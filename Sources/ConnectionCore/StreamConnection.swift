@@ -1,0 +1,361 @@
+import Locking
+import TCPTransport
+
+/// One TCP connection running a ``StreamCodec`` on an ``EventLoop``: the I/O edge every
+/// protocol of this package shares.
+///
+/// The loop reads into its buffer, feeds the codec (handshake first), queues complete messages
+/// for ``receive()`` and writes what the codec queues. Senders write directly from their own
+/// context when the socket takes the bytes, and wait (backpressure) only while more than
+/// ``ConnectionConfiguration/outboundHighWater`` bytes are queued. A consumer that falls
+/// behind makes the loop stop reading this socket, so the peer feels TCP backpressure instead
+/// of this process growing without bound.
+///
+/// Closing: a close from the peer, or a protocol violation, is answered once the consumer has
+/// taken every message that arrived before it (or after the close timeout if it does not), so
+/// an application sees, and may answer, all of them.
+package final class StreamConnection<Codec: StreamCodec>: EventLoopHandler, Sendable {
+    /// The loop this connection runs on.
+    package let loop: EventLoop
+    /// Buffers and timeouts.
+    package let configuration: ConnectionConfiguration
+    /// The peer's address, e.g. "127.0.0.1:52144".
+    package let remoteAddress: String
+
+    let socket: Socket
+    private let state: LockedValue<StreamConnectionState<Codec>>
+    /// The deadline timer currently scheduled. Loop thread only.
+    private let timer = LockedValue<(deadline: ContinuousClock.Instant, timer: EventLoop.Timer)?>(nil)
+
+    /// Wraps a connected socket; nothing happens until ``start(handshakeDeadline:onReady:)``.
+    package init(socket: Socket, loop: EventLoop, configuration: ConnectionConfiguration, codec: Codec,
+                 handshake: (any StreamHandshake<Codec>)?, remoteAddress: String) {
+        self.socket = socket
+        self.loop = loop
+        self.configuration = configuration
+        self.remoteAddress = remoteAddress
+        self.state = LockedValue(StreamConnectionState(codec: codec, handshake: handshake))
+    }
+
+    /// Registers the connection on its loop and runs the handshake. `onReady` is called once,
+    /// on the loop, when the handshake completed (the connection may be used) or failed (the
+    /// connection is closed).
+    package func start(handshakeDeadline: ContinuousClock.Instant?,
+                       onReady: @escaping @Sendable (Result<Void, ConnectFailure>) -> Void) {
+        state.withLock { state in
+            state.handshakeDeadline = handshakeDeadline
+            state.onReady = onReady
+        }
+        loop.execute { [self] in
+            withState { state in
+                var empty: [UInt8] = []
+                empty.withUnsafeMutableBytes { state.process($0, configuration: configuration) }
+            }
+            flush()
+            update()
+        }
+    }
+
+    /// Runs `body` under the lock, then the resumptions it queued.
+    private func withState<Result, Failure: Error>(_ body: (inout StreamConnectionState<Codec>) throws(Failure) -> Result) throws(Failure) -> Result {
+        var deferred: [@Sendable () -> Void] = []
+        let result = state.withLock { (state) -> Swift.Result<Result, Failure> in
+            defer {
+                deferred = state.deferred
+                state.deferred.removeAll()
+            }
+            return Swift.Result { () throws(Failure) in try body(&state) }
+        }
+        for resumption in deferred { resumption() }
+        return try result.get()
+    }
+
+    /// Reads the codec's state (e.g. the request path a handshake recorded).
+    package func withCodec<Result>(_ body: (Codec) -> Result) -> Result {
+        state.withLock { body($0.codec) }
+    }
+
+    // MARK: Receiving
+
+    /// Takes the next message, waiting for one; nil once the connection has ended (or the
+    /// task is cancelled while waiting).
+    package func receive() async -> Codec.Message? {
+        var wake = false
+        let immediate = withState { $0.takeNext(configuration: configuration, wake: &wake) }
+        if wake { afterConsumerProgress() }
+        switch immediate {
+        case .message(let message): return message
+        case .end: return nil
+        case .empty: break
+        }
+        let id = LockedValue<UInt64?>(nil)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Codec.Message?, Never>) in
+                var wake = false
+                withState { state in
+                    switch state.takeNext(configuration: configuration, wake: &wake) {
+                    case .message(let message): state.deferred.append { continuation.resume(returning: message) }
+                    case .end: state.deferred.append { continuation.resume(returning: nil) }
+                    case .empty:
+                        if Task.isCancelled {
+                            state.deferred.append { continuation.resume(returning: nil) }
+                        } else {
+                            let receiverID = state.addReceiver(continuation)
+                            id.withLock { $0 = receiverID }
+                        }
+                    }
+                }
+                if wake { afterConsumerProgress() }
+            }
+        } onCancel: {
+            guard let receiverID = id.withLock({ $0 }) else { return }
+            withState { $0.cancelReceiver(id: receiverID) }
+        }
+    }
+
+    /// Takes the next message and every further one already received (up to `limit`), in
+    /// order: one wake-up for a burst. Nil once the connection has ended.
+    package func receiveBatch(limit: Int = 256) async -> [Codec.Message]? {
+        guard let first = await receive() else { return nil }
+        var wake = false
+        let more = withState { $0.takeQueuedMessages(limit: limit - 1, configuration: configuration, wake: &wake) }
+        if wake { afterConsumerProgress() }
+        return [first] + more
+    }
+
+    /// The consumer made room or reached a close: the loop may read again or write the answer.
+    private func afterConsumerProgress() {
+        flush()
+        loop.execute { [self] in update() }
+    }
+
+    // MARK: Sending
+
+    /// Lets `enqueue` queue a message on the codec and writes it. Returns once the bytes are
+    /// written or queued; waits first while more than the high-water mark is queued.
+    /// - Throws: ``ConnectionError/closed`` once the connection is closing or closed,
+    ///   ``ConnectionError/transportFailed(_:)`` if the socket fails, or what `enqueue` throws.
+    package func send(_ enqueue: (inout Codec) throws(ConnectionError) -> Void) async throws(ConnectionError) {
+        let highWater = configuration.outboundHighWater
+        let target = try withState { (state) throws(ConnectionError) in
+            try state.queue(highWater: highWater, refuseOverHighWater: false, enqueue)
+        }
+        flush()
+        guard let target else { return }
+        let drained: Result<Void, ConnectionError> = await withCheckedContinuation { continuation in
+            withState { $0.waitForDrain(to: target, continuation) }
+        }
+        try drained.get()
+    }
+
+    /// Queues a message without writing it: for callers holding a lock of their own, whose
+    /// order of messages must follow that lock's order. Call ``flush()`` after releasing it.
+    /// - Throws: ``ConnectionError/outboundFull`` (nothing queued) while more than the
+    ///   high-water mark waits; otherwise as ``send(_:)``.
+    package func enqueue(_ enqueue: (inout Codec) throws(ConnectionError) -> Void) throws(ConnectionError) {
+        let highWater = configuration.outboundHighWater
+        _ = try withState { (state) throws(ConnectionError) in
+            try state.queue(highWater: highWater, refuseOverHighWater: true, enqueue)
+        }
+    }
+
+    /// Queues a message and writes it now, from any context, without waiting for
+    /// backpressure (see ``enqueue(_:)`` for the limit).
+    package func sendNow(_ enqueue: (inout Codec) throws(ConnectionError) -> Void) throws(ConnectionError) {
+        try self.enqueue(enqueue)
+        flush()
+    }
+
+    /// Bytes queued for the socket and not yet written: how far the peer lags behind.
+    package var pendingOutputBytes: Int {
+        state.withLock { $0.pendingOutputCount }
+    }
+
+    /// Writes what is queued until the socket would block, outside the lock. One writer at a
+    /// time; whoever finds another writer busy leaves the bytes to it.
+    package func flush() {
+        while true {
+            guard let chunks = withState({ $0.takeForWriting() }) else { return }
+            var written = 0
+            var failure: SocketError?
+            var remaining: [[UInt8]] = []
+            var index = 0
+            writing: while index < chunks.count {
+                var offset = 0
+                let chunk = chunks[index]
+                while offset < chunk.count {
+                    let result = chunk.withUnsafeBytes { bytes in
+                        Result { () throws(SocketError) in try socket.write(UnsafeRawBufferPointer(rebasing: bytes[offset...])) }
+                    }
+                    switch result {
+                    case .success(.bytes(let count)):
+                        offset += count
+                        written += count
+                    case .success:
+                        remaining = [Array(chunk[offset...])] + chunks[(index + 1)...]
+                        break writing
+                    case .failure(let error):
+                        failure = error
+                        break writing
+                    }
+                }
+                index += 1
+            }
+            let (again, finishWaiting) = withState { $0.finishWriting(remaining: remaining, written: written, error: failure) }
+            if !remaining.isEmpty || failure != nil || finishWaiting {
+                // The loop watches for writability, notices the failure, or finishes a close
+                // that waited for this writer.
+                if loop.inLoop { update() } else { loop.execute { [self] in update() } }
+                return
+            }
+            if !again { return }
+        }
+    }
+
+    /// Queues a liveness probe (a WebSocket ping) and waits for its answer. Bound it with a
+    /// timeout of your own.
+    /// - Throws: ``ConnectionError/closed`` if the connection ends first,
+    ///   ``ConnectionError/probeUnsupported`` for protocols without one.
+    package func probe() async throws(ConnectionError) {
+        let result: Result<Void, ConnectionError> = await withCheckedContinuation { continuation in
+            withState { $0.sendProbe(continuation) }
+            flush()
+        }
+        try result.get()
+    }
+
+    // MARK: Closing
+
+    /// Lets `start` begin the protocol's closing (e.g. queue a close frame), then waits until
+    /// the connection has ended. Calling it again, or after the end, just waits.
+    @discardableResult
+    package func close(_ start: (inout Codec) -> Void) async -> Codec.Closure {
+        withState { state in
+            guard state.isOpen else {
+                if !state.isFinished { state.abortRequested = true }
+                return
+            }
+            start(&state.codec)
+            state.collectOutput()
+            if state.closeDeadline == nil { state.closeDeadline = .now + configuration.closeTimeout }
+        }
+        flush()
+        loop.execute { [self] in update() }
+        return await closed()
+    }
+
+    /// Drops the connection at once, without a closing handshake (TCP reset).
+    package func abort() {
+        state.withLock { state in
+            state.abortRequested = true
+            state.resetOnClose = true
+        }
+        loop.execute { [self] in update() }
+    }
+
+    /// Ends a handshake that is still running as failed (the opener gave up).
+    package func failHandshake(_ failure: ConnectFailure) {
+        state.withLock { state in
+            guard state.handshake != nil || state.onReady != nil else { return }
+            state.handshakeFailure = failure
+            state.abortRequested = true
+        }
+        loop.execute { [self] in update() }
+    }
+
+    /// How the connection ended; nil while it is open.
+    package var closure: Codec.Closure? {
+        state.withLock { $0.finalClosure }
+    }
+
+    /// Waits until the connection has ended and returns how.
+    package func closed() async -> Codec.Closure {
+        await withCheckedContinuation { continuation in
+            withState { $0.waitForClosure(continuation) }
+        }
+    }
+
+    /// Whether reading is paused because the consumer is behind (for tests and statistics).
+    package var isReadingPaused: Bool { state.withLock { $0.readingPaused } }
+
+    /// Bytes of received messages waiting for the consumer.
+    package var inboundBufferedBytes: Int { state.withLock { $0.inboxBytes } }
+
+    // MARK: Loop thread
+
+    package func handleEvents(_ events: PollEvents) {
+        if !events.isDisjoint(with: [.writable, .failure]) { flush() }
+        if !events.isDisjoint(with: [.readable, .failure]) { readAvailable() }
+        update()
+    }
+
+    /// Applies what the state asks for: interest, deadline timer, or the end.
+    private func update() {
+        let now = ContinuousClock.now
+        let plan = withState { state in
+            state.checkDeadlines(now: now)
+            return state.plan(configuration: configuration)
+        }
+        switch plan {
+        case .watch(let interest, let deadline):
+            loop.setInterest(socket.descriptor, interest, handler: self)
+            scheduleTimer(deadline)
+        case .finish:
+            let (close, reset) = withState { state in (state.finish(configuration: configuration), state.resetOnClose) }
+            guard close else { return }
+            scheduleTimer(nil)
+            loop.deregister(socket.descriptor)
+            if reset {
+                socket.abort()
+            } else {
+                socket.shutdown()
+                socket.close()
+            }
+        }
+    }
+
+    private func scheduleTimer(_ deadline: ContinuousClock.Instant?) {
+        let previous = timer.withLock { $0 }
+        guard previous?.deadline != deadline else { return }
+        previous?.timer.cancel()
+        guard let deadline else {
+            timer.withLock { $0 = nil }
+            return
+        }
+        let scheduled = loop.schedule(at: deadline) { [weak self] in self?.update() }
+        timer.withLock { $0 = (deadline, scheduled) }
+    }
+
+    /// Reads what the socket has (a few reads while it keeps filling the buffer and the
+    /// consumer keeps up) and processes it.
+    private func readAvailable() {
+        let buffer = loop.readBuffer
+        for _ in 0..<4 {
+            let result = Result { () throws(SocketError) in try socket.read(into: buffer) }
+            switch result {
+            case .success(.bytes(let count)):
+                let keepReading = withState { state -> Bool in
+                    state.process(UnsafeMutableRawBufferPointer(rebasing: buffer[..<count]), configuration: configuration)
+                    return state.plan(configuration: configuration).wantsToRead
+                }
+                flush()
+                guard count == buffer.count, keepReading else { return }
+            case .success(.wouldBlock):
+                return
+            case .success(.endOfFile):
+                state.withLock { $0.endOfInput = true }
+                return
+            case .failure(let error):
+                state.withLock { $0.transportError = error }
+                return
+            }
+        }
+    }
+}
+
+extension StreamConnectionState.Plan {
+    var wantsToRead: Bool {
+        if case .watch(let interest, _) = self { interest.contains(.readable) } else { false }
+    }
+}
+

@@ -1,0 +1,428 @@
+import TCPTransport
+
+/// Everything a ``StreamConnection`` shares between the loop thread and the tasks that send
+/// and receive; always used under the connection's lock, never calling out from there.
+///
+/// Continuations are never resumed under the lock (resuming takes the waiting task's status
+/// lock, which `Task.cancel()` holds while it runs a cancellation handler that takes ours):
+/// resumptions are queued in ``deferred`` and run by the owner after unlocking. Socket writes
+/// are made outside the lock too (see ``takeForWriting()``).
+struct StreamConnectionState<Codec: StreamCodec>: Sendable {
+    /// One entry of the received-message queue.
+    enum InboxItem: Sendable {
+        /// A message and its size in bytes.
+        case message(Codec.Message, Int)
+        /// The end of the messages. `finishClosing`: the codec still has to answer the peer's
+        /// close (or a protocol error) when the consumer reaches this point.
+        case end(finishClosing: Bool)
+    }
+
+    /// What a consumer found in the inbox.
+    enum Take: Sendable {
+        case message(Codec.Message)
+        case end
+        /// Nothing yet: wait.
+        case empty
+    }
+
+    /// What the loop should do with the socket next.
+    enum Plan: Sendable {
+        /// Watch for these events; wake up at `deadline` at the latest.
+        case watch(PollEvents, deadline: ContinuousClock.Instant?)
+        /// Close the socket and end the connection.
+        case finish
+    }
+
+    typealias Waiter = CheckedContinuation<Result<Void, ConnectionError>, Never>
+
+    var codec: Codec
+    /// The handshake still running; nil once it completed.
+    var handshake: (any StreamHandshake<Codec>)?
+    var handshakeDeadline: ContinuousClock.Instant?
+    /// Told once whether the handshake succeeded.
+    var onReady: (@Sendable (Result<Void, ConnectFailure>) -> Void)?
+    /// The handshake failed: send what is queued (a refusal), then close.
+    var handshakeFailure: ConnectFailure?
+
+    /// Continuation resumptions (and other calls out) to run once the lock is released.
+    var deferred: [@Sendable () -> Void] = []
+
+    // Received messages, consumed from `inboxHead` on.
+    private var inbox: [InboxItem] = []
+    private var inboxHead = 0
+    private(set) var inboxBytes = 0
+    private var messagesEnded = false
+    /// A consumer took a message and has not asked for the next one yet: it may be answering
+    /// it, so a close must not overtake that answer.
+    private var consumerBusy = false
+    private var receivers: [(id: UInt64, continuation: CheckedContinuation<Codec.Message?, Never>)] = []
+    private var lastReceiverID: UInt64 = 0
+    /// Reading is paused because the inbox is full (not because the protocol stopped reading).
+    private(set) var readingPaused = false
+
+    /// When a deferred close answer is sent anyway.
+    private var finishClosingDeadline: ContinuousClock.Instant?
+    /// When the connection is dropped if the close handshake has not completed.
+    var closeDeadline: ContinuousClock.Instant?
+
+    // Output and its accounting for backpressure.
+    private var outbound = OutboundQueue()
+    /// A thread is writing chunks it took out of ``outbound``; nobody else writes meanwhile.
+    private(set) var writerActive = false
+    /// ``finish(configuration:)`` found a writer busy: it asks the loop to finish when done.
+    private var finishWaitsForWriter = false
+    private var bytesQueued: UInt64 = 0
+    private var bytesWritten: UInt64 = 0
+    private var sendWaiters: [(target: UInt64, continuation: Waiter)] = []
+
+    private var probeCounter: UInt64 = 0
+    private var probeWaiters: [(id: UInt64, continuation: Waiter)] = []
+    private var closeWaiters: [CheckedContinuation<Codec.Closure, Never>] = []
+
+    var transportError: SocketError?
+    var endOfInput = false
+    /// Drop the connection (an app's abort, a deadline, a failed write).
+    var abortRequested = false
+    /// Close with a reset (RST) rather than a FIN.
+    var resetOnClose = false
+    private(set) var isFinished = false
+    private(set) var finalClosure: Codec.Closure?
+    /// The socket is open: writers may use it. Cleared, under the lock, before it is closed.
+    private(set) var socketOpen = true
+
+    init(codec: Codec, handshake: (any StreamHandshake<Codec>)?) {
+        self.codec = codec
+        self.handshake = handshake
+        if let handshake { outbound.append(handshake.initialOutput()) }
+    }
+
+    var isOpen: Bool { handshake == nil && handshakeFailure == nil && !isFinished }
+    var pendingOutputCount: Int { outbound.count }
+
+    /// Moves what the codec queued into the outbound queue.
+    mutating func collectOutput() {
+        let bytes = codec.takeOutput()
+        bytesQueued += UInt64(bytes.count)
+        outbound.append(bytes)
+    }
+
+    // MARK: Receiving
+
+    /// Feeds received bytes to the handshake, then to the codec; queues what they complete.
+    mutating func process(_ bytes: UnsafeMutableRawBufferPointer, configuration: ConnectionConfiguration) {
+        guard handshake != nil else {
+            receiveOpen(bytes, configuration: configuration)
+            return
+        }
+        switch handshake!.receive(UnsafeRawBufferPointer(bytes), codec: &codec) {
+        case .needMore:
+            return
+        case .failed(let reply, let error):
+            handshake = nil
+            handshakeDeadline = nil
+            outbound.append(reply)
+            handshakeFailure = .handshake(error)
+        case .complete(let reply, var leftover):
+            handshake = nil
+            handshakeDeadline = nil
+            outbound.append(reply)
+            if let onReady {
+                deferred.append { onReady(.success(())) }
+                self.onReady = nil
+            }
+            if !leftover.isEmpty {
+                leftover.withUnsafeMutableBytes { receiveOpen($0, configuration: configuration) }
+            }
+        }
+    }
+
+    private mutating func receiveOpen(_ bytes: UnsafeMutableRawBufferPointer, configuration: ConnectionConfiguration) {
+        var events: [CodecEvent<Codec.Message>] = []
+        codec.receive(bytes, into: &events)
+        for event in events {
+            switch event {
+            case .message(let message, let size):
+                inboxBytes += size
+                inbox.append(.message(message, size))
+            case .probeAnswered(let id):
+                probeWaiters.removeAll { waiter in
+                    guard waiter.id <= id else { return false }
+                    deferred.append { waiter.continuation.resume(returning: .success(())) }
+                    return true
+                }
+            case .inputEnded:
+                inbox.append(.end(finishClosing: true))
+            }
+        }
+        collectOutput()
+        deliverToWaitingReceivers(configuration: configuration)
+        scheduleFinishClosing(configuration: configuration)
+    }
+
+    /// Takes the next inbox item for a consumer. Sets `wake` when the loop has work because of
+    /// it (reading resumes, a close answer to write).
+    mutating func takeNext(configuration: ConnectionConfiguration, wake: inout Bool) -> Take {
+        consumerBusy = false
+        if inboxHead < inbox.count {
+            let item = inbox[inboxHead]
+            inboxHead += 1
+            compactInbox()
+            switch item {
+            case .message(let message, let size):
+                inboxBytes -= size
+                if readingPaused && inboxBytes < configuration.inboundBufferLimit { wake = true }
+                consumerBusy = true
+                return .message(message)
+            case .end(let finishClosing):
+                messagesEnded = true
+                if finishClosing {
+                    finishClosingNow()
+                    wake = true
+                }
+                return .end
+            }
+        }
+        if messagesEnded || isFinished { return .end }
+        return .empty
+    }
+
+    /// Takes up to `limit` messages that are already queued, without waiting, stopping at the
+    /// end marker (left for the next ``takeNext(configuration:wake:)``).
+    mutating func takeQueuedMessages(limit: Int, configuration: ConnectionConfiguration, wake: inout Bool) -> [Codec.Message] {
+        var messages: [Codec.Message] = []
+        while messages.count < limit, inboxHead < inbox.count, case .message(let message, let size) = inbox[inboxHead] {
+            inboxHead += 1
+            inboxBytes -= size
+            messages.append(message)
+        }
+        compactInbox()
+        if readingPaused && inboxBytes < configuration.inboundBufferLimit && !messages.isEmpty { wake = true }
+        return messages
+    }
+
+    private mutating func compactInbox() {
+        if inboxHead == inbox.count {
+            inbox.removeAll(keepingCapacity: true)
+            inboxHead = 0
+        } else if inboxHead >= 1024 && inboxHead * 2 >= inbox.count {
+            inbox.removeFirst(inboxHead)
+            inboxHead = 0
+        }
+    }
+
+    /// Registers a consumer waiting for a message; returns its id (for cancellation).
+    mutating func addReceiver(_ continuation: CheckedContinuation<Codec.Message?, Never>) -> UInt64 {
+        lastReceiverID += 1
+        receivers.append((lastReceiverID, continuation))
+        return lastReceiverID
+    }
+
+    /// A waiting consumer was cancelled: it gets nil.
+    mutating func cancelReceiver(id: UInt64) {
+        guard let index = receivers.firstIndex(where: { $0.id == id }) else { return }
+        let continuation = receivers.remove(at: index).continuation
+        deferred.append { continuation.resume(returning: nil) }
+    }
+
+    /// Hands inbox items to consumers already waiting, in order.
+    mutating func deliverToWaitingReceivers(configuration: ConnectionConfiguration) {
+        var wake = false
+        while !receivers.isEmpty {
+            let next: Codec.Message?
+            switch takeNext(configuration: configuration, wake: &wake) {
+            case .empty: return
+            case .message(let message): next = message
+            case .end: next = nil
+            }
+            let receiver = receivers.removeFirst()
+            deferred.append { receiver.continuation.resume(returning: next) }
+            if next == nil {
+                for other in receivers { deferred.append { other.continuation.resume(returning: nil) } }
+                receivers.removeAll()
+            }
+        }
+    }
+
+    /// After a read: a pending close answer goes out now if no message precedes it in the
+    /// inbox and no consumer is busy with one; otherwise when the consumer reaches it, at most
+    /// `closeTimeout` later.
+    private mutating func scheduleFinishClosing(configuration: ConnectionConfiguration) {
+        guard codec.needsFinishClosing, finishClosingDeadline == nil else { return }
+        let messagePending = inbox[inboxHead...].contains { if case .message = $0 { true } else { false } }
+        if !messagePending && !consumerBusy {
+            finishClosingNow()
+        } else {
+            finishClosingDeadline = .now + configuration.closeTimeout
+        }
+    }
+
+    /// Queues the deferred close answer and turns the inbox's end marker into a plain end.
+    private mutating func finishClosingNow() {
+        finishClosingDeadline = nil
+        guard codec.needsFinishClosing else { return }
+        codec.finishClosing()
+        collectOutput()
+        for index in inboxHead..<inbox.count {
+            if case .end(true) = inbox[index] { inbox[index] = .end(finishClosing: false) }
+        }
+    }
+
+    // MARK: Sending
+
+    /// Lets `enqueue` queue a message on the codec. Returns the byte count a sender must wait
+    /// to see written (backpressure: more than `highWater` bytes queued), or nil.
+    /// - Throws: ``ConnectionError/closed`` before the handshake completed or once the
+    ///   connection ended; what `enqueue` throws.
+    mutating func queue(highWater: Int, refuseOverHighWater: Bool,
+                        _ enqueue: (inout Codec) throws(ConnectionError) -> Void) throws(ConnectionError) -> UInt64? {
+        guard isOpen else { throw .closed }
+        if let transportError { throw .transportFailed(transportError) }
+        if refuseOverHighWater && outbound.count > highWater { throw .outboundFull }
+        try enqueue(&codec)
+        collectOutput()
+        return outbound.count > highWater ? bytesQueued - UInt64(highWater) : nil
+    }
+
+    /// Registers a sender waiting for the output to drain down to `target` bytes written.
+    mutating func waitForDrain(to target: UInt64, _ continuation: Waiter) {
+        if bytesWritten >= target {
+            deferred.append { continuation.resume(returning: .success(())) }
+        } else if isFinished {
+            deferred.append { continuation.resume(returning: .failure(.closed)) }
+        } else {
+            sendWaiters.append((target, continuation))
+        }
+    }
+
+    /// Queues a probe and registers its waiter.
+    mutating func sendProbe(_ continuation: Waiter) {
+        guard isOpen else {
+            deferred.append { continuation.resume(returning: .failure(.closed)) }
+            return
+        }
+        probeCounter += 1
+        guard codec.sendProbe(id: probeCounter) else {
+            deferred.append { continuation.resume(returning: .failure(.probeUnsupported)) }
+            return
+        }
+        collectOutput()
+        probeWaiters.append((probeCounter, continuation))
+    }
+
+    /// Hands the queued chunks to a writer, unless another thread is writing, the socket is
+    /// gone, or nothing is queued. The writer must call ``finishWriting(remaining:written:error:)``.
+    mutating func takeForWriting() -> [[UInt8]]? {
+        guard socketOpen, !writerActive, transportError == nil, !outbound.isEmpty else { return nil }
+        writerActive = true
+        return outbound.takeAll()
+    }
+
+    /// A writer is back: puts back what the socket did not take and wakes senders whose bytes
+    /// are out. Returns whether there is more to write right away, and whether the loop must
+    /// look at the connection (a finish waited for this writer).
+    mutating func finishWriting(remaining: [[UInt8]], written: Int, error: SocketError?) -> (again: Bool, finishWaiting: Bool) {
+        writerActive = false
+        let finishWaiting = finishWaitsForWriter
+        finishWaitsForWriter = false
+        outbound.putBack(remaining)
+        bytesWritten += UInt64(written)
+        if !sendWaiters.isEmpty {
+            sendWaiters.removeAll { waiter in
+                guard bytesWritten >= waiter.target else { return false }
+                deferred.append { waiter.continuation.resume(returning: .success(())) }
+                return true
+            }
+        }
+        if let error {
+            transportError = error
+            return (false, finishWaiting)
+        }
+        return (remaining.isEmpty && !outbound.isEmpty && socketOpen, finishWaiting)
+    }
+
+    // MARK: Loop
+
+    /// Decides what the loop does with the socket next.
+    mutating func plan(configuration: ConnectionConfiguration) -> Plan {
+        if abortRequested || transportError != nil || endOfInput || isFinished { return .finish }
+        let write = !outbound.isEmpty && !writerActive
+        var read: Bool
+        if handshakeFailure != nil {
+            if outbound.isEmpty && !writerActive { return .finish }
+            read = false
+        } else if handshake != nil {
+            read = true
+        } else if codec.closure != nil {
+            // Closed: flush the last frames; then the side that closes first closes TCP, the
+            // other waits for it (RFC 6455 section 7.1.1), both within closeTimeout.
+            if closeDeadline == nil { closeDeadline = .now + configuration.closeTimeout }
+            if outbound.isEmpty && !writerActive && codec.closesTransportFirst { return .finish }
+            read = outbound.isEmpty
+        } else {
+            read = codec.isReading && inboxBytes < configuration.inboundBufferLimit
+        }
+        readingPaused = handshake == nil && codec.closure == nil && codec.isReading && !read
+        var interest: PollEvents = []
+        if read { interest.insert(.readable) }
+        if write { interest.insert(.writable) }
+        let deadline = [handshakeDeadline, finishClosingDeadline, closeDeadline].compactMap { $0 }.min()
+        return .watch(interest, deadline: deadline)
+    }
+
+    /// Applies deadlines that have passed.
+    mutating func checkDeadlines(now: ContinuousClock.Instant) {
+        if let deadline = handshakeDeadline, now >= deadline {
+            handshakeDeadline = nil
+            handshakeFailure = .timedOut
+            abortRequested = true
+        }
+        if let deadline = finishClosingDeadline, now >= deadline {
+            finishClosingNow()
+        }
+        if let deadline = closeDeadline, now >= deadline {
+            abortRequested = true
+            if codec.closure == nil { resetOnClose = true }
+        }
+    }
+
+    /// Ends everything: messages, senders, probes, close waiters, the ready callback. Returns
+    /// false (and changes nothing) while a writer still uses the socket; the writer comes back
+    /// through the loop. On true the caller closes the socket (with a reset if
+    /// ``resetOnClose``).
+    mutating func finish(configuration: ConnectionConfiguration) -> Bool {
+        guard !isFinished else { return false }
+        guard !writerActive else {
+            finishWaitsForWriter = true
+            return false
+        }
+        socketOpen = false
+        isFinished = true
+        outbound.removeAll()
+        let closure = codec.transportClosed()
+        finalClosure = closure
+        if let onReady {
+            let failure = handshakeFailure ?? transportError.map(ConnectFailure.socket) ?? .closedDuringHandshake
+            deferred.append { onReady(.failure(failure)) }
+            self.onReady = nil
+        }
+        let hasEnd = inbox[inboxHead...].contains { if case .end = $0 { true } else { false } }
+        if !hasEnd && !messagesEnded { inbox.append(.end(finishClosing: false)) }
+        deliverToWaitingReceivers(configuration: configuration)
+        for waiter in sendWaiters { deferred.append { waiter.continuation.resume(returning: .failure(.closed)) } }
+        sendWaiters.removeAll()
+        for waiter in probeWaiters { deferred.append { waiter.continuation.resume(returning: .failure(.closed)) } }
+        probeWaiters.removeAll()
+        for waiter in closeWaiters { deferred.append { waiter.resume(returning: closure) } }
+        closeWaiters.removeAll()
+        return true
+    }
+
+    /// Registers a task waiting for the end.
+    mutating func waitForClosure(_ continuation: CheckedContinuation<Codec.Closure, Never>) {
+        if let finalClosure {
+            deferred.append { continuation.resume(returning: finalClosure) }
+        } else {
+            closeWaiters.append(continuation)
+        }
+    }
+}

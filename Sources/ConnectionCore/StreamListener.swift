@@ -1,0 +1,95 @@
+import Locking
+import TCPTransport
+
+/// A TCP listener on an ``EventLoop``: every accepted socket becomes a ``StreamConnection``
+/// that runs its handshake on the same loop and is handed out once the handshake succeeded.
+/// Thousands of connections, handshakes included, cost no thread each.
+package final class StreamListener<Codec: StreamCodec>: EventLoopHandler, Sendable {
+    /// The port the listener is bound to (the system's choice when started with port 0).
+    package let port: Int
+    /// The address it is bound to.
+    package let address: SocketAddress
+    /// The loop it runs on.
+    package let loop: EventLoop
+
+    private let listener: TCPListener
+    private let configuration: ConnectionConfiguration
+    private let handshakeTimeout: Duration
+    private let makeConnection: @Sendable () -> (Codec, (any StreamHandshake<Codec>)?)
+    private let onConnection: @Sendable (StreamConnection<Codec>) -> Void
+    private let onRejection: @Sendable (String) -> Void
+    private let onStop: @Sendable () -> Void
+    private let stopped = LockedValue(false)
+
+    /// Binds `host`:`port` (0 = any free port) and starts accepting.
+    /// - Parameters:
+    ///   - makeConnection: a fresh codec and handshake for each accepted socket.
+    ///   - onConnection: called on the loop with each connection whose handshake succeeded.
+    ///   - onRejection: what went wrong with peers that never became connections, for logs.
+    ///   - onStop: called once, on the loop, after ``stop()`` closed the listening socket.
+    /// - Throws: the bind error (e.g. address in use).
+    package init(host: String, port: Int, loop: EventLoop = .shared, configuration: ConnectionConfiguration,
+                 handshakeTimeout: Duration,
+                 makeConnection: @escaping @Sendable () -> (Codec, (any StreamHandshake<Codec>)?),
+                 onConnection: @escaping @Sendable (StreamConnection<Codec>) -> Void,
+                 onRejection: @escaping @Sendable (String) -> Void,
+                 onStop: @escaping @Sendable () -> Void = {}) throws(SocketError) {
+        listener = try TCPListener.bind(host: host, port: port)
+        self.port = listener.port
+        self.address = listener.address
+        self.loop = loop
+        self.configuration = configuration
+        self.handshakeTimeout = handshakeTimeout
+        self.makeConnection = makeConnection
+        self.onConnection = onConnection
+        self.onRejection = onRejection
+        self.onStop = onStop
+        loop.execute { [self] in
+            guard !stopped.withLock({ $0 }) else { return }
+            loop.setInterest(listener.socket.descriptor, .readable, handler: self)
+        }
+    }
+
+    /// Stops accepting and closes the listening socket. Open connections stay open. Idempotent.
+    package func stop() {
+        let first = stopped.withLock { (stopped: inout Bool) -> Bool in
+            defer { stopped = true }
+            return !stopped
+        }
+        guard first else { return }
+        loop.execute { [self] in
+            loop.deregister(listener.socket.descriptor)
+            listener.socket.close()
+            onStop()
+        }
+    }
+
+    package func handleEvents(_ events: PollEvents) {
+        while !stopped.withLock({ $0 }) {
+            let accepted: Socket?
+            do {
+                accepted = try listener.accept()
+            } catch {
+                // EMFILE and friends: report, pause accepting briefly, keep serving the others.
+                onRejection("accept failed: \(error)")
+                loop.setInterest(listener.socket.descriptor, [], handler: self)
+                loop.schedule(at: .now + .milliseconds(100)) { [self] in
+                    guard !stopped.withLock({ $0 }) else { return }
+                    loop.setInterest(listener.socket.descriptor, .readable, handler: self)
+                }
+                return
+            }
+            guard let socket = accepted else { return }
+            let remote = socket.peerAddress?.description ?? "?"
+            let (codec, handshake) = makeConnection()
+            let connection = StreamConnection(socket: socket, loop: loop, configuration: configuration, codec: codec,
+                                              handshake: handshake, remoteAddress: remote)
+            connection.start(handshakeDeadline: .now + handshakeTimeout) { [onConnection, onRejection] result in
+                switch result {
+                case .success: onConnection(connection)
+                case .failure(let failure): onRejection("\(remote): \(failure)")
+                }
+            }
+        }
+    }
+}
