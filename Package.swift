@@ -26,7 +26,7 @@ let package = Package(
         // The sensor wire protocol both sides speak: envelopes, messages, JSONValue, our JSON parser and serializer.
         .target(name: "SensorWire", dependencies: ["UTF8Validation"]),
         // The public client library apps import.
-        .target(name: "SensorStream", dependencies: ["SensorWire", "WebSocketIO", "WebSocketCore", "Locking"]),
+        .target(name: "SensorStream", dependencies: ["ConnectionCore", "SensorWire", "WebSocketIO", "WebSocketCore", "Locking"]),
         // The reference aggregator server (hub): sans-I/O state plus its WebSocket server.
         .target(name: "SensorHub", dependencies: ["SensorWire", "SensorStream", "WebSocketIO", "WebSocketCore", "Locking"]),
         // The command-line tool: demo, hub, watch, status.
@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["WebSocketIO", "WebSocketCore", "TCPTransport", "Locking"], path: "Tests/TestSupport"),
         // The fuzz targets as plain functions: replayed over the committed corpus by the unit tests,
         // linked into a libFuzzer binary by Tests/Fuzz/fuzz.sh.
-        .target(name: "FuzzTargets", dependencies: ["UTF8Validation", "WebSocketCore", "SensorWire", "SensorStream"], path: "Tests/Fuzz/Targets"),
+        .target(name: "FuzzTargets", dependencies: ["ConnectionCore", "UTF8Validation", "WebSocketCore", "SensorWire", "SensorStream"], path: "Tests/Fuzz/Targets"),
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore", "UTF8Validation", "TestSupport", "FuzzTargets"]),
         .testTarget(name: "WebSocketIOTests", dependencies: ["WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport"]),
         .testTarget(name: "SensorHubTests", dependencies: ["SensorHub", "SensorWire", "SensorStream", "WebSocketIO", "WebSocketCore", "TestSupport", "Locking"]),

@@ -1,5 +1,6 @@
-import WebSocketIO
+import ConnectionCore
 import SensorWire
+import WebSocketIO
 
 /// Counters an app can read at any time through ``SensorClient/statistics``.
 public struct ClientStatistics: Sendable, Hashable {
@@ -22,18 +23,20 @@ public struct SensorStatus: Sendable, Hashable {
     public let connected: Bool
 }
 
-/// Everything a ``SensorClient`` shares between its tasks; always used under its lock.
-/// Stream continuations are finished, and task continuations resumed, only after the lock is
-/// released: finishing runs `onTermination` handlers, which take the lock again, and resuming
-/// takes the task's status lock, which `Task.cancel()` holds while its cancellation handler
-/// waits for ours.
+/// The sans-I/O state of a ``SensorClient``: subscriptions, consumers, waiting requests,
+/// statistics, and the protocol messages and deliveries each change calls for.
+///
+/// Every method is plain state work: messages to send are collected in ``outbox`` (the
+/// engine queues them on the connection under its lock, in this order, and writes them after
+/// releasing it), readings are pushed into consumer queues (their wake-ups returned, not
+/// run), and answers are returned as waiters to resume. Nothing here calls out.
 struct ClientState: Sendable {
     enum Lifecycle: Sendable {
         /// `connect()` not called yet (or the first connect failed).
         case notStarted
         /// Connected or reconnecting.
         case running
-        /// Disconnected by the app or given up: terminal.
+        /// Disconnected by the app, given up, or released: terminal.
         case closed
     }
 
@@ -45,77 +48,149 @@ struct ClientState: Sendable {
 
     typealias StatusWaiter = CheckedContinuation<Bool, any Error>
 
+    /// What a batch of server messages calls for outside the lock.
+    struct Deliveries: Sendable {
+        var wakes: [ReadingQueue.Waiter] = []
+        var answers: [(StatusWaiter, Bool)] = []
+
+        /// Resumes the consumers and requests (outside every lock).
+        func run() {
+            for wake in wakes { wake.resume() }
+            for (waiter, connected) in answers { waiter.resume(returning: connected) }
+        }
+    }
+
     var lifecycle = Lifecycle.notStarted
+    /// The open connection, set when its session is replayed and cleared when it ends.
     var connection: WebSocketConnection?
-    var connectionState = ConnectionState.idle
+    private(set) var connectionState = ConnectionState.idle
     var book = SubscriptionBook()
-    var pending = PendingRequests<StatusWaiter>()
+    var pending = KeyedRequests<String, StatusWaiter>()
     var consumers: [String: [UInt64: Consumer]] = [:]
     var callbacks: [String: [(consumerID: UInt64, task: Task<Void, Never>)]] = [:]
-    var frameListeners: [UInt64: AsyncStream<RawFrame>.Continuation] = [:]
-    var stateListeners: [UInt64: AsyncStream<ConnectionState>.Continuation] = [:]
-    var statusListeners: [UInt64: AsyncStream<SensorStatus>.Continuation] = [:]
-    var supervisor: Task<Void, Never>?
-    var heartbeatFailed = false
     var statistics = ClientStatistics()
+    /// Protocol messages to send on ``connection``, in order.
+    private(set) var outbox: [ClientMessage] = []
+    let frames: Broadcaster<RawFrame>
+    let states: Broadcaster<ConnectionState>
+    let statuses: Broadcaster<SensorStatus>
     private var lastID: UInt64 = 0
+
+    init() {
+        frames = Broadcaster(bufferingNewest: 1024)
+        states = Broadcaster(bufferingNewest: 64)
+        statuses = Broadcaster(bufferingNewest: 1024)
+    }
 
     mutating func makeID() -> UInt64 {
         lastID += 1
         return lastID
     }
 
-    /// Sends a protocol message on the open connection, if any. A failed write means the
-    /// connection is going down: the supervisor reconnects and re-sends all state.
-    func send(_ message: ClientMessage?) {
-        guard let message, let connection else { return }
-        try? connection.sendNow(text: SensorProtocol.encode(message.envelope))
+    /// Queues a protocol message for the open connection, if any (otherwise the state it
+    /// changed is replayed on the next connection).
+    mutating func send(_ message: ClientMessage?) {
+        guard let message, connection != nil else { return }
+        outbox.append(message)
     }
 
-    /// Publishes a new connection state to every listener.
+    /// Takes the queued messages.
+    mutating func takeOutbox() -> [ClientMessage] {
+        defer { outbox.removeAll() }
+        return outbox
+    }
+
+    /// Publishes a new connection state to every listener (delivered after the lock).
     mutating func publish(_ state: ConnectionState) {
         connectionState = state
-        for listener in stateListeners.values { listener.yield(state) }
+        states.enqueue(state)
     }
+
+    // MARK: Session
+
+    /// A connection opened: the session's whole state goes out on it, `client_connect` first,
+    /// then every active subscription, then every awaited status request.
+    mutating func replay(on connection: WebSocketConnection, isReconnect: Bool) {
+        self.connection = connection
+        send(.connect)
+        for sensorID in book.activeSensors { send(.subscribe(sensorID: sensorID)) }
+        for sensorID in pending.awaitedKeys { send(.connectionStatus(sensorID: sensorID)) }
+        if isReconnect {
+            statistics.reconnects += 1
+            for sensorID in consumers.keys {
+                for id in consumers[sensorID, default: [:]].keys { consumers[sensorID]?[id]?.followsGap = true }
+            }
+        }
+    }
+
+    /// Asks for a sensor's status: registers the waiter; the first for the sensor sends.
+    mutating func requestStatus(_ sensorID: String, _ waiter: StatusWaiter) -> UInt64 {
+        let (id, isFirst) = pending.add(sensorID, waiter)
+        if isFirst { send(.connectionStatus(sensorID: sensorID)) }
+        return id
+    }
+
+    // MARK: Receiving
+
+    /// Dispatches a batch of server messages (decoded outside the lock): raw frames to their
+    /// listeners, statuses to waiting requests and listeners, readings to their consumers.
+    mutating func receive(_ batch: [(RawFrame, ServerMessage?)]) -> Deliveries {
+        var deliveries = Deliveries()
+        for (raw, message) in batch {
+            frames.enqueue(raw)
+            switch message {
+            case nil:
+                statistics.messagesSkipped += 1
+            case .connectionStatus(let sensorID, let connected)?:
+                deliveries.answers += pending.answer(sensorID).map { ($0, connected) }
+                statuses.enqueue(SensorStatus(sensorID: sensorID, connected: connected))
+            case .sensorData(let sensorID, let readings)?:
+                guard var sensorConsumers = consumers[sensorID] else { continue }
+                statistics.readingsReceived += 1
+                for (id, consumer) in sensorConsumers {
+                    let reading = SensorReading(sensorID: sensorID, readings: readings, followsGap: consumer.followsGap)
+                    let (dropped, wake) = consumer.queue.push(reading)
+                    if dropped { statistics.readingsDropped += 1 }
+                    if let wake { deliveries.wakes.append(wake) }
+                    if consumer.followsGap { sensorConsumers[id]?.followsGap = false }
+                }
+                consumers[sensorID] = sensorConsumers
+            }
+        }
+        return deliveries
+    }
+
+    // MARK: Closing
 
     /// Everything to finish or fail once the client is closed, taken out of the state.
     struct Teardown: Sendable {
         var readings: [ReadingQueue] = []
-        var frames: [AsyncStream<RawFrame>.Continuation] = []
-        var states: [AsyncStream<ConnectionState>.Continuation] = []
-        var statuses: [AsyncStream<SensorStatus>.Continuation] = []
         var tasks: [Task<Void, Never>] = []
         var waiters: [StatusWaiter] = []
 
         /// Run outside the lock.
         func run(error: SensorClientError) {
             readings.forEach { $0.finish()?.resume() }
-            frames.forEach { $0.finish() }
-            states.forEach { $0.finish() }
-            statuses.forEach { $0.finish() }
             tasks.forEach { $0.cancel() }
             waiters.forEach { $0.resume(throwing: error) }
         }
     }
 
-    /// Closes the client for good: publishes the final state and takes everything out.
+    /// Closes the client for good: the final state, then the end of every stream (delivered
+    /// after the lock), and everything to finish or fail taken out.
     mutating func close(reason: DisconnectReason) -> Teardown {
         lifecycle = .closed
         publish(.disconnected(reason: reason))
+        frames.enqueueFinish()
+        states.enqueueFinish()
+        statuses.enqueueFinish()
         var teardown = Teardown()
         teardown.readings = consumers.values.flatMap { $0.values.map(\.queue) }
-        teardown.frames = Array(frameListeners.values)
-        teardown.states = Array(stateListeners.values)
-        teardown.statuses = Array(statusListeners.values)
-        teardown.tasks = callbacks.values.flatMap { $0.map(\.task) } + [supervisor].compactMap { $0 }
+        teardown.tasks = callbacks.values.flatMap { $0.map(\.task) }
         teardown.waiters = pending.removeAll()
         consumers.removeAll()
         callbacks.removeAll()
-        frameListeners.removeAll()
-        stateListeners.removeAll()
-        statusListeners.removeAll()
-        supervisor = nil
-        connection = nil
+        // `connection` stays until it ends: the messages sent with this change still go out on it.
         return teardown
     }
 }

@@ -1,3 +1,10 @@
+import ConnectionCore
+
 // `JSONValue`, the type of every reading, is part of this library's public API but lives in the
 // wire-protocol module that the hub shares: an app that imports SensorStream sees it too.
 @_exported import SensorWire
+
+/// Exponential backoff with jitter (or a fixed delay): the reconnect policy's calculation,
+/// also usable with ``withRetry(_:clock:unitRandom:shouldRetry:_:)``. Defined by the shared
+/// connection core.
+public typealias Backoff = ConnectionCore.Backoff

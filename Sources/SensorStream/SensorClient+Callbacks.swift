@@ -17,7 +17,7 @@ extension SensorClient {
         callbackArgs: sending (repeat each Argument)
     ) async throws(SensorClientError) {
         try SensorClientError.validate(sensorID: sensorID)
-        let (queue, consumerID) = attachConsumer(sensorID)
+        let (queue, consumerID) = engine.attachConsumer(sensorID)
         guard let consumerID else { throw .disconnected }
         let task = Task {
             var readings = SensorReadings.Iterator(queue: queue)
@@ -25,12 +25,7 @@ extension SensorClient {
                 callback(reading.sensorID, reading.readings, repeat each callbackArgs)
             }
         }
-        let registered = state.withLock { state in
-            guard state.lifecycle == .running || state.lifecycle == .notStarted,
-                  state.consumers[sensorID]?[consumerID] != nil else { return false }
-            state.callbacks[sensorID, default: []].append((consumerID, task))
-            return true
-        }
+        let registered = engine.registerCallbackTask(sensorID, consumerID: consumerID, task)
         if !registered { task.cancel() }
     }
 
@@ -44,20 +39,6 @@ extension SensorClient {
     /// Removes every callback of `sensorID` and releases the subscription they held
     /// (`unsubscribe_sensor` is sent if nothing else holds the sensor).
     public func removeCallback(_ sensorID: String) async {
-        let removed = state.withLock { state -> [(ReadingQueue?, Task<Void, Never>)] in
-            let callbacks = state.callbacks.removeValue(forKey: sensorID) ?? []
-            return callbacks.map { callback in
-                let consumer = state.consumers[sensorID]?.removeValue(forKey: callback.consumerID)
-                if consumer != nil {
-                    if state.consumers[sensorID]?.isEmpty == true { state.consumers[sensorID] = nil }
-                    state.send(state.book.removeConsumer(sensorID))
-                }
-                return (consumer?.queue, callback.task)
-            }
-        }
-        for (queue, task) in removed {
-            queue?.finish()?.resume()
-            task.cancel()
-        }
+        engine.removeCallbacks(sensorID)
     }
 }

@@ -1,6 +1,3 @@
-import Locking
-import WebSocketCore
-import WebSocketIO
 
 /// A client of a sensor aggregator server: connect, ask whether sensors are connected,
 /// subscribe, and consume readings as AsyncSequences (or through callbacks).
@@ -34,8 +31,9 @@ public final class SensorClient: Sendable {
     public let port: Int
     /// The configuration the client was created with.
     public let configuration: Configuration
-    let clock: any Clock<Duration>
-    let state = LockedValue(ClientState())
+    /// Everything that runs: state, reconnects, the connection. It never retains this object,
+    /// so releasing the client shuts it down (see `deinit`).
+    let engine: ClientEngine
 
     /// Creates a client; nothing happens on the network until ``connect()``.
     /// - Parameters:
@@ -50,7 +48,13 @@ public final class SensorClient: Sendable {
         self.host = host
         self.port = port
         self.configuration = configuration
-        self.clock = clock
+        self.engine = ClientEngine(host: host, port: port, configuration: configuration, clock: clock)
+    }
+
+    /// A client the app no longer references shuts down: `client_disconnect` and a close
+    /// frame (1001) go out, reconnecting stops, every stream finishes and its tasks end.
+    deinit {
+        engine.shutdown()
     }
 
     /// Creates a client from a port given as text (a command-line argument, a setting).
@@ -74,69 +78,28 @@ public final class SensorClient: Sendable {
     ///   ``disconnect()``.
     public func connect() async throws(SensorClientError) {
         guard (1...65535).contains(port) else { throw .invalidPort(String(port)) }
-        let proceed = try state.withLock { (state) throws(SensorClientError) -> Bool in
-            switch state.lifecycle {
-            case .closed: throw .disconnected
-            case .running: return false
-            case .notStarted:
-                state.lifecycle = .running
-                state.publish(.connecting(attempt: 0))
-                return true
-            }
-        }
-        guard proceed else { return }
-        let connection: WebSocketConnection
-        do {
-            connection = try await open()
-        } catch {
-            state.withLock { state in
-                if case .running = state.lifecycle {
-                    state.lifecycle = .notStarted
-                    state.publish(.idle)
-                }
-            }
-            throw error
-        }
-        guard attach(connection, isReconnect: false) else {
-            await connection.close()
-            throw .disconnected
-        }
-        let supervisor = Task { await self.supervise(connection) }
-        let closedMeanwhile = state.withLock { state in
-            guard case .running = state.lifecycle else { return true }
-            state.supervisor = supervisor
-            return false
-        }
-        if closedMeanwhile { supervisor.cancel() }
+        try await engine.connect()
     }
 
     /// Sends `client_disconnect`, performs the WebSocket close handshake, stops reconnecting,
     /// finishes every stream, cancels every callback and fails pending requests with
     /// ``SensorClientError/disconnected``. Idempotent.
     public func disconnect() async {
-        let (connection, teardown) = state.withLock { state -> (WebSocketConnection?, ClientState.Teardown?) in
-            guard state.lifecycle != .closed else { return (nil, nil) }
-            let connection = state.connection
-            state.send(.disconnect)
-            return (connection, state.close(reason: DisconnectReason(closeCode: 1000, message: "disconnected by the app")))
-        }
-        guard let teardown else { return }
-        teardown.run(error: .disconnected)
-        if let connection { await connection.close() }
+        await engine.disconnect()
     }
 
     /// The connection's state transitions, starting with the current state. Finishes after
     /// ``disconnect()`` (or when reconnecting gives up). Each access makes a new stream;
     /// any number may be consumed at once.
     public var connectionStates: AsyncStream<ConnectionState> {
-        listenerStream(\.stateListeners, bufferingNewest: 64, initial: { $0.connectionState })
+        engine.connectionStates
     }
 
     /// The current connection state.
-    public var currentState: ConnectionState { state.withLock { $0.connectionState } }
+    public var currentState: ConnectionState { engine.currentState }
 
     /// Counters: readings received and dropped, reconnects, skipped messages.
-    public var statistics: ClientStatistics { state.withLock { $0.statistics } }
+    public var statistics: ClientStatistics { engine.statistics }
 
     // MARK: Requests
 
@@ -150,57 +113,7 @@ public final class SensorClient: Sendable {
     ///   ``SensorClientError/notConnected`` before ``connect()``,
     ///   ``SensorClientError/disconnected`` after ``disconnect()``.
     public func sensorConnected(_ sensorID: String) async throws(SensorClientError) -> Bool {
-        try SensorClientError.validate(sensorID: sensorID)
-        try state.withLock { (state) throws(SensorClientError) in
-            switch state.lifecycle {
-            case .notStarted: throw .notConnected
-            case .closed: throw .disconnected
-            case .running: break
-            }
-        }
-        let timeout = configuration.requestTimeout
-        do {
-            return try await withThrowingTaskGroup(of: Bool.self) { group in
-                group.addTask { try await self.waitForStatus(sensorID) }
-                group.addTask {
-                    try await self.clock.sleep(for: timeout)
-                    throw SensorClientError.timeout
-                }
-                defer { group.cancelAll() }
-                guard let answer = try await group.next() else { throw SensorClientError.timeout }
-                return answer
-            }
-        } catch let error as SensorClientError {
-            throw error
-        } catch {
-            throw .disconnected  // cancelled
-        }
-    }
-
-    /// Registers a waiter for `sensorID`'s status (sending the request if it is the first)
-    /// and waits for the answer. Continuations are resumed outside the lock (see
-    /// ``ClientState``).
-    private func waitForStatus(_ sensorID: String) async throws -> Bool {
-        let requestID = LockedValue<UInt64?>(nil)
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: ClientState.StatusWaiter) in
-                let failure = state.withLock { state -> (any Error)? in
-                    guard state.lifecycle != .closed else { return SensorClientError.disconnected }
-                    let (id, message) = state.pending.add(sensorID, continuation)
-                    state.send(message)
-                    requestID.withLock { $0 = id }
-                    if Task.isCancelled, state.pending.remove(id: id) != nil { return CancellationError() }
-                    return nil
-                }
-                if let failure { continuation.resume(throwing: failure) }
-            }
-        } onCancel: {
-            let waiter = state.withLock { state -> ClientState.StatusWaiter? in
-                guard let id = requestID.withLock({ $0 }) else { return nil }
-                return state.pending.remove(id: id)
-            }
-            waiter?.resume(throwing: CancellationError())
-        }
+        try await engine.sensorConnected(sensorID)
     }
 
     // MARK: Subscriptions
@@ -210,11 +123,7 @@ public final class SensorClient: Sendable {
     /// - Throws: ``SensorClientError/invalidSensorID(_:)`` (nothing sent),
     ///   ``SensorClientError/disconnected`` after ``disconnect()``.
     public func subscribe(_ sensorID: String) async throws(SensorClientError) {
-        try SensorClientError.validate(sensorID: sensorID)
-        try state.withLock { (state) throws(SensorClientError) in
-            guard state.lifecycle != .closed else { throw .disconnected }
-            state.send(state.book.subscribe(sensorID))
-        }
+        try engine.subscribe(sensorID)
     }
 
     /// Unsubscribes (`unsubscribe_sensor`, always sent) and ends delivery for the sensor:
@@ -222,16 +131,7 @@ public final class SensorClient: Sendable {
     /// - Throws: ``SensorClientError/invalidSensorID(_:)`` (nothing sent),
     ///   ``SensorClientError/disconnected`` after ``disconnect()``.
     public func unsubscribe(_ sensorID: String) async throws(SensorClientError) {
-        try SensorClientError.validate(sensorID: sensorID)
-        let ended = try state.withLock { (state) throws(SensorClientError) -> ClientState.Teardown in
-            guard state.lifecycle != .closed else { throw .disconnected }
-            state.send(state.book.unsubscribe(sensorID))
-            var teardown = ClientState.Teardown()
-            teardown.readings = state.consumers.removeValue(forKey: sensorID)?.values.map(\.queue) ?? []
-            teardown.tasks = state.callbacks.removeValue(forKey: sensorID)?.map(\.task) ?? []
-            return teardown
-        }
-        ended.run(error: .disconnected)
+        try engine.unsubscribe(sensorID)
     }
 
     // MARK: Streams
@@ -260,66 +160,12 @@ public final class SensorClient: Sendable {
     /// access makes a new stream (buffering the newest 1024 messages); finishes on
     /// ``disconnect()``.
     public var frames: AsyncStream<RawFrame> {
-        listenerStream(\.frameListeners, bufferingNewest: 1024)
+        engine.frameStream
     }
 
     /// Every `sensor_connection_status` the server sends, answers and unsolicited changes
     /// (e.g. an agent dropping). Finishes on ``disconnect()``.
     public var sensorStatuses: AsyncStream<SensorStatus> {
-        listenerStream(\.statusListeners, bufferingNewest: 1024)
-    }
-
-    /// A new stream registered in one of the state's listener tables, removed from it when
-    /// the consumer goes away; already finished (after `initial`) once the client is closed.
-    func listenerStream<Element: Sendable>(
-        _ table: WritableKeyPath<ClientState, [UInt64: AsyncStream<Element>.Continuation]> & Sendable,
-        bufferingNewest limit: Int, initial: (@Sendable (ClientState) -> Element)? = nil
-    ) -> AsyncStream<Element> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Element.self, bufferingPolicy: .bufferingNewest(limit))
-        let id = state.withLock { state -> UInt64? in
-            if let initial { continuation.yield(initial(state)) }
-            guard state.lifecycle != .closed else { return nil }
-            let id = state.makeID()
-            state[keyPath: table][id] = continuation
-            return id
-        }
-        guard let id else {
-            continuation.finish()
-            return stream
-        }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.state.withLock { $0[keyPath: table].removeValue(forKey: id) }
-        }
-        return stream
-    }
-
-    /// Registers a consumer of `sensorID` and returns its queue and id (nil id: finished).
-    func attachConsumer(_ sensorID: String, bufferSize: Int? = nil) -> (queue: ReadingQueue, id: UInt64?) {
-        let queue = ReadingQueue(capacity: bufferSize ?? configuration.readingBufferSize)
-        let valid = (try? SensorClientError.validate(sensorID: sensorID)) != nil
-        let id = state.withLock { state -> UInt64? in
-            guard valid, state.lifecycle != .closed else { return nil }
-            let id = state.makeID()
-            state.consumers[sensorID, default: [:]][id] = ClientState.Consumer(queue: queue)
-            state.send(state.book.addConsumer(sensorID))
-            return id
-        }
-        guard let id else {
-            _ = queue.finish()
-            return (queue, nil)
-        }
-        queue.setOnTermination { [weak self] in
-            self?.detachConsumer(sensorID, id)
-        }
-        return (queue, id)
-    }
-
-    /// A consumer ended (loop left, task cancelled, callback removed). Idempotent.
-    func detachConsumer(_ sensorID: String, _ id: UInt64) {
-        state.withLock { state in
-            guard state.consumers[sensorID]?.removeValue(forKey: id) != nil else { return }
-            if state.consumers[sensorID]?.isEmpty == true { state.consumers[sensorID] = nil }
-            state.send(state.book.removeConsumer(sensorID))
-        }
+        engine.statusStream
     }
 }

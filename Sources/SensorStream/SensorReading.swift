@@ -1,3 +1,5 @@
+import ConnectionCore
+
 /// One reading of one sensor, as delivered by ``SensorClient/readings(_:)``.
 public struct SensorReading: Sendable, Hashable {
     /// The sensor that produced it.
@@ -28,3 +30,6 @@ public enum RawFrame: Sendable, Hashable {
     /// The text, if this is a text message.
     public var text: String? { if case .text(let text) = self { text } else { nil } }
 }
+
+/// The buffer between the client's receive path and one consumer of a sensor's readings.
+package typealias ReadingQueue = ConsumerQueue<SensorReading>

@@ -10,7 +10,7 @@ public struct SensorReadings: AsyncSequence, Sendable {
 
     /// Starts consuming: subscribes if this is the sensor's first consumer.
     public func makeAsyncIterator() -> Iterator {
-        Iterator(queue: client.attachConsumer(sensorID, bufferSize: bufferSize).queue)
+        Iterator(queue: client.engine.attachConsumer(sensorID, bufferSize: bufferSize).queue)
     }
 
     /// The iterator; dropping it (or cancelling its task) ends the consumer.

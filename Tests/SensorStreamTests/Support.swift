@@ -79,6 +79,6 @@ extension SensorClient {
     /// How many consumers (loops, callbacks) currently read `sensorID`: tests wait for this
     /// before publishing, so that no consumer misses a reading because its task started late.
     func consumerCount(_ sensorID: String) -> Int {
-        state.withLock { $0.consumers[sensorID]?.count ?? 0 }
+        engine.consumerCount(sensorID)
     }
 }

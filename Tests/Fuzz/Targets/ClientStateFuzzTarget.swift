@@ -1,7 +1,8 @@
+import ConnectionCore
 import SensorStream
 import SensorWire
 
-/// Fuzzing of the client's sans-I/O state: ``SubscriptionBook`` and ``PendingRequests`` driven
+/// Fuzzing of the client's sans-I/O state: ``SubscriptionBook`` and ``KeyedRequests`` driven
 /// by a script of app calls, server messages (arbitrary bytes or well-formed answers) and
 /// reconnects, checked step by step against a deliberately naive model.
 ///
@@ -22,7 +23,7 @@ enum ClientStateFuzzTarget {
 
     static func run(_ input: UnsafeRawBufferPointer) {
         var book = SubscriptionBook()
-        var pending = PendingRequests<UInt64>()
+        var pending = KeyedRequests<String, UInt64>()
         var model = Model()
         var issued: [UInt64] = []
         var bytes = input[...]
@@ -52,8 +53,8 @@ enum ClientStateFuzzTarget {
                 }
             case 4:
                 let waiter = UInt64(issued.count + 1000)
-                let (requestID, message) = pending.add(id, waiter)
-                precondition(message == (model.waiters[id] == nil ? .connectionStatus(sensorID: id) : nil))
+                let (requestID, isFirst) = pending.add(id, waiter)
+                precondition(isFirst == (model.waiters[id] == nil), "only the first request for a sensor is sent")
                 model.waiters[id, default: []].append(waiter)
                 issued.append(requestID)
                 precondition(issued.count == Set(issued).count, "request ids repeat")
@@ -78,7 +79,7 @@ enum ClientStateFuzzTarget {
             default:
                 // A reconnect re-sends exactly the active subscriptions and the awaited requests.
                 precondition(book.activeSensors == model.active, "resubscribing \(book.activeSensors), expected \(model.active)")
-                precondition(pending.awaitedSensors == model.waiters.keys.sorted(), "re-asking the wrong sensors")
+                precondition(pending.awaitedKeys == model.waiters.keys.sorted(), "re-asking the wrong sensors")
             }
             for sensor in sensorIDs { precondition(book.isActive(sensor) == model.isActive(sensor)) }
         }
@@ -86,7 +87,7 @@ enum ClientStateFuzzTarget {
 
     /// Applies a server message the way the client does; answers must resolve exactly the
     /// model's waiters, in order.
-    static func deliver(_ text: String, book: SubscriptionBook, pending: inout PendingRequests<UInt64>, model: inout Model) {
+    static func deliver(_ text: String, book: SubscriptionBook, pending: inout KeyedRequests<String, UInt64>, model: inout Model) {
         guard let envelope = SensorProtocol.decode(text), let message = ServerMessage(envelope) else { return }
         switch message {
         case .connectionStatus(let sensorID, _):

@@ -1,9 +1,11 @@
 import Foundation
 
-/// Exponential backoff with jitter, as a pure calculation: attempt number in, delay out.
+/// Exponential backoff with jitter (or a fixed delay), as a pure calculation: attempt number
+/// in, delay out.
 ///
 /// Delay of attempt n (from 1) = min(maxDelay, initialDelay × multiplier^(n-1)), then spread
-/// by ±jitter with a random value the caller supplies (so tests choose it).
+/// by ±jitter with a random value the caller supplies (so tests choose it). A multiplier of 1
+/// and no jitter is a fixed delay (``fixed(_:maxAttempts:)``).
 public struct Backoff: Sendable, Hashable {
     /// Delay before attempt 1.
     public var initialDelay: Duration
@@ -25,6 +27,14 @@ public struct Backoff: Sendable, Hashable {
         self.maxAttempts = maxAttempts
     }
 
+    /// The same delay before every attempt, without jitter.
+    /// - Parameters:
+    ///   - delay: the delay before each attempt.
+    ///   - maxAttempts: attempts allowed; nil = unlimited.
+    public static func fixed(_ delay: Duration, maxAttempts: Int? = nil) -> Backoff {
+        Backoff(initialDelay: delay, maxDelay: delay, multiplier: 1, jitter: 0, maxAttempts: maxAttempts)
+    }
+
     /// The delay before `attempt` (1-based), or nil when the policy allows no such attempt.
     /// - Parameter unitRandom: a value in 0...1; 0.5 gives the un-jittered delay.
     public func delay(beforeAttempt attempt: Int, unitRandom: Double) -> Duration? {
@@ -39,7 +49,7 @@ public struct Backoff: Sendable, Hashable {
 
 extension Duration {
     /// The duration in seconds, as a Double.
-    var seconds: Double {
+    package var seconds: Double {
         Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

@@ -1,29 +1,30 @@
 import Locking
 
-/// The buffer between the client's receive path and one consumer of a sensor's readings.
+/// The bounded buffer between a client's receive path and one consumer (a sensor's elements,
+/// a metric subscription ...).
 ///
 /// Like `AsyncStream` with `.bufferingNewest(capacity)`, but the consumer takes everything
-/// buffered in one step, under one lock acquisition, and then iterates it locally: a reading
+/// buffered in one step, under one lock acquisition, and then iterates it locally: an element
 /// costs an array append on the receive path and an array read on the consumer's side, instead
 /// of a lock round trip and often a task resumption each (the README's pipeline benchmark
 /// measures both).
 ///
 /// The batch a consumer has taken no longer counts against `capacity`, so one stream holds at
-/// most twice `capacity` readings (the buffer and the batch being worked through).
+/// most twice `capacity` elements (the buffer and the batch being worked through).
 ///
-/// The receive path pushes under the client's lock; a consumer to wake is returned, not
-/// resumed, so the caller resumes it after releasing its locks (see ``ClientState``).
-package final class ReadingQueue: Sendable {
+/// The receive path may push under its own lock; a consumer to wake is returned, not resumed,
+/// so the caller resumes it after releasing its locks.
+package final class ConsumerQueue<Element: Sendable>: Sendable {
     package typealias Waiter = CheckedContinuation<Void, Never>
 
-    /// How many readings wait at most; beyond it the oldest is dropped.
+    /// How many elements wait at most; beyond it the oldest is dropped.
     package let capacity: Int
     private let state = LockedValue(State())
 
     private struct State: Sendable {
-        var buffer: [SensorReading] = []
+        var buffer: [Element] = []
         var head = 0
-        /// No more readings will be pushed (the buffered ones are still delivered).
+        /// No more elements will be pushed (the buffered ones are still delivered).
         var finished = false
         /// The consumer went away (cancelled, or its iterator was dropped).
         var terminated = false
@@ -37,7 +38,7 @@ package final class ReadingQueue: Sendable {
         self.capacity = max(1, capacity)
     }
 
-    /// Whether the consumer is suspended, waiting for a reading.
+    /// Whether the consumer is suspended, waiting for an element.
     package var isConsumerWaiting: Bool { state.withLock { $0.waiter != nil } }
 
     /// Called once when the consumer goes away or the queue is finished and drained.
@@ -47,9 +48,9 @@ package final class ReadingQueue: Sendable {
 
     // MARK: Receive path
 
-    /// Appends a reading. Returns whether the oldest one was dropped to make room, and the
+    /// Appends an element. Returns whether the oldest one was dropped to make room, and the
     /// consumer to resume (after the caller's locks are released), if it was waiting.
-    package func push(_ reading: SensorReading) -> (dropped: Bool, wake: Waiter?) {
+    package func push(_ element: Element) -> (dropped: Bool, wake: Waiter?) {
         state.withLock { state in
             guard !state.finished, !state.terminated else { return (false, nil) }
             var dropped = false
@@ -61,14 +62,14 @@ package final class ReadingQueue: Sendable {
                     state.head = 0
                 }
             }
-            state.buffer.append(reading)
+            state.buffer.append(element)
             let wake = state.waiter
             state.waiter = nil
             return (dropped, wake)
         }
     }
 
-    /// No more readings: the consumer gets what is buffered, then the end. Returns the
+    /// No more elements: the consumer gets what is buffered, then the end. Returns the
     /// consumer to resume after the caller's locks are released.
     package func finish() -> Waiter? {
         state.withLock { state in
@@ -83,7 +84,7 @@ package final class ReadingQueue: Sendable {
 
     /// Everything buffered, oldest first; waits while there is nothing. Nil once the queue
     /// is finished and drained, or the consuming task is cancelled.
-    package func take() async -> [SensorReading]? {
+    package func take() async -> [Element]? {
         while true {
             switch takeNow() {
             case .batch(let batch): return batch
@@ -114,7 +115,7 @@ package final class ReadingQueue: Sendable {
     }
 
     private enum Taken {
-        case batch([SensorReading])
+        case batch([Element])
         case end
         case wait
     }

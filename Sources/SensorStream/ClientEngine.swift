@@ -1,0 +1,356 @@
+import ConnectionCore
+import Locking
+import SensorWire
+import WebSocketCore
+import WebSocketIO
+
+/// The machinery behind a ``SensorClient``: its state, the reconnect driver and the
+/// connection hooks. The public object only forwards to it, so nothing the engine runs
+/// (driver task, reader, heartbeat, callback tasks) retains the public object: when the app
+/// lets go of its client, the client's `deinit` shuts the engine down.
+final class ClientEngine: Sendable {
+    let host: String
+    let port: Int
+    let configuration: SensorClient.Configuration
+    let clock: any Clock<Duration>
+    private let state = LockedValue(ClientState())
+    private let frames: Broadcaster<RawFrame>
+    private let states: Broadcaster<ConnectionState>
+    private let statuses: Broadcaster<SensorStatus>
+    /// Set once in `init` (the hooks need `self`), read-only after.
+    private let driver = LockedValue<Reconnector<WebSocketConnection, DisconnectReason>?>(nil)
+
+    init(host: String, port: Int, configuration: SensorClient.Configuration, clock: any Clock<Duration>) {
+        self.host = host
+        self.port = port
+        self.configuration = configuration
+        self.clock = clock
+        (frames, states, statuses) = state.withLock { ($0.frames, $0.states, $0.statuses) }
+        let machine = ReconnectMachine<DisconnectReason>(backoff: configuration.reconnect.backoff) { reason in
+            DisconnectReason(closeCode: reason.closeCode, message: "gave up reconnecting after \(reason)")
+        }
+        let heartbeat = configuration.heartbeat
+        let liveness = heartbeat.isEnabled ? Reconnector<WebSocketConnection, DisconnectReason>.Liveness(
+            interval: heartbeat.interval, timeout: heartbeat.timeout,
+            reason: DisconnectReason(closeCode: nil, message: "no pong within \(heartbeat.timeout.formattedSeconds)"),
+            probe: { connection in (try? await connection.ping()) != nil }) : nil
+        let hooks = Reconnector<WebSocketConnection, DisconnectReason>.Hooks(
+            open: { [weak self] _ in
+                guard let self else { return .failure(.init(reason: .released, detail: SensorClientError.disconnected)) }
+                return await self.open()
+            },
+            replaySession: { [weak self] connection, isReconnect in
+                self?.withState { $0.replay(on: connection, isReconnect: isReconnect) }
+            },
+            serve: { [weak self] connection in
+                await self?.serve(connection) ?? .released
+            },
+            drop: { connection in connection.abort() },
+            publish: { [weak self] machineState in self?.publish(machineState) },
+            giveUp: { [weak self] reason in self?.giveUp(reason) })
+        driver.withLock { $0 = Reconnector(machine: machine, hooks: hooks, liveness: liveness, clock: clock) }
+    }
+
+    private var reconnector: Reconnector<WebSocketConnection, DisconnectReason> {
+        guard let driver = driver.withLock({ $0 }) else { preconditionFailure("Internal inconsistency: no driver") }
+        return driver
+    }
+
+    /// Runs `body` under the client's lock; then queues the messages it sent on the connection
+    /// (still under the lock, so their order is the lock's order), and after releasing it
+    /// writes them and delivers what the broadcasters were given.
+    @discardableResult
+    func withState<Result, Failure: Error>(_ body: (inout ClientState) throws(Failure) -> Result) throws(Failure) -> Result {
+        let (result, connection, overflowed) = state.withLock { state in
+            let result = Swift.Result { () throws(Failure) in try body(&state) }
+            let messages = state.takeOutbox()
+            guard let connection = state.connection, !messages.isEmpty else { return (result, nil as WebSocketConnection?, false) }
+            do {
+                try connection.enqueue(texts: messages.map { SensorProtocol.encode($0.envelope) })
+                return (result, connection, false)
+            } catch {
+                // Full (the server reads nothing) or closing: this connection is done; the
+                // next one gets the whole session state.
+                return (result, connection, true)
+            }
+        }
+        if overflowed { connection?.abort() } else { connection?.flush() }
+        states.deliver()
+        frames.deliver()
+        statuses.deliver()
+        return try result.get()
+    }
+
+    // MARK: Lifecycle
+
+    func connect() async throws(SensorClientError) {
+        let proceed = try withState { (state) throws(SensorClientError) -> Bool in
+            switch state.lifecycle {
+            case .closed: throw .disconnected
+            case .running: return false
+            case .notStarted:
+                state.lifecycle = .running
+                return true
+            }
+        }
+        guard proceed else { return }
+        guard let failure = await reconnector.start() else { return }
+        withState { state in
+            if case .running = state.lifecycle { state.lifecycle = .notStarted }
+        }
+        throw failure.detail as? SensorClientError ?? .disconnected
+    }
+
+    func disconnect() async {
+        let reason = DisconnectReason(closeCode: 1000, message: "disconnected by the app")
+        guard let teardown = close(reason: reason) else { return }
+        let connection = reconnector.close(reason: reason)
+        teardown.run(error: .disconnected)
+        if let connection { await connection.close() }
+    }
+
+    /// The app let go of its client: close politely without waiting, end every task.
+    func shutdown() {
+        let reason = DisconnectReason(closeCode: 1001, message: "client released")
+        let teardown = close(reason: reason)
+        let connection = reconnector.close(reason: reason)
+        teardown?.run(error: .disconnected)
+        if let connection {
+            Task { await connection.close(code: .goingAway, reason: "client released") }
+        }
+    }
+
+    /// Sends `client_disconnect` (if connected) and closes the state for good; nil if it was
+    /// closed already.
+    private func close(reason: DisconnectReason) -> ClientState.Teardown? {
+        withState { state -> ClientState.Teardown? in
+            guard state.lifecycle != .closed else { return nil }
+            state.send(.disconnect)
+            return state.close(reason: reason)
+        }
+    }
+
+    var connectionStates: AsyncStream<ConnectionState> {
+        withState { $0.states.makeStream(initial: $0.connectionState) }
+    }
+
+    var frameStream: AsyncStream<RawFrame> { frames.makeStream() }
+    var statusStream: AsyncStream<SensorStatus> { statuses.makeStream() }
+    var currentState: ConnectionState { state.withLock { $0.connectionState } }
+    var statistics: ClientStatistics { state.withLock { $0.statistics } }
+
+    // MARK: Requests
+
+    func sensorConnected(_ sensorID: String) async throws(SensorClientError) -> Bool {
+        try SensorClientError.validate(sensorID: sensorID)
+        try state.withLock { (state) throws(SensorClientError) in
+            switch state.lifecycle {
+            case .notStarted: throw .notConnected
+            case .closed: throw .disconnected
+            case .running: break
+            }
+        }
+        do {
+            return try await withRequestTimeout(configuration.requestTimeout, clock: clock) {
+                try await self.waitForStatus(sensorID)
+            }
+        } catch is RequestTimedOut {
+            throw .timeout
+        } catch let error as SensorClientError {
+            throw error
+        } catch {
+            throw .disconnected  // cancelled
+        }
+    }
+
+    /// Registers a waiter for `sensorID`'s status (sending the request if it is the first)
+    /// and waits for the answer.
+    private func waitForStatus(_ sensorID: String) async throws -> Bool {
+        let requestID = LockedValue<UInt64?>(nil)
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: ClientState.StatusWaiter) in
+                let failure = withState { state -> (any Error)? in
+                    guard state.lifecycle != .closed else { return SensorClientError.disconnected }
+                    let id = state.requestStatus(sensorID, continuation)
+                    requestID.withLock { $0 = id }
+                    if Task.isCancelled, state.pending.remove(id: id) != nil { return CancellationError() }
+                    return nil
+                }
+                if let failure { continuation.resume(throwing: failure) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> ClientState.StatusWaiter? in
+                guard let id = requestID.withLock({ $0 }) else { return nil }
+                return state.pending.remove(id: id)
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    // MARK: Subscriptions and consumers
+
+    func subscribe(_ sensorID: String) throws(SensorClientError) {
+        try SensorClientError.validate(sensorID: sensorID)
+        try withState { (state) throws(SensorClientError) in
+            guard state.lifecycle != .closed else { throw .disconnected }
+            state.send(state.book.subscribe(sensorID))
+        }
+    }
+
+    func unsubscribe(_ sensorID: String) throws(SensorClientError) {
+        try SensorClientError.validate(sensorID: sensorID)
+        let ended = try withState { (state) throws(SensorClientError) -> ClientState.Teardown in
+            guard state.lifecycle != .closed else { throw .disconnected }
+            state.send(state.book.unsubscribe(sensorID))
+            var teardown = ClientState.Teardown()
+            teardown.readings = state.consumers.removeValue(forKey: sensorID)?.values.map(\.queue) ?? []
+            teardown.tasks = state.callbacks.removeValue(forKey: sensorID)?.map(\.task) ?? []
+            return teardown
+        }
+        ended.run(error: .disconnected)
+    }
+
+    /// Registers a consumer of `sensorID` and returns its queue and id (nil id: finished).
+    func attachConsumer(_ sensorID: String, bufferSize: Int? = nil) -> (queue: ReadingQueue, id: UInt64?) {
+        let queue = ReadingQueue(capacity: bufferSize ?? configuration.readingBufferSize)
+        let valid = (try? SensorClientError.validate(sensorID: sensorID)) != nil
+        let id = withState { state -> UInt64? in
+            guard valid, state.lifecycle != .closed else { return nil }
+            let id = state.makeID()
+            state.consumers[sensorID, default: [:]][id] = ClientState.Consumer(queue: queue)
+            state.send(state.book.addConsumer(sensorID))
+            return id
+        }
+        guard let id else {
+            _ = queue.finish()
+            return (queue, nil)
+        }
+        queue.setOnTermination { [weak self] in
+            self?.detachConsumer(sensorID, id)
+        }
+        return (queue, id)
+    }
+
+    /// How many consumers (loops, callbacks) read `sensorID` now.
+    func consumerCount(_ sensorID: String) -> Int {
+        state.withLock { $0.consumers[sensorID]?.count ?? 0 }
+    }
+
+    /// A consumer ended (loop left, task cancelled, callback removed). Idempotent.
+    func detachConsumer(_ sensorID: String, _ id: UInt64) {
+        withState { state in
+            guard state.consumers[sensorID]?.removeValue(forKey: id) != nil else { return }
+            if state.consumers[sensorID]?.isEmpty == true { state.consumers[sensorID] = nil }
+            state.send(state.book.removeConsumer(sensorID))
+        }
+    }
+
+    /// Keeps a callback's task with its consumer; false (the caller cancels it) if the
+    /// consumer is already gone.
+    func registerCallbackTask(_ sensorID: String, consumerID: UInt64, _ task: Task<Void, Never>) -> Bool {
+        state.withLock { state in
+            guard state.lifecycle != .closed, state.consumers[sensorID]?[consumerID] != nil else { return false }
+            state.callbacks[sensorID, default: []].append((consumerID, task))
+            return true
+        }
+    }
+
+    /// Removes every callback of a sensor and releases their consumers.
+    func removeCallbacks(_ sensorID: String) {
+        let removed = withState { state -> [(ReadingQueue?, Task<Void, Never>)] in
+            let callbacks = state.callbacks.removeValue(forKey: sensorID) ?? []
+            return callbacks.map { callback in
+                let consumer = state.consumers[sensorID]?.removeValue(forKey: callback.consumerID)
+                if consumer != nil {
+                    if state.consumers[sensorID]?.isEmpty == true { state.consumers[sensorID] = nil }
+                    state.send(state.book.removeConsumer(sensorID))
+                }
+                return (consumer?.queue, callback.task)
+            }
+        }
+        for (queue, task) in removed {
+            queue?.finish()?.resume()
+            task.cancel()
+        }
+    }
+
+    // MARK: Connection hooks
+
+    /// Opens one WebSocket connection; connectTimeout bounds TCP connect and handshake together.
+    private func open() async -> Result<WebSocketConnection, Reconnector<WebSocketConnection, DisconnectReason>.OpenFailure> {
+        let limits = WebSocketSession.Configuration(maxFrameSize: configuration.maxMessageSize,
+                                                    maxMessageSize: configuration.maxMessageSize)
+        let webSocketConfiguration = WebSocketConfiguration(limits: limits, connectTimeout: configuration.connectTimeout,
+                                                            handshakeTimeout: configuration.connectTimeout)
+        let error: SensorClientError
+        do {
+            return .success(try await WebSocketConnection.connect(host: host, port: port, path: configuration.path,
+                                                                  configuration: webSocketConfiguration))
+        } catch .cancelled {
+            error = .disconnected
+        } catch .handshakeFailed(let failure) where failure != .connectionClosed {
+            // The server answered, but not as RFC 6455 requires.
+            error = .protocolViolation("handshake: \(failure)")
+        } catch let other {
+            error = .connectionFailed(reason: other.description)
+        }
+        return .failure(.init(reason: DisconnectReason(closeCode: nil, message: error.description), detail: error))
+    }
+
+    /// Reads one connection until it ends and says why it ended.
+    private func serve(_ connection: WebSocketConnection) async -> DisconnectReason {
+        while let batch = await connection.receiveBatch() {
+            handle(batch)
+        }
+        let closure = await connection.closed()
+        withState { state in
+            if state.connection === connection { state.connection = nil }
+        }
+        if let error = closure.error {
+            return DisconnectReason(closeCode: Int(error.closeCode.rawValue), message: "protocol violation: \(error)")
+        }
+        return DisconnectReason(closeCode: Int(closure.code.rawValue), message: closure.reason.isEmpty
+                                ? (closure.code == .abnormalClosure ? "connection lost" : "") : closure.reason)
+    }
+
+    /// Dispatches a batch of messages from the server: decoded outside the lock, delivered
+    /// under one lock acquisition, consumers and requests resumed after it.
+    private func handle(_ batch: [WebSocketMessage]) {
+        let decoded: [(RawFrame, ServerMessage?)] = batch.map { message in
+            switch message {
+            case .text(let text): (.text(text), ServerMessage.decode(text))
+            case .binary(let bytes): (.binary(bytes), nil)
+            }
+        }
+        withState { $0.receive(decoded) }.run()
+    }
+
+    private func publish(_ machineState: ReconnectMachine<DisconnectReason>.State) {
+        let mapped: ConnectionState
+        switch machineState {
+        case .idle: mapped = .idle
+        case .connecting(let attempt): mapped = .connecting(attempt: attempt)
+        case .connected: mapped = .connected
+        case .backingOff(let attempt, let delay, let reason): mapped = .reconnecting(attempt: attempt, delay: delay, reason: reason)
+        case .closed: return  // the client's close publishes `disconnected` with its teardown
+        }
+        withState { state in
+            guard state.lifecycle != .closed else { return }
+            state.publish(mapped)
+        }
+    }
+
+    /// Reconnecting is exhausted: the client closes for good.
+    private func giveUp(_ reason: DisconnectReason) {
+        let teardown = withState { state -> ClientState.Teardown? in
+            guard state.lifecycle == .running else { return nil }
+            return state.close(reason: reason)
+        }
+        teardown?.run(error: .notConnected)
+    }
+}
+
+extension DisconnectReason {
+    /// The client object was released while a hook ran.
+    static let released = DisconnectReason(closeCode: nil, message: "client released")
+}
