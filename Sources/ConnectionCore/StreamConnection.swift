@@ -48,8 +48,16 @@ package final class StreamConnection<Codec: StreamCodec>: EventLoopHandler, Send
         }
         loop.execute { [self] in
             withState { state in
-                var empty: [UInt8] = []
-                empty.withUnsafeMutableBytes { state.process($0, configuration: configuration) }
+                guard state.handshake == nil else {
+                    var empty: [UInt8] = []
+                    empty.withUnsafeMutableBytes { state.process($0, configuration: configuration) }
+                    return
+                }
+                // No handshake: usable at once.
+                if let onReady = state.onReady {
+                    state.onReady = nil
+                    state.deferred.append { onReady(.success(())) }
+                }
             }
             flush()
             update()

@@ -1,0 +1,213 @@
+import Foundation
+import Locking
+import TCPTransport
+import Testing
+import TestSupport
+@testable import ConnectionCore
+
+/// A minimal line protocol: proves that any codec runs on the core, not only WebSocket.
+struct LineCodec: StreamCodec {
+    typealias Message = String
+    typealias Closure = String
+
+    private var partial: [UInt8] = []
+    private var output: [UInt8] = []
+    private var closing = false
+    private(set) var closure: String?
+
+    mutating func receive(_ input: UnsafeMutableRawBufferPointer, into events: inout [CodecEvent<String>]) {
+        for byte in input {
+            if byte == UInt8(ascii: "\n") {
+                events.append(.message(String(decoding: partial, as: UTF8.self), byteCount: partial.count + 1))
+                partial.removeAll(keepingCapacity: true)
+            } else {
+                partial.append(byte)
+            }
+        }
+    }
+
+    mutating func send(_ line: String) { output += Array(line.utf8) + [10] }
+    mutating func close() { closure = "closed by us" }
+
+    var isReading: Bool { closure == nil }
+    mutating func takeOutput() -> [UInt8] {
+        defer { output = [] }
+        return output
+    }
+    var needsFinishClosing: Bool { false }
+    mutating func finishClosing() {}
+    var closesTransportFirst: Bool { true }
+    mutating func transportClosed() -> String {
+        if closure == nil { closure = "transport closed" }
+        return closure ?? ""
+    }
+    mutating func sendProbe(id: UInt64) -> Bool { false }
+}
+
+/// A handshake that waits for a greeting line that never comes (for timeouts).
+struct WaitForGreeting: StreamHandshake {
+    func initialOutput() -> [UInt8] { [] }
+    mutating func receive(_ input: UnsafeRawBufferPointer, codec: inout LineCodec) -> HandshakeProgress {
+        input.contains(UInt8(ascii: "\n")) ? .complete(reply: [], leftover: []) : .needMore
+    }
+}
+
+/// Threads of this process, from /proc (Linux).
+func threadCount() -> Int? {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+    return status.split(separator: "\n").first { $0.hasPrefix("Threads:") }
+        .flatMap { Int($0.dropFirst("Threads:".count).trimmingCharacters(in: .whitespaces)) }
+}
+
+/// An echo server for lines on `loop`.
+final class LineEchoServer: Sendable {
+    let listener: StreamListener<LineCodec>
+    let accepted = LockedValue<[StreamConnection<LineCodec>]>([])
+
+    init(loop: EventLoop, configuration: ConnectionConfiguration = .init(), echo: Bool = true) throws {
+        let accepted = self.accepted
+        listener = try StreamListener(
+            host: "127.0.0.1", port: 0, loop: loop, configuration: configuration, handshakeTimeout: .seconds(5),
+            makeConnection: { (LineCodec(), nil) },
+            onConnection: { connection in
+                accepted.withLock { $0.append(connection) }
+                guard echo else { return }
+                Task {
+                    while let line = await connection.receive() {
+                        try? await connection.send { $0.send(line) }
+                    }
+                    await connection.close { $0.close() }
+                }
+            },
+            onRejection: { _ in })
+    }
+}
+
+@Suite("StreamConnection: any codec over TCP on one event loop", .timeLimit(.minutes(1)))
+struct StreamConnectionTests {
+    @Test("a line protocol echoes 2,000 lines in order, written in uneven pieces")
+    func lineEcho() async throws {
+        let loop = EventLoop(name: "lines")
+        let server = try LineEchoServer(loop: loop)
+        defer { server.listener.stop() }
+        let client = try await StreamConnector.open(host: "127.0.0.1", port: server.listener.port, codec: LineCodec(),
+                                                    handshake: nil, timeout: .seconds(5), loop: loop)
+        let lines = (0..<2000).map { "line \($0) " + String(repeating: "x", count: $0 % 97) }
+        let sender = Task {
+            var index = 0
+            while index < lines.count {
+                let chunk = lines[index..<min(lines.count, index + 1 + index % 13)]
+                try await client.send { codec in for line in chunk { codec.send(line) } }
+                index += chunk.count
+            }
+        }
+        var received: [String] = []
+        while received.count < lines.count, let line = await client.receive() { received.append(line) }
+        try await sender.value
+        #expect(received == lines)
+        let closure = await client.close { $0.close() }
+        #expect(closure == "closed by us")
+    }
+
+    @Test("300 connections, both ends on one loop, add no thread")
+    func noThreadPerConnection() async throws {
+        let loop = EventLoop(name: "many")
+        let server = try LineEchoServer(loop: loop)
+        defer { server.listener.stop() }
+        // Warm up: the first connect starts the resolver thread machinery.
+        let first = try await StreamConnector.open(host: "127.0.0.1", port: server.listener.port, codec: LineCodec(),
+                                                   handshake: nil, timeout: .seconds(5), loop: loop)
+        await first.close { $0.close() }
+        let before = try #require(threadCount())
+        var clients: [StreamConnection<LineCodec>] = []
+        for _ in 0..<300 {
+            clients.append(try await StreamConnector.open(host: "127.0.0.1", port: server.listener.port, codec: LineCodec(),
+                                                          handshake: nil, timeout: .seconds(5), loop: loop))
+        }
+        #expect(await eventually { server.accepted.withLock { $0.count } == 301 })
+        // Every connection works.
+        for (index, client) in clients.enumerated() { try await client.send { $0.send("hello \(index)") } }
+        for (index, client) in clients.enumerated() { #expect(await client.receive() == "hello \(index)") }
+        let after = try #require(threadCount())
+        #expect(after - before < 10, "threads went from \(before) to \(after) for 600 connection ends")
+        for client in clients { await client.close { $0.close() } }
+    }
+
+    @Test("a handshake that never completes times out; cancelling the opener ends it at once")
+    func handshakeTimeoutAndCancel() async throws {
+        let loop = EventLoop(name: "handshakes")
+        let server = try LineEchoServer(loop: loop, echo: false)
+        defer { server.listener.stop() }
+        let start = ContinuousClock.now
+        await #expect {
+            _ = try await StreamConnector.open(host: "127.0.0.1", port: server.listener.port, codec: LineCodec(),
+                                               handshake: WaitForGreeting(), timeout: .milliseconds(300), loop: loop)
+        } throws: { error in
+            guard case ConnectFailure.timedOut = error else { return false }
+            return true
+        }
+        #expect(ContinuousClock.now - start >= .milliseconds(300))
+        let opener = Task {
+            try await StreamConnector.open(host: "127.0.0.1", port: server.listener.port, codec: LineCodec(),
+                                           handshake: WaitForGreeting(), timeout: .seconds(30), loop: loop)
+        }
+        #expect(await eventually { server.accepted.withLock { $0.count } == 2 }, "TCP is up, the handshake waits")
+        let cancelledAt = ContinuousClock.now
+        opener.cancel()
+        await #expect {
+            _ = try await opener.value
+        } throws: { error in
+            guard case ConnectFailure.cancelled = error else { return false }
+            return true
+        }
+        #expect(ContinuousClock.now - cancelledAt < .seconds(5))
+    }
+
+    @Test("nothing listening: refused, as a typed socket error")
+    func refused() async throws {
+        let listener = try TCPListener.bind(host: "127.0.0.1", port: 0)
+        let port = listener.port
+        listener.socket.close()
+        await #expect {
+            _ = try await StreamConnector.open(host: "127.0.0.1", port: port, codec: LineCodec(), handshake: nil, timeout: .seconds(5))
+        } throws: { error in
+            guard case ConnectFailure.socket(.connectionRefused) = error else { return false }
+            return true
+        }
+    }
+
+    @Test("a peer that reads nothing: send waits at the high-water mark, sendNow refuses with outboundFull")
+    func outboundBackpressure() async throws {
+        let loop = EventLoop(name: "backpressure")
+        let server = try LineEchoServer(loop: loop, echo: false)
+        defer { server.listener.stop() }
+        let configuration = ConnectionConfiguration(outboundHighWater: 64 * 1024)
+        let client = try await StreamConnector.open(host: "127.0.0.1", port: server.listener.port, codec: LineCodec(),
+                                                    handshake: nil, timeout: .seconds(5), configuration: configuration, loop: loop)
+        let line = String(repeating: "y", count: 1000)
+        // Fill the socket buffers and our outbox: sendNow must refuse at some point.
+        var refused = false
+        for _ in 0..<100_000 {
+            let outcome = Result { () throws(ConnectionError) in try client.sendNow { $0.send(line) } }
+            if case .failure(let error) = outcome {
+                #expect(error == .outboundFull)
+                refused = true
+                break
+            }
+        }
+        #expect(refused, "sendNow never refused")
+        #expect(client.pendingOutputBytes > 64 * 1024)
+        #expect(client.pendingOutputBytes < 64 * 1024 + 2_000, "nothing was queued past the refusal")
+        // send() waits instead of refusing; it returns once the peer reads.
+        let waiting = Task { try await client.send { $0.send("last") } }
+        let peer = try #require(server.accepted.withLock { $0.first })
+        var count = 0
+        while let received = await peer.receive() {
+            count += 1
+            if received == "last" { break }
+        }
+        try await waiting.value
+        #expect(count > 64)
+        client.abort()
+    }
+}

@@ -1,0 +1,53 @@
+import SensorWire
+import Testing
+import TestSupport
+@testable import SensorHub
+@testable import SensorStream
+
+/// A weak reference that a `@Sendable` closure may read.
+struct WeakReference<Object: AnyObject & Sendable>: Sendable {
+    weak var object: Object?
+}
+
+@Suite("A client the app lets go of shuts down", .timeLimit(.minutes(1)))
+struct ClientLifetimeTests {
+    @Test("releasing the last reference: client_disconnect and close 1001 reach the hub, the engine is freed")
+    func releasedClientShutsDown() async throws {
+        let (hub, recorder, _) = try makeHub()
+        defer { Task { await hub.stop() } }
+        var client: SensorClient? = SensorClient(host: "127.0.0.1", port: hub.port, configuration: testConfiguration())
+        try await client?.connect()
+        try await client?.subscribe("CE7238J")
+        #expect(await recorder.waitFor(.subscribe(sensorID: "CE7238J")))
+        let engine = WeakReference(object: client?.engine)
+        // Positive control: while the app holds the client, its connection stays open.
+        #expect(hub.connectionCount == 1)
+        #expect(engine.object != nil)
+        client = nil
+        #expect(await recorder.waitFor(.disconnect), "client_disconnect was sent")
+        #expect(await eventually { hub.connectionCount == 0 }, "the connection was closed")
+        let closeCodes: @Sendable () -> [Int] = {
+            recorder.allEvents.compactMap { if case .peerDisconnected(_, let code, _) = $0 { code } else { nil } }
+        }
+        #expect(await eventually { !closeCodes().isEmpty })
+        #expect(closeCodes() == [1001], "the client closed with 1001 (going away)")
+        #expect(await eventually { engine.object == nil }, "the engine, its driver and tasks are gone")
+    }
+
+    @Test("a released client that is reconnecting stops trying: its backoff sleep ends, nothing is opened again")
+    func releasedWhileReconnecting() async throws {
+        let (hub, _, _) = try makeHub()
+        let port = hub.port
+        var configuration = testConfiguration()
+        configuration.reconnect = .init(initialDelay: .seconds(60), maxDelay: .seconds(60), jitter: 0)
+        let clock = ManualClock()
+        var client: SensorClient? = SensorClient(host: "127.0.0.1", port: port, configuration: configuration, clock: clock)
+        try await client?.connect()
+        let engine = WeakReference(object: client?.engine)
+        await hub.stop()
+        #expect(await clock.waitForDeadlines([.seconds(60)]), "backing off for 60 s on the test clock")
+        client = nil
+        #expect(await eventually { clock.sleeperCount == 0 }, "the backoff sleep was cancelled")
+        #expect(await eventually { engine.object == nil }, "everything released")
+    }
+}
