@@ -32,7 +32,7 @@ let package = Package(
         // The command-line tool: demo, hub, watch, status.
         .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "Locking"]),
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.
-        .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["WebSocketCore", "SensorWire", "SensorStream", "SensorHub", "Locking", "TestSupport"],
+        .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["ConnectionCore", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream", "SensorHub", "Locking", "TestSupport"],
                           path: "Benchmarks", exclude: ["README.md"]),
         // Autobahn|Testsuite echo peer (client and server roles) for RFC 6455 conformance runs.
         .executableTarget(name: "ws-conformance", dependencies: ["WebSocketIO", "WebSocketCore"]),

@@ -4,7 +4,9 @@
 import Foundation
 import SensorStream
 import TestSupport
+import ConnectionCore
 import WebSocketCore
+import WebSocketIO
 import SensorWire
 
 let chunkSize = 16 * 1024
@@ -61,6 +63,11 @@ func encodeClientFrames(keys: inout some MaskingKeySource) -> Benchmark.Work {
     return Benchmark.Work(bytes: output.count, items: 1_000_000, checksum: Int(output.last ?? 0))
 }
 
+if CommandLine.arguments.dropFirst().first == "--serve-hub" {
+    try await Connections.serveHub()
+    exit(0)
+}
+
 var filter: String?
 var samples = 5
 var arguments = Array(CommandLine.arguments.dropFirst())
@@ -105,6 +112,23 @@ let benchmarks: [Benchmark] = [
     },
     Benchmark(name: "parse: 200k messages in 3 fragments + pings", itemName: "messages") {
         try decodeMessages(fragmented().bytes, role: .client)
+    },
+    Benchmark(name: "core: the same frames through the connection state", itemName: "messages") {
+        // What the loop thread does per read, without the socket: codec + inbox + take.
+        var state = StreamConnectionState(codec: WebSocketCodec(role: .client, limits: .init()), handshake: nil)
+        let configuration = ConnectionConfiguration(inboundBufferLimit: .max)
+        var messages = 0
+        var checksum = 0
+        let stream = small().bytes
+        feedInChunks(stream) { input in
+            state.process(input, configuration: configuration)
+            var wake = false
+            for message in state.takeQueuedMessages(limit: .max, configuration: configuration, wake: &wake) {
+                messages += 1
+                if case .text(let text) = message { checksum &+= text.utf8.count }
+            }
+        }
+        return Benchmark.Work(bytes: stream.count, items: messages, checksum: checksum)
     },
     Benchmark(name: "envelope: decode new_sensor_data (one pass)", itemName: "messages") {
         var checksum = 0
@@ -190,4 +214,16 @@ if filter.map({ "end-to-end".contains($0) || $0 == "end-to-end" }) ?? true {
     print(String(format: "end-to-end: latency at 10k readings/s          p50 %.0f µs, p99 %.0f µs, max %.0f µs",
                  percentile(0.5), percentile(0.99), latencies.last ?? 0))
     if let peak = peakResidentMiB() { print(String(format: "peak resident memory of the benchmark process   %.0f MiB", peak)) }
+}
+
+if filter.map({ "connections".contains($0) }) ?? true {
+    // 10,000 idle app connections and 1,000 active subscribers on one hub (its own process).
+    let report = try await Connections.run(idle: 10_000, active: 1_000, window: .seconds(3))
+    let perConnection = (report.hubRSSIdleMiB - report.hubRSSBaseMiB) * 1024 / Double(report.idle)
+    print(String(format: "connections: hub threads %d at start, %d with %d idle + %d active connections",
+                 report.hubThreadsIdle, report.hubThreadsLoaded, report.idle, report.active))
+    print(String(format: "connections: hub resident memory %.0f MiB at start, %.0f MiB with %d idle (%.1f KiB per connection), %.0f MiB with the active ones",
+                 report.hubRSSBaseMiB, report.hubRSSIdleMiB, report.idle, perConnection, report.hubRSSLoadedMiB))
+    print(String(format: "connections: %d idle connects in %.1f s; %d subscribers received %.0f readings/s (100 sensors at 10 Hz, 10 subscribers each); client process threads %d",
+                 report.idle, report.connectSeconds, report.active, report.readingsPerSecond, report.clientThreads))
 }

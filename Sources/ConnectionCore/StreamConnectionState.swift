@@ -7,7 +7,7 @@ import TCPTransport
 /// lock, which `Task.cancel()` holds while it runs a cancellation handler that takes ours):
 /// resumptions are queued in ``deferred`` and run by the owner after unlocking. Socket writes
 /// are made outside the lock too (see ``takeForWriting()``).
-struct StreamConnectionState<Codec: StreamCodec>: Sendable {
+package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
     /// One entry of the received-message queue.
     enum InboxItem: Sendable {
         /// A message and its size in bytes.
@@ -90,7 +90,7 @@ struct StreamConnectionState<Codec: StreamCodec>: Sendable {
     /// The socket is open: writers may use it. Cleared, under the lock, before it is closed.
     private(set) var socketOpen = true
 
-    init(codec: Codec, handshake: (any StreamHandshake<Codec>)?) {
+    package init(codec: Codec, handshake: (any StreamHandshake<Codec>)?) {
         self.codec = codec
         self.handshake = handshake
         if let handshake { outbound.append(handshake.initialOutput()) }
@@ -109,7 +109,7 @@ struct StreamConnectionState<Codec: StreamCodec>: Sendable {
     // MARK: Receiving
 
     /// Feeds received bytes to the handshake, then to the codec; queues what they complete.
-    mutating func process(_ bytes: UnsafeMutableRawBufferPointer, configuration: ConnectionConfiguration) {
+    package mutating func process(_ bytes: UnsafeMutableRawBufferPointer, configuration: ConnectionConfiguration) {
         guard handshake != nil else {
             receiveOpen(bytes, configuration: configuration)
             return
@@ -188,7 +188,7 @@ struct StreamConnectionState<Codec: StreamCodec>: Sendable {
 
     /// Takes up to `limit` messages that are already queued, without waiting, stopping at the
     /// end marker (left for the next ``takeNext(configuration:wake:)``).
-    mutating func takeQueuedMessages(limit: Int, configuration: ConnectionConfiguration, wake: inout Bool) -> [Codec.Message] {
+    package mutating func takeQueuedMessages(limit: Int, configuration: ConnectionConfiguration, wake: inout Bool) -> [Codec.Message] {
         var messages: [Codec.Message] = []
         while messages.count < limit, inboxHead < inbox.count, case .message(let message, let size) = inbox[inboxHead] {
             inboxHead += 1

@@ -45,7 +45,8 @@ struct ClientLifetimeTests {
         try await client?.connect()
         let engine = WeakReference(object: client?.engine)
         await hub.stop()
-        #expect(await clock.waitForDeadlines([.seconds(60)]), "backing off for 60 s on the test clock")
+        #expect(await clock.waitForDeadlines([.seconds(60)]),
+                "backing off for 60 s on the test clock; deadlines \(clock.sleeperDeadlines), state \(String(describing: engine.object?.currentState))")
         client = nil
         #expect(await eventually { clock.sleeperCount == 0 }, "the backoff sleep was cancelled")
         #expect(await eventually { engine.object == nil }, "everything released")
