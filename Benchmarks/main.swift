@@ -125,7 +125,7 @@ let benchmarks: [Benchmark] = [
             var wake = false
             for message in state.takeQueuedMessages(limit: .max, configuration: configuration, wake: &wake) {
                 messages += 1
-                if case .text(let text) = message { checksum &+= text.utf8.count }
+                if case .text(let text)? = message as? WebSocketMessage { checksum &+= text.utf8.count }
             }
         }
         return Benchmark.Work(bytes: stream.count, items: messages, checksum: checksum)

@@ -29,7 +29,6 @@ package final class EventLoop: Sendable {
     private struct State: Sendable {
         var tasks: [@Sendable () -> Void] = []
         var wakePending = false
-        var handlers: [Int32: any EventLoopHandler] = [:]
         var timers = TimerHeap()
         var timerBodies: [UInt64: @Sendable () -> Void] = [:]
         var lastTimerID: UInt64 = 0
@@ -40,6 +39,8 @@ package final class EventLoop: Sendable {
     private let wakeup: WakeupPipe
     /// Used on the loop's thread only (every caller checks ``inLoop``).
     private nonisolated(unsafe) let poller: any Poller
+    /// The handler of each watched descriptor. Loop thread only.
+    private nonisolated(unsafe) var handlers: [Int32: any EventLoopHandler] = [:]
     /// The buffer connections on this loop read into (64 KiB). Loop thread only.
     nonisolated(unsafe) let readBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
     /// The loop's thread name, for debuggers.
@@ -115,15 +116,15 @@ package final class EventLoop: Sendable {
     /// Watches `descriptor` for `interest` on behalf of `handler` (an empty set: not at all,
     /// but the handler stays registered). Loop thread only.
     package func setInterest(_ descriptor: Int32, _ interest: PollEvents, handler: any EventLoopHandler) {
-        precondition(inLoop, "Internal inconsistency: interest changed off the loop thread")
-        state.withLock { $0.handlers[descriptor] = handler }
+        assert(inLoop, "Internal inconsistency: interest changed off the loop thread")
+        if handlers[descriptor] !== handler { handlers[descriptor] = handler }
         try? poller.setInterest(descriptor, interest)
     }
 
     /// Stops watching `descriptor` and forgets its handler; call before closing it. Loop thread only.
     package func deregister(_ descriptor: Int32) {
-        precondition(inLoop, "Internal inconsistency: deregistered off the loop thread")
-        state.withLock { _ = $0.handlers.removeValue(forKey: descriptor) }
+        assert(inLoop, "Internal inconsistency: deregistered off the loop thread")
+        handlers.removeValue(forKey: descriptor)
         try? poller.setInterest(descriptor, [])
     }
 
@@ -133,12 +134,8 @@ package final class EventLoop: Sendable {
         state.withLock { $0.thread = pthread_self() }
         try? poller.setInterest(wakeup.readDescriptor, .readable)
         var ready: [(descriptor: Int32, events: PollEvents)] = []
+        var timeout: Int32 = 0
         while true {
-            let timeout = state.withLock { state -> Int32 in
-                if !state.tasks.isEmpty { return 0 }
-                guard let deadline = state.timers.nextDeadline() else { return -1 }
-                return ContinuousClock.now.duration(to: deadline).milliseconds
-            }
             ready.removeAll(keepingCapacity: true)
             do {
                 try poller.wait(timeoutMilliseconds: timeout, into: &ready)
@@ -151,20 +148,24 @@ package final class EventLoop: Sendable {
                     wakeup.drain()
                     continue
                 }
-                let handler = state.withLock { $0.handlers[descriptor] }
-                handler?.handleEvents(events)
+                handlers[descriptor]?.handleEvents(events)
             }
+            // Timers due and tasks handed over, in one lock acquisition; then the next wait's
+            // timeout in another, after they ran (they may have added more).
             let now = ContinuousClock.now
-            let due = state.withLock { state -> [@Sendable () -> Void] in
-                state.timers.popDue(at: now).compactMap { state.timerBodies.removeValue(forKey: $0) }
-            }
-            for body in due { body() }
-            let tasks = state.withLock { state -> [@Sendable () -> Void] in
+            let (due, tasks) = state.withLock { state -> ([@Sendable () -> Void], [@Sendable () -> Void]) in
+                let due = state.timers.isEmpty ? [] : state.timers.popDue(at: now).compactMap { state.timerBodies.removeValue(forKey: $0) }
                 state.wakePending = false
                 defer { state.tasks.removeAll(keepingCapacity: true) }
-                return state.tasks
+                return (due, state.tasks)
             }
+            for body in due { body() }
             for task in tasks { task() }
+            timeout = state.withLock { state -> Int32 in
+                if !state.tasks.isEmpty { return 0 }
+                guard let deadline = state.timers.nextDeadline() else { return -1 }
+                return ContinuousClock.now.duration(to: deadline).milliseconds
+            }
         }
     }
 }

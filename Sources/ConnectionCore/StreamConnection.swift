@@ -14,7 +14,7 @@ import TCPTransport
 /// Closing: a close from the peer, or a protocol violation, is answered once the consumer has
 /// taken every message that arrived before it (or after the close timeout if it does not), so
 /// an application sees, and may answer, all of them.
-package final class StreamConnection<Codec: StreamCodec>: EventLoopHandler, Sendable {
+package final class StreamConnection: EventLoopHandler, Sendable {
     /// The loop this connection runs on.
     package let loop: EventLoop
     /// Buffers and timeouts.
@@ -23,18 +23,24 @@ package final class StreamConnection<Codec: StreamCodec>: EventLoopHandler, Send
     package let remoteAddress: String
 
     let socket: Socket
-    private let state: LockedValue<StreamConnectionState<Codec>>
-    /// The deadline timer currently scheduled. Loop thread only.
-    private let timer = LockedValue<(deadline: ContinuousClock.Instant, timer: EventLoop.Timer)?>(nil)
+    private let state: LockedValue<StreamConnectionState>
+    /// What the loop watches the socket for, and the deadline timer scheduled. Loop thread only.
+    private let registration: LoopConfined<Registration>
+
+    private struct Registration {
+        var interest: PollEvents?
+        var timer: (deadline: ContinuousClock.Instant, timer: EventLoop.Timer)?
+    }
 
     /// Wraps a connected socket; nothing happens until ``start(handshakeDeadline:onReady:)``.
-    package init(socket: Socket, loop: EventLoop, configuration: ConnectionConfiguration, codec: Codec,
-                 handshake: (any StreamHandshake<Codec>)?, remoteAddress: String) {
+    package init(socket: Socket, loop: EventLoop, configuration: ConnectionConfiguration, codec: any StreamCodec,
+                 handshake: (any StreamHandshake)?, remoteAddress: String) {
         self.socket = socket
         self.loop = loop
         self.configuration = configuration
         self.remoteAddress = remoteAddress
         self.state = LockedValue(StreamConnectionState(codec: codec, handshake: handshake))
+        self.registration = LoopConfined(Registration(), loop: loop)
     }
 
     /// Registers the connection on its loop and runs the handshake. `onReady` is called once,
@@ -65,29 +71,26 @@ package final class StreamConnection<Codec: StreamCodec>: EventLoopHandler, Send
     }
 
     /// Runs `body` under the lock, then the resumptions it queued.
-    private func withState<Result, Failure: Error>(_ body: (inout StreamConnectionState<Codec>) throws(Failure) -> Result) throws(Failure) -> Result {
+    @inline(__always)
+    private func withState<Result, Failure: Error>(_ body: (inout StreamConnectionState) throws(Failure) -> Result) throws(Failure) -> Result {
         var deferred: [@Sendable () -> Void] = []
-        let result = state.withLock { (state) -> Swift.Result<Result, Failure> in
-            defer {
-                deferred = state.deferred
-                state.deferred.removeAll()
-            }
-            return Swift.Result { () throws(Failure) in try body(&state) }
+        defer { for resumption in deferred { resumption() } }  // after the lock is released
+        return try state.withLock { (state) throws(Failure) -> Result in
+            defer { if !state.deferred.isEmpty { swap(&deferred, &state.deferred) } }
+            return try body(&state)
         }
-        for resumption in deferred { resumption() }
-        return try result.get()
     }
 
-    /// Reads the codec's state (e.g. the request path a handshake recorded).
-    package func withCodec<Result>(_ body: (Codec) -> Result) -> Result {
-        state.withLock { body($0.codec) }
+    /// What the handshake learned (a request path, a response head); nil without one.
+    package var handshakeResult: (any Sendable)? {
+        state.withLock { $0.handshakeResult }
     }
 
     // MARK: Receiving
 
     /// Takes the next message, waiting for one; nil once the connection has ended (or the
     /// task is cancelled while waiting).
-    package func receive() async -> Codec.Message? {
+    package func receive() async -> (any Sendable)? {
         var wake = false
         let immediate = withState { $0.takeNext(configuration: configuration, wake: &wake) }
         if wake { afterConsumerProgress() }
@@ -96,9 +99,11 @@ package final class StreamConnection<Codec: StreamCodec>: EventLoopHandler, Send
         case .end: return nil
         case .empty: break
         }
-        let id = LockedValue<UInt64?>(nil)
+        // The id is reserved before waiting, so the cancellation handler knows it without a
+        // lock of its own; a cancellation that comes first is seen under the lock below.
+        let receiverID = withState { $0.reserveReceiverID() }
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Codec.Message?, Never>) in
+            await withCheckedContinuation { (continuation: CheckedContinuation<(any Sendable)?, Never>) in
                 var wake = false
                 withState { state in
                     switch state.takeNext(configuration: configuration, wake: &wake) {
@@ -108,22 +113,20 @@ package final class StreamConnection<Codec: StreamCodec>: EventLoopHandler, Send
                         if Task.isCancelled {
                             state.deferred.append { continuation.resume(returning: nil) }
                         } else {
-                            let receiverID = state.addReceiver(continuation)
-                            id.withLock { $0 = receiverID }
+                            state.addReceiver(receiverID, continuation)
                         }
                     }
                 }
                 if wake { afterConsumerProgress() }
             }
         } onCancel: {
-            guard let receiverID = id.withLock({ $0 }) else { return }
             withState { $0.cancelReceiver(id: receiverID) }
         }
     }
 
     /// Takes the next message and every further one already received (up to `limit`), in
     /// order: one wake-up for a burst. Nil once the connection has ended.
-    package func receiveBatch(limit: Int = 256) async -> [Codec.Message]? {
+    package func receiveBatch(limit: Int = 256) async -> [any Sendable]? {
         guard let first = await receive() else { return nil }
         var wake = false
         let more = withState { $0.takeQueuedMessages(limit: limit - 1, configuration: configuration, wake: &wake) }
@@ -139,14 +142,15 @@ package final class StreamConnection<Codec: StreamCodec>: EventLoopHandler, Send
 
     // MARK: Sending
 
-    /// Lets `enqueue` queue a message on the codec and writes it. Returns once the bytes are
-    /// written or queued; waits first while more than the high-water mark is queued.
+    /// Queues `message` (one of the codec's outbound message types) and writes it. Returns
+    /// once the bytes are written or queued; waits first while more than the high-water mark
+    /// is queued.
     /// - Throws: ``ConnectionError/closed`` once the connection is closing or closed,
-    ///   ``ConnectionError/transportFailed(_:)`` if the socket fails, or what `enqueue` throws.
-    package func send(_ enqueue: (inout Codec) throws(ConnectionError) -> Void) async throws(ConnectionError) {
+    ///   ``ConnectionError/transportFailed(_:)`` if the socket fails, or what the codec throws.
+    package func send(_ message: any Sendable) async throws(ConnectionError) {
         let highWater = configuration.outboundHighWater
         let target = try withState { (state) throws(ConnectionError) in
-            try state.queue(highWater: highWater, refuseOverHighWater: false, enqueue)
+            try state.queue(message, highWater: highWater, refuseOverHighWater: false)
         }
         flush()
         guard let target else { return }
@@ -160,17 +164,17 @@ package final class StreamConnection<Codec: StreamCodec>: EventLoopHandler, Send
     /// order of messages must follow that lock's order. Call ``flush()`` after releasing it.
     /// - Throws: ``ConnectionError/outboundFull`` (nothing queued) while more than the
     ///   high-water mark waits; otherwise as ``send(_:)``.
-    package func enqueue(_ enqueue: (inout Codec) throws(ConnectionError) -> Void) throws(ConnectionError) {
+    package func enqueue(_ message: any Sendable) throws(ConnectionError) {
         let highWater = configuration.outboundHighWater
         _ = try withState { (state) throws(ConnectionError) in
-            try state.queue(highWater: highWater, refuseOverHighWater: true, enqueue)
+            try state.queue(message, highWater: highWater, refuseOverHighWater: true)
         }
     }
 
     /// Queues a message and writes it now, from any context, without waiting for
     /// backpressure (see ``enqueue(_:)`` for the limit).
-    package func sendNow(_ enqueue: (inout Codec) throws(ConnectionError) -> Void) throws(ConnectionError) {
-        try self.enqueue(enqueue)
+    package func sendNow(_ message: any Sendable) throws(ConnectionError) {
+        try enqueue(message)
         flush()
     }
 
@@ -182,8 +186,16 @@ package final class StreamConnection<Codec: StreamCodec>: EventLoopHandler, Send
     /// Writes what is queued until the socket would block, outside the lock. One writer at a
     /// time; whoever finds another writer busy leaves the bytes to it.
     package func flush() {
+        flush(socketWritable: false)
+    }
+
+    /// `socketWritable`: the loop saw the socket writable (a full socket has room again).
+    private func flush(socketWritable: Bool) {
+        var socketWritable = socketWritable
         while true {
-            guard let chunks = withState({ $0.takeForWriting() }) else { return }
+            let writable = socketWritable
+            socketWritable = false
+            guard let chunks = withState({ $0.takeForWriting(socketWritable: writable) }) else { return }
             var written = 0
             var failure: SocketError?
             var remaining: [[UInt8]] = []
@@ -234,16 +246,17 @@ package final class StreamConnection<Codec: StreamCodec>: EventLoopHandler, Send
 
     // MARK: Closing
 
-    /// Lets `start` begin the protocol's closing (e.g. queue a close frame), then waits until
-    /// the connection has ended. Calling it again, or after the end, just waits.
+    /// Begins the protocol's closing as `request` describes it (e.g. a close frame with a
+    /// code), then waits until the connection has ended; returns how it ended. Calling it
+    /// again, or after the end, just waits.
     @discardableResult
-    package func close(_ start: (inout Codec) -> Void) async -> Codec.Closure {
+    package func close(_ request: any Sendable) async -> any Sendable {
         withState { state in
             guard state.isOpen else {
                 if !state.isFinished { state.abortRequested = true }
                 return
             }
-            start(&state.codec)
+            state.codec.startClose(request)
             state.collectOutput()
             if state.closeDeadline == nil { state.closeDeadline = .now + configuration.closeTimeout }
         }
@@ -272,12 +285,12 @@ package final class StreamConnection<Codec: StreamCodec>: EventLoopHandler, Send
     }
 
     /// How the connection ended; nil while it is open.
-    package var closure: Codec.Closure? {
+    package var closure: (any Sendable)? {
         state.withLock { $0.finalClosure }
     }
 
     /// Waits until the connection has ended and returns how.
-    package func closed() async -> Codec.Closure {
+    package func closed() async -> any Sendable {
         await withCheckedContinuation { continuation in
             withState { $0.waitForClosure(continuation) }
         }
@@ -292,7 +305,7 @@ package final class StreamConnection<Codec: StreamCodec>: EventLoopHandler, Send
     // MARK: Loop thread
 
     package func handleEvents(_ events: PollEvents) {
-        if !events.isDisjoint(with: [.writable, .failure]) { flush() }
+        if !events.isDisjoint(with: [.writable, .failure]) { flush(socketWritable: true) }
         if !events.isDisjoint(with: [.readable, .failure]) { readAvailable() }
         update()
     }
@@ -306,7 +319,11 @@ package final class StreamConnection<Codec: StreamCodec>: EventLoopHandler, Send
         }
         switch plan {
         case .watch(let interest, let deadline):
-            loop.setInterest(socket.descriptor, interest, handler: self)
+            let changed = registration.withValue { registration -> Bool in
+                defer { registration.interest = interest }
+                return registration.interest != interest
+            }
+            if changed { loop.setInterest(socket.descriptor, interest, handler: self) }
             scheduleTimer(deadline)
         case .finish:
             let (close, reset) = withState { state in (state.finish(configuration: configuration), state.resetOnClose) }
@@ -323,15 +340,15 @@ package final class StreamConnection<Codec: StreamCodec>: EventLoopHandler, Send
     }
 
     private func scheduleTimer(_ deadline: ContinuousClock.Instant?) {
-        let previous = timer.withLock { $0 }
+        let previous = registration.withValue { $0.timer }
         guard previous?.deadline != deadline else { return }
         previous?.timer.cancel()
         guard let deadline else {
-            timer.withLock { $0 = nil }
+            registration.withValue { $0.timer = nil }
             return
         }
         let scheduled = loop.schedule(at: deadline) { [weak self] in self?.update() }
-        timer.withLock { $0 = (deadline, scheduled) }
+        registration.withValue { $0.timer = (deadline, scheduled) }
     }
 
     /// Reads what the socket has (a few reads while it keeps filling the buffer and the

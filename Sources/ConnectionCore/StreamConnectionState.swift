@@ -7,11 +7,11 @@ import TCPTransport
 /// lock, which `Task.cancel()` holds while it runs a cancellation handler that takes ours):
 /// resumptions are queued in ``deferred`` and run by the owner after unlocking. Socket writes
 /// are made outside the lock too (see ``takeForWriting()``).
-package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
+package struct StreamConnectionState: Sendable {
     /// One entry of the received-message queue.
     enum InboxItem: Sendable {
         /// A message and its size in bytes.
-        case message(Codec.Message, Int)
+        case message(any Sendable, Int)
         /// The end of the messages. `finishClosing`: the codec still has to answer the peer's
         /// close (or a protocol error) when the consumer reaches this point.
         case end(finishClosing: Bool)
@@ -19,7 +19,7 @@ package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
 
     /// What a consumer found in the inbox.
     enum Take: Sendable {
-        case message(Codec.Message)
+        case message(any Sendable)
         case end
         /// Nothing yet: wait.
         case empty
@@ -35,9 +35,11 @@ package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
 
     typealias Waiter = CheckedContinuation<Result<Void, ConnectionError>, Never>
 
-    var codec: Codec
+    var codec: any StreamCodec
     /// The handshake still running; nil once it completed.
-    var handshake: (any StreamHandshake<Codec>)?
+    var handshake: (any StreamHandshake)?
+    /// What the completed handshake learned.
+    private(set) var handshakeResult: (any Sendable)?
     var handshakeDeadline: ContinuousClock.Instant?
     /// Told once whether the handshake succeeded.
     var onReady: (@Sendable (Result<Void, ConnectFailure>) -> Void)?
@@ -55,7 +57,7 @@ package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
     /// A consumer took a message and has not asked for the next one yet: it may be answering
     /// it, so a close must not overtake that answer.
     private var consumerBusy = false
-    private var receivers: [(id: UInt64, continuation: CheckedContinuation<Codec.Message?, Never>)] = []
+    private var receivers: [(id: UInt64, continuation: CheckedContinuation<(any Sendable)?, Never>)] = []
     private var lastReceiverID: UInt64 = 0
     /// Reading is paused because the inbox is full (not because the protocol stopped reading).
     private(set) var readingPaused = false
@@ -69,6 +71,8 @@ package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
     private var outbound = OutboundQueue()
     /// A thread is writing chunks it took out of ``outbound``; nobody else writes meanwhile.
     private(set) var writerActive = false
+    /// The last write found the socket full; cleared when the loop sees it writable.
+    private var writeBlocked = false
     /// ``finish(configuration:)`` found a writer busy: it asks the loop to finish when done.
     private var finishWaitsForWriter = false
     private var bytesQueued: UInt64 = 0
@@ -77,7 +81,7 @@ package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
 
     private var probeCounter: UInt64 = 0
     private var probeWaiters: [(id: UInt64, continuation: Waiter)] = []
-    private var closeWaiters: [CheckedContinuation<Codec.Closure, Never>] = []
+    private var closeWaiters: [CheckedContinuation<any Sendable, Never>] = []
 
     var transportError: SocketError?
     var endOfInput = false
@@ -86,11 +90,11 @@ package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
     /// Close with a reset (RST) rather than a FIN.
     var resetOnClose = false
     private(set) var isFinished = false
-    private(set) var finalClosure: Codec.Closure?
+    private(set) var finalClosure: (any Sendable)?
     /// The socket is open: writers may use it. Cleared, under the lock, before it is closed.
     private(set) var socketOpen = true
 
-    package init(codec: Codec, handshake: (any StreamHandshake<Codec>)?) {
+    package init(codec: any StreamCodec, handshake: (any StreamHandshake)?) {
         self.codec = codec
         self.handshake = handshake
         if let handshake { outbound.append(handshake.initialOutput()) }
@@ -114,7 +118,7 @@ package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
             receiveOpen(bytes, configuration: configuration)
             return
         }
-        switch handshake!.receive(UnsafeRawBufferPointer(bytes), codec: &codec) {
+        switch handshake!.receive(UnsafeRawBufferPointer(bytes)) {
         case .needMore:
             return
         case .failed(let reply, let error):
@@ -122,8 +126,9 @@ package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
             handshakeDeadline = nil
             outbound.append(reply)
             handshakeFailure = .handshake(error)
-        case .complete(let reply, var leftover):
+        case .complete(let reply, var leftover, let result):
             handshake = nil
+            handshakeResult = result
             handshakeDeadline = nil
             outbound.append(reply)
             if let onReady {
@@ -137,7 +142,7 @@ package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
     }
 
     private mutating func receiveOpen(_ bytes: UnsafeMutableRawBufferPointer, configuration: ConnectionConfiguration) {
-        var events: [CodecEvent<Codec.Message>] = []
+        var events: [CodecEvent] = []
         codec.receive(bytes, into: &events)
         for event in events {
             switch event {
@@ -188,8 +193,8 @@ package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
 
     /// Takes up to `limit` messages that are already queued, without waiting, stopping at the
     /// end marker (left for the next ``takeNext(configuration:wake:)``).
-    package mutating func takeQueuedMessages(limit: Int, configuration: ConnectionConfiguration, wake: inout Bool) -> [Codec.Message] {
-        var messages: [Codec.Message] = []
+    package mutating func takeQueuedMessages(limit: Int, configuration: ConnectionConfiguration, wake: inout Bool) -> [any Sendable] {
+        var messages: [any Sendable] = []
         while messages.count < limit, inboxHead < inbox.count, case .message(let message, let size) = inbox[inboxHead] {
             inboxHead += 1
             inboxBytes -= size
@@ -210,11 +215,15 @@ package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
         }
     }
 
-    /// Registers a consumer waiting for a message; returns its id (for cancellation).
-    mutating func addReceiver(_ continuation: CheckedContinuation<Codec.Message?, Never>) -> UInt64 {
+    /// An id for a consumer about to wait (for its cancellation).
+    mutating func reserveReceiverID() -> UInt64 {
         lastReceiverID += 1
-        receivers.append((lastReceiverID, continuation))
         return lastReceiverID
+    }
+
+    /// Registers a consumer waiting for a message under its reserved id.
+    mutating func addReceiver(_ id: UInt64, _ continuation: CheckedContinuation<(any Sendable)?, Never>) {
+        receivers.append((id, continuation))
     }
 
     /// A waiting consumer was cancelled: it gets nil.
@@ -228,7 +237,7 @@ package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
     mutating func deliverToWaitingReceivers(configuration: ConnectionConfiguration) {
         var wake = false
         while !receivers.isEmpty {
-            let next: Codec.Message?
+            let next: (any Sendable)?
             switch takeNext(configuration: configuration, wake: &wake) {
             case .empty: return
             case .message(let message): next = message
@@ -269,16 +278,15 @@ package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
 
     // MARK: Sending
 
-    /// Lets `enqueue` queue a message on the codec. Returns the byte count a sender must wait
-    /// to see written (backpressure: more than `highWater` bytes queued), or nil.
+    /// Queues `message` on the codec. Returns the byte count a sender must wait to see
+    /// written (backpressure: more than `highWater` bytes queued), or nil.
     /// - Throws: ``ConnectionError/closed`` before the handshake completed or once the
-    ///   connection ended; what `enqueue` throws.
-    mutating func queue(highWater: Int, refuseOverHighWater: Bool,
-                        _ enqueue: (inout Codec) throws(ConnectionError) -> Void) throws(ConnectionError) -> UInt64? {
+    ///   connection ended; what the codec throws.
+    mutating func queue(_ message: any Sendable, highWater: Int, refuseOverHighWater: Bool) throws(ConnectionError) -> UInt64? {
         guard isOpen else { throw .closed }
         if let transportError { throw .transportFailed(transportError) }
         if refuseOverHighWater && outbound.count > highWater { throw .outboundFull }
-        try enqueue(&codec)
+        try codec.send(message)
         collectOutput()
         return outbound.count > highWater ? bytesQueued - UInt64(highWater) : nil
     }
@@ -311,8 +319,11 @@ package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
 
     /// Hands the queued chunks to a writer, unless another thread is writing, the socket is
     /// gone, or nothing is queued. The writer must call ``finishWriting(remaining:written:error:)``.
-    mutating func takeForWriting() -> [[UInt8]]? {
-        guard socketOpen, !writerActive, transportError == nil, !outbound.isEmpty else { return nil }
+    mutating func takeForWriting(socketWritable: Bool = false) -> [[UInt8]]? {
+        if socketWritable { writeBlocked = false }
+        // While the socket is known to be full, senders only queue: the loop writes once it
+        // reports the socket writable (no failing `send` per message).
+        guard socketOpen, !writerActive, !writeBlocked, transportError == nil, !outbound.isEmpty else { return nil }
         writerActive = true
         return outbound.takeAll()
     }
@@ -322,6 +333,7 @@ package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
     /// look at the connection (a finish waited for this writer).
     mutating func finishWriting(remaining: [[UInt8]], written: Int, error: SocketError?) -> (again: Bool, finishWaiting: Bool) {
         writerActive = false
+        writeBlocked = !remaining.isEmpty
         let finishWaiting = finishWaitsForWriter
         finishWaitsForWriter = false
         outbound.putBack(remaining)
@@ -352,7 +364,7 @@ package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
             read = false
         } else if handshake != nil {
             read = true
-        } else if codec.closure != nil {
+        } else if codec.isClosed {
             // Closed: flush the last frames; then the side that closes first closes TCP, the
             // other waits for it (RFC 6455 section 7.1.1), both within closeTimeout.
             if closeDeadline == nil { closeDeadline = .now + configuration.closeTimeout }
@@ -361,7 +373,7 @@ package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
         } else {
             read = codec.isReading && inboxBytes < configuration.inboundBufferLimit
         }
-        readingPaused = handshake == nil && codec.closure == nil && codec.isReading && !read
+        readingPaused = handshake == nil && !codec.isClosed && codec.isReading && !read
         var interest: PollEvents = []
         if read { interest.insert(.readable) }
         if write { interest.insert(.writable) }
@@ -381,7 +393,7 @@ package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
         }
         if let deadline = closeDeadline, now >= deadline {
             abortRequested = true
-            if codec.closure == nil { resetOnClose = true }
+            if !codec.isClosed { resetOnClose = true }
         }
     }
 
@@ -418,7 +430,7 @@ package struct StreamConnectionState<Codec: StreamCodec>: Sendable {
     }
 
     /// Registers a task waiting for the end.
-    mutating func waitForClosure(_ continuation: CheckedContinuation<Codec.Closure, Never>) {
+    mutating func waitForClosure(_ continuation: CheckedContinuation<any Sendable, Never>) {
         if let finalClosure {
             deferred.append { continuation.resume(returning: finalClosure) }
         } else {

@@ -4,7 +4,7 @@ import TCPTransport
 /// A TCP listener on an ``EventLoop``: every accepted socket becomes a ``StreamConnection``
 /// that runs its handshake on the same loop and is handed out once the handshake succeeded.
 /// Thousands of connections, handshakes included, cost no thread each.
-package final class StreamListener<Codec: StreamCodec>: EventLoopHandler, Sendable {
+package final class StreamListener: EventLoopHandler, Sendable {
     /// The port the listener is bound to (the system's choice when started with port 0).
     package let port: Int
     /// The address it is bound to.
@@ -15,8 +15,8 @@ package final class StreamListener<Codec: StreamCodec>: EventLoopHandler, Sendab
     private let listener: TCPListener
     private let configuration: ConnectionConfiguration
     private let handshakeTimeout: Duration
-    private let makeConnection: @Sendable () -> (Codec, (any StreamHandshake<Codec>)?)
-    private let onConnection: @Sendable (StreamConnection<Codec>) -> Void
+    private let makeConnection: @Sendable () -> (any StreamCodec, (any StreamHandshake)?)
+    private let onConnection: @Sendable (StreamConnection) -> Void
     private let onRejection: @Sendable (String) -> Void
     private let onStop: @Sendable () -> Void
     private let stopped = LockedValue(false)
@@ -30,8 +30,8 @@ package final class StreamListener<Codec: StreamCodec>: EventLoopHandler, Sendab
     /// - Throws: the bind error (e.g. address in use).
     package init(host: String, port: Int, loop: EventLoop = .shared, configuration: ConnectionConfiguration,
                  handshakeTimeout: Duration,
-                 makeConnection: @escaping @Sendable () -> (Codec, (any StreamHandshake<Codec>)?),
-                 onConnection: @escaping @Sendable (StreamConnection<Codec>) -> Void,
+                 makeConnection: @escaping @Sendable () -> (any StreamCodec, (any StreamHandshake)?),
+                 onConnection: @escaping @Sendable (StreamConnection) -> Void,
                  onRejection: @escaping @Sendable (String) -> Void,
                  onStop: @escaping @Sendable () -> Void = {}) throws(SocketError) {
         listener = try TCPListener.bind(host: host, port: port)

@@ -19,11 +19,11 @@ package enum StreamConnector {
     /// - Throws: ``ConnectFailure``: ``ConnectFailure/socket(_:)`` with `.timedOut` when the
     ///   deadline passes before TCP is up, ``ConnectFailure/timedOut`` when it passes during
     ///   the handshake.
-    package static func open<Codec: StreamCodec>(
-        host: String, port: Int, codec: Codec, handshake: (any StreamHandshake<Codec>)?,
+    package static func open(
+        host: String, port: Int, codec: any StreamCodec, handshake: (any StreamHandshake)?,
         timeout: Duration, handshakeTimeout: Duration? = nil,
         configuration: ConnectionConfiguration = .init(), loop: EventLoop = .shared
-    ) async throws(ConnectFailure) -> StreamConnection<Codec> {
+    ) async throws(ConnectFailure) -> StreamConnection {
         let operation = ConnectOperation(host: host, port: port, codec: codec, handshake: handshake,
                                          deadline: .now + timeout, handshakeTimeout: handshakeTimeout,
                                          configuration: configuration, loop: loop)
@@ -39,15 +39,15 @@ package enum StreamConnector {
 }
 
 /// One client open in progress. Its stages run on the loop; `fail` may come from anywhere.
-private final class ConnectOperation<Codec: StreamCodec>: EventLoopHandler, Sendable {
-    typealias Completion = CheckedContinuation<Result<StreamConnection<Codec>, ConnectFailure>, Never>
+private final class ConnectOperation: EventLoopHandler, Sendable {
+    typealias Completion = CheckedContinuation<Result<StreamConnection, ConnectFailure>, Never>
 
     private enum Stage: Sendable {
         /// Resolving the name, or between two connect attempts: no socket is owned by the stage.
         case resolving
         /// TCP connect to `addresses[index]` in progress on `socket`.
         case connecting(addresses: [SocketAddress], index: Int, socket: Socket, lastError: SocketError)
-        case handshaking(StreamConnection<Codec>)
+        case handshaking(StreamConnection)
         case done
     }
 
@@ -59,15 +59,15 @@ private final class ConnectOperation<Codec: StreamCodec>: EventLoopHandler, Send
 
     let host: String
     let port: Int
-    let codec: Codec
-    let handshake: (any StreamHandshake<Codec>)?
+    let codec: any StreamCodec
+    let handshake: (any StreamHandshake)?
     let deadline: ContinuousClock.Instant
     let handshakeTimeout: Duration?
     let configuration: ConnectionConfiguration
     let loop: EventLoop
     private let state = LockedValue(State())
 
-    init(host: String, port: Int, codec: Codec, handshake: (any StreamHandshake<Codec>)?, deadline: ContinuousClock.Instant,
+    init(host: String, port: Int, codec: any StreamCodec, handshake: (any StreamHandshake)?, deadline: ContinuousClock.Instant,
          handshakeTimeout: Duration?, configuration: ConnectionConfiguration, loop: EventLoop) {
         self.handshakeTimeout = handshakeTimeout
         self.host = host
@@ -202,7 +202,7 @@ private final class ConnectOperation<Codec: StreamCodec>: EventLoopHandler, Send
         }
     }
 
-    private func succeed(_ connection: StreamConnection<Codec>) {
+    private func succeed(_ connection: StreamConnection) {
         let (completion, timer) = state.withLock { state -> (Completion?, EventLoop.Timer?) in
             guard case .handshaking = state.stage else { return (nil, nil) }
             state.stage = .done

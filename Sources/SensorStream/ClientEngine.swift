@@ -59,26 +59,34 @@ final class ClientEngine: Sendable {
     /// Runs `body` under the client's lock; then queues the messages it sent on the connection
     /// (still under the lock, so their order is the lock's order), and after releasing it
     /// writes them and delivers what the broadcasters were given.
-    @discardableResult
+    @discardableResult @inline(__always)
     func withState<Result, Failure: Error>(_ body: (inout ClientState) throws(Failure) -> Result) throws(Failure) -> Result {
-        let (result, connection, overflowed) = state.withLock { state in
-            let result = Swift.Result { () throws(Failure) in try body(&state) }
-            let messages = state.takeOutbox()
-            guard let connection = state.connection, !messages.isEmpty else { return (result, nil as WebSocketConnection?, false) }
-            do {
-                try connection.enqueue(texts: messages.map { SensorProtocol.encode($0.envelope) })
-                return (result, connection, false)
-            } catch {
-                // Full (the server reads nothing) or closing: this connection is done; the
-                // next one gets the whole session state.
-                return (result, connection, true)
-            }
+        var connection: WebSocketConnection?
+        var overflowed = false
+        let result = try state.withLock { (state) throws(Failure) -> Result in
+            let result = try body(&state)
+            (connection, overflowed) = Self.queueOutbox(&state)
+            return result
         }
         if overflowed { connection?.abort() } else { connection?.flush() }
         states.deliver()
         frames.deliver()
         statuses.deliver()
-        return try result.get()
+        return result
+    }
+
+    /// Queues the state's outbox on its connection (under the client's lock). Returns the
+    /// connection to flush, and whether it refused (full or closing: it is done, and the next
+    /// connection gets the whole session state).
+    private static func queueOutbox(_ state: inout ClientState) -> (WebSocketConnection?, Bool) {
+        let messages = state.takeOutbox()
+        guard let connection = state.connection, !messages.isEmpty else { return (nil, false) }
+        do {
+            try connection.enqueue(texts: messages.map { SensorProtocol.encode($0.envelope) })
+            return (connection, false)
+        } catch {
+            return (connection, true)
+        }
     }
 
     // MARK: Lifecycle

@@ -1,31 +1,68 @@
 import ConnectionCore
 import WebSocketCore
 
-/// RFC 6455 after the opening handshake, as a ``StreamCodec``: ``WebSocketSession`` (frames,
-/// UTF-8, fragments, pings, the close handshake) plus what the handshake learned.
-package struct WebSocketCodec: StreamCodec {
-    package typealias Message = WebSocketMessage
-    package typealias Closure = WebSocketSession.Closure
+/// What a ``WebSocketCodec`` sends (``StreamConnection/send(_:)`` and friends).
+package enum WebSocketOutbound: Sendable {
+    /// A text message.
+    case text(String)
+    /// Text messages, in order.
+    case texts([String])
+    /// A binary message.
+    case binary([UInt8])
+    /// One raw data frame (tests and conformance tools that need fragments).
+    case frame(WebSocketOpcode, payload: [UInt8], fin: Bool)
+}
 
+/// What the opening handshake learned, kept by the connection for the typed API.
+struct WebSocketHandshakeResult: Sendable {
+    /// The request target: the client's path, or the path the server was asked for.
+    var path: String
+    /// The request head (server side) or response head (client side).
+    var head: HTTPHead
+}
+
+/// RFC 6455 after the opening handshake, as a ``StreamCodec``: ``WebSocketSession`` (frames,
+/// UTF-8, fragments, pings, the close handshake). Delivers ``WebSocketMessage``s, sends
+/// ``WebSocketOutbound``s, closes with a ``WebSocketCloseFrame``, ends with a
+/// ``WebSocketSession/Closure``.
+package struct WebSocketCodec: StreamCodec {
     /// The frame-level state.
     package var session: WebSocketSession
-    /// The request target: the client's path, or the path the server was asked for.
-    package var path: String
-    /// The opening-handshake request head (server side) or response head (client side).
-    package var handshakeHead = HTTPHead(startLine: "", fields: [])
 
     /// A codec for `role` with these limits.
-    package init(role: WebSocketSession.Role, limits: WebSocketSession.Configuration, path: String = "/",
+    package init(role: WebSocketSession.Role, limits: WebSocketSession.Configuration,
                  maskingKeys: any MaskingKeySource = SecureRandomMaskingKeys()) {
         session = WebSocketSession(role: role, configuration: limits, maskingKeys: maskingKeys)
-        self.path = path
     }
 
-    package mutating func receive(_ input: UnsafeMutableRawBufferPointer, into events: inout [CodecEvent<WebSocketMessage>]) {
+    package mutating func send(_ message: any Sendable) throws(ConnectionError) {
+        guard let outbound = message as? WebSocketOutbound else { throw .rejected("not a WebSocketOutbound: \(type(of: message))") }
+        do throws(WebSocketSession.SendError) {
+            switch outbound {
+            case .text(let text):
+                try session.sendText(text)
+            case .texts(let texts):
+                for text in texts { try session.sendText(text) }
+            case .binary(let bytes):
+                try session.sendBinary(bytes)
+            case .frame(let opcode, let payload, let fin):
+                guard session.canSend else { throw .closed }
+                payload.withUnsafeBytes { try? session.send(opcode, payload: $0, fin: fin) }
+            }
+        } catch {
+            throw error == .closed ? .closed : .rejected("control payload over 125 bytes")
+        }
+    }
+
+    package mutating func startClose(_ request: any Sendable) {
+        session.close(request as? WebSocketCloseFrame ?? WebSocketCloseFrame(code: .normalClosure))
+    }
+
+    package mutating func receive(_ input: UnsafeMutableRawBufferPointer, into events: inout [CodecEvent]) {
         session.receive(input) { event in
             switch event {
-            case .text(let payload): events.append(.message(.text(payload.string), byteCount: payload.count))
-            case .binary(let payload): events.append(.message(.binary(payload.array), byteCount: payload.count))
+            case .text(let payload): events.append(.message(WebSocketMessage.text(payload.string), byteCount: payload.count))
+            case .binary(let payload): events.append(.message(WebSocketMessage.binary(payload.array), byteCount: payload.count))
             case .ping: break  // the pong is already queued
             case .pong(let payload):
                 // Our probes carry their number in 8 bytes; other pongs are unsolicited.
@@ -42,10 +79,10 @@ package struct WebSocketCodec: StreamCodec {
     package mutating func takeOutput() -> [UInt8] { session.takeOutput() }
     package var needsFinishClosing: Bool { session.needsFinishClosing }
     package mutating func finishClosing() { session.finishClosing() }
-    package var closure: WebSocketSession.Closure? { session.closure }
+    package var isClosed: Bool { session.closure != nil }
     package var closesTransportFirst: Bool { session.role == .server }
 
-    package mutating func transportClosed() -> WebSocketSession.Closure {
+    package mutating func transportClosed() -> any Sendable {
         session.transportClosed()
         guard let closure = session.closure else {
             preconditionFailure("Internal inconsistency: no closure after the transport closed")

@@ -14,17 +14,19 @@ package final class WebSocketConnection: Sendable {
     package let path: String
     /// The opening-handshake request head (server side) or response head (client side).
     package let handshakeHead: HTTPHead
-    /// The connection underneath.
-    package let core: StreamConnection<WebSocketCodec>
+    /// The connection underneath, running a ``WebSocketCodec``.
+    package let core: StreamConnection
 
     /// The peer's address, e.g. "127.0.0.1:52144".
     package var remoteAddress: String { core.remoteAddress }
 
-    init(core: StreamConnection<WebSocketCodec>, role: WebSocketSession.Role, configuration: WebSocketConfiguration) {
+    init(core: StreamConnection, role: WebSocketSession.Role, configuration: WebSocketConfiguration) {
         self.core = core
         self.role = role
         self.configuration = configuration
-        (path, handshakeHead) = core.withCodec { ($0.path, $0.handshakeHead) }
+        let result = core.handshakeResult as? WebSocketHandshakeResult
+        path = result?.path ?? "/"
+        handshakeHead = result?.head ?? HTTPHead(startLine: "", fields: [])
     }
 
     // MARK: Opening
@@ -45,7 +47,7 @@ package final class WebSocketConnection: Sendable {
     package static func connect(host: String, port: Int, path: String = "/", configuration: WebSocketConfiguration = .init(),
                                 maskingKeys: any MaskingKeySource = SecureRandomMaskingKeys(),
                                 loop: EventLoop = .shared) async throws(WebSocketError) -> WebSocketConnection {
-        let codec = WebSocketCodec(role: .client, limits: configuration.limits, path: path, maskingKeys: maskingKeys)
+        let codec = WebSocketCodec(role: .client, limits: configuration.limits, maskingKeys: maskingKeys)
         let upgrade = ClientUpgrade(host: host, port: port, path: path, configuration: configuration)
         do {
             let core = try await StreamConnector.open(host: host, port: port, codec: codec, handshake: upgrade,
@@ -91,12 +93,19 @@ package final class WebSocketConnection: Sendable {
 
     /// Takes the next message, waiting for one; nil once the connection has ended (or the
     /// task is cancelled while waiting).
-    package func receive() async -> WebSocketMessage? { await core.receive() }
+    package func receive() async -> WebSocketMessage? { await core.receive().flatMap(Self.message) }
 
     /// Takes the next message and every further one already received (up to `limit`), in
     /// order: one wake-up for a burst instead of one per message. Nil once the connection
     /// has ended.
-    package func receiveBatch(limit: Int = 256) async -> [WebSocketMessage]? { await core.receiveBatch(limit: limit) }
+    package func receiveBatch(limit: Int = 256) async -> [WebSocketMessage]? {
+        await core.receiveBatch(limit: limit).map { $0.compactMap(Self.message) }
+    }
+
+    /// The codec delivers nothing but ``WebSocketMessage``s.
+    private static func message(_ received: any Sendable) -> WebSocketMessage? {
+        received as? WebSocketMessage
+    }
 
     // MARK: Sending
 
@@ -105,12 +114,12 @@ package final class WebSocketConnection: Sendable {
     /// - Throws: ``WebSocketError/closed(_:)`` once a close frame was sent or the connection
     ///   ended; ``WebSocketError/transportFailed(_:)`` if the socket fails during the write.
     package func send(text: String) async throws(WebSocketError) {
-        try await send { (session) throws(WebSocketSession.SendError) in try session.sendText(text) }
+        try await send(WebSocketOutbound.text(text))
     }
 
     /// Sends a binary message (see ``send(text:)``).
     package func send(binary: [UInt8]) async throws(WebSocketError) {
-        try await send { (session) throws(WebSocketSession.SendError) in try session.sendBinary(binary) }
+        try await send(WebSocketOutbound.binary(binary))
     }
 
     /// Sends a message (see ``send(text:)``).
@@ -123,10 +132,7 @@ package final class WebSocketConnection: Sendable {
 
     /// Sends one raw data frame: for tests and conformance tools that need fragments.
     package func send(frame opcode: WebSocketOpcode, payload: [UInt8], fin: Bool) async throws(WebSocketError) {
-        try await send { (session) throws(WebSocketSession.SendError) in
-            guard session.canSend else { throw .closed }
-            payload.withUnsafeBytes { try? session.send(opcode, payload: $0, fin: fin) }
-        }
+        try await send(WebSocketOutbound.frame(opcode, payload: payload, fin: fin))
     }
 
     /// Queues a text message at once, from any context, without waiting for backpressure, and
@@ -142,7 +148,11 @@ package final class WebSocketConnection: Sendable {
     /// - Throws: as ``sendNow(text:)``.
     package func sendNow(texts: some Collection<String>) throws(WebSocketError) {
         guard !texts.isEmpty else { return }
-        try enqueue(texts: texts)
+        if texts.count == 1, let text = texts.first {
+            do { try core.enqueue(WebSocketOutbound.text(text)) } catch { throw map(error) }
+        } else {
+            try enqueue(texts: texts)
+        }
         core.flush()
     }
 
@@ -151,11 +161,7 @@ package final class WebSocketConnection: Sendable {
     /// - Throws: as ``sendNow(text:)``.
     package func enqueue(texts: some Collection<String>) throws(WebSocketError) {
         do {
-            try core.enqueue { (codec) throws(ConnectionError) in
-                for text in texts {
-                    do { try codec.session.sendText(text) } catch { throw ConnectionError.closed }
-                }
-            }
+            try core.enqueue(WebSocketOutbound.texts(Array(texts)))
         } catch {
             throw map(error)
         }
@@ -167,15 +173,9 @@ package final class WebSocketConnection: Sendable {
     /// Bytes queued for the socket and not yet written: how far the peer lags behind.
     package var pendingOutputBytes: Int { core.pendingOutputBytes }
 
-    private func send(_ enqueue: (inout WebSocketSession) throws(WebSocketSession.SendError) -> Void) async throws(WebSocketError) {
-        do throws(ConnectionError) {
-            try await core.send { (codec) throws(ConnectionError) in
-                do throws(WebSocketSession.SendError) {
-                    try enqueue(&codec.session)
-                } catch {
-                    throw error == .closed ? ConnectionError.closed : .rejected("control payload over 125 bytes")
-                }
-            }
+    private func send(_ outbound: WebSocketOutbound) async throws(WebSocketError) {
+        do {
+            try await core.send(outbound)
         } catch {
             throw map(error)
         }
@@ -183,7 +183,7 @@ package final class WebSocketConnection: Sendable {
 
     private func map(_ error: ConnectionError) -> WebSocketError {
         switch error {
-        case .closed: .closed(core.closure)
+        case .closed: .closed(closure)
         case .transportFailed(let socketError): .transportFailed(socketError)
         case .outboundFull: .outboundFull
         case .rejected, .probeUnsupported: .invalidControlPayload
@@ -207,7 +207,7 @@ package final class WebSocketConnection: Sendable {
     /// Calling it again, or after the connection ended, just waits.
     @discardableResult
     package func close(code: WebSocketCloseCode = .normalClosure, reason: String = "") async -> WebSocketSession.Closure {
-        await core.close { codec in codec.session.close(WebSocketCloseFrame(code: code, reason: reason)) }
+        Self.closure(await core.close(WebSocketCloseFrame(code: code, reason: reason)))
     }
 
     /// Drops the connection at once, without a close handshake (TCP reset). For shutdown
@@ -215,8 +215,16 @@ package final class WebSocketConnection: Sendable {
     package func abort() { core.abort() }
 
     /// How the connection ended; nil while it is open.
-    package var closure: WebSocketSession.Closure? { core.closure }
+    package var closure: WebSocketSession.Closure? { core.closure.map(Self.closure) }
 
     /// Waits until the connection has ended and returns how.
-    package func closed() async -> WebSocketSession.Closure { await core.closed() }
+    package func closed() async -> WebSocketSession.Closure { Self.closure(await core.closed()) }
+
+    /// The codec ends every connection with a ``WebSocketSession/Closure``.
+    private static func closure(_ ended: any Sendable) -> WebSocketSession.Closure {
+        guard let closure = ended as? WebSocketSession.Closure else {
+            preconditionFailure("Internal inconsistency: a WebSocket connection ended with \(type(of: ended))")
+        }
+        return closure
+    }
 }

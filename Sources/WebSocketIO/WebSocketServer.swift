@@ -18,7 +18,7 @@ package final class WebSocketServer: Sendable {
     /// Problems with peers that never became connections (bad handshakes, timeouts), for logging.
     package let rejections: AsyncStream<String>
 
-    private let listener: StreamListener<WebSocketCodec>
+    private let listener: StreamListener
 
     /// Binds `host`:`port` (0 = any free port) and starts accepting.
     /// - Throws: ``WebSocketError/connectFailed(_:)`` carrying the bind error (e.g. address in use).

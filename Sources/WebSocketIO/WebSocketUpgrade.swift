@@ -10,16 +10,18 @@ struct ClientUpgrade: StreamHandshake {
     init(host: String, port: Int, path: String, configuration: WebSocketConfiguration) {
         handshake = ClientHandshake(host: host, port: port, path: path, extraHeaders: configuration.extraHeaders)
         reader = HTTPHeadReader(maxSize: configuration.maxHandshakeSize)
+        self.path = path
     }
 
     func initialOutput() -> [UInt8] { handshake.request }
 
-    mutating func receive(_ input: UnsafeRawBufferPointer, codec: inout WebSocketCodec) -> HandshakeProgress {
+    let path: String
+
+    mutating func receive(_ input: UnsafeRawBufferPointer) -> HandshakeProgress {
         do {
             guard let (head, rest) = try reader.append(input) else { return .needMore }
             try handshake.validate(head)
-            codec.handshakeHead = head
-            return .complete(reply: [], leftover: rest)
+            return .complete(reply: [], leftover: rest, result: WebSocketHandshakeResult(path: path, head: head))
         } catch let error as HTTPHeadError {
             return .failed(reply: [], error: HandshakeError.malformedHead(error))
         } catch {
@@ -39,7 +41,7 @@ struct ServerUpgrade: StreamHandshake {
 
     func initialOutput() -> [UInt8] { [] }
 
-    mutating func receive(_ input: UnsafeRawBufferPointer, codec: inout WebSocketCodec) -> HandshakeProgress {
+    mutating func receive(_ input: UnsafeRawBufferPointer) -> HandshakeProgress {
         let head: HTTPHead
         let rest: [UInt8]
         do {
@@ -54,9 +56,8 @@ struct ServerUpgrade: StreamHandshake {
         case .failure(let rejection):
             return .failed(reply: rejection.response, error: ServerUpgradeRefusal(status: rejection.status, reason: rejection.reason))
         case .success(let accepted):
-            codec.path = accepted.path
-            codec.handshakeHead = accepted.request
-            return .complete(reply: accepted.response, leftover: rest)
+            return .complete(reply: accepted.response, leftover: rest,
+                             result: WebSocketHandshakeResult(path: accepted.path, head: accepted.request))
         }
     }
 }

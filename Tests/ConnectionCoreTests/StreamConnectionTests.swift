@@ -7,15 +7,11 @@ import TestSupport
 
 /// A minimal line protocol: proves that any codec runs on the core, not only WebSocket.
 struct LineCodec: StreamCodec {
-    typealias Message = String
-    typealias Closure = String
-
     private var partial: [UInt8] = []
     private var output: [UInt8] = []
-    private var closing = false
     private(set) var closure: String?
 
-    mutating func receive(_ input: UnsafeMutableRawBufferPointer, into events: inout [CodecEvent<String>]) {
+    mutating func receive(_ input: UnsafeMutableRawBufferPointer, into events: inout [CodecEvent]) {
         for byte in input {
             if byte == UInt8(ascii: "\n") {
                 events.append(.message(String(decoding: partial, as: UTF8.self), byteCount: partial.count + 1))
@@ -26,8 +22,17 @@ struct LineCodec: StreamCodec {
         }
     }
 
-    mutating func send(_ line: String) { output += Array(line.utf8) + [10] }
-    mutating func close() { closure = "closed by us" }
+    /// Sends a `String` or an array of them, one line each.
+    mutating func send(_ message: any Sendable) throws(ConnectionError) {
+        guard closure == nil else { throw .closed }
+        switch message {
+        case let line as String: output += Array(line.utf8) + [10]
+        case let lines as [String]: for line in lines { output += Array(line.utf8) + [10] }
+        default: throw .rejected("not a line")
+        }
+    }
+    mutating func startClose(_ request: any Sendable) { closure = "closed by us" }
+    var isClosed: Bool { closure != nil }
 
     var isReading: Bool { closure == nil }
     mutating func takeOutput() -> [UInt8] {
@@ -37,7 +42,7 @@ struct LineCodec: StreamCodec {
     var needsFinishClosing: Bool { false }
     mutating func finishClosing() {}
     var closesTransportFirst: Bool { true }
-    mutating func transportClosed() -> String {
+    mutating func transportClosed() -> any Sendable {
         if closure == nil { closure = "transport closed" }
         return closure ?? ""
     }
@@ -47,8 +52,8 @@ struct LineCodec: StreamCodec {
 /// A handshake that waits for a greeting line that never comes (for timeouts).
 struct WaitForGreeting: StreamHandshake {
     func initialOutput() -> [UInt8] { [] }
-    mutating func receive(_ input: UnsafeRawBufferPointer, codec: inout LineCodec) -> HandshakeProgress {
-        input.contains(UInt8(ascii: "\n")) ? .complete(reply: [], leftover: []) : .needMore
+    mutating func receive(_ input: UnsafeRawBufferPointer) -> HandshakeProgress {
+        input.contains(UInt8(ascii: "\n")) ? .complete(reply: [], leftover: [], result: "greeted") : .needMore
     }
 }
 
@@ -61,8 +66,8 @@ func threadCount() -> Int? {
 
 /// An echo server for lines on `loop`.
 final class LineEchoServer: Sendable {
-    let listener: StreamListener<LineCodec>
-    let accepted = LockedValue<[StreamConnection<LineCodec>]>([])
+    let listener: StreamListener
+    let accepted = LockedValue<[StreamConnection]>([])
 
     init(loop: EventLoop, configuration: ConnectionConfiguration = .init(), echo: Bool = true) throws {
         let accepted = self.accepted
@@ -74,9 +79,9 @@ final class LineEchoServer: Sendable {
                 guard echo else { return }
                 Task {
                     while let line = await connection.receive() {
-                        try? await connection.send { $0.send(line) }
+                        try? await connection.send(line)
                     }
-                    await connection.close { $0.close() }
+                    await connection.close("bye")
                 }
             },
             onRejection: { _ in })
@@ -97,16 +102,16 @@ struct StreamConnectionTests {
             var index = 0
             while index < lines.count {
                 let chunk = lines[index..<min(lines.count, index + 1 + index % 13)]
-                try await client.send { codec in for line in chunk { codec.send(line) } }
+                try await client.send(Array(chunk))
                 index += chunk.count
             }
         }
         var received: [String] = []
-        while received.count < lines.count, let line = await client.receive() { received.append(line) }
+        while received.count < lines.count, let line = await client.receive() { received.append(line as? String ?? "?") }
         try await sender.value
         #expect(received == lines)
-        let closure = await client.close { $0.close() }
-        #expect(closure == "closed by us")
+        let closure = await client.close("bye")
+        #expect(closure as? String == "closed by us")
     }
 
     @Test("300 connections, both ends on one loop, add no thread")
@@ -117,20 +122,20 @@ struct StreamConnectionTests {
         // Warm up: the first connect starts the resolver thread machinery.
         let first = try await StreamConnector.open(host: "127.0.0.1", port: server.listener.port, codec: LineCodec(),
                                                    handshake: nil, timeout: .seconds(5), loop: loop)
-        await first.close { $0.close() }
+        await first.close("bye")
         let before = try #require(threadCount())
-        var clients: [StreamConnection<LineCodec>] = []
+        var clients: [StreamConnection] = []
         for _ in 0..<300 {
             clients.append(try await StreamConnector.open(host: "127.0.0.1", port: server.listener.port, codec: LineCodec(),
                                                           handshake: nil, timeout: .seconds(5), loop: loop))
         }
         #expect(await eventually { server.accepted.withLock { $0.count } == 301 })
         // Every connection works.
-        for (index, client) in clients.enumerated() { try await client.send { $0.send("hello \(index)") } }
-        for (index, client) in clients.enumerated() { #expect(await client.receive() == "hello \(index)") }
+        for (index, client) in clients.enumerated() { try await client.send("hello \(index)") }
+        for (index, client) in clients.enumerated() { #expect(await client.receive() as? String == "hello \(index)") }
         let after = try #require(threadCount())
         #expect(after - before < 10, "threads went from \(before) to \(after) for 600 connection ends")
-        for client in clients { await client.close { $0.close() } }
+        for client in clients { await client.close("bye") }
     }
 
     @Test("a handshake that never completes times out; cancelling the opener ends it at once")
@@ -188,7 +193,7 @@ struct StreamConnectionTests {
         // Fill the socket buffers and our outbox: sendNow must refuse at some point.
         var refused = false
         for _ in 0..<100_000 {
-            let outcome = Result { () throws(ConnectionError) in try client.sendNow { $0.send(line) } }
+            let outcome = Result { () throws(ConnectionError) in try client.sendNow(line) }
             if case .failure(let error) = outcome {
                 #expect(error == .outboundFull)
                 refused = true
@@ -199,12 +204,12 @@ struct StreamConnectionTests {
         #expect(client.pendingOutputBytes > 64 * 1024)
         #expect(client.pendingOutputBytes < 64 * 1024 + 2_000, "nothing was queued past the refusal")
         // send() waits instead of refusing; it returns once the peer reads.
-        let waiting = Task { try await client.send { $0.send("last") } }
+        let waiting = Task { try await client.send("last") }
         let peer = try #require(server.accepted.withLock { $0.first })
         var count = 0
         while let received = await peer.receive() {
             count += 1
-            if received == "last" { break }
+            if received as? String == "last" { break }
         }
         try await waiting.value
         #expect(count > 64)
