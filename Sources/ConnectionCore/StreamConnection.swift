@@ -174,8 +174,13 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     /// Queues a message and writes it now, from any context, without waiting for
     /// backpressure (see ``enqueue(_:)`` for the limit).
     package func sendNow(_ message: any Sendable) throws(ConnectionError) {
-        try enqueue(message)
-        flush()
+        // Queue and take for writing in one lock acquisition: the common single-message send.
+        let highWater = configuration.outboundHighWater
+        let chunks = try withState { (state) throws(ConnectionError) -> [[UInt8]]? in
+            _ = try state.queue(message, highWater: highWater, refuseOverHighWater: true)
+            return state.takeForWriting()
+        }
+        if let chunks, write(chunks) { flush() }
     }
 
     /// Bytes queued for the socket and not yet written: how far the peer lags behind.
@@ -196,40 +201,47 @@ package final class StreamConnection: EventLoopHandler, Sendable {
             let writable = socketWritable
             socketWritable = false
             guard let chunks = withState({ $0.takeForWriting(socketWritable: writable) }) else { return }
-            var written = 0
-            var failure: SocketError?
-            var remaining: [[UInt8]] = []
-            var index = 0
-            writing: while index < chunks.count {
-                var offset = 0
-                let chunk = chunks[index]
-                while offset < chunk.count {
-                    let result = chunk.withUnsafeBytes { bytes in
-                        Result { () throws(SocketError) in try socket.write(UnsafeRawBufferPointer(rebasing: bytes[offset...])) }
-                    }
-                    switch result {
-                    case .success(.bytes(let count)):
-                        offset += count
-                        written += count
-                    case .success:
-                        remaining = [Array(chunk[offset...])] + chunks[(index + 1)...]
-                        break writing
-                    case .failure(let error):
-                        failure = error
-                        break writing
-                    }
-                }
-                index += 1
-            }
-            let (again, finishWaiting) = withState { $0.finishWriting(remaining: remaining, written: written, error: failure) }
-            if !remaining.isEmpty || failure != nil || finishWaiting {
-                // The loop watches for writability, notices the failure, or finishes a close
-                // that waited for this writer.
-                if loop.inLoop { update() } else { loop.execute { [self] in update() } }
-                return
-            }
-            if !again { return }
+            guard write(chunks) else { return }
         }
+    }
+
+    /// Writes chunks taken with the writer token, gives the token back with what the socket
+    /// did not take. Returns whether more was queued meanwhile and can be written right away.
+    @discardableResult
+    private func write(_ chunks: [[UInt8]]) -> Bool {
+        var written = 0
+        var failure: SocketError?
+        var remaining: [[UInt8]] = []
+        var index = 0
+        writing: while index < chunks.count {
+            var offset = 0
+            let chunk = chunks[index]
+            while offset < chunk.count {
+                let result = chunk.withUnsafeBytes { bytes in
+                    Result { () throws(SocketError) in try socket.write(UnsafeRawBufferPointer(rebasing: bytes[offset...])) }
+                }
+                switch result {
+                case .success(.bytes(let count)):
+                    offset += count
+                    written += count
+                case .success:
+                    remaining = [Array(chunk[offset...])] + chunks[(index + 1)...]
+                    break writing
+                case .failure(let error):
+                    failure = error
+                    break writing
+                }
+            }
+            index += 1
+        }
+        let (again, finishWaiting) = withState { $0.finishWriting(remaining: remaining, written: written, error: failure) }
+        if !remaining.isEmpty || failure != nil || finishWaiting {
+            // The loop watches for writability, notices the failure, or finishes a close
+            // that waited for this writer.
+            if loop.inLoop { update() } else { loop.execute { [self] in update() } }
+            return false
+        }
+        return again
     }
 
     /// Queues a liveness probe (a WebSocket ping) and waits for its answer. Bound it with a

@@ -140,7 +140,11 @@ package final class WebSocketConnection: Sendable {
     /// - Throws: ``WebSocketError/outboundFull`` (nothing queued) while more than
     ///   `outboundHighWater` bytes wait; otherwise as ``send(text:)``.
     package func sendNow(text: String) throws(WebSocketError) {
-        try sendNow(texts: CollectionOfOne(text))
+        do {
+            try core.sendNow(WebSocketOutbound.text(text))
+        } catch {
+            throw map(error)
+        }
     }
 
     /// Queues several text messages at once and writes them with as few system calls as the
@@ -148,12 +152,11 @@ package final class WebSocketConnection: Sendable {
     /// - Throws: as ``sendNow(text:)``.
     package func sendNow(texts: some Collection<String>) throws(WebSocketError) {
         guard !texts.isEmpty else { return }
-        if texts.count == 1, let text = texts.first {
-            do { try core.enqueue(WebSocketOutbound.text(text)) } catch { throw map(error) }
-        } else {
-            try enqueue(texts: texts)
+        do {
+            try core.sendNow(WebSocketOutbound.texts(Array(texts)))
+        } catch {
+            throw map(error)
         }
-        core.flush()
     }
 
     /// Queues text messages without writing them: for a caller that holds a lock of its own
