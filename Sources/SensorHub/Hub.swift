@@ -52,7 +52,6 @@ package final class Hub: Sendable {
         var agents: Set<UInt64> = []
         var dropped: [UInt64: Int] = [:]
         var lastPeer: UInt64 = 0
-        var tasks: [Task<Void, Never>] = []
         mutating func nextPeer() -> UInt64 { lastPeer += 1; return lastPeer }
     }
 
@@ -69,7 +68,8 @@ package final class Hub: Sendable {
         self.port = server.port
         self.maxBacklog = maxBacklog
         (events, eventsContinuation) = AsyncStream.makeStream(of: HubEvent.self, bufferingPolicy: .bufferingNewest(10_000))
-        let accept = Task { [server, self] in
+        // Ends when `stop()` stops the server (its connection stream finishes).
+        Task { [server, self] in
             await withDiscardingTaskGroup { group in
                 group.addTask {
                     for await rejection in server.rejections { self.eventsContinuation.yield(.rejected(rejection)) }
@@ -79,7 +79,6 @@ package final class Hub: Sendable {
                 }
             }
         }
-        shared.withLock { $0.tasks.append(accept) }
     }
 
     /// Stops accepting, closes every connection with 1001 (going away) and waits for them.

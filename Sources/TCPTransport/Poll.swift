@@ -59,3 +59,12 @@ package final class WakeupPipe: Sendable {
         _ = close(writeDescriptor)
     }
 }
+
+extension Duration {
+    /// Whole milliseconds, rounded up, clamped to Int32 for `poll`.
+    package var milliseconds: Int32 {
+        let (seconds, attoseconds) = components
+        let total = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
+        return Int32(clamping: max(0, total))
+    }
+}

@@ -4,7 +4,11 @@ import Darwin
 import Glibc
 #endif
 
-/// Opens TCP connections: resolves the host, tries each address in turn within one deadline.
+import TCPTransport
+
+/// Blocking TCP connect for test peers (the fault proxy's upstream, raw clients): resolves the
+/// host, tries each address in turn within one deadline. The library itself connects on its
+/// event loop (`StreamConnector` in ConnectionCore).
 package enum TCPConnector {
     /// Connects to `host`:`port`, trying every resolved address (IPv6 and IPv4) until one
     /// accepts, all within `timeout`. Blocks the calling thread: call it off the cooperative pool.
@@ -68,13 +72,4 @@ private func systemConnect(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ le
     #else
     Glibc.connect(fd, address, length)
     #endif
-}
-
-extension Duration {
-    /// Whole milliseconds, rounded up, clamped to Int32 for `poll`.
-    package var milliseconds: Int32 {
-        let (seconds, attoseconds) = components
-        let total = seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000
-        return Int32(clamping: max(0, total))
-    }
 }
