@@ -34,7 +34,10 @@ package enum StreamConnector {
         } onCancel: {
             operation.fail(.cancelled)
         }
-        return try result.get()
+        // The connection was made on the loop thread; take it over under the operation's lock,
+        // which the loop released after making it (a plain happens-before edge, whatever the
+        // continuation's own ordering).
+        return try operation.handOver(result).get()
     }
 }
 
@@ -117,9 +120,8 @@ private final class ConnectOperation: EventLoopHandler, Sendable {
         let address = addresses[index]
         let attempt = Result { () throws(SocketError) -> (Socket, Bool) in
             let socket = try Socket.makeTCP(family: address.family)
-            let result = address.withSockAddr { systemConnect(socket.descriptor, $0, $1) }
-            if result == 0 { return (socket, true) }
-            let code = errno
+            let code = socket.startConnect(to: address)
+            if code == 0 { return (socket, true) }
             guard code == EINPROGRESS || code == EINTR else {
                 socket.close()
                 throw SocketError.fromErrno(code, call: "connect")
@@ -132,17 +134,8 @@ private final class ConnectOperation: EventLoopHandler, Sendable {
         case .success(let (socket, connected)):
             // A socket in the `.connecting` stage belongs to the stage: whoever takes it out
             // (this loop, or `fail`) closes it. One connected at once never enters it.
-            let proceed = state.withLock { state -> Bool in
-                switch state.stage {
-                case .resolving, .connecting:
-                    state.stage = connected ? .resolving
-                        : .connecting(addresses: addresses, index: index, socket: socket, lastError: lastError)
-                    return true
-                case .handshaking, .done:
-                    return false
-                }
-            }
-            guard proceed else {
+            guard advance(to: connected ? .resolving
+                          : .connecting(addresses: addresses, index: index, socket: socket, lastError: lastError)) else {
                 socket.close()
                 return
             }
@@ -150,6 +143,20 @@ private final class ConnectOperation: EventLoopHandler, Sendable {
                 startHandshake(on: socket)
             } else {
                 loop.setInterest(socket.descriptor, .writable, handler: self)
+            }
+        }
+    }
+
+    /// Moves on from resolving or connecting to `next`; false (nothing changes) once the
+    /// operation is handshaking or done (cancelled, timed out).
+    private func advance(to next: Stage) -> Bool {
+        state.withLock { state -> Bool in
+            switch state.stage {
+            case .resolving, .connecting:
+                state.stage = next
+                return true
+            case .handshaking, .done:
+                return false
             }
         }
     }
@@ -180,16 +187,7 @@ private final class ConnectOperation: EventLoopHandler, Sendable {
     private func startHandshake(on socket: Socket) {
         let connection = StreamConnection(socket: socket, loop: loop, configuration: configuration, codec: codec,
                                           handshake: handshake, remoteAddress: socket.peerAddress?.description ?? "\(host):\(port)")
-        let proceed = state.withLock { state -> Bool in
-            switch state.stage {
-            case .resolving, .connecting:
-                state.stage = .handshaking(connection)
-                return true
-            case .handshaking, .done:
-                return false
-            }
-        }
-        guard proceed else {
+        guard advance(to: .handshaking(connection)) else {
             socket.close()
             return
         }
@@ -215,6 +213,11 @@ private final class ConnectOperation: EventLoopHandler, Sendable {
         } else {
             connection.abort()
         }
+    }
+
+    /// The opener's side of a finished operation: its result, read under the lock.
+    func handOver(_ result: Result<StreamConnection, ConnectFailure>) -> Result<StreamConnection, ConnectFailure> {
+        state.withLock { _ in result }
     }
 
     /// Ends the operation with `failure` (any thread); later calls do nothing.
@@ -245,12 +248,4 @@ private final class ConnectOperation: EventLoopHandler, Sendable {
         }
         completion?.resume(returning: .failure(failure))
     }
-}
-
-private func systemConnect(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Int32 {
-    #if canImport(Darwin)
-    Darwin.connect(fd, address, length)
-    #else
-    Glibc.connect(fd, address, length)
-    #endif
 }

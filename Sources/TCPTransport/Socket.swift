@@ -112,6 +112,13 @@ package struct Socket: Sendable, Hashable {
         }
     }
 
+    /// Starts a non-blocking connect to `address`: 0 when connected at once, else the errno
+    /// (`EINPROGRESS`: wait until the socket is writable, then read `SO_ERROR`).
+    package func startConnect(to address: SocketAddress) -> Int32 {
+        let result = address.withSockAddr { systemConnect(descriptor, $0, $1) }
+        return result == 0 ? 0 : errno
+    }
+
     /// Shuts down both directions (wakes a blocked peer, sends FIN).
     package func shutdown() {
         _ = systemShutdown(descriptor)
@@ -140,5 +147,13 @@ private func systemShutdown(_ descriptor: Int32) -> Int32 {
     Darwin.shutdown(descriptor, SHUT_RDWR)
     #else
     Glibc.shutdown(descriptor, Int32(SHUT_RDWR))
+    #endif
+}
+
+private func systemConnect(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Int32 {
+    #if canImport(Darwin)
+    Darwin.connect(fd, address, length)
+    #else
+    Glibc.connect(fd, address, length)
     #endif
 }

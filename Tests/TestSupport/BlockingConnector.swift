@@ -38,9 +38,9 @@ package enum TCPConnector {
                                 isCancelled: () -> Bool = { false }) throws(SocketError) -> Socket {
         let socket = try Socket.makeTCP(family: address.family)
         do throws(SocketError) {
-            let result = address.withSockAddr { systemConnect(socket.descriptor, $0, $1) }
-            if result != 0 {
-                guard errno == EINPROGRESS || errno == EINTR else { throw SocketError.fromErrno(errno, call: "connect") }
+            let code = socket.startConnect(to: address)
+            if code != 0 {
+                guard code == EINPROGRESS || code == EINTR else { throw SocketError.fromErrno(code, call: "connect") }
                 let deadline = ContinuousClock.now + timeout
                 while true {
                     if isCancelled() { throw SocketError.system(call: "connect", errno: ECANCELED) }
@@ -64,12 +64,4 @@ package enum TCPConnector {
             throw error
         }
     }
-}
-
-private func systemConnect(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Int32 {
-    #if canImport(Darwin)
-    Darwin.connect(fd, address, length)
-    #else
-    Glibc.connect(fd, address, length)
-    #endif
 }
