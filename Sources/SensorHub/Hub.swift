@@ -52,6 +52,8 @@ package final class Hub: Sendable {
         var agents: Set<UInt64> = []
         var dropped: [UInt64: Int] = [:]
         var lastPeer: UInt64 = 0
+        /// `stop()` has begun: connections that register now are closed at once.
+        var stopping = false
         mutating func nextPeer() -> UInt64 { lastPeer += 1; return lastPeer }
     }
 
@@ -84,7 +86,11 @@ package final class Hub: Sendable {
     /// Stops accepting, closes every connection with 1001 (going away) and waits for them.
     package func stop() async {
         server.stop()
-        let connections = shared.withLock { Array($0.connections.values) }
+        // Connections accepted but not yet served see `stopping` when they register.
+        let connections = shared.withLock { shared in
+            shared.stopping = true
+            return Array(shared.connections.values)
+        }
         await withDiscardingTaskGroup { group in
             for connection in connections {
                 group.addTask { await connection.close(code: .goingAway, reason: "hub shutting down") }
@@ -112,10 +118,14 @@ package final class Hub: Sendable {
     // MARK: Peers
 
     private func serve(_ connection: WebSocketConnection) async {
-        let peer = shared.withLock { shared in
+        let (peer, stopping) = shared.withLock { shared in
             let peer = shared.nextPeer()
             shared.connections[peer] = connection
-            return peer
+            return (peer, shared.stopping)
+        }
+        if stopping {
+            // Accepted just before `stop()`: it closes like every other connection.
+            await connection.close(code: .goingAway, reason: "hub shutting down")
         }
         var announced = false
         // Messages are handled a batch at a time (what one read brought in); everything they
