@@ -28,7 +28,7 @@ let package = Package(
         // The public client library apps import.
         .target(name: "SensorStream", dependencies: ["ConnectionCore", "SensorWire", "WebSocketIO", "WebSocketCore", "Locking"]),
         // The reference aggregator server (hub): sans-I/O state plus its WebSocket server.
-        .target(name: "SensorHub", dependencies: ["SensorWire", "SensorStream", "WebSocketIO", "WebSocketCore", "Locking"]),
+        .target(name: "SensorHub", dependencies: ["ConnectionCore", "SensorWire", "SensorStream", "WebSocketIO", "WebSocketCore", "Locking"]),
         // The command-line tool: demo, hub, watch, status.
         .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "Locking"]),
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.

@@ -152,9 +152,8 @@ package final class EventLoop: Sendable {
             }
             // Timers due and tasks handed over, in one lock acquisition; then the next wait's
             // timeout in another, after they ran (they may have added more).
-            let now = ContinuousClock.now
             let (due, tasks) = state.withLock { state -> ([@Sendable () -> Void], [@Sendable () -> Void]) in
-                let due = state.timers.isEmpty ? [] : state.timers.popDue(at: now).compactMap { state.timerBodies.removeValue(forKey: $0) }
+                let due = state.timers.isEmpty ? [] : state.timers.popDue(at: .now).compactMap { state.timerBodies.removeValue(forKey: $0) }
                 state.wakePending = false
                 defer { state.tasks.removeAll(keepingCapacity: true) }
                 return (due, state.tasks)

@@ -127,11 +127,19 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     /// Takes the next message and every further one already received (up to `limit`), in
     /// order: one wake-up for a burst. Nil once the connection has ended.
     package func receiveBatch(limit: Int = 256) async -> [any Sendable]? {
-        guard let first = await receive() else { return nil }
+        // What is queued already, in one lock acquisition; wait only when nothing is.
         var wake = false
+        let queued = withState { state -> [any Sendable] in
+            let messages = state.takeQueuedMessages(limit: limit, configuration: configuration, wake: &wake)
+            if !messages.isEmpty { state.consumerTookMessage() }
+            return messages
+        }
+        if wake { afterConsumerProgress() }
+        if !queued.isEmpty { return queued }
+        guard let first = await receive() else { return nil }
         let more = withState { $0.takeQueuedMessages(limit: limit - 1, configuration: configuration, wake: &wake) }
         if wake { afterConsumerProgress() }
-        return [first] + more
+        return more.isEmpty ? [first] : [first] + more
     }
 
     /// The consumer made room or reached a close: the loop may read again or write the answer.
@@ -150,7 +158,7 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     package func send(_ message: any Sendable) async throws(ConnectionError) {
         let highWater = configuration.outboundHighWater
         let target = try withState { (state) throws(ConnectionError) in
-            try state.queue(message, highWater: highWater, refuseOverHighWater: false)
+            try state.queue(message, highWater: highWater, refuseAbove: nil)
         }
         flush()
         guard let target else { return }
@@ -167,17 +175,19 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     package func enqueue(_ message: any Sendable) throws(ConnectionError) {
         let highWater = configuration.outboundHighWater
         _ = try withState { (state) throws(ConnectionError) in
-            try state.queue(message, highWater: highWater, refuseOverHighWater: true)
+            try state.queue(message, highWater: highWater, refuseAbove: highWater)
         }
     }
 
     /// Queues a message and writes it now, from any context, without waiting for
     /// backpressure (see ``enqueue(_:)`` for the limit).
-    package func sendNow(_ message: any Sendable) throws(ConnectionError) {
+    /// - Parameter limit: refuse while more than this many bytes wait (default: the high-water
+    ///   mark): a server drops what a slow peer cannot take, in the same lock acquisition.
+    package func sendNow(_ message: any Sendable, refusingAbove limit: Int? = nil) throws(ConnectionError) {
         // Queue and take for writing in one lock acquisition: the common single-message send.
         let highWater = configuration.outboundHighWater
         let chunks = try withState { (state) throws(ConnectionError) -> [[UInt8]]? in
-            _ = try state.queue(message, highWater: highWater, refuseOverHighWater: true)
+            _ = try state.queue(message, highWater: highWater, refuseAbove: limit ?? highWater)
             return state.takeForWriting()
         }
         if let chunks, write(chunks) { flush() }
@@ -324,9 +334,8 @@ package final class StreamConnection: EventLoopHandler, Sendable {
 
     /// Applies what the state asks for: interest, deadline timer, or the end.
     private func update() {
-        let now = ContinuousClock.now
         let plan = withState { state in
-            state.checkDeadlines(now: now)
+            state.checkDeadlines()
             return state.plan(configuration: configuration)
         }
         switch plan {

@@ -191,6 +191,12 @@ package struct StreamConnectionState: Sendable {
         return .empty
     }
 
+    /// A consumer took messages with ``takeQueuedMessages(limit:configuration:wake:)`` first:
+    /// like ``takeNext(configuration:wake:)``, it may be answering them, so a close waits.
+    mutating func consumerTookMessage() {
+        consumerBusy = true
+    }
+
     /// Takes up to `limit` messages that are already queued, without waiting, stopping at the
     /// end marker (left for the next ``takeNext(configuration:wake:)``).
     package mutating func takeQueuedMessages(limit: Int, configuration: ConnectionConfiguration, wake: inout Bool) -> [any Sendable] {
@@ -282,10 +288,12 @@ package struct StreamConnectionState: Sendable {
     /// written (backpressure: more than `highWater` bytes queued), or nil.
     /// - Throws: ``ConnectionError/closed`` before the handshake completed or once the
     ///   connection ended; what the codec throws.
-    mutating func queue(_ message: any Sendable, highWater: Int, refuseOverHighWater: Bool) throws(ConnectionError) -> UInt64? {
+    /// - Parameter refuseAbove: refuse (``ConnectionError/outboundFull``, nothing queued) while
+    ///   more than this many bytes wait; nil queues whatever waits.
+    mutating func queue(_ message: any Sendable, highWater: Int, refuseAbove: Int?) throws(ConnectionError) -> UInt64? {
         guard isOpen else { throw .closed }
         if let transportError { throw .transportFailed(transportError) }
-        if refuseOverHighWater && outbound.count > highWater { throw .outboundFull }
+        if let refuseAbove, outbound.count > refuseAbove { throw .outboundFull }
         try codec.send(message)
         collectOutput()
         return outbound.count > highWater ? bytesQueued - UInt64(highWater) : nil
@@ -382,7 +390,9 @@ package struct StreamConnectionState: Sendable {
     }
 
     /// Applies deadlines that have passed.
-    mutating func checkDeadlines(now: ContinuousClock.Instant) {
+    mutating func checkDeadlines() {
+        guard handshakeDeadline != nil || finishClosingDeadline != nil || closeDeadline != nil else { return }
+        let now = ContinuousClock.now
         if let deadline = handshakeDeadline, now >= deadline {
             handshakeDeadline = nil
             handshakeFailure = .timedOut

@@ -1,3 +1,4 @@
+import ConnectionCore
 import Locking
 import SensorStream
 import WebSocketCore
@@ -63,10 +64,10 @@ package final class Hub: Sendable {
     ///   - maxMessageSize: the largest message accepted from a peer (close 1009 beyond it).
     /// - Throws: ``WebSocketError/connectFailed(_:)`` when the port cannot be bound.
     package init(host: String = "127.0.0.1", port: Int = 0, maxBacklog: Int = 1 << 20,
-                 maxMessageSize: Int = 1 << 20) throws(WebSocketError) {
+                 maxMessageSize: Int = 1 << 20, loop: EventLoop = .shared) throws(WebSocketError) {
         let configuration = WebSocketConfiguration(limits: .init(maxFrameSize: maxMessageSize, maxMessageSize: maxMessageSize),
                                                    closeTimeout: .seconds(2))
-        server = try WebSocketServer(host: host, port: port, configuration: configuration)
+        server = try WebSocketServer(host: host, port: port, configuration: configuration, loop: loop)
         self.port = server.port
         self.maxBacklog = maxBacklog
         (events, eventsContinuation) = AsyncStream.makeStream(of: HubEvent.self, bufferingPolicy: .bufferingNewest(10_000))
@@ -198,11 +199,13 @@ package final class Hub: Sendable {
             let isReading = if case .sensorData = delivery.message { true } else { false }
             let connections = shared.withLock { shared in delivery.recipients.compactMap { peer in shared.connections[peer].map { (peer, $0) } } }
             for (peer, connection) in connections {
-                if isReading && connection.pendingOutputBytes > maxBacklog {
+                do {
+                    try connection.sendNow(text: text, refusingAbove: isReading ? maxBacklog : nil)
+                } catch .outboundFull where isReading {
                     countDropped(1, for: peer)
-                    continue
+                } catch {
+                    // Closing or failed: its serve loop ends and cleans up.
                 }
-                try? connection.sendNow(text: text)
             }
             return
         }

@@ -63,15 +63,20 @@ final class ClientEngine: Sendable {
     func withState<Result, Failure: Error>(_ body: (inout ClientState) throws(Failure) -> Result) throws(Failure) -> Result {
         var connection: WebSocketConnection?
         var overflowed = false
+        var deliver = false
         let result = try state.withLock { (state) throws(Failure) -> Result in
             let result = try body(&state)
             (connection, overflowed) = Self.queueOutbox(&state)
+            deliver = state.broadcastPending
+            state.broadcastPending = false
             return result
         }
         if overflowed { connection?.abort() } else { connection?.flush() }
-        states.deliver()
-        frames.deliver()
-        statuses.deliver()
+        if deliver {
+            states.deliver()
+            frames.deliver()
+            statuses.deliver()
+        }
         return result
     }
 
@@ -139,7 +144,10 @@ final class ClientEngine: Sendable {
     }
 
     var connectionStates: AsyncStream<ConnectionState> {
-        withState { $0.states.makeStream(initial: $0.connectionState) }
+        withState { state in
+            state.broadcastPending = true
+            return state.states.makeStream(initial: state.connectionState)
+        }
     }
 
     var frameStream: AsyncStream<RawFrame> { frames.makeStream() }

@@ -69,6 +69,8 @@ struct ClientState: Sendable {
     var consumers: [String: [UInt64: Consumer]] = [:]
     var callbacks: [String: [(consumerID: UInt64, task: Task<Void, Never>)]] = [:]
     var statistics = ClientStatistics()
+    /// Values were given to the broadcasters since the owner last delivered them.
+    var broadcastPending = false
     /// Protocol messages to send on ``connection``, in order.
     private(set) var outbox: [ClientMessage] = []
     let frames: Broadcaster<RawFrame>
@@ -103,7 +105,7 @@ struct ClientState: Sendable {
     /// Publishes a new connection state to every listener (delivered after the lock).
     mutating func publish(_ state: ConnectionState) {
         connectionState = state
-        states.enqueue(state)
+        if states.enqueue(state) { broadcastPending = true }
     }
 
     // MARK: Session
@@ -136,14 +138,14 @@ struct ClientState: Sendable {
     /// listeners, statuses to waiting requests and listeners, readings to their consumers.
     mutating func receive(_ batch: [(RawFrame, ServerMessage?)]) -> Deliveries {
         var deliveries = Deliveries()
-        for (raw, message) in batch {
-            frames.enqueue(raw)
+        if frames.enqueue(contentsOf: batch.lazy.map(\.0)) { broadcastPending = true }
+        for (_, message) in batch {
             switch message {
             case nil:
                 statistics.messagesSkipped += 1
             case .connectionStatus(let sensorID, let connected)?:
                 deliveries.answers += pending.answer(sensorID).map { ($0, connected) }
-                statuses.enqueue(SensorStatus(sensorID: sensorID, connected: connected))
+                if statuses.enqueue(SensorStatus(sensorID: sensorID, connected: connected)) { broadcastPending = true }
             case .sensorData(let sensorID, let readings)?:
                 guard var sensorConsumers = consumers[sensorID] else { continue }
                 statistics.readingsReceived += 1
@@ -181,6 +183,7 @@ struct ClientState: Sendable {
     mutating func close(reason: DisconnectReason) -> Teardown {
         lifecycle = .closed
         publish(.disconnected(reason: reason))
+        broadcastPending = true
         frames.enqueueFinish()
         states.enqueueFinish()
         statuses.enqueueFinish()

@@ -140,8 +140,15 @@ package final class WebSocketConnection: Sendable {
     /// - Throws: ``WebSocketError/outboundFull`` (nothing queued) while more than
     ///   `outboundHighWater` bytes wait; otherwise as ``send(text:)``.
     package func sendNow(text: String) throws(WebSocketError) {
+        try sendNow(text: text, refusingAbove: nil)
+    }
+
+    /// Queues and writes a text message unless more than `limit` bytes already wait for the
+    /// peer: then nothing is queued and ``WebSocketError/outboundFull`` is thrown (a hub
+    /// dropping readings for a subscriber that does not keep up).
+    package func sendNow(text: String, refusingAbove limit: Int?) throws(WebSocketError) {
         do {
-            try core.sendNow(WebSocketOutbound.text(text))
+            try core.sendNow(WebSocketOutbound.text(text), refusingAbove: limit)
         } catch {
             throw map(error)
         }

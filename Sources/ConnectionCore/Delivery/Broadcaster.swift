@@ -66,10 +66,25 @@ package final class Broadcaster<Element: Sendable>: Sendable {
     }
 
     /// Records a value for every listener (no call out: safe under the caller's lock).
-    package func enqueue(_ element: Element) {
+    /// Returns whether anything was recorded (false without listeners): then ``deliver()`` is
+    /// due.
+    @discardableResult
+    package func enqueue(_ element: Element) -> Bool {
         state.withLock { state in
-            guard !state.finished, !state.listeners.isEmpty else { return }
+            guard !state.finished, !state.listeners.isEmpty else { return false }
             state.pending.append(.all(element, lastID: state.lastID))
+            return true
+        }
+    }
+
+    /// Records several values for every listener, in order, in one lock acquisition.
+    @discardableResult
+    package func enqueue(contentsOf elements: some Sequence<Element>) -> Bool {
+        state.withLock { state in
+            guard !state.finished, !state.listeners.isEmpty else { return false }
+            let lastID = state.lastID
+            for element in elements { state.pending.append(.all(element, lastID: lastID)) }
+            return true
         }
     }
 
