@@ -14,24 +14,31 @@ import Locking
 ///
 /// The receive path may push under its own lock; a consumer to wake is returned, not resumed,
 /// so the caller resumes it after releasing its locks.
+///
+/// The hot methods are `@inlinable`, so a client module specializes them for its element type
+/// (a generic queue called across modules otherwise looks up metadata and copies elements
+/// through witness tables on every push).
 package final class ConsumerQueue<Element: Sendable>: Sendable {
     package typealias Waiter = CheckedContinuation<Void, Never>
 
     /// How many elements wait at most; beyond it the oldest is dropped.
     package let capacity: Int
-    private let state = LockedValue(State())
+    @usableFromInline let state = LockedValue(State())
 
-    private struct State: Sendable {
-        var buffer: [Element] = []
-        var head = 0
+    @usableFromInline
+    struct State: Sendable {
+        @usableFromInline var buffer: [Element] = []
+        @usableFromInline var head = 0
         /// No more elements will be pushed (the buffered ones are still delivered).
-        var finished = false
+        @usableFromInline var finished = false
         /// The consumer went away (cancelled, or its iterator was dropped).
-        var terminated = false
-        var waiter: Waiter?
-        var onTermination: (@Sendable () -> Void)?
+        @usableFromInline var terminated = false
+        @usableFromInline var waiter: Waiter?
+        @usableFromInline var onTermination: (@Sendable () -> Void)?
 
-        var count: Int { buffer.count - head }
+        @usableFromInline init() {}
+
+        @usableFromInline var count: Int { buffer.count - head }
     }
 
     package init(capacity: Int) {
@@ -50,6 +57,7 @@ package final class ConsumerQueue<Element: Sendable>: Sendable {
 
     /// Appends an element. Returns whether the oldest one was dropped to make room, and the
     /// consumer to resume (after the caller's locks are released), if it was waiting.
+    @inlinable
     package func push(_ element: Element) -> (dropped: Bool, wake: Waiter?) {
         state.withLock { state in
             guard !state.finished, !state.terminated else { return (false, nil) }
@@ -71,6 +79,7 @@ package final class ConsumerQueue<Element: Sendable>: Sendable {
 
     /// No more elements: the consumer gets what is buffered, then the end. Returns the
     /// consumer to resume after the caller's locks are released.
+    @inlinable
     package func finish() -> Waiter? {
         state.withLock { state in
             state.finished = true
@@ -84,6 +93,7 @@ package final class ConsumerQueue<Element: Sendable>: Sendable {
 
     /// Everything buffered, oldest first; waits while there is nothing. Nil once the queue
     /// is finished and drained, or the consuming task is cancelled.
+    @inlinable
     package func take() async -> [Element]? {
         while true {
             switch takeNow() {
@@ -114,13 +124,15 @@ package final class ConsumerQueue<Element: Sendable>: Sendable {
         }
     }
 
-    private enum Taken {
+    @usableFromInline
+    enum Taken {
         case batch([Element])
         case end
         case wait
     }
 
-    private func takeNow() -> Taken {
+    @inlinable
+    func takeNow() -> Taken {
         state.withLock { state in
             if state.terminated { return .end }
             if state.count > 0 {
@@ -134,6 +146,7 @@ package final class ConsumerQueue<Element: Sendable>: Sendable {
     }
 
     /// The consumer is gone: drop what is buffered and run the termination handler once.
+    @inlinable
     package func terminate() {
         let (handler, waiter) = state.withLock { state -> ((@Sendable () -> Void)?, Waiter?) in
             state.terminated = true
