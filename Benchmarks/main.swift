@@ -198,6 +198,26 @@ if filter.map({ "pipeline".contains($0) }) ?? true {
     }
 }
 
+if filter.map({ "hub alone".contains($0) }) ?? true {
+    _ = try await HubAlone.throughput(count: 20_000)
+    var rates: [Double] = []
+    for _ in 0..<samples { rates.append(try await HubAlone.throughput(count: 200_000)) }
+    rates.sort()
+    print("hub alone: publish -> raw subscriber                 " + String(format: "%.2f M readings/s [%.2f ... %.2f]", rates[rates.count / 2] / 1e6, rates.first! / 1e6, rates.last! / 1e6))
+}
+
+if filter.map({ "client alone".contains($0) }) ?? true {
+    // A raw sender thread writes pre-encoded frames; the row measures the client alone.
+    let count = 200_000
+    let stream = ClientAlone.frames(count: count)
+    _ = try await ClientAlone.throughput(ClientAlone.frames(count: 20_000), count: 20_000)  // warm-up
+    var rates: [Double] = []
+    for _ in 0..<samples { rates.append(try await ClientAlone.throughput(stream, count: count)) }
+    rates.sort()
+    print("client alone: raw sender -> SensorClient for-await   "
+          + String(format: "%.2f M readings/s [%.2f ... %.2f], all %d in order", rates[rates.count / 2] / 1e6, rates.first! / 1e6, rates.last! / 1e6, count))
+}
+
 if filter.map({ "end-to-end".contains($0) || $0 == "end-to-end" }) ?? true {
     // Loopback, one process: hub -> WebSocket -> SensorClient -> for await.
     for batch in [1, 64] {

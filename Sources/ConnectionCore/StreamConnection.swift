@@ -328,16 +328,22 @@ package final class StreamConnection: EventLoopHandler, Sendable {
 
     package func handleEvents(_ events: PollEvents) {
         if !events.isDisjoint(with: [.writable, .failure]) { flush(socketWritable: true) }
-        if !events.isDisjoint(with: [.readable, .failure]) { readAvailable() }
-        update()
+        if !events.isDisjoint(with: [.readable, .failure]), let plan = readAvailable() {
+            apply(plan)
+        } else {
+            update()
+        }
     }
 
     /// Applies what the state asks for: interest, deadline timer, or the end.
     private func update() {
-        let plan = withState { state in
+        apply(withState { state in
             state.checkDeadlines()
             return state.plan(configuration: configuration)
-        }
+        })
+    }
+
+    private func apply(_ plan: StreamConnectionState.Plan) {
         switch plan {
         case .watch(let interest, let deadline):
             let changed = registration.withValue { registration -> Bool in
@@ -374,28 +380,39 @@ package final class StreamConnection: EventLoopHandler, Sendable {
 
     /// Reads what the socket has (a few reads while it keeps filling the buffer and the
     /// consumer keeps up) and processes it.
-    private func readAvailable() {
+    /// Reads what the socket has (a few reads while it keeps filling the buffer and the
+    /// consumer keeps up) and processes it. One lock acquisition per read: process, take what
+    /// to write (answers such as pongs), check deadlines and plan. Returns the last plan, or nil
+    /// when the loop must plan afresh (end of input, a failure, nothing read).
+    private func readAvailable() -> StreamConnectionState.Plan? {
         let buffer = loop.readBuffer
         for _ in 0..<4 {
             let result = Result { () throws(SocketError) in try socket.read(into: buffer) }
             switch result {
             case .success(.bytes(let count)):
-                let keepReading = withState { state -> Bool in
+                let (plan, chunks) = withState { state -> (StreamConnectionState.Plan, [[UInt8]]?) in
                     state.process(UnsafeMutableRawBufferPointer(rebasing: buffer[..<count]), configuration: configuration)
-                    return state.plan(configuration: configuration).wantsToRead
+                    let chunks = state.takeForWriting()
+                    state.checkDeadlines()
+                    return (state.plan(configuration: configuration), chunks)
                 }
-                flush()
-                guard count == buffer.count, keepReading else { return }
+                if let chunks {
+                    // The plan was made while this writer held the token: plan again after.
+                    if write(chunks) { flush() }
+                    return nil
+                }
+                guard count == buffer.count, plan.wantsToRead else { return plan }
             case .success(.wouldBlock):
-                return
+                return nil
             case .success(.endOfFile):
                 state.withLock { $0.endOfInput = true }
-                return
+                return nil
             case .failure(let error):
                 state.withLock { $0.transportError = error }
-                return
+                return nil
             }
         }
+        return nil
     }
 }
 
