@@ -92,17 +92,45 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     /// task is cancelled while waiting).
     package func receive() async -> (any Sendable)? {
         var wake = false
-        let immediate = withState { $0.takeNext(configuration: configuration, wake: &wake) }
+        let (immediate, receiverID) = withState { state -> (StreamConnectionState.Take, UInt64) in
+            let take = state.takeNext(configuration: configuration, wake: &wake)
+            guard case .empty = take else { return (take, 0) }
+            return (take, state.reserveReceiverID())
+        }
         if wake { afterConsumerProgress() }
         switch immediate {
         case .message(let message): return message
         case .end: return nil
-        case .empty: break
+        case .empty: return await waitForMessage(receiverID)
         }
-        // The id is reserved before waiting, so the cancellation handler knows it without a
-        // lock of its own; a cancellation that comes first is seen under the lock below.
-        let receiverID = withState { $0.reserveReceiverID() }
-        return await withTaskCancellationHandler {
+    }
+
+    /// Takes the next message and every further one already received (up to `limit`), in
+    /// order: one wake-up for a burst. Nil once the connection has ended. Three lock
+    /// acquisitions when it has to wait (look and reserve, register, take the rest), one when
+    /// messages are queued.
+    package func receiveBatch(limit: Int = 256) async -> [any Sendable]? {
+        var wake = false
+        let (queued, receiverID) = withState { state -> ([any Sendable], UInt64) in
+            let messages = state.takeQueuedMessages(limit: limit, configuration: configuration, wake: &wake)
+            guard messages.isEmpty else {
+                state.consumerTookMessage()
+                return (messages, 0)
+            }
+            return ([], state.reserveReceiverID())
+        }
+        if wake { afterConsumerProgress() }
+        if !queued.isEmpty { return queued }
+        guard let first = await waitForMessage(receiverID) else { return nil }
+        let more = withState { $0.takeQueuedMessages(limit: limit - 1, configuration: configuration, wake: &wake) }
+        if wake { afterConsumerProgress() }
+        return more.isEmpty ? [first] : [first] + more
+    }
+
+    /// Waits for the next message as receiver `receiverID` (reserved under the lock before):
+    /// the message, or nil at the end or when the task is cancelled.
+    private func waitForMessage(_ receiverID: UInt64) async -> (any Sendable)? {
+        await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<(any Sendable)?, Never>) in
                 var wake = false
                 withState { state in
@@ -110,6 +138,8 @@ package final class StreamConnection: EventLoopHandler, Sendable {
                     case .message(let message): state.deferred.append { continuation.resume(returning: message) }
                     case .end: state.deferred.append { continuation.resume(returning: nil) }
                     case .empty:
+                        // A cancellation that came first is seen here; one that comes later
+                        // finds the receiver by its id.
                         if Task.isCancelled {
                             state.deferred.append { continuation.resume(returning: nil) }
                         } else {
@@ -122,24 +152,6 @@ package final class StreamConnection: EventLoopHandler, Sendable {
         } onCancel: {
             withState { $0.cancelReceiver(id: receiverID) }
         }
-    }
-
-    /// Takes the next message and every further one already received (up to `limit`), in
-    /// order: one wake-up for a burst. Nil once the connection has ended.
-    package func receiveBatch(limit: Int = 256) async -> [any Sendable]? {
-        // What is queued already, in one lock acquisition; wait only when nothing is.
-        var wake = false
-        let queued = withState { state -> [any Sendable] in
-            let messages = state.takeQueuedMessages(limit: limit, configuration: configuration, wake: &wake)
-            if !messages.isEmpty { state.consumerTookMessage() }
-            return messages
-        }
-        if wake { afterConsumerProgress() }
-        if !queued.isEmpty { return queued }
-        guard let first = await receive() else { return nil }
-        let more = withState { $0.takeQueuedMessages(limit: limit - 1, configuration: configuration, wake: &wake) }
-        if wake { afterConsumerProgress() }
-        return more.isEmpty ? [first] : [first] + more
     }
 
     /// The consumer made room or reached a close: the loop may read again or write the answer.
