@@ -1,8 +1,23 @@
+/// Chunks of bytes taken for writing: usually one, held without allocating a list.
+struct OutboundChunks: Sendable {
+    var first: [UInt8]
+    var more: [[UInt8]] = []
+
+    var count: Int { 1 + more.count }
+    subscript(index: Int) -> [UInt8] { index == 0 ? first : more[index - 1] }
+
+    /// What is left from chunk `index`, byte `offset` on.
+    func remaining(from index: Int, offset: Int) -> OutboundChunks {
+        OutboundChunks(first: Array(self[index][offset...]), more: Array(more[index...]))
+    }
+}
+
 /// Bytes waiting for the socket, as the chunks they were queued in (no copying to append).
 /// A writer takes them all out under the connection's lock, writes outside it, and puts back
 /// what the socket did not take, in front of anything queued meanwhile.
 struct OutboundQueue: Sendable {
-    private var chunks: [[UInt8]] = []
+    private var head: [UInt8]?
+    private var tail: [[UInt8]] = []
     private(set) var count = 0
 
     var isEmpty: Bool { count == 0 }
@@ -10,27 +25,32 @@ struct OutboundQueue: Sendable {
     mutating func append(_ bytes: [UInt8]) {
         guard !bytes.isEmpty else { return }
         count += bytes.count
-        chunks.append(bytes)
+        if head == nil { head = bytes } else { tail.append(bytes) }
     }
 
-    /// Takes every chunk, oldest first.
-    mutating func takeAll() -> [[UInt8]] {
+    /// Takes every chunk, oldest first; nil when nothing waits.
+    mutating func takeAll() -> OutboundChunks? {
+        guard let first = head else { return nil }
         defer {
-            chunks = []
+            head = nil
+            tail = []
             count = 0
         }
-        return chunks
+        return OutboundChunks(first: first, more: tail)
     }
 
     /// Puts unwritten chunks back in front of what was queued since they were taken.
-    mutating func putBack(_ remaining: [[UInt8]]) {
-        guard !remaining.isEmpty else { return }
-        count += remaining.reduce(0) { $0 + $1.count }
-        chunks = remaining + chunks
+    mutating func putBack(_ remaining: OutboundChunks?) {
+        guard let remaining else { return }
+        count += remaining.first.count + remaining.more.reduce(0) { $0 + $1.count }
+        let queued = head.map { [$0] + tail } ?? []
+        head = remaining.first
+        tail = remaining.more + queued
     }
 
     mutating func removeAll() {
-        chunks = []
+        head = nil
+        tail = []
         count = 0
     }
 }

@@ -30,6 +30,9 @@ package protocol StreamCodec: Sendable {
     /// such as pongs, close frames). Empty when there is nothing.
     mutating func takeOutput() -> [UInt8]
 
+    /// Takes back an output buffer that was written whole (see the default in the extension).
+    mutating func reclaimOutputBuffer(_ buffer: inout [UInt8])
+
     /// Whether a close the peer started (or a protocol error) still needs this side's answer,
     /// which ``finishClosing()`` queues. The connection calls it once the application has
     /// taken every message that arrived before (or after its close timeout).
@@ -54,6 +57,12 @@ package protocol StreamCodec: Sendable {
     /// Queues a liveness probe carrying `id` (a WebSocket ping); false when the protocol has
     /// none or cannot send now. Its answer comes back as ``CodecEvent/probeAnswered(_:)``.
     mutating func sendProbe(id: UInt64) -> Bool
+}
+
+extension StreamCodec {
+    /// Takes back an output buffer that was written whole, to reuse its memory for the next
+    /// output. The default keeps nothing.
+    package mutating func reclaimOutputBuffer(_ buffer: inout [UInt8]) {}
 }
 
 /// Something a codec's ``StreamCodec/receive(_:into:)`` found.

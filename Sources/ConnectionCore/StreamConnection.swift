@@ -198,7 +198,7 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     package func sendNow(_ message: any Sendable, refusingAbove limit: Int? = nil) throws(ConnectionError) {
         // Queue and take for writing in one lock acquisition: the common single-message send.
         let highWater = configuration.outboundHighWater
-        let chunks = try withState { (state) throws(ConnectionError) -> [[UInt8]]? in
+        let chunks = try withState { (state) throws(ConnectionError) -> OutboundChunks? in
             _ = try state.queue(message, highWater: highWater, refuseAbove: limit ?? highWater)
             return state.takeForWriting()
         }
@@ -230,10 +230,10 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     /// Writes chunks taken with the writer token, gives the token back with what the socket
     /// did not take. Returns whether more was queued meanwhile and can be written right away.
     @discardableResult
-    private func write(_ chunks: [[UInt8]]) -> Bool {
+    private func write(_ chunks: consuming OutboundChunks) -> Bool {
         var written = 0
         var failure: SocketError?
-        var remaining: [[UInt8]] = []
+        var remaining: OutboundChunks?
         var index = 0
         writing: while index < chunks.count {
             var offset = 0
@@ -247,7 +247,7 @@ package final class StreamConnection: EventLoopHandler, Sendable {
                     offset += count
                     written += count
                 case .success:
-                    remaining = [Array(chunk[offset...])] + chunks[(index + 1)...]
+                    remaining = chunks.remaining(from: index, offset: offset)
                     break writing
                 case .failure(let error):
                     failure = error
@@ -256,8 +256,10 @@ package final class StreamConnection: EventLoopHandler, Sendable {
             }
             index += 1
         }
-        let (again, finishWaiting) = withState { $0.finishWriting(remaining: remaining, written: written, error: failure) }
-        if !remaining.isEmpty || failure != nil || finishWaiting {
+        let spent: [UInt8]? = remaining == nil && failure == nil && chunks.more.isEmpty ? chunks.first : nil
+        _ = consume chunks
+        let (again, finishWaiting) = withState { $0.finishWriting(remaining: remaining, written: written, error: failure, spent: spent) }
+        if remaining != nil || failure != nil || finishWaiting {
             // The loop watches for writability, notices the failure, or finishes a close
             // that waited for this writer.
             if loop.inLoop { update() } else { loop.execute { [self] in update() } }
@@ -402,7 +404,7 @@ package final class StreamConnection: EventLoopHandler, Sendable {
             let result = Result { () throws(SocketError) in try socket.read(into: buffer) }
             switch result {
             case .success(.bytes(let count)):
-                let (plan, chunks) = withState { state -> (StreamConnectionState.Plan, [[UInt8]]?) in
+                let (plan, chunks) = withState { state -> (StreamConnectionState.Plan, OutboundChunks?) in
                     state.process(UnsafeMutableRawBufferPointer(rebasing: buffer[..<count]), configuration: configuration)
                     let chunks = state.takeForWriting()
                     state.checkDeadlines()

@@ -327,7 +327,7 @@ package struct StreamConnectionState: Sendable {
 
     /// Hands the queued chunks to a writer, unless another thread is writing, the socket is
     /// gone, or nothing is queued. The writer must call ``finishWriting(remaining:written:error:)``.
-    mutating func takeForWriting(socketWritable: Bool = false) -> [[UInt8]]? {
+    mutating func takeForWriting(socketWritable: Bool = false) -> OutboundChunks? {
         if socketWritable { writeBlocked = false }
         // While the socket is known to be full, senders only queue: the loop writes once it
         // reports the socket writable (no failing `send` per message).
@@ -339,9 +339,12 @@ package struct StreamConnectionState: Sendable {
     /// A writer is back: puts back what the socket did not take and wakes senders whose bytes
     /// are out. Returns whether there is more to write right away, and whether the loop must
     /// look at the connection (a finish waited for this writer).
-    mutating func finishWriting(remaining: [[UInt8]], written: Int, error: SocketError?) -> (again: Bool, finishWaiting: Bool) {
+    mutating func finishWriting(remaining: OutboundChunks?, written: Int, error: SocketError?,
+                                spent: consuming [UInt8]?) -> (again: Bool, finishWaiting: Bool) {
         writerActive = false
-        writeBlocked = !remaining.isEmpty
+        writeBlocked = remaining != nil
+        // A buffer written whole goes back to the codec: its next message reuses the memory.
+        if var spent { codec.reclaimOutputBuffer(&spent) }
         let finishWaiting = finishWaitsForWriter
         finishWaitsForWriter = false
         outbound.putBack(remaining)
@@ -357,7 +360,7 @@ package struct StreamConnectionState: Sendable {
             transportError = error
             return (false, finishWaiting)
         }
-        return (remaining.isEmpty && !outbound.isEmpty && socketOpen, finishWaiting)
+        return (remaining == nil && !outbound.isEmpty && socketOpen, finishWaiting)
     }
 
     // MARK: Loop

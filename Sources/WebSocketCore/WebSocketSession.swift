@@ -323,6 +323,14 @@ package struct WebSocketSession: Sendable {
         return output
     }
 
+    /// Takes back a buffer ``takeOutput()`` handed out and the socket has written: when
+    /// nothing is queued, the next frames are written into its memory (no allocation).
+    package mutating func reclaimOutput(_ buffer: inout [UInt8]) {
+        guard output.isEmpty, outputStart == 0, buffer.capacity > output.capacity, buffer.capacity <= 1 << 16 else { return }
+        buffer.removeAll(keepingCapacity: true)
+        swap(&output, &buffer)
+    }
+
     /// Takes every queued byte at once (tests and tools).
     package mutating func takePendingOutput() -> [UInt8] {
         var taken: [UInt8] = []

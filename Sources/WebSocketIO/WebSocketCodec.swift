@@ -77,6 +77,7 @@ package struct WebSocketCodec: StreamCodec {
 
     package var isReading: Bool { session.isReading }
     package mutating func takeOutput() -> [UInt8] { session.takeOutput() }
+    package mutating func reclaimOutputBuffer(_ buffer: inout [UInt8]) { session.reclaimOutput(&buffer) }
     package var needsFinishClosing: Bool { session.needsFinishClosing }
     package mutating func finishClosing() { session.finishClosing() }
     package var isClosed: Bool { session.closure != nil }
