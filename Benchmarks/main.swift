@@ -198,14 +198,6 @@ if filter.map({ "pipeline".contains($0) }) ?? true {
     }
 }
 
-if filter.map({ "hub alone".contains($0) }) ?? true {
-    _ = try await HubAlone.throughput(count: 20_000)
-    var rates: [Double] = []
-    for _ in 0..<samples { rates.append(try await HubAlone.throughput(count: 200_000)) }
-    rates.sort()
-    print("hub alone: publish -> raw subscriber                 " + String(format: "%.2f M readings/s [%.2f ... %.2f]", rates[rates.count / 2] / 1e6, rates.first! / 1e6, rates.last! / 1e6))
-}
-
 if filter.map({ "client alone".contains($0) }) ?? true {
     // A raw sender thread writes pre-encoded frames; the row measures the client alone.
     let count = 200_000
