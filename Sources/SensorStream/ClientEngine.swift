@@ -252,6 +252,11 @@ final class ClientEngine: Sendable {
         state.withLock { $0.consumers[sensorID]?.count ?? 0 }
     }
 
+    /// How many `sensorConnected` calls for `sensorID` wait for their answer now.
+    func waitingRequests(_ sensorID: String) -> Int {
+        state.withLock { $0.pending.count(sensorID) }
+    }
+
     /// A consumer ended (loop left, task cancelled, callback removed). Idempotent.
     func detachConsumer(_ sensorID: String, _ id: UInt64) {
         withState { state in

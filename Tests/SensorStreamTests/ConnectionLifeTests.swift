@@ -71,23 +71,29 @@ struct ConnectionLifeTests {
         await client.disconnect()
     }
 
-    @Test("the hub restarting on the same port: reconnect with backoff, then readings again")
+    @Test("the hub restarting behind the same port: reconnect with backoff, then readings again")
     func reconnectAfterRestart() async throws {
         let (hub, _, _) = try makeHub()
-        let port = hub.port
+        // The client's port stays bound the whole test (a proxy holds it), so no parallel test
+        // can take it while the hub is down; the restarted hub listens wherever it gets a port.
+        let proxy = try FaultProxy(upstreamPort: hub.port)
+        defer { proxy.stop() }
+        let port = proxy.port
         let client = SensorClient(host: "127.0.0.1", port: port, configuration: testConfiguration())
         try await client.connect()
         let received = LockedValue<[Int]>([])
         let loop = Task { for await reading in client.readings("CE7238J") { received.withLock { $0.append(reading.readings.intValue ?? -1) } } }
         #expect(await eventually { hub.subscriberCount("CE7238J") == 1 })
+        proxy.setUpstreamPort(nil)  // nothing behind the port: every attempt is closed at once
         await hub.stop()
         #expect(await eventually {
             if case .reconnecting(let attempt, _, _) = client.currentState { return attempt >= 2 }
             return false
-        }, "keeps trying while the port is closed")
+        }, "keeps trying while the hub is down")
         // Calls while reconnecting are accepted; their state is sent once the connection is back.
         try await client.subscribe("TEMP01")
-        let (restarted, recorder, agent) = try makeHub(port: port)
+        let (restarted, recorder, agent) = try makeHub()
+        proxy.setUpstreamPort(restarted.port)
         defer { Task { await restarted.stop() } }
         #expect(await recorder.waitFor(.subscribe(sensorID: "CE7238J")))
         #expect(await recorder.waitFor(.subscribe(sensorID: "TEMP01")))

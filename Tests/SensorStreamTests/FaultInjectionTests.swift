@@ -184,7 +184,9 @@ struct FaultInjectionTests {
         clock.advance(by: .seconds(10))  // t = 20 s: ping sent into the void
         #expect(await clock.waitForDeadlines([.seconds(25)]), "waiting for the pong")
         clock.advance(by: .seconds(4))
-        try await Task.sleep(for: .milliseconds(50))
+        // The pong timeout is still armed, untouched (a manual clock fires nothing early); the
+        // positive control follows: one more second and the connection drops.
+        #expect(clock.sleeperDeadlines == [.seconds(25)], "the timeout has not fired at 24 s")
         #expect(client.currentState == .connected, "still connected before interval + timeout")
         clock.advance(by: .seconds(1))  // t = 25 s = last pong + interval + timeout
         #expect(await eventually {

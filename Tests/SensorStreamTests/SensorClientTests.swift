@@ -27,16 +27,25 @@ struct SensorClientTests {
     func concurrentRequests() async throws {
         let (hub, recorder, _) = try makeHub(sensors: ["A", "B"])
         defer { Task { await hub.stop() } }
-        let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: testConfiguration())
+        // Answers are held back by a proxy until both requests for "A" are waiting, so they
+        // are concurrent for certain (the hub answers at once otherwise).
+        let proxy = try FaultProxy(upstreamPort: hub.port)
+        defer { proxy.stop() }
+        let client = SensorClient(host: "127.0.0.1", port: proxy.port, configuration: testConfiguration())
         try await client.connect()
+        proxy.setDelay(toClient: .seconds(2))
         async let a1 = client.sensorConnected("A")
         async let a2 = client.sensorConnected("A")
         async let b = client.sensorConnected("B")
         async let c = client.sensorConnected("C")
+        #expect(await eventually(timeout: .seconds(1.5)) { client.engine.waitingRequests("A") == 2 },
+                "both requests for A wait before any answer can arrive")
         let answers = try await [a1, a2, b, c]
         #expect(answers == [true, true, true, false])
         let requests = recorder.messages.filter { if case .connectionStatus = $0 { true } else { false } }
-        #expect(requests.count >= 3 && requests.count <= 4, "\(requests)")
+        #expect(requests.count == 3
+                && Set(requests) == [.connectionStatus(sensorID: "A"), .connectionStatus(sensorID: "B"), .connectionStatus(sensorID: "C")],
+                "exactly one request per sensor: \(requests)")
         await client.disconnect()
     }
 
@@ -51,8 +60,8 @@ struct SensorClientTests {
         #expect(await eventually { hub.subscriberCount("CE7238J") == 1 })
         let stream = client.readings("CE7238J")
         let received = Task { await collect(stream, count: 5) }
-        #expect(await eventually { hub.subscriberCount("CE7238J") == 1 && client.statistics.readingsReceived == 0 })
-        try await Task.sleep(for: .milliseconds(50))
+        // Published readings reach only attached consumers: wait for the loop to attach.
+        #expect(await eventually { client.consumerCount("CE7238J") == 1 }, "the loop attached")
         for index in 0..<5 { agent.publish("CE7238J", ["seq": .number(Double(index)), "temperature": 21.5]) }
         let readings = await received.value
         #expect(readings.map { $0.readings["seq"]?.intValue } == [0, 1, 2, 3, 4])
@@ -133,9 +142,16 @@ struct SensorClientTests {
         #expect(recorder.messages.filter { $0 == .subscribe(sensorID: "TEMP01") }.count == 1, "one subscribe for two callbacks")
         await client.removeCallback("TEMP01")
         #expect(await recorder.waitFor(.unsubscribe(sensorID: "TEMP01")))
+        #expect(client.consumerCount("TEMP01") == 0, "both callbacks' consumers are gone")
+        // Positive control in the same run: a stream still attached to another sensor gets the
+        // reading published after TEMP01's, so TEMP01's would have arrived by then too.
+        let control = Task { await collect(client.readings("HUM02"), count: 1) }
+        #expect(await eventually { client.consumerCount("HUM02") == 1 && hub.subscriberCount("HUM02") == 1 })
         agent.publish("TEMP01", ["seq": 99])
-        try await Task.sleep(for: .milliseconds(100))
-        #expect(plain.withLock { $0 } == [0, 1, 2])
+        agent.publish("HUM02", ["seq": 7])
+        #expect(await control.value.first?.readings["seq"]?.intValue == 7)
+        #expect(plain.withLock { $0 } == [0, 1, 2], "a removed callback got a reading")
+        #expect(extra.withLock { $0.count } == 3)
         await client.disconnect()
     }
 
@@ -151,7 +167,9 @@ struct SensorClientTests {
         #expect(await eventually { hub.subscriberCount("HUM02") == 1 })
         agent.publish("HUM02", ["seq": 0])
         #expect(await second.value.count == 1)
-        try await Task.sleep(for: .milliseconds(50))
+        // The second loop has ended (its consumer is detached) while the first still reads:
+        // the detach is done, and it sent no unsubscribe.
+        #expect(await eventually { client.consumerCount("HUM02") == 1 }, "the second loop detached")
         #expect(!recorder.messages.contains(.unsubscribe(sensorID: "HUM02")), "one consumer still reads")
         agent.publish("HUM02", ["seq": 1])
         #expect(await first.value.map { $0.readings["seq"]?.intValue } == [0, 1])
@@ -160,10 +178,14 @@ struct SensorClientTests {
         // With an explicit subscribe, ending a loop sends nothing.
         try await client.subscribe("TEMP01")
         let loop = Task { await collect(client.readings("TEMP01"), count: 1) }
-        try await Task.sleep(for: .milliseconds(50))
+        #expect(await eventually { client.consumerCount("TEMP01") == 1 }, "the loop attached")
         agent.publish("TEMP01", ["seq": 0])
         #expect(await loop.value.count == 1)
-        try await Task.sleep(for: .milliseconds(100))
+        #expect(await eventually { client.consumerCount("TEMP01") == 0 }, "the loop detached")
+        // Positive control: the client's next message reaches the hub after anything the
+        // detach would have sent, and no unsubscribe came before it.
+        try await client.subscribe("HUM02")
+        #expect(await recorder.waitFor(.subscribe(sensorID: "HUM02"), times: 2))
         #expect(!recorder.messages.contains(.unsubscribe(sensorID: "TEMP01")))
         // A cancelled loop releases its subscription too.
         let cancelled = Task { await collect(client.readings("CE7238J"), count: 100) }
@@ -200,11 +222,15 @@ struct SensorClientTests {
         let frames = Task { await collect(framesStream, count: 10) }
         let statesStream = client.connectionStates  // registered now, not when the task starts
         let states = Task { await collect(statesStream, count: 10) }
-        try await Task.sleep(for: .milliseconds(50))
+        #expect(await eventually { client.consumerCount("CE7238J") == 1 }, "the readings loop attached")
         await client.disconnect()
         await client.disconnect()
         #expect(await readings.value.isEmpty)
-        _ = await frames.value
+        // The frames stream finished (the collector returned before its 10 frames and before
+        // its 30 s timeout) and saw no frame: the server sent nothing to this client.
+        let start = ContinuousClock.now
+        #expect(await frames.value.isEmpty)
+        #expect(ContinuousClock.now - start < .seconds(10), "the frames stream finished at disconnect")
         let seen = await states.value
         #expect(seen.first == .connected)
         #expect(seen.last == .disconnected(reason: DisconnectReason(closeCode: 1000, message: "disconnected by the app")))

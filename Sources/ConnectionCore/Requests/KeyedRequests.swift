@@ -14,6 +14,9 @@ package struct KeyedRequests<Key: Hashable & Comparable & Sendable, Waiter: Send
     /// Keys that still wait for an answer, in order: what to send again after a reconnect.
     package var awaitedKeys: [Key] { waiters.keys.sorted() }
 
+    /// How many waiters wait for `key`.
+    package func count(_ key: Key) -> Int { waiters[key]?.count ?? 0 }
+
     /// Whether nothing waits.
     package var isEmpty: Bool { waiters.isEmpty }
 
