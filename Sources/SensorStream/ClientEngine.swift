@@ -252,6 +252,12 @@ final class ClientEngine: Sendable {
         state.withLock { $0.consumers[sensorID]?.count ?? 0 }
     }
 
+    /// Whether a consumer of `sensorID` has taken everything and waits for more (tests use
+    /// it to know that an operator above the stream has seen every reading so far).
+    func consumerIsWaiting(_ sensorID: String) -> Bool {
+        state.withLock { $0.consumers[sensorID]?.values.contains { $0.queue.isConsumerWaiting } ?? false }
+    }
+
     /// How many `sensorConnected` calls for `sensorID` wait for their answer now.
     func waitingRequests(_ sensorID: String) -> Int {
         state.withLock { $0.pending.count(sensorID) }
