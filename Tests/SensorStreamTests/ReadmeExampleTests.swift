@@ -35,6 +35,12 @@ struct ReadmeExampleTests {
         return (hub, agent, client)
     }
 
+    /// Waits until the stream's loop is attached and the hub has its subscription: readings
+    /// published before would be dropped by the hub.
+    func attached(_ client: SensorClient, _ hub: Hub) async -> Bool {
+        await eventually { client.consumerCount("CE7238J") == 1 && hub.subscriberCount("CE7238J") == 1 }
+    }
+
     /// Publishes `values` and waits until the stream's consumer has taken them all.
     func publish(_ values: [Int], to agent: LocalAgent, client: SensorClient, total: Int) async {
         agent.publish(values.map { (sensorID: "CE7238J", readings: JSONValue.number(Double($0))) })
@@ -48,7 +54,7 @@ struct ReadmeExampleTests {
         defer { Task { await hub.stop() } }
         let clock = ManualClock()
         let output = Output(client.readings("CE7238J").debounce(for: .milliseconds(300), clock: clock).map { $0.readings.intValue ?? -1 })
-        #expect(await eventually { client.consumerCount("CE7238J") == 1 })
+        #expect(await attached(client, hub))
         await publish([1], to: agent, client: client, total: 1)
         #expect(await clock.waitForDeadlines([.milliseconds(300)]))
         clock.advance(by: .milliseconds(300))
@@ -71,7 +77,7 @@ struct ReadmeExampleTests {
         defer { Task { await hub.stop() } }
         let clock = ManualClock()
         let output = Output(client.readings("CE7238J").throttle(for: .seconds(1), clock: clock, latest: true).map { $0.readings.intValue ?? -1 })
-        #expect(await eventually { client.consumerCount("CE7238J") == 1 })
+        #expect(await attached(client, hub))
         await publish([1, 2], to: agent, client: client, total: 2)
         #expect(await eventually { output.current == [1] }, "the first passes, the second waits")
         clock.advance(by: .milliseconds(999))
@@ -88,7 +94,7 @@ struct ReadmeExampleTests {
         let (hub, agent, client) = try await connectedClient()
         defer { Task { await hub.stop() } }
         let output = Output(client.readings("CE7238J").map(\.readings).removeDuplicates())
-        #expect(await eventually { client.consumerCount("CE7238J") == 1 })
+        #expect(await attached(client, hub))
         await publish([1, 1, 2, 2, 2, 3, 1], to: agent, client: client, total: 7)
         #expect(await eventually { output.current == [1, 2, 3, 1] })
         await client.disconnect()
@@ -105,7 +111,7 @@ struct ReadmeExampleTests {
             case .silent(let since): "silent \(since)"
             }
         })
-        #expect(await eventually { client.consumerCount("CE7238J") == 1 })
+        #expect(await attached(client, hub))
         await publish([1], to: agent, client: client, total: 1)
         #expect(await eventually { output.current == ["element 1"] })
         #expect(await clock.waitForDeadlines([.seconds(5)]))
