@@ -145,14 +145,14 @@ public final class SensorClient: Sendable {
     /// ``Configuration/readingBufferSize`` readings for a slow loop, then drops the oldest
     /// (counted in ``statistics``). Finishes on ``unsubscribe(_:)`` and ``disconnect()``, and
     /// at once for an invalid sensor id.
-    public nonisolated func readings(_ sensorID: String) -> SensorReadings {
+    public func readings(_ sensorID: String) -> SensorReadings {
         SensorReadings(client: self, sensorID: sensorID, bufferSize: configuration.readingBufferSize)
     }
 
     /// The readings of one sensor, buffering up to `bufferingNewest` readings for this
     /// stream (instead of ``Configuration/readingBufferSize``); older ones are dropped and
     /// counted in ``statistics``.
-    public nonisolated func readings(_ sensorID: String, bufferingNewest: Int) -> SensorReadings {
+    public func readings(_ sensorID: String, bufferingNewest: Int) -> SensorReadings {
         SensorReadings(client: self, sensorID: sensorID, bufferSize: max(1, bufferingNewest))
     }
 

@@ -6,9 +6,12 @@ public enum SensorClientError: Error, Sendable, Hashable, CustomStringConvertibl
     case invalidPort(String)
     /// The server did not answer within ``SensorClient/Configuration/requestTimeout``.
     case timeout
-    /// The client is not connected: `connect()` was never called, or it gave up reconnecting.
+    /// The client is not connected: ``SensorClient/connect()`` was never called (or the first
+    /// connect failed). A ``SensorClient/sensorConnected(_:)`` still waiting when reconnecting
+    /// gives up fails with this too; calls made after that throw ``disconnected``.
     case notConnected
-    /// The app called ``SensorClient/disconnect()``; this client is done.
+    /// The client is closed for good: the app called ``SensorClient/disconnect()``, or
+    /// reconnecting gave up (for calls made afterwards); this client is done.
     case disconnected
     /// The connection could not be opened: refused, unreachable, name resolution, timeout.
     case connectionFailed(reason: String)

@@ -1,8 +1,8 @@
-/// Runs `operation` until it succeeds, waiting between failures as `backoff` says; the
-/// retry-with-backoff the client uses for its own reconnects, for an app's first connect:
+/// Runs `operation` until it succeeds, waiting between failures as `backoff` says (the same
+/// ``Backoff`` the client's own reconnects use), e.g. for an app's first connect:
 ///
 /// ```swift
-/// try await withRetry(SensorClient.Reconnect().backoff) { try await client.connect() }
+/// try await withRetry(SensorClient.Reconnect().backoff) { _ in try await client.connect() }
 /// ```
 ///
 /// - Parameters:
@@ -13,11 +13,11 @@
 ///   - operation: The work; gets the attempt number (0 = first try).
 /// - Throws: The last error once the attempts are used up or `shouldRetry` says no;
 ///   `CancellationError` if the task is cancelled while waiting.
-public func withRetry<Result, C: Clock>(
+public func withRetry<Value, C: Clock>(
     _ backoff: Backoff, clock: C, unitRandom: () -> Double = { Double.random(in: 0...1) },
     shouldRetry: (any Error) -> Bool = { _ in true },
-    _ operation: (Int) async throws -> Result
-) async throws -> Result where C.Duration == Duration {
+    _ operation: (Int) async throws -> Value
+) async throws -> Value where C.Duration == Duration {
     var attempt = 0
     while true {
         do {
@@ -31,7 +31,7 @@ public func withRetry<Result, C: Clock>(
 }
 
 /// ``withRetry(_:clock:unitRandom:shouldRetry:_:)`` on the continuous clock.
-public func withRetry<Result>(_ backoff: Backoff, _ operation: (Int) async throws -> Result) async throws -> Result {
+public func withRetry<Value>(_ backoff: Backoff, _ operation: (Int) async throws -> Value) async throws -> Value {
     try await withRetry(backoff, clock: ContinuousClock(), operation)
 }
 
