@@ -41,6 +41,7 @@ let package = Package(
         // The fuzz targets as plain functions: replayed over the committed corpus by the unit tests,
         // linked into a libFuzzer binary by Tests/Fuzz/fuzz.sh.
         .target(name: "FuzzTargets", dependencies: ["ConnectionCore", "UTF8Validation", "WebSocketCore", "SensorWire", "SensorStream"], path: "Tests/Fuzz/Targets"),
+        .testTarget(name: "TransportTests", dependencies: ["TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore", "UTF8Validation", "TestSupport", "FuzzTargets"]),
         .testTarget(name: "WebSocketIOTests", dependencies: ["WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport"]),
