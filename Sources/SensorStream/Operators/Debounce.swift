@@ -29,8 +29,8 @@ public struct AsyncDebounceSequence<Base: AsyncSequence & Sendable, C: Clock>: A
     let clock: C
 
     /// Creates the iterator (and starts reading the base).
-    public func makeAsyncIterator() -> AsyncStream<Element>.Iterator {
-        TimedRelay.run(base: base, clock: clock) { relay, event in
+    public func makeAsyncIterator() -> Iterator {
+        Iterator(base: TimedRelay.run(base: base, clock: clock) { relay, event in
             switch event {
             case .started:
                 break
@@ -39,6 +39,14 @@ public struct AsyncDebounceSequence<Base: AsyncSequence & Sendable, C: Clock>: A
             case .finished:
                 relay.flushAndFinish()
             }
-        }.makeAsyncIterator()
+        }.makeAsyncIterator())
+    }
+
+    /// The iterator of a debounced sequence: the quiet-interval elements, in order.
+    public struct Iterator: AsyncIteratorProtocol {
+        var base: AsyncStream<Element>.Iterator
+
+        /// The next element once the interval passed without a newer one; nil at the end.
+        public mutating func next() async -> Element? { await base.next() }
     }
 }

@@ -40,7 +40,7 @@ public struct AsyncLivenessSequence<Base: AsyncSequence & Sendable, C: Clock>: A
     let clock: C
 
     /// Creates the iterator (and starts reading the base and the watchdog).
-    public func makeAsyncIterator() -> AsyncStream<Element>.Iterator {
+    public func makeAsyncIterator() -> Iterator {
         let timeout = timeout
         let stream = TimedRelay<Element, C>.run(base: base, clock: clock) { relay, event in
             switch event {
@@ -53,6 +53,14 @@ public struct AsyncLivenessSequence<Base: AsyncSequence & Sendable, C: Clock>: A
                 relay.finish()
             }
         }
-        return stream.makeAsyncIterator()
+        return Iterator(base: stream.makeAsyncIterator())
+    }
+
+    /// The iterator of a liveness sequence: elements and silences, in order.
+    public struct Iterator: AsyncIteratorProtocol {
+        var base: AsyncStream<Element>.Iterator
+
+        /// The next element or silence; nil once the base sequence ended.
+        public mutating func next() async -> Element? { await base.next() }
     }
 }
