@@ -38,8 +38,8 @@ final class HubRecorder: Sendable {
 }
 
 /// A hub on loopback with one in-process agent serving `sensors`.
-func makeHub(sensors: [String] = ["CE7238J", "TEMP01", "HUM02"], port: Int = 0) throws -> (Hub, HubRecorder, LocalAgent) {
-    let hub = try Hub(port: port)
+func makeHub(sensors: [String] = ["CE7238J", "TEMP01", "HUM02"]) throws -> (Hub, HubRecorder, LocalAgent) {
+    let hub = try Hub()
     let recorder = HubRecorder(hub)
     let agent = hub.attachAgent(name: "agent-1", sensors: sensors)
     return (hub, recorder, agent)

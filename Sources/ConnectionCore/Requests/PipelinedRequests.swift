@@ -12,8 +12,8 @@ package struct PipelinedRequests<Request: Sendable, Waiter: Sendable>: Sendable 
 
     package init() {}
 
-    /// Requests on the wire, answered or abandoned ones excluded from neither: how many
-    /// answers are still expected.
+    /// How many answers are still expected: every request on the wire not answered yet,
+    /// abandoned ones included (their answers still come and are skipped).
     package var expectedAnswers: Int { inFlight.count - head }
 
     /// Requests sent and not answered that still have a waiter.
