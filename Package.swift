@@ -41,6 +41,9 @@ let package = Package(
         // The fuzz targets as plain functions: replayed over the committed corpus by the unit tests,
         // linked into a libFuzzer binary by Tests/Fuzz/fuzz.sh.
         .target(name: "FuzzTargets", dependencies: ["ConnectionCore", "UTF8Validation", "WebSocketCore", "SensorWire", "SensorStream"], path: "Tests/Fuzz/Targets"),
+        // The signatures of swift-async-algorithms that collide with our operators, for the coexistence test.
+        .target(name: "AsyncAlgorithmsMirror", path: "Tests/AsyncAlgorithmsMirror"),
+        .testTarget(name: "OperatorCoexistenceTests", dependencies: ["SensorStream", "AsyncAlgorithmsMirror"]),
         .testTarget(name: "TransportTests", dependencies: ["TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore", "UTF8Validation", "TestSupport", "FuzzTargets"]),

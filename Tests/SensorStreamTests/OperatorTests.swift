@@ -5,7 +5,7 @@ import TestSupport
 
 /// A base sequence whose elements carry a time: reading one moves the manual clock there
 /// first, so time-based operators see exactly the intended timeline.
-struct Timeline<Element: Sendable>: AsyncSequence, Sendable {
+struct Timeline<Element: Sendable>: SensorStreamSequence, Sendable {
     let clock: ManualClock
     let events: [(at: Duration, element: Element)]
 
@@ -85,48 +85,192 @@ struct OperatorTests {
     }
 
     @Test("debounce emits after a quiet interval, restarts on each element, flushes at the end")
-    func debounce() async {
+    func debounce() async throws {
         let clock = ManualClock()
-        let (source, input) = AsyncStream.makeStream(of: Int.self)
-        var output = source.debounce(for: .milliseconds(300), clock: clock).makeAsyncIterator()
-        input.yield(1)
+        let source = CountingSource<Int>()
+        let output = Collector(source.debounce(for: .milliseconds(300), clock: clock))
+        #expect(await source.waitForDemand(1), "the first next() starts reading the base")
+        source.yield(1)
+        #expect(await source.waitForDemand(2), "1 was taken in before the reader asked again")
         #expect(await clock.waitForDeadlines([.milliseconds(300)]))
         clock.advance(by: .milliseconds(200))
-        input.yield(2)  // restarts the timer: 1 is never emitted
+        source.yield(2)  // moves the deadline to 500 ms: 1 is never emitted
+        #expect(await source.waitForDemand(3))
+        clock.advance(by: .milliseconds(100))
+        #expect(await clock.waitForDeadlines([.milliseconds(500)]), "the timer woke at 300 ms and sleeps on to the new deadline")
+        clock.advance(by: .milliseconds(199))
         #expect(await clock.waitForDeadlines([.milliseconds(500)]))
-        clock.advance(by: .milliseconds(299))
+        #expect(output.values.isEmpty, "nothing is due 1 ms before the deadline")
         clock.advance(by: .milliseconds(1))
-        #expect(await output.next() == 2)
-        input.yield(3)
-        input.finish()
-        #expect(await output.next() == 3)
-        #expect(await output.next() == nil)
+        #expect(await output.waitFor([2]), "positive control: due at the deadline")
+        source.yield(3)
+        source.finish()
+        #expect(await output.waitForEnd())
+        #expect(output.values == [2, 3], "the end flushes the pending element at once")
+        #expect(output.failure == nil)
+    }
+
+    @Test("debounce forwards the base's error after the element pending before it")
+    func debounceForwardsErrors() async throws {
+        let clock = ManualClock()
+        let source = CountingSource<Int>()
+        let output = Collector(source.debounce(for: .seconds(1), clock: clock))
+        #expect(await source.waitForDemand(1))
+        source.yield(7)
+        source.fail(SourceFailure())
+        #expect(await output.waitForEnd())
+        #expect(output.values == [7])
+        #expect(output.failure is SourceFailure)
     }
 
     @Test("liveness reports each timeout of silence, and elements as they come")
     func liveness() async {
         let clock = ManualClock()
         let (source, input) = AsyncStream.makeStream(of: String.self)
-        var output = source.liveness(timeout: .seconds(5), clock: clock).makeAsyncIterator()
+        let output = Collector(source.liveness(timeout: .seconds(5), clock: clock))
         #expect(await clock.waitForDeadlines([.seconds(5)]))
         clock.advance(by: .seconds(5))
-        #expect(await output.next() == .silent(since: .seconds(5)))
+        #expect(await output.waitFor([.silent(since: .seconds(5))]))
         #expect(await clock.waitForDeadlines([.seconds(10)]))
         clock.advance(by: .seconds(5))
-        #expect(await output.next() == .silent(since: .seconds(10)))
+        #expect(await output.waitFor([.silent(since: .seconds(5)), .silent(since: .seconds(10))]))
         #expect(await clock.waitForDeadlines([.seconds(15)]))
         input.yield("reading")
-        #expect(await output.next() == .element("reading"))
-        #expect(await clock.waitForDeadlines([.seconds(15)]), "re-armed at t=10 s")
+        #expect(await output.waitFor([.silent(since: .seconds(5)), .silent(since: .seconds(10)), .element("reading")]))
         clock.advance(by: .seconds(4))
+        #expect(await clock.waitForDeadlines([.seconds(15)]), "the watchdog restarted at t=10 s")
         input.yield("again")
-        #expect(await output.next() == .element("again"))
-        #expect(await clock.waitForDeadlines([.seconds(19)]))
-        clock.advance(by: .seconds(4))
+        #expect(await output.waitFor([.silent(since: .seconds(5)), .silent(since: .seconds(10)), .element("reading"), .element("again")]))
         clock.advance(by: .seconds(1))
-        #expect(await output.next() == .silent(since: .seconds(5)), "the watchdog restarted at the last element")
+        #expect(await clock.waitForDeadlines([.seconds(19)]), "and again at t=14 s")
+        clock.advance(by: .seconds(4))
+        #expect(await output.waitFor([.silent(since: .seconds(5)), .silent(since: .seconds(10)), .element("reading"), .element("again"),
+                                      .silent(since: .seconds(5))]))
         input.finish()
-        #expect(await output.next() == nil)
+        #expect(await output.waitForEnd())
+    }
+
+    @Test("liveness with a slow consumer: reads the base only on demand, coalesces silences, stays in order")
+    func livenessIsBounded() async throws {
+        let clock = ManualClock()
+        let source = CountingSource<Int>()
+        var output = source.liveness(timeout: .seconds(1), clock: clock).makeAsyncIterator()
+        source.yield(1)
+        #expect(try await output.next() == .element(1))
+        // The consumer does not ask: the reader has read 1, asked once more, and got 2; it
+        // must not ask for a third element until 2 is taken.
+        source.yield(2)
+        #expect(await source.waitForDemand(2))
+        source.yield(3)
+        source.yield(4)
+        #expect(await clock.waitForDeadlines([.seconds(1)]))
+        clock.advance(by: .seconds(1))
+        #expect(await clock.waitForDeadlines([.seconds(2)]))
+        clock.advance(by: .seconds(1))
+        #expect(await clock.waitForDeadlines([.seconds(3)]))
+        #expect(source.demand == 2, "positive control above: demand 2 was seen; no third read while 2 waits")
+        #expect(try await output.next() == .element(2))
+        // What follows depends on when the reader took 2 relative to the clock (the exact
+        // sequences are pinned down in TimedRelayStateMachineTests): 3 and 4 in order, and
+        // never two silences in a row.
+        var rest: [Liveness<Int, Duration>] = []
+        source.finish()
+        while let event = try await output.next() { rest.append(event) }
+        #expect(rest.filter { if case .element = $0 { true } else { false } } == [.element(3), .element(4)])
+        let silencesInARow = zip(rest, rest.dropFirst()).contains { pair in
+            if case .silent = pair.0, case .silent = pair.1 { true } else { false }
+        }
+        #expect(!silencesInARow)
+    }
+
+    @Test("liveness forwards the base's error; ending the consumer's task cancels the operator's task")
+    func livenessErrorsAndCancellation() async throws {
+        let clock = ManualClock()
+        let failing = CountingSource<Int>()
+        var output = failing.liveness(timeout: .seconds(1), clock: clock).makeAsyncIterator()
+        failing.yield(1)
+        failing.fail(SourceFailure())
+        #expect(try await output.next() == .element(1))
+        await #expect(throws: SourceFailure.self) { try await output.next() }
+        #expect(try await output.next() == nil, "after the error the sequence is over")
+
+        let (silent, input) = AsyncStream.makeStream(of: Int.self)
+        let ended = LockedValue(false)
+        input.onTermination = { _ in ended.withLock { $0 = true } }
+        let delivered = LockedValue(0)
+        let consumer = Task {
+            for await _ in silent.liveness(timeout: .seconds(1), clock: clock) { delivered.withLock { $0 += 1 } }
+        }
+        #expect(await clock.waitForSleepers(1))
+        input.yield(1)
+        #expect(await eventually { delivered.withLock { $0 } == 1 })
+        #expect(ended.withLock { $0 } == false && clock.sleeperCount == 1, "positive control: base and watchdog still running")
+        consumer.cancel()
+        await consumer.value
+        #expect(await eventually { ended.withLock { $0 } }, "the base's iteration ended with the consumer")
+        #expect(await eventually { clock.sleeperCount == 0 }, "and the watchdog's sleep too")
+    }
+
+    @Test("dropping a timed operator's iterator cancels its task")
+    func droppedIteratorCancels() async throws {
+        let clock = ManualClock()
+        let (silent, input) = AsyncStream.makeStream(of: Int.self)
+        let ended = LockedValue(false)
+        input.onTermination = { _ in ended.withLock { $0 = true } }
+        do {
+            var iterator = silent.debounce(for: .seconds(1), clock: clock).makeAsyncIterator()
+            input.yield(1)
+            let value = await withTaskGroup(of: Int?.self) { group in
+                group.addTask { [clock] in
+                    _ = await clock.waitForDeadlines([.seconds(1)])
+                    clock.advance(by: .seconds(1))
+                    return nil
+                }
+                let value = await iterator.next()
+                await group.waitForAll()
+                return value
+            }
+            #expect(value == 1)
+            #expect(ended.withLock { $0 } == false, "positive control: the base is still being read")
+        }
+        #expect(await eventually { ended.withLock { $0 } }, "the base's iteration ended with the iterator")
+    }
+}
+
+struct SourceFailure: Error {}
+
+/// A base sequence fed by the test that counts how often its consumer asked for an element,
+/// so a test can wait for "the operator read everything so far" instead of sleeping.
+final class CountingSource<Element: Sendable>: SensorStreamSequence, Sendable {
+    private let stream: AsyncThrowingStream<Element, any Error>
+    private let input: AsyncThrowingStream<Element, any Error>.Continuation
+    private let asked = LockedValue(0)
+
+    init() {
+        (stream, input) = AsyncThrowingStream.makeStream(of: Element.self)
+    }
+
+    func yield(_ element: Element) { input.yield(element) }
+    func finish() { input.finish() }
+    func fail(_ error: any Error) { input.finish(throwing: error) }
+
+    /// How many times `next()` was called.
+    var demand: Int { asked.withLock { $0 } }
+
+    func waitForDemand(_ count: Int) async -> Bool {
+        await eventually { self.demand >= count }
+    }
+
+    func makeAsyncIterator() -> Iterator { Iterator(base: stream.makeAsyncIterator(), asked: asked) }
+
+    struct Iterator: AsyncIteratorProtocol {
+        var base: AsyncThrowingStream<Element, any Error>.Iterator
+        let asked: LockedValue<Int>
+
+        mutating func next() async throws -> Element? {
+            asked.withLock { $0 += 1 }
+            return try await base.next()
+        }
     }
 }
 

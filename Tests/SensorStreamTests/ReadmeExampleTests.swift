@@ -10,24 +10,6 @@ import TestSupport
 /// and its output is asserted.
 @Suite("README examples run on real readings", .timeLimit(.minutes(1)))
 struct ReadmeExampleTests {
-    /// Collects what a sequence emits, in a task.
-    final class Output<Element: Sendable>: Sendable {
-        let values = LockedValue<[Element]>([])
-        let task: Task<Void, Never>
-
-        init<S: AsyncSequence & Sendable>(_ sequence: S) where S.Element == Element {
-            let values = values
-            task = Task {
-                do {
-                    for try await value in sequence { values.withLock { $0.append(value) } }
-                } catch {}
-            }
-        }
-
-        var current: [Element] { values.withLock { $0 } }
-        deinit { task.cancel() }
-    }
-
     func connectedClient() async throws -> (Hub, LocalAgent, SensorClient) {
         let (hub, _, agent) = try makeHub()
         let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: testConfiguration())
@@ -53,21 +35,24 @@ struct ReadmeExampleTests {
         let (hub, agent, client) = try await connectedClient()
         defer { Task { await hub.stop() } }
         let clock = ManualClock()
-        let output = Output(client.readings("CE7238J").debounce(for: .milliseconds(300), clock: clock).map { $0.readings.intValue ?? -1 })
+        let output = Collector(client.readings("CE7238J").debounce(for: .milliseconds(300), clock: clock).map { $0.readings.intValue ?? -1 })
         #expect(await attached(client, hub))
         await publish([1], to: agent, client: client, total: 1)
         #expect(await clock.waitForDeadlines([.milliseconds(300)]))
         clock.advance(by: .milliseconds(300))
-        #expect(await eventually { output.current == [1] })
+        #expect(await eventually { output.values == [1] })
         await publish([2], to: agent, client: client, total: 2)
         #expect(await clock.waitForDeadlines([.milliseconds(600)]))
         clock.advance(by: .milliseconds(100))
         await publish([3], to: agent, client: client, total: 3)
-        #expect(await clock.waitForDeadlines([.milliseconds(700)]), "reading 3 restarted the wait")
-        clock.advance(by: .milliseconds(299))
-        #expect(clock.sleeperDeadlines == [.milliseconds(700)] && output.current == [1], "nothing before 300 ms of quiet")
+        clock.advance(by: .milliseconds(199))
+        #expect(clock.sleeperDeadlines == [.milliseconds(600)] && output.values == [1], "2's deadline has not come")
         clock.advance(by: .milliseconds(1))
-        #expect(await eventually { output.current == [1, 3] }, "2 was replaced by 3")
+        #expect(await clock.waitForDeadlines([.milliseconds(700)]), "reading 3 moved the deadline: the timer sleeps on")
+        clock.advance(by: .milliseconds(99))
+        #expect(clock.sleeperDeadlines == [.milliseconds(700)] && output.values == [1], "nothing before 300 ms of quiet")
+        clock.advance(by: .milliseconds(1))
+        #expect(await eventually { output.values == [1, 3] }, "2 was replaced by 3")
         await client.disconnect()
     }
 
@@ -76,16 +61,16 @@ struct ReadmeExampleTests {
         let (hub, agent, client) = try await connectedClient()
         defer { Task { await hub.stop() } }
         let clock = ManualClock()
-        let output = Output(client.readings("CE7238J").throttle(for: .seconds(1), clock: clock, latest: true).map { $0.readings.intValue ?? -1 })
+        let output = Collector(client.readings("CE7238J").throttle(for: .seconds(1), clock: clock, latest: true).map { $0.readings.intValue ?? -1 })
         #expect(await attached(client, hub))
         await publish([1, 2], to: agent, client: client, total: 2)
-        #expect(await eventually { output.current == [1] }, "the first passes, the second waits")
+        #expect(await eventually { output.values == [1] }, "the first passes, the second waits")
         clock.advance(by: .milliseconds(999))
         await publish([3], to: agent, client: client, total: 3)
-        #expect(output.current == [1], "still within the second")
+        #expect(output.values == [1], "still within the second")
         clock.advance(by: .milliseconds(1))
         await publish([4], to: agent, client: client, total: 4)
-        #expect(await eventually { output.current == [1, 4] }, "after a second, the latest")
+        #expect(await eventually { output.values == [1, 4] }, "after a second, the latest")
         await client.disconnect()
     }
 
@@ -93,10 +78,10 @@ struct ReadmeExampleTests {
     func removeDuplicates() async throws {
         let (hub, agent, client) = try await connectedClient()
         defer { Task { await hub.stop() } }
-        let output = Output(client.readings("CE7238J").map(\.readings).removeDuplicates())
+        let output = Collector(client.readings("CE7238J").map(\.readings).removeDuplicates())
         #expect(await attached(client, hub))
         await publish([1, 1, 2, 2, 2, 3, 1], to: agent, client: client, total: 7)
-        #expect(await eventually { output.current == [1, 2, 3, 1] })
+        #expect(await eventually { output.values == [1, 2, 3, 1] })
         await client.disconnect()
     }
 
@@ -105,7 +90,7 @@ struct ReadmeExampleTests {
         let (hub, agent, client) = try await connectedClient()
         defer { Task { await hub.stop() } }
         let clock = ManualClock()
-        let output = Output(client.readings("CE7238J").liveness(timeout: .seconds(5), clock: clock).map { event -> String in
+        let output = Collector(client.readings("CE7238J").liveness(timeout: .seconds(5), clock: clock).map { event -> String in
             switch event {
             case .element(let reading): "element \(reading.readings.intValue ?? -1)"
             case .silent(let since): "silent \(since)"
@@ -113,13 +98,13 @@ struct ReadmeExampleTests {
         })
         #expect(await attached(client, hub))
         await publish([1], to: agent, client: client, total: 1)
-        #expect(await eventually { output.current == ["element 1"] })
+        #expect(await eventually { output.values == ["element 1"] })
         #expect(await clock.waitForDeadlines([.seconds(5)]))
         clock.advance(by: .seconds(5))
-        #expect(await eventually { output.current == ["element 1", "silent 5.0 seconds"] })
+        #expect(await eventually { output.values == ["element 1", "silent 5.0 seconds"] })
         #expect(await clock.waitForDeadlines([.seconds(10)]))
         clock.advance(by: .seconds(5))
-        #expect(await eventually { output.current == ["element 1", "silent 5.0 seconds", "silent 10.0 seconds"] })
+        #expect(await eventually { output.values == ["element 1", "silent 5.0 seconds", "silent 10.0 seconds"] })
         await client.disconnect()
     }
 

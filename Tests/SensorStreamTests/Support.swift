@@ -82,3 +82,50 @@ extension SensorClient {
         engine.consumerCount(sensorID)
     }
 }
+
+/// Consumes a sequence in its own task, recording every element and how it ended, so a test
+/// can drive time and input and then wait for the exact output.
+final class Collector<Element: Sendable>: Sendable {
+    private struct Record: Sendable {
+        var values: [Element] = []
+        var ended = false
+        var failure: (any Error)?
+    }
+
+    private let record = LockedValue(Record())
+    private let task: Task<Void, Never>
+
+    init<S: AsyncSequence & Sendable>(_ sequence: S) where S.Element == Element {
+        let record = record
+        task = Task {
+            do {
+                for try await value in sequence { record.withLock { $0.values.append(value) } }
+            } catch {
+                record.withLock { $0.failure = error }
+            }
+            record.withLock { $0.ended = true }
+        }
+    }
+
+    deinit { task.cancel() }
+
+    /// What arrived so far.
+    var values: [Element] { record.withLock { $0.values } }
+    /// The error the sequence threw, if it did.
+    var failure: (any Error)? { record.withLock { $0.failure } }
+
+    /// Stops consuming (cancels the task).
+    func cancel() { task.cancel() }
+
+    /// Waits until the sequence ended (finished, threw or was cancelled).
+    func waitForEnd() async -> Bool {
+        await eventually { self.record.withLock { $0.ended } }
+    }
+}
+
+extension Collector where Element: Equatable {
+    /// Waits until exactly `expected` arrived.
+    func waitFor(_ expected: [Element]) async -> Bool {
+        await eventually { self.values == expected }
+    }
+}

@@ -1,4 +1,4 @@
-extension AsyncSequence where Self: Sendable, Element: Sendable {
+extension SensorStreamSequence where Self: Sendable, Element: Sendable {
     /// Watches for silence: passes every element through as `.element`, and emits
     /// `.silent(since:)` each time `timeout` passes without one (again after every further
     /// `timeout` of silence). A per-sensor liveness watchdog, separate from the connection's
@@ -12,12 +12,20 @@ extension AsyncSequence where Self: Sendable, Element: Sendable {
     ///     }
     /// }
     /// ```
-    public func liveness<C: Clock>(timeout: C.Duration, clock: C) -> AsyncLivenessSequence<Self, C> {
-        AsyncLivenessSequence(base: self, timeout: timeout, clock: clock)
+    ///
+    /// Bounded: the operator reads the next element only once the consumer took the previous
+    /// one (so the base's buffering policy, e.g. the client's `bufferingNewest`, decides what
+    /// a slow consumer loses), and an untaken silence is replaced by the longer one after it.
+    ///
+    /// - Parameters:
+    ///   - timeout: How long a silence is worth reporting.
+    ///   - clock: The clock to measure on (tests pass a manual one).
+    public func liveness<C: Clock>(timeout: C.Duration, clock: C) -> LivenessSequence<Self, C> {
+        LivenessSequence(base: self, timeout: timeout, clock: clock)
     }
 
     /// ``liveness(timeout:clock:)`` on the continuous clock.
-    public func liveness(timeout: Duration) -> AsyncLivenessSequence<Self, ContinuousClock> {
+    public func liveness(timeout: Duration) -> LivenessSequence<Self, ContinuousClock> {
         liveness(timeout: timeout, clock: ContinuousClock())
     }
 }
@@ -32,35 +40,70 @@ public enum Liveness<Element: Sendable, Interval: Sendable & Equatable>: Sendabl
 
 extension Liveness: Equatable where Element: Equatable {}
 
-/// The sequence returned by `liveness(timeout:clock:)`.
-public struct AsyncLivenessSequence<Base: AsyncSequence & Sendable, C: Clock>: AsyncSequence, Sendable where Base.Element: Sendable {
+/// The sequence returned by ``SensorStreamSequence/liveness(timeout:clock:)``.
+///
+/// Each iterator runs one task (from its first `next()`) that reads the base and sleeps on
+/// the clock until the next silence is due; ending the iteration (or cancelling its task,
+/// or dropping the iterator) cancels that task.
+public struct LivenessSequence<Base: AsyncSequence & Sendable, C: Clock>: AsyncSequence, Sendable where Base.Element: Sendable {
+    /// An element of the base, or a silence.
     public typealias Element = Liveness<Base.Element, C.Duration>
+    /// The base's error, thrown after the elements before it.
+    public typealias Failure = Base.Failure
     let base: Base
     let timeout: C.Duration
     let clock: C
 
-    /// Creates the iterator (and starts reading the base and the watchdog).
+    /// Creates the iterator; its first `next()` starts reading the base and the watchdog.
     public func makeAsyncIterator() -> Iterator {
-        let timeout = timeout
-        let stream = TimedRelay<Element, C>.run(base: base, clock: clock) { relay, event in
-            switch event {
-            case .started:
-                relay.armRepeating(every: timeout) { count in .silent(since: timeout * count) }
-            case .element(let element):
-                relay.emit(.element(element))
-                relay.armRepeating(every: timeout) { count in .silent(since: timeout * count) }
-            case .finished:
-                relay.finish()
-            }
-        }
-        return Iterator(base: stream.makeAsyncIterator())
+        Iterator(relay: TimedRelay(base: base, clock: clock, tolerance: nil, rule: LivenessRule(timeout: timeout)))
     }
 
     /// The iterator of a liveness sequence: elements and silences, in order.
     public struct Iterator: AsyncIteratorProtocol {
-        var base: AsyncStream<Element>.Iterator
+        private let relay: TimedRelay<Base, C, LivenessRule<Base.Element, C.Instant>>
+        private let lifetime: TimedRelayLifetime
 
-        /// The next element or silence; nil once the base sequence ended.
-        public mutating func next() async -> Element? { await base.next() }
+        init(relay: TimedRelay<Base, C, LivenessRule<Base.Element, C.Instant>>) {
+            self.relay = relay
+            lifetime = TimedRelayLifetime { [relay] in relay.cancel() }
+        }
+
+        /// The next element or silence; nil once the base ended (or the task is cancelled).
+        /// Throws what the base threw.
+        public mutating func next() async throws(Failure) -> Element? {
+            try await relay.next()
+        }
+
+        /// ``next()`` from an actor.
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws(Failure) -> Element? {
+            try await relay.next()
+        }
     }
+}
+
+/// Liveness: elements pass at once and restart the watchdog; each deadline reports the
+/// silence so far and arms the next one `timeout` later.
+struct LivenessRule<Element: Sendable, Instant: InstantProtocol>: TimedRule where Instant.Duration: Sendable {
+    let timeout: Instant.Duration
+    /// Silences reported since the last element.
+    private var silences = 0
+
+    init(timeout: Instant.Duration) {
+        self.timeout = timeout
+    }
+
+    func start(at now: Instant) -> Instant? { now.advanced(by: timeout) }
+
+    mutating func receive(_ element: Element, at now: Instant) -> (immediate: Liveness<Element, Instant.Duration>?, deadline: Instant?) {
+        silences = 0
+        return (.element(element), now.advanced(by: timeout))
+    }
+
+    mutating func deadlineReached(_ deadline: Instant) -> (due: Liveness<Element, Instant.Duration>?, next: Instant?) {
+        silences += 1
+        return (.silent(since: timeout * silences), deadline.advanced(by: timeout))
+    }
+
+    func end() -> Liveness<Element, Instant.Duration>? { nil }
 }

@@ -1,24 +1,32 @@
-extension AsyncSequence where Self: Sendable {
+extension SensorStreamSequence {
     /// Emits at most one element per `interval`: the first of each window, or with
-    /// `latest: true` the most recent. Pull-driven: a window's element is emitted when the
-    /// next element after the window arrives, or when the base ends.
+    /// `latest: true` the most recent. Pull-driven, with no task or timer: a window's element
+    /// is emitted when the next element after the window arrives, or when the base ends.
     ///
     /// ```swift
     /// for await reading in client.readings("CE7238J").throttle(for: .seconds(1), latest: true) { ... }
     /// ```
-    public func throttle<C: Clock>(for interval: C.Duration, clock: C, latest: Bool = true) -> AsyncThrottleSequence<Self, C> {
-        AsyncThrottleSequence(base: self, interval: interval, clock: clock, latest: latest)
+    ///
+    /// - Parameters:
+    ///   - interval: The shortest time between two emitted elements.
+    ///   - clock: The clock to measure on (tests pass a manual one).
+    ///   - latest: Emit the newest element of a window (true) or its first (false).
+    public func throttle<C: Clock>(for interval: C.Duration, clock: C, latest: Bool = true) -> ThrottledSequence<Self, C> {
+        ThrottledSequence(base: self, interval: interval, clock: clock, latest: latest)
     }
 
     /// ``throttle(for:clock:latest:)`` on the continuous clock.
-    public func throttle(for interval: Duration, latest: Bool = true) -> AsyncThrottleSequence<Self, ContinuousClock> {
+    public func throttle(for interval: Duration, latest: Bool = true) -> ThrottledSequence<Self, ContinuousClock> {
         throttle(for: interval, clock: ContinuousClock(), latest: latest)
     }
 }
 
-/// The sequence returned by `throttle(for:clock:latest:)`.
-public struct AsyncThrottleSequence<Base: AsyncSequence & Sendable, C: Clock>: AsyncSequence, Sendable {
+/// The sequence returned by ``SensorStreamSequence/throttle(for:clock:latest:)``.
+public struct ThrottledSequence<Base: AsyncSequence, C: Clock>: AsyncSequence {
+    /// The base's element.
     public typealias Element = Base.Element
+    /// The base's error, thrown as the base throws it.
+    public typealias Failure = Base.Failure
     let base: Base
     let interval: C.Duration
     let clock: C
@@ -29,7 +37,7 @@ public struct AsyncThrottleSequence<Base: AsyncSequence & Sendable, C: Clock>: A
         Iterator(base: base.makeAsyncIterator(), interval: interval, clock: clock, latest: latest)
     }
 
-    /// The iterator.
+    /// The iterator; not `Sendable`, like its base's.
     public struct Iterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
         let interval: C.Duration
@@ -38,12 +46,24 @@ public struct AsyncThrottleSequence<Base: AsyncSequence & Sendable, C: Clock>: A
         var lastEmission: C.Instant?
         var finished = false
 
-        /// The next element the throttle lets through.
-        public mutating func next() async throws -> Element? {
+        /// The next element the throttle lets through; nil at the end. Throws what the base threw.
+        public mutating func next() async throws(Failure) -> Element? {
+            try await next(isolation: nil)
+        }
+
+        /// ``next()``, reading the base on the caller's actor.
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws(Failure) -> Element? {
             guard !finished else { return nil }
             var pending: Element?
             while true {
-                guard let element = try await base.next() else {
+                let element: Element?
+                do {
+                    element = try await base.next(isolation: actor)
+                } catch {
+                    finished = true
+                    throw error
+                }
+                guard let element else {
                     finished = true
                     return pending
                 }
@@ -56,3 +76,8 @@ public struct AsyncThrottleSequence<Base: AsyncSequence & Sendable, C: Clock>: A
         }
     }
 }
+
+extension ThrottledSequence: Sendable where Base: Sendable {}
+
+@available(*, unavailable)
+extension ThrottledSequence.Iterator: Sendable {}
