@@ -13,7 +13,7 @@ final class ClientEngine: Sendable {
     let port: Int
     let configuration: SensorClient.Configuration
     let clock: any Clock<Duration>
-    private let state = LockedValue(ClientState())
+    private let state = LockedValue(LiveClientState())
     private let frames: Broadcaster<RawFrame>
     private let states: Broadcaster<ConnectionState>
     private let statuses: Broadcaster<SensorStatus>
@@ -60,7 +60,7 @@ final class ClientEngine: Sendable {
     /// (still under the lock, so their order is the lock's order), and after releasing it
     /// writes them and delivers what the broadcasters were given.
     @discardableResult @inline(__always)
-    func withState<Result, Failure: Error>(_ body: (inout ClientState) throws(Failure) -> Result) throws(Failure) -> Result {
+    func withState<Result, Failure: Error>(_ body: (inout LiveClientState) throws(Failure) -> Result) throws(Failure) -> Result {
         var connection: WebSocketConnection?
         var overflowed = false
         var deliver = false
@@ -83,7 +83,7 @@ final class ClientEngine: Sendable {
     /// Queues the state's outbox on its connection (under the client's lock). Returns the
     /// connection to flush, and whether it refused (full or closing: it is done, and the next
     /// connection gets the whole session state).
-    private static func queueOutbox(_ state: inout ClientState) -> (WebSocketConnection?, Bool) {
+    private static func queueOutbox(_ state: inout LiveClientState) -> (WebSocketConnection?, Bool) {
         let messages = state.takeOutbox()
         guard let connection = state.connection, !messages.isEmpty else { return (nil, false) }
         do {
@@ -135,12 +135,8 @@ final class ClientEngine: Sendable {
 
     /// Sends `client_disconnect` (if connected) and closes the state for good; nil if it was
     /// closed already.
-    private func close(reason: DisconnectReason) -> ClientState.Teardown? {
-        withState { state -> ClientState.Teardown? in
-            guard state.lifecycle != .closed else { return nil }
-            state.send(.disconnect)
-            return state.close(reason: reason)
-        }
+    private func close(reason: DisconnectReason) -> LiveClientState.Teardown? {
+        withState { $0.disconnect(reason: reason) }
     }
 
     var connectionStates: AsyncStream<ConnectionState> {
@@ -184,20 +180,20 @@ final class ClientEngine: Sendable {
     private func waitForStatus(_ sensorID: String) async throws -> Bool {
         let requestID = LockedValue<UInt64?>(nil)
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: ClientState.StatusWaiter) in
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
                 let failure = withState { state -> (any Error)? in
                     guard state.lifecycle != .closed else { return SensorClientError.disconnected }
                     let id = state.requestStatus(sensorID, continuation)
                     requestID.withLock { $0 = id }
-                    if Task.isCancelled, state.pending.remove(id: id) != nil { return CancellationError() }
+                    if Task.isCancelled, state.cancelRequest(id) != nil { return CancellationError() }
                     return nil
                 }
                 if let failure { continuation.resume(throwing: failure) }
             }
         } onCancel: {
-            let waiter = state.withLock { state -> ClientState.StatusWaiter? in
+            let waiter = state.withLock { state -> CheckedContinuation<Bool, any Error>? in
                 guard let id = requestID.withLock({ $0 }) else { return nil }
-                return state.pending.remove(id: id)
+                return state.cancelRequest(id)
             }
             waiter?.resume(throwing: CancellationError())
         }
@@ -209,19 +205,15 @@ final class ClientEngine: Sendable {
         try SensorClientError.validate(sensorID: sensorID)
         try withState { (state) throws(SensorClientError) in
             guard state.lifecycle != .closed else { throw .disconnected }
-            state.send(state.book.subscribe(sensorID))
+            state.subscribe(sensorID)
         }
     }
 
     func unsubscribe(_ sensorID: String) throws(SensorClientError) {
         try SensorClientError.validate(sensorID: sensorID)
-        let ended = try withState { (state) throws(SensorClientError) -> ClientState.Teardown in
+        let ended = try withState { (state) throws(SensorClientError) -> LiveClientState.Teardown in
             guard state.lifecycle != .closed else { throw .disconnected }
-            state.send(state.book.unsubscribe(sensorID))
-            var teardown = ClientState.Teardown()
-            teardown.readings = state.consumers.removeValue(forKey: sensorID)?.values.map(\.queue) ?? []
-            teardown.tasks = state.callbacks.removeValue(forKey: sensorID)?.map(\.task) ?? []
-            return teardown
+            return state.unsubscribe(sensorID)
         }
         ended.run(error: .disconnected)
     }
@@ -232,10 +224,7 @@ final class ClientEngine: Sendable {
         let valid = (try? SensorClientError.validate(sensorID: sensorID)) != nil
         let id = withState { state -> UInt64? in
             guard valid, state.lifecycle != .closed else { return nil }
-            let id = state.makeID()
-            state.consumers[sensorID, default: [:]][id] = ClientState.Consumer(queue: queue)
-            state.send(state.book.addConsumer(sensorID))
-            return id
+            return state.addConsumer(sensorID, queue: queue)
         }
         guard let id else {
             _ = queue.finish()
@@ -265,11 +254,7 @@ final class ClientEngine: Sendable {
 
     /// A consumer ended (loop left, task cancelled, callback removed). Idempotent.
     func detachConsumer(_ sensorID: String, _ id: UInt64) {
-        withState { state in
-            guard state.consumers[sensorID]?.removeValue(forKey: id) != nil else { return }
-            if state.consumers[sensorID]?.isEmpty == true { state.consumers[sensorID] = nil }
-            state.send(state.book.removeConsumer(sensorID))
-        }
+        withState { $0.removeConsumer(sensorID, id: id) }
     }
 
     /// Keeps a callback's task with its consumer; false (the caller cancels it) if the
@@ -284,17 +269,7 @@ final class ClientEngine: Sendable {
 
     /// Removes every callback of a sensor and releases their consumers.
     func removeCallbacks(_ sensorID: String) {
-        let removed = withState { state -> [(ReadingQueue?, Task<Void, Never>)] in
-            let callbacks = state.callbacks.removeValue(forKey: sensorID) ?? []
-            return callbacks.map { callback in
-                let consumer = state.consumers[sensorID]?.removeValue(forKey: callback.consumerID)
-                if consumer != nil {
-                    if state.consumers[sensorID]?.isEmpty == true { state.consumers[sensorID] = nil }
-                    state.send(state.book.removeConsumer(sensorID))
-                }
-                return (consumer?.queue, callback.task)
-            }
-        }
+        let removed = withState { $0.removeCallbacks(sensorID) }
         for (queue, task) in removed {
             queue?.finish()?.resume()
             task.cancel()
@@ -330,9 +305,7 @@ final class ClientEngine: Sendable {
             handle(batch)
         }
         let closure = await connection.closed()
-        withState { state in
-            if state.connection === connection { state.connection = nil }
-        }
+        withState { $0.connectionEnded(connection) }
         if let error = closure.error {
             return DisconnectReason(closeCode: Int(error.closeCode.rawValue), message: "protocol violation: \(error)")
         }
@@ -343,12 +316,7 @@ final class ClientEngine: Sendable {
     /// Dispatches a batch of messages from the server: decoded outside the lock, delivered
     /// under one lock acquisition, consumers and requests resumed after it.
     private func handle(_ batch: [WebSocketMessage]) {
-        let decoded: [(RawFrame, ServerMessage?)] = batch.map { message in
-            switch message {
-            case .text(let text): (.text(text), ServerMessage.decode(text))
-            case .binary(let bytes): (.binary(bytes), nil)
-            }
-        }
+        let decoded = LiveClientState.decode(batch)
         withState { $0.receive(decoded) }.run()
     }
 
@@ -369,7 +337,7 @@ final class ClientEngine: Sendable {
 
     /// Reconnecting is exhausted: the client closes for good.
     private func giveUp(_ reason: DisconnectReason) {
-        let teardown = withState { state -> ClientState.Teardown? in
+        let teardown = withState { state -> LiveClientState.Teardown? in
             guard state.lifecycle == .running else { return nil }
             return state.close(reason: reason)
         }

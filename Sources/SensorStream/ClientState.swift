@@ -30,8 +30,11 @@ public struct SensorStatus: Sendable, Hashable {
 /// engine queues them on the connection under its lock, in this order, and writes them after
 /// releasing it), readings are pushed into consumer queues (their wake-ups returned, not
 /// run), and answers are returned as waiters to resume. Nothing here calls out.
-struct ClientState: Sendable {
-    enum Lifecycle: Sendable {
+///
+/// Generic over the connection and the request waiter so that the fuzz target drives this very
+/// code with plain tokens (the client uses `WebSocketConnection` and a checked continuation).
+package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Sendable>: Sendable {
+    package enum Lifecycle: Sendable {
         /// `connect()` not called yet (or the first connect failed).
         case notStarted
         /// Connected or reconnecting.
@@ -40,51 +43,43 @@ struct ClientState: Sendable {
         case closed
     }
 
-    struct Consumer: Sendable {
-        let queue: ReadingQueue
+    package struct Consumer: Sendable {
+        package let queue: ReadingQueue
         /// The next reading follows a reconnect.
         var followsGap = false
     }
 
-    typealias StatusWaiter = CheckedContinuation<Bool, any Error>
-
     /// What a batch of server messages calls for outside the lock.
-    struct Deliveries: Sendable {
-        var wakes: [ReadingQueue.Waiter] = []
-        var answers: [(StatusWaiter, Bool)] = []
-
-        /// Resumes the consumers and requests (outside every lock).
-        func run() {
-            for wake in wakes { wake.resume() }
-            for (waiter, connected) in answers { waiter.resume(returning: connected) }
-        }
+    package struct Deliveries: Sendable {
+        package var wakes: [ReadingQueue.Waiter] = []
+        package var answers: [(StatusWaiter, Bool)] = []
     }
 
-    var lifecycle = Lifecycle.notStarted
+    package var lifecycle = Lifecycle.notStarted
     /// The open connection, set when its session is replayed and cleared when it ends.
-    var connection: WebSocketConnection?
-    private(set) var connectionState = ConnectionState.idle
-    var book = SubscriptionBook()
-    var pending = KeyedRequests<String, StatusWaiter>()
-    var consumers: [String: [UInt64: Consumer]] = [:]
+    package var connection: Connection?
+    package private(set) var connectionState = ConnectionState.idle
+    package private(set) var book = SubscriptionBook()
+    package var pending = KeyedRequests<String, StatusWaiter>()
+    package private(set) var consumers: [String: [UInt64: Consumer]] = [:]
     var callbacks: [String: [(consumerID: UInt64, task: Task<Void, Never>)]] = [:]
-    var statistics = ClientStatistics()
+    package private(set) var statistics = ClientStatistics()
     /// Values were given to the broadcasters since the owner last delivered them.
     var broadcastPending = false
     /// Protocol messages to send on ``connection``, in order.
-    private(set) var outbox: [ClientMessage] = []
+    package private(set) var outbox: [ClientMessage] = []
     let frames: Broadcaster<RawFrame>
     let states: Broadcaster<ConnectionState>
     let statuses: Broadcaster<SensorStatus>
     private var lastID: UInt64 = 0
 
-    init() {
+    package init() {
         frames = Broadcaster(bufferingNewest: 1024)
         states = Broadcaster(bufferingNewest: 64)
         statuses = Broadcaster(bufferingNewest: 1024)
     }
 
-    mutating func makeID() -> UInt64 {
+    package mutating func makeID() -> UInt64 {
         lastID += 1
         return lastID
     }
@@ -97,7 +92,7 @@ struct ClientState: Sendable {
     }
 
     /// Takes the queued messages.
-    mutating func takeOutbox() -> [ClientMessage] {
+    package mutating func takeOutbox() -> [ClientMessage] {
         defer { outbox.removeAll() }
         return outbox
     }
@@ -112,7 +107,7 @@ struct ClientState: Sendable {
 
     /// A connection opened: the session's whole state goes out on it, `client_connect` first,
     /// then every active subscription, then every awaited status request.
-    mutating func replay(on connection: WebSocketConnection, isReconnect: Bool) {
+    package mutating func replay(on connection: Connection, isReconnect: Bool) {
         self.connection = connection
         send(.connect)
         for sensorID in book.activeSensors { send(.subscribe(sensorID: sensorID)) }
@@ -125,18 +120,80 @@ struct ClientState: Sendable {
         }
     }
 
+    /// The connection ended: messages are no longer queued until the next one is replayed.
+    package mutating func connectionEnded(_ ended: Connection) {
+        if connection === ended { connection = nil }
+    }
+
+    // MARK: Requests, subscriptions, consumers
+
     /// Asks for a sensor's status: registers the waiter; the first for the sensor sends.
-    mutating func requestStatus(_ sensorID: String, _ waiter: StatusWaiter) -> UInt64 {
+    package mutating func requestStatus(_ sensorID: String, _ waiter: StatusWaiter) -> UInt64 {
         let (id, isFirst) = pending.add(sensorID, waiter)
         if isFirst { send(.connectionStatus(sensorID: sensorID)) }
         return id
     }
 
+    /// A request gave up (cancelled or timed out): its waiter, if it still waited.
+    package mutating func cancelRequest(_ id: UInt64) -> StatusWaiter? {
+        pending.remove(id: id)
+    }
+
+    /// An explicit subscription (sent if it makes the sensor active).
+    package mutating func subscribe(_ sensorID: String) {
+        send(book.subscribe(sensorID))
+    }
+
+    /// Unsubscribes explicitly (always sent) and ends the sensor's consumers and callbacks.
+    package mutating func unsubscribe(_ sensorID: String) -> Teardown {
+        send(book.unsubscribe(sensorID))
+        var teardown = Teardown()
+        teardown.readings = consumers.removeValue(forKey: sensorID)?.values.map(\.queue) ?? []
+        teardown.tasks = callbacks.removeValue(forKey: sensorID)?.map(\.task) ?? []
+        return teardown
+    }
+
+    /// Registers a consumer (subscribing if it is the sensor's first reason); returns its id.
+    package mutating func addConsumer(_ sensorID: String, queue: ReadingQueue) -> UInt64 {
+        let id = makeID()
+        consumers[sensorID, default: [:]][id] = Consumer(queue: queue)
+        send(book.addConsumer(sensorID))
+        return id
+    }
+
+    /// A consumer ended (unsubscribing if it was the sensor's last reason). Idempotent.
+    package mutating func removeConsumer(_ sensorID: String, id: UInt64) {
+        guard consumers[sensorID]?.removeValue(forKey: id) != nil else { return }
+        if consumers[sensorID]?.isEmpty == true { consumers[sensorID] = nil }
+        send(book.removeConsumer(sensorID))
+    }
+
+    /// Removes every callback of a sensor with its consumer; returns what to finish and cancel.
+    mutating func removeCallbacks(_ sensorID: String) -> [(queue: ReadingQueue?, task: Task<Void, Never>)] {
+        let removed = callbacks.removeValue(forKey: sensorID) ?? []
+        return removed.map { callback in
+            let queue = consumers[sensorID]?[callback.consumerID]?.queue
+            removeConsumer(sensorID, id: callback.consumerID)
+            return (queue, callback.task)
+        }
+    }
+
     // MARK: Receiving
+
+    /// Decodes a batch of WebSocket messages (outside the lock): each as a raw frame and, for
+    /// text, the server message it carries (nil: not one the typed API knows).
+    package static func decode(_ batch: [WebSocketMessage]) -> [(RawFrame, ServerMessage?)] {
+        batch.map { message in
+            switch message {
+            case .text(let text): (.text(text), ServerMessage.decode(text))
+            case .binary(let bytes): (.binary(bytes), nil)
+            }
+        }
+    }
 
     /// Dispatches a batch of server messages (decoded outside the lock): raw frames to their
     /// listeners, statuses to waiting requests and listeners, readings to their consumers.
-    mutating func receive(_ batch: [(RawFrame, ServerMessage?)]) -> Deliveries {
+    package mutating func receive(_ batch: [(RawFrame, ServerMessage?)]) -> Deliveries {
         var deliveries = Deliveries()
         if frames.enqueue(contentsOf: batch.lazy.map(\.0)) { broadcastPending = true }
         for (_, message) in batch {
@@ -165,22 +222,23 @@ struct ClientState: Sendable {
     // MARK: Closing
 
     /// Everything to finish or fail once the client is closed, taken out of the state.
-    struct Teardown: Sendable {
-        var readings: [ReadingQueue] = []
+    package struct Teardown: Sendable {
+        package var readings: [ReadingQueue] = []
         var tasks: [Task<Void, Never>] = []
-        var waiters: [StatusWaiter] = []
+        package var waiters: [StatusWaiter] = []
+    }
 
-        /// Run outside the lock.
-        func run(error: SensorClientError) {
-            readings.forEach { $0.finish()?.resume() }
-            tasks.forEach { $0.cancel() }
-            waiters.forEach { $0.resume(throwing: error) }
-        }
+    /// The app disconnects: `client_disconnect` goes out on the open connection, then the
+    /// state closes for good. Nil if it was closed already.
+    package mutating func disconnect(reason: DisconnectReason) -> Teardown? {
+        guard lifecycle != .closed else { return nil }
+        send(.disconnect)
+        return close(reason: reason)
     }
 
     /// Closes the client for good: the final state, then the end of every stream (delivered
     /// after the lock), and everything to finish or fail taken out.
-    mutating func close(reason: DisconnectReason) -> Teardown {
+    package mutating func close(reason: DisconnectReason) -> Teardown {
         lifecycle = .closed
         publish(.disconnected(reason: reason))
         broadcastPending = true
@@ -195,5 +253,25 @@ struct ClientState: Sendable {
         callbacks.removeAll()
         // `connection` stays until it ends: the messages sent with this change still go out on it.
         return teardown
+    }
+}
+
+/// The client's own state: a WebSocket connection, `sensorConnected` callers' continuations.
+typealias LiveClientState = ClientState<WebSocketConnection, CheckedContinuation<Bool, any Error>>
+
+extension ClientState.Deliveries where StatusWaiter == CheckedContinuation<Bool, any Error> {
+    /// Resumes the consumers and requests (outside every lock).
+    func run() {
+        for wake in wakes { wake.resume() }
+        for (waiter, connected) in answers { waiter.resume(returning: connected) }
+    }
+}
+
+extension ClientState.Teardown where StatusWaiter == CheckedContinuation<Bool, any Error> {
+    /// Finishes the streams, cancels the callbacks, fails the requests (outside the lock).
+    func run(error: SensorClientError) {
+        readings.forEach { $0.finish()?.resume() }
+        tasks.forEach { $0.cancel() }
+        waiters.forEach { $0.resume(throwing: error) }
     }
 }

@@ -91,6 +91,13 @@ package final class ConsumerQueue<Element: Sendable>: Sendable {
 
     // MARK: Consumer
 
+    /// Everything buffered now, oldest first, without waiting (empty when nothing is, or the
+    /// queue ended). For tests and fuzzing, which look at a queue from outside a task.
+    package func takeBuffered() -> [Element] {
+        if case .batch(let batch) = takeNow() { return batch }
+        return []
+    }
+
     /// Everything buffered, oldest first; waits while there is nothing. Nil once the queue
     /// is finished and drained, or the consuming task is cancelled.
     @inlinable

@@ -1,115 +1,187 @@
 import ConnectionCore
 import SensorStream
 import SensorWire
+import WebSocketIO
 
-/// Fuzzing of the client's sans-I/O state: ``SubscriptionBook`` and ``KeyedRequests`` driven
-/// by a script of app calls, server messages (arbitrary bytes or well-formed answers) and
-/// reconnects, checked step by step against a deliberately naive model.
+/// Fuzzing of the client's sans-I/O state, the very ``ClientState`` the client runs (with
+/// plain tokens for its connection and request waiters): a script of app calls, server
+/// messages (arbitrary bytes or well-formed ones), connections opening and ending, checked
+/// step by step against a deliberately naive model: the exact messages sent, the waiters each
+/// answer resolves, the readings each consumer queue gets, the counters.
 ///
 /// Input: a sequence of operations; each starts with an opcode byte and a sensor byte.
 enum ClientStateFuzzTarget {
     /// Few ids, so that operations collide on the same sensors; odd ones included.
     static let sensorIDs = ["A01-S1", "A01-S2", "", "é\u{0}\"", "A01-S1 "]
+    /// Small, so that readings overflow it.
+    static let queueCapacity = 2
+
+    final class Connection: Sendable {}
+    typealias State = ClientState<Connection, UInt64>
 
     /// The naive model: what the client should want, computed from scratch.
     struct Model {
         var explicit: Set<String> = []
-        var consumers: [String: Int] = [:]
+        /// Consumers per sensor: id → readings buffered in its queue (by value).
+        var consumers: [String: [UInt64: [JSONValue]]] = [:]
         var waiters: [String: [UInt64]] = [:]
+        var requests: [UInt64: UInt64] = [:]
+        var connected = false
+        var received = 0
+        var dropped = 0
+        var skipped = 0
 
-        func isActive(_ id: String) -> Bool { explicit.contains(id) || consumers[id, default: 0] > 0 }
+        func isActive(_ id: String) -> Bool { explicit.contains(id) || !(consumers[id]?.isEmpty ?? true) }
         var active: [String] { sensorIDs.filter(isActive).sorted() }
     }
 
     static func run(_ input: UnsafeRawBufferPointer) {
-        var book = SubscriptionBook()
-        var pending = KeyedRequests<String, UInt64>()
+        var state = State()
+        state.lifecycle = .running
         var model = Model()
-        var issued: [UInt64] = []
+        var queues: [UInt64: (sensorID: String, queue: ReadingQueue)] = [:]
+        var nextWaiter: UInt64 = 1000
         var bytes = input[...]
+
+        func expectSent(_ expected: [ClientMessage], _ what: @autoclosure () -> String) {
+            let sent = state.takeOutbox()
+            precondition(sent == (model.connected ? expected : []), "\(what()): sent \(sent), expected \(expected)")
+        }
 
         while let opcode = bytes.popFirst(), let sensorByte = bytes.popFirst() {
             let id = sensorIDs[Int(sensorByte) % sensorIDs.count]
-            switch opcode % 10 {
+            switch opcode % 12 {
             case 0:
-                let message = book.subscribe(id)
-                precondition(message == (model.isActive(id) ? nil : .subscribe(sensorID: id)))
+                let wasActive = model.isActive(id)
+                state.subscribe(id)
                 model.explicit.insert(id)
+                expectSent(wasActive ? [] : [.subscribe(sensorID: id)], "subscribe")
             case 1:
-                precondition(book.unsubscribe(id) == .unsubscribe(sensorID: id))
+                let teardown = state.unsubscribe(id)
+                let ended = Set((model.consumers.removeValue(forKey: id) ?? [:]).keys)
                 model.explicit.remove(id)
-                model.consumers[id] = nil
+                precondition(Set(teardown.readings.map(ObjectIdentifier.init)) == Set(ended.compactMap { queues[$0].map { ObjectIdentifier($0.queue) } }),
+                             "unsubscribe ended the wrong consumers")
+                for consumer in ended { queues[consumer] = nil }
+                expectSent([.unsubscribe(sensorID: id)], "unsubscribe")
             case 2:
-                let message = book.addConsumer(id)
-                precondition(message == (model.isActive(id) ? nil : .subscribe(sensorID: id)))
-                model.consumers[id, default: 0] += 1
+                let wasActive = model.isActive(id)
+                let queue = ReadingQueue(capacity: queueCapacity)
+                let consumer = state.addConsumer(id, queue: queue)
+                precondition(queues[consumer] == nil, "consumer ids repeat")
+                queues[consumer] = (id, queue)
+                model.consumers[id, default: [:]][consumer] = []
+                expectSent(wasActive ? [] : [.subscribe(sensorID: id)], "addConsumer")
             case 3:
-                let message = book.removeConsumer(id)
-                if let count = model.consumers[id], count > 0 {
-                    model.consumers[id] = count == 1 ? nil : count - 1
-                    precondition(message == (model.isActive(id) ? nil : .unsubscribe(sensorID: id)))
+                // Removes one of the sensor's consumers (or a stale id: nothing happens).
+                let candidates = (model.consumers[id] ?? [:]).keys.sorted()
+                let consumer = candidates.isEmpty ? UInt64.max : candidates[Int(sensorByte) % candidates.count]
+                state.removeConsumer(id, id: consumer)
+                if model.consumers[id]?.removeValue(forKey: consumer) != nil {
+                    if model.consumers[id]?.isEmpty == true { model.consumers[id] = nil }
+                    queues[consumer] = nil
+                    expectSent(model.isActive(id) ? [] : [.unsubscribe(sensorID: id)], "removeConsumer")
                 } else {
-                    precondition(message == nil, "removing a consumer that does not exist sent a message")
+                    expectSent([], "removing a consumer that does not exist")
                 }
             case 4:
-                let waiter = UInt64(issued.count + 1000)
-                let (requestID, isFirst) = pending.add(id, waiter)
-                precondition(isFirst == (model.waiters[id] == nil), "only the first request for a sensor is sent")
-                model.waiters[id, default: []].append(waiter)
-                issued.append(requestID)
-                precondition(issued.count == Set(issued).count, "request ids repeat")
+                nextWaiter += 1
+                let isFirst = model.waiters[id] == nil
+                let request = state.requestStatus(id, nextWaiter)
+                precondition(model.requests[request] == nil, "request ids repeat")
+                model.requests[request] = nextWaiter
+                model.waiters[id, default: []].append(nextWaiter)
+                expectSent(isFirst ? [.connectionStatus(sensorID: id)] : [], "only the first request for a sensor is sent")
             case 5:
-                guard !issued.isEmpty else { continue }
-                let requestID = issued[Int(sensorByte) % issued.count]
-                let removed = pending.remove(id: requestID)
-                let expected = removeFromModel(requestID: requestID, issued: issued, model: &model)
-                precondition(removed == expected, "remove(id:) returned \(String(describing: removed)), expected \(String(describing: expected))")
+                let requests = model.requests.keys.sorted()
+                guard !requests.isEmpty else { continue }
+                let request = requests[Int(sensorByte) % requests.count]
+                let removed = state.cancelRequest(request)
+                let waiter = model.requests.removeValue(forKey: request)
+                let stillWaiting = model.waiters.values.contains { $0.contains(waiter ?? 0) }
+                precondition(removed == (stillWaiting ? waiter : nil), "cancelRequest returned \(String(describing: removed))")
+                for (sensor, list) in model.waiters {
+                    let remaining = list.filter { $0 != waiter }
+                    model.waiters[sensor] = remaining.isEmpty ? nil : remaining
+                }
+                expectSent([], "cancelling sends nothing")
             case 6:
-                // Arbitrary server bytes: at most one length byte's worth.
+                // Arbitrary server bytes, as a text or a binary message.
                 let length = min(Int(sensorByte), bytes.count)
-                let text = String(decoding: bytes.prefix(length), as: UTF8.self)
+                let payload = Array(bytes.prefix(length))
                 bytes = bytes.dropFirst(length)
-                deliver(text, book: book, pending: &pending, model: &model)
+                let message: WebSocketMessage = opcode & 0x80 == 0 ? .text(String(decoding: payload, as: UTF8.self)) : .binary(payload)
+                deliver(message, state: &state, model: &model)
             case 7:
-                let text = #"{"event":"sensor_connection_status","data":{"sensor_id":"# + quoted(id) + #","connected":true}}"#
-                deliver(text, book: book, pending: &pending, model: &model)
+                let connected = opcode & 0x40 == 0
+                let text = #"{"event":"sensor_connection_status","data":{"sensor_id":"# + quoted(id) + #","connected":\#(connected)}}"#
+                deliver(.text(text), state: &state, model: &model)
             case 8:
-                let text = #"{"event":"new_sensor_data","data":{"sensor_id":"# + quoted(id) + #","sensor_readings":{"t":1.5}}}"#
-                deliver(text, book: book, pending: &pending, model: &model)
+                let text = #"{"event":"new_sensor_data","data":{"sensor_id":"# + quoted(id) + #","sensor_readings":{"t":\#(sensorByte)}}}"#
+                deliver(.text(text), state: &state, model: &model)
+            case 9:
+                // A connection opens: the whole session goes out on it, in this order.
+                state.replay(on: Connection(), isReconnect: opcode & 0x40 != 0)
+                model.connected = true
+                let expected: [ClientMessage] = [.connect] + model.active.map { .subscribe(sensorID: $0) }
+                    + model.waiters.keys.sorted().map { .connectionStatus(sensorID: $0) }
+                expectSent(expected, "replay")
+            case 10:
+                if let connection = state.connection { state.connectionEnded(connection) }
+                model.connected = false
             default:
-                // A reconnect re-sends exactly the active subscriptions and the awaited requests.
-                precondition(book.activeSensors == model.active, "resubscribing \(book.activeSensors), expected \(model.active)")
-                precondition(pending.awaitedKeys == model.waiters.keys.sorted(), "re-asking the wrong sensors")
+                // A consumer takes what its queue holds: exactly the model's readings, in order.
+                for (consumer, entry) in queues where entry.sensorID == id {
+                    let taken = entry.queue.takeBuffered()
+                    precondition(taken.map(\.readings) == model.consumers[id]?[consumer], "consumer \(consumer) took \(taken)")
+                    precondition(taken.allSatisfy { $0.sensorID == id }, "a reading went to another sensor's consumer")
+                    model.consumers[id]?[consumer] = []
+                }
             }
-            for sensor in sensorIDs { precondition(book.isActive(sensor) == model.isActive(sensor)) }
+            for sensor in sensorIDs { precondition(state.book.isActive(sensor) == model.isActive(sensor)) }
+            precondition(state.statistics.readingsReceived == model.received && state.statistics.readingsDropped == model.dropped
+                         && state.statistics.messagesSkipped == model.skipped, "statistics \(state.statistics)")
         }
+
+        // The app disconnects: `client_disconnect` goes out (if connected), every waiter and queue is handed back.
+        guard let teardown = state.disconnect(reason: DisconnectReason(closeCode: 1000, message: "fuzz")) else {
+            preconditionFailure("a running state must close")
+        }
+        expectSent([.disconnect], "disconnect")
+        precondition(teardown.waiters.sorted() == model.waiters.values.flatMap { $0 }.sorted(), "teardown lost waiters")
+        precondition(teardown.readings.count == queues.count, "teardown lost consumer queues")
+        precondition(state.disconnect(reason: DisconnectReason(closeCode: 1000, message: "again")) == nil, "closing twice")
     }
 
-    /// Applies a server message the way the client does; answers must resolve exactly the
-    /// model's waiters, in order.
-    static func deliver(_ text: String, book: SubscriptionBook, pending: inout KeyedRequests<String, UInt64>, model: inout Model) {
-        guard let envelope = SensorProtocol.decode(text), let message = ServerMessage(envelope) else { return }
-        switch message {
-        case .connectionStatus(let sensorID, _):
-            let answered = pending.answer(sensorID)
-            precondition(answered == (model.waiters.removeValue(forKey: sensorID) ?? []), "an answer resolved the wrong waiters")
-        case .sensorData(let sensorID, _):
-            _ = book.isActive(sensorID)
+    /// Hands a server message to the state the way the client does (decode, then receive) and
+    /// checks what it resolved and delivered.
+    static func deliver(_ message: WebSocketMessage, state: inout State, model: inout Model) {
+        let batch = State.decode([message])
+        let deliveries = state.receive(batch)
+        precondition(state.takeOutbox().isEmpty, "receiving sends nothing")
+        switch batch[0].1 {
+        case nil:
+            model.skipped += 1
+            precondition(deliveries.answers.isEmpty)
+        case .connectionStatus(let sensorID, let connected)?:
+            let expected = model.waiters.removeValue(forKey: sensorID) ?? []
+            precondition(deliveries.answers.map(\.0) == expected, "an answer resolved the wrong waiters")
+            precondition(deliveries.answers.allSatisfy { $0.1 == connected })
+            model.requests = model.requests.filter { !expected.contains($0.value) }
+        case .sensorData(let sensorID, let readings)?:
+            precondition(deliveries.answers.isEmpty)
+            guard let consumers = model.consumers[sensorID], !consumers.isEmpty else { return }
+            model.received += 1
+            for consumer in consumers.keys {
+                var buffered = consumers[consumer] ?? []
+                if buffered.count == queueCapacity {
+                    buffered.removeFirst()
+                    model.dropped += 1
+                }
+                buffered.append(readings)
+                model.consumers[sensorID]?[consumer] = buffered
+            }
         }
-    }
-
-    static func removeFromModel(requestID: UInt64, issued: [UInt64], model: inout Model) -> UInt64? {
-        // Waiter values are 1000 + position in `issued`, so the waiter of a request id is known.
-        guard let position = issued.firstIndex(of: requestID) else { return nil }
-        let waiter = UInt64(position + 1000)
-        for (sensor, list) in model.waiters {
-            guard let index = list.firstIndex(of: waiter) else { continue }
-            var remaining = list
-            remaining.remove(at: index)
-            model.waiters[sensor] = remaining.isEmpty ? nil : remaining
-            return waiter
-        }
-        return nil
     }
 
     /// A sensor id as a JSON string literal's content.
