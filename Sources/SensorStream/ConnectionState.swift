@@ -15,6 +15,7 @@ public enum ConnectionState: Sendable, Hashable, CustomStringConvertible {
     /// allowed by the configuration. Every stream has finished.
     case disconnected(reason: DisconnectReason)
 
+    /// A readable form, e.g. "reconnecting in 3 s (attempt 4) after close 1006: connection lost".
     public var description: String {
         switch self {
         case .idle: "idle"
@@ -36,11 +37,15 @@ public struct DisconnectReason: Sendable, Hashable, CustomStringConvertible {
     public let message: String
 
     /// Creates a reason.
+    /// - Parameters:
+    ///   - closeCode: The WebSocket close code, if there was one.
+    ///   - message: What happened, readable.
     public init(closeCode: Int?, message: String) {
         self.closeCode = closeCode
         self.message = message
     }
 
+    /// "close 1006: connection lost", or just the message without a close code.
     public var description: String {
         closeCode.map { "close \($0)" + (message.isEmpty ? "" : ": \(message)") } ?? message
     }

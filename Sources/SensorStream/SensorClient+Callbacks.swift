@@ -9,6 +9,10 @@ extension SensorClient {
     /// A thin adapter over ``readings(_:)`` and `for await`: the callback runs in one task
     /// per registration (never on the main actor unless it hops there itself), one reading
     /// at a time, in arrival order. Subscribes if the sensor is not subscribed yet.
+    /// - Parameters:
+    ///   - sensorID: The sensor whose readings to pass (1 to 40 characters).
+    ///   - callback: Gets the sensor id, the reading's value, then `callbackArgs`.
+    ///   - callbackArgs: Extra arguments of any types, passed to every call.
     /// - Throws: ``SensorClientError/invalidSensorID(_:)`` (nothing sent),
     ///   ``SensorClientError/disconnected`` after ``disconnect()``.
     public func registerCallback<each Argument>(
@@ -31,6 +35,10 @@ extension SensorClient {
 
     /// Calls `callback` with every reading of `sensorID` (no extra arguments). See
     /// ``registerCallback(_:_:callbackArgs:)``.
+    /// - Parameters:
+    ///   - sensorID: The sensor whose readings to pass (1 to 40 characters).
+    ///   - callback: Gets the sensor id and the reading's value.
+    /// - Throws: As ``registerCallback(_:_:callbackArgs:)``.
     public func registerCallback(_ sensorID: String,
                                  _ callback: sending @escaping (String, JSONValue) -> Void) async throws(SensorClientError) {
         try await registerCallback(sensorID, callback, callbackArgs: ())
@@ -38,6 +46,7 @@ extension SensorClient {
 
     /// Removes every callback of `sensorID` and releases the subscription they held
     /// (`unsubscribe_sensor` is sent if nothing else holds the sensor).
+    /// - Parameter sensorID: The sensor whose callbacks to remove.
     public func removeCallback(_ sensorID: String) async {
         engine.removeCallbacks(sensorID)
     }

@@ -58,6 +58,11 @@ public final class SensorClient: Sendable {
     }
 
     /// Creates a client from a port given as text (a command-line argument, a setting).
+    /// - Parameters:
+    ///   - host: As ``init(host:port:configuration:clock:)``.
+    ///   - port: The port as text.
+    ///   - configuration: Timeouts, heartbeat, reconnect policy, limits.
+    ///   - clock: The clock for heartbeats, backoff and timeouts.
     /// - Throws: ``SensorClientError/invalidPort(_:)`` unless `port` is decimal digits only
     ///   and within 1...65535.
     public convenience init(host: String, port: String, configuration: Configuration = .init(),
@@ -108,6 +113,8 @@ public final class SensorClient: Sendable {
     /// Concurrent calls for the same sensor share one round trip; an unsolicited status for
     /// the sensor that arrives meanwhile answers the call. If the connection drops while
     /// waiting, the request is sent again after the reconnect, within the same timeout.
+    /// - Parameter sensorID: The sensor to ask about (1 to 40 characters).
+    /// - Returns: Whether the server says the sensor is connected.
     /// - Throws: ``SensorClientError/invalidSensorID(_:)`` (nothing sent),
     ///   ``SensorClientError/timeout`` after ``Configuration/requestTimeout``,
     ///   ``SensorClientError/notConnected`` before ``connect()``,
@@ -120,6 +127,7 @@ public final class SensorClient: Sendable {
 
     /// Subscribes to a sensor (`subscribe_sensor`), unless it is already subscribed. The
     /// subscription holds until ``unsubscribe(_:)``, across reconnects.
+    /// - Parameter sensorID: The sensor (1 to 40 characters).
     /// - Throws: ``SensorClientError/invalidSensorID(_:)`` (nothing sent),
     ///   ``SensorClientError/disconnected`` after ``disconnect()``.
     public func subscribe(_ sensorID: String) async throws(SensorClientError) {
@@ -128,6 +136,7 @@ public final class SensorClient: Sendable {
 
     /// Unsubscribes (`unsubscribe_sensor`, always sent) and ends delivery for the sensor:
     /// its `readings` streams finish and its callbacks are removed.
+    /// - Parameter sensorID: The sensor (1 to 40 characters).
     /// - Throws: ``SensorClientError/invalidSensorID(_:)`` (nothing sent),
     ///   ``SensorClientError/disconnected`` after ``disconnect()``.
     public func unsubscribe(_ sensorID: String) async throws(SensorClientError) {
@@ -145,6 +154,8 @@ public final class SensorClient: Sendable {
     /// ``Configuration/readingBufferSize`` readings for a slow loop, then drops the oldest
     /// (counted in ``statistics``). Finishes on ``unsubscribe(_:)`` and ``disconnect()``, and
     /// at once for an invalid sensor id.
+    /// - Parameter sensorID: The sensor (1 to 40 characters).
+    /// - Returns: A sequence whose every iteration is a consumer of the sensor.
     public func readings(_ sensorID: String) -> SensorReadings {
         SensorReadings(client: self, sensorID: sensorID, bufferSize: configuration.readingBufferSize)
     }
@@ -152,6 +163,10 @@ public final class SensorClient: Sendable {
     /// The readings of one sensor, buffering up to `bufferingNewest` readings for this
     /// stream (instead of ``Configuration/readingBufferSize``); older ones are dropped and
     /// counted in ``statistics``.
+    /// - Parameters:
+    ///   - sensorID: The sensor (1 to 40 characters).
+    ///   - bufferingNewest: How many readings this stream holds for a slow loop (at least 1).
+    /// - Returns: A sequence whose every iteration is a consumer of the sensor.
     public func readings(_ sensorID: String, bufferingNewest: Int) -> SensorReadings {
         SensorReadings(client: self, sensorID: sensorID, bufferSize: max(1, bufferingNewest))
     }

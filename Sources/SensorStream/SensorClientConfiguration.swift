@@ -21,7 +21,15 @@ extension SensorClient {
         /// most twice this many readings of one stream are held at a time.)
         public var readingBufferSize: Int
 
-        /// The defaults.
+        /// A configuration; every parameter left out keeps its default.
+        /// - Parameters:
+        ///   - requestTimeout: See ``requestTimeout``.
+        ///   - heartbeat: See ``heartbeat``.
+        ///   - reconnect: See ``reconnect``.
+        ///   - path: See ``path``.
+        ///   - connectTimeout: See ``connectTimeout``.
+        ///   - maxMessageSize: See ``maxMessageSize``.
+        ///   - readingBufferSize: See ``readingBufferSize``.
         public init(requestTimeout: Duration = .seconds(5), heartbeat: Heartbeat = .init(),
                     reconnect: Reconnect = .init(), path: String = "/", connectTimeout: Duration = .seconds(10),
                     maxMessageSize: Int = 1 << 20, readingBufferSize: Int = 1024) {
@@ -46,6 +54,9 @@ extension SensorClient {
         public var isEnabled: Bool
 
         /// A heartbeat with these timings.
+        /// - Parameters:
+        ///   - interval: Time between pings.
+        ///   - timeout: Time a pong may take before the connection counts as lost.
         public init(interval: Duration = .seconds(10), timeout: Duration = .seconds(10)) {
             self.interval = interval
             self.timeout = timeout
@@ -74,6 +85,12 @@ extension SensorClient {
         public var maxAttempts: Int?
 
         /// A policy with these parameters.
+        /// - Parameters:
+        ///   - initialDelay: Delay before the first attempt.
+        ///   - maxDelay: Upper bound of any delay.
+        ///   - multiplier: Factor between consecutive delays.
+        ///   - jitter: Random spread of each delay, as a fraction (0.2: ±20 %).
+        ///   - maxAttempts: Attempts before giving up; nil never gives up.
         public init(initialDelay: Duration = .milliseconds(100), maxDelay: Duration = .seconds(30),
                     multiplier: Double = 2, jitter: Double = 0.2, maxAttempts: Int? = nil) {
             self.initialDelay = initialDelay

@@ -19,6 +19,7 @@ public enum SensorClientError: Error, Sendable, Hashable, CustomStringConvertibl
     /// missing or wrong `Sec-WebSocket-Accept` ...). Thrown by ``SensorClient/connect()``.
     case protocolViolation(String)
 
+    /// A readable explanation, for logs and messages.
     public var description: String {
         switch self {
         case .invalidSensorID(let id): "invalid sensor id \"\(id)\" (1 to 40 characters)"

@@ -11,7 +11,11 @@ public struct SensorReading: Sendable, Hashable {
     /// ignore it; code that integrates over readings should not.
     public let followsGap: Bool
 
-    /// Creates a reading.
+    /// Creates a reading (tests and previews; the client makes its own).
+    /// - Parameters:
+    ///   - sensorID: The sensor that produced it.
+    ///   - readings: What it reported.
+    ///   - followsGap: Whether it is the first after a lost connection.
     public init(sensorID: String, readings: JSONValue, followsGap: Bool = false) {
         self.sensorID = sensorID
         self.readings = readings

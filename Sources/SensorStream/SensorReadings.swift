@@ -1,7 +1,10 @@
 /// The readings of one sensor (see ``SensorClient/readings(_:)``): an AsyncSequence that
 /// registers its consumer when iteration starts.
 public struct SensorReadings: AsyncSequence, Sendable {
+    /// Each element is one reading of the sensor.
     public typealias Element = SensorReading
+    /// Never throws: the stream ends (returns nil) instead.
+    public typealias Failure = Never
     let client: SensorClient
     /// The sensor whose readings this sequence delivers.
     public let sensorID: String
@@ -33,6 +36,8 @@ public struct SensorReadings: AsyncSequence, Sendable {
         }
 
         /// The next reading, resuming on the caller's actor.
+        /// - Parameter actor: The caller's actor (the `for await` loop passes it).
+        /// - Returns: The next reading, or nil once the stream has finished.
         public mutating func next(isolation actor: isolated (any Actor)?) async -> SensorReading? {
             if let reading = nextBuffered() { return reading }
             return refill(await lease.queue.take())

@@ -8,12 +8,17 @@ import Foundation
 /// let typed = try readings.decode(Weather.self)
 /// ```
 public enum JSONValue: Sendable, Hashable {
+    /// JSON `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
     /// Every JSON number, as a Double (integers up to 2^53 are exact).
     case number(Double)
+    /// A string (any Unicode text; escapes already resolved).
     case string(String)
+    /// An array, elements in order.
     case array([JSONValue])
+    /// An object: its members by name (a name given twice keeps the last value, as most parsers do).
     case object([String: JSONValue])
 
     /// The Bool, if this is a boolean.
@@ -35,14 +40,20 @@ public enum JSONValue: Sendable, Hashable {
     public var isNull: Bool { self == .null }
 
     /// The member named `key`, if this is an object that has it.
+    /// - Parameter key: The member's name.
     public subscript(key: String) -> JSONValue? { objectValue?[key] }
     /// The element at `index`, if this is an array long enough.
+    /// - Parameter index: The element's position, from 0.
     public subscript(index: Int) -> JSONValue? {
         guard let array = arrayValue, array.indices.contains(index) else { return nil }
         return array[index]
     }
 
     /// Decodes this value into a `Decodable` type (through JSONDecoder).
+    /// - Parameters:
+    ///   - type: The type to decode (inferred from the context when left out).
+    ///   - decoder: The decoder, for its strategies (dates, keys ...).
+    /// - Returns: The decoded value.
     /// - Throws: `DecodingError` when the shape does not match.
     public func decode<T: Decodable>(_ type: T.Type = T.self, using decoder: JSONDecoder = JSONDecoder()) throws -> T {
         try decoder.decode(T.self, from: JSONEncoder().encode(self))
@@ -51,6 +62,7 @@ public enum JSONValue: Sendable, Hashable {
 
 extension JSONValue: Codable {
     /// Decodes any JSON value.
+    /// - Parameter decoder: The decoder to read from.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if container.decodeNil() {
@@ -69,6 +81,7 @@ extension JSONValue: Codable {
     }
 
     /// Encodes the value as JSON.
+    /// - Parameter encoder: The encoder to write to.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
@@ -84,12 +97,26 @@ extension JSONValue: Codable {
 
 extension JSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
+    /// `nil` as ``null``.
+    /// - Parameter nilLiteral: The `nil` literal.
     public init(nilLiteral: ()) { self = .null }
+    /// `true` or `false` as ``bool(_:)``.
+    /// - Parameter value: The literal.
     public init(booleanLiteral value: Bool) { self = .bool(value) }
+    /// An integer literal as ``number(_:)``.
+    /// - Parameter value: The literal (exact up to 2^53).
     public init(integerLiteral value: Int) { self = .number(Double(value)) }
+    /// A floating-point literal as ``number(_:)``.
+    /// - Parameter value: The literal.
     public init(floatLiteral value: Double) { self = .number(value) }
+    /// A string literal as ``string(_:)``.
+    /// - Parameter value: The literal.
     public init(stringLiteral value: String) { self = .string(value) }
+    /// An array literal as ``array(_:)``.
+    /// - Parameter elements: The elements, in order.
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    /// A dictionary literal as ``object(_:)``; a key given twice keeps the last value.
+    /// - Parameter elements: The members.
     public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }

@@ -19,6 +19,12 @@ public struct Backoff: Sendable, Hashable {
     public var maxAttempts: Int?
 
     /// A policy with these parameters.
+    /// - Parameters:
+    ///   - initialDelay: Delay before attempt 1.
+    ///   - maxDelay: The largest delay, before jitter.
+    ///   - multiplier: Growth factor between attempts (below 1 counts as 1).
+    ///   - jitter: Spread as a fraction, clamped to 0...1.
+    ///   - maxAttempts: Attempts allowed; nil = unlimited.
     public init(initialDelay: Duration, maxDelay: Duration, multiplier: Double, jitter: Double, maxAttempts: Int?) {
         self.initialDelay = initialDelay
         self.maxDelay = maxDelay
@@ -31,12 +37,16 @@ public struct Backoff: Sendable, Hashable {
     /// - Parameters:
     ///   - delay: the delay before each attempt.
     ///   - maxAttempts: attempts allowed; nil = unlimited.
+    /// - Returns: The policy.
     public static func fixed(_ delay: Duration, maxAttempts: Int? = nil) -> Backoff {
         Backoff(initialDelay: delay, maxDelay: delay, multiplier: 1, jitter: 0, maxAttempts: maxAttempts)
     }
 
     /// The delay before `attempt` (1-based), or nil when the policy allows no such attempt.
-    /// - Parameter unitRandom: a value in 0...1; 0.5 gives the un-jittered delay.
+    /// - Parameters:
+    ///   - attempt: The attempt number, from 1 (0 or less: no delay).
+    ///   - unitRandom: a value in 0...1; 0.5 gives the un-jittered delay.
+    /// - Returns: The delay, or nil once `maxAttempts` is used up.
     public func delay(beforeAttempt attempt: Int, unitRandom: Double) -> Duration? {
         guard attempt >= 1 else { return .zero }
         if let maxAttempts, attempt > maxAttempts { return nil }

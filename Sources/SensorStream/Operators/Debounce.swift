@@ -13,11 +13,16 @@ extension SensorStreamSequence where Self: Sendable, Element: Sendable {
     ///   - interval: The quiet time an element must survive.
     ///   - tolerance: Passed to the clock's `sleep`.
     ///   - clock: The clock to measure on (tests pass a manual one).
+    /// - Returns: The debounced sequence.
     public func debounce<C: Clock>(for interval: C.Duration, tolerance: C.Duration? = nil, clock: C) -> DebouncedSequence<Self, C> {
         DebouncedSequence(base: self, interval: interval, tolerance: tolerance, clock: clock)
     }
 
     /// ``debounce(for:tolerance:clock:)`` on the continuous clock.
+    /// - Parameters:
+    ///   - interval: The quiet time an element must survive.
+    ///   - tolerance: Passed to the clock's `sleep`.
+    /// - Returns: The debounced sequence.
     public func debounce(for interval: Duration, tolerance: Duration? = nil) -> DebouncedSequence<Self, ContinuousClock> {
         debounce(for: interval, tolerance: tolerance, clock: ContinuousClock())
     }
@@ -60,6 +65,8 @@ public struct DebouncedSequence<Base: AsyncSequence & Sendable, C: Clock>: Async
         }
 
         /// ``next()`` from an actor.
+        /// - Parameter actor: The caller's actor (the `for await` loop passes it).
+        /// - Returns: As ``next()``.
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(Failure) -> Element? {
             try await relay.next()
         }

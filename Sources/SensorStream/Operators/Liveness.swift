@@ -20,11 +20,14 @@ extension SensorStreamSequence where Self: Sendable, Element: Sendable {
     /// - Parameters:
     ///   - timeout: How long a silence is worth reporting.
     ///   - clock: The clock to measure on (tests pass a manual one).
+    /// - Returns: The elements and silences.
     public func liveness<C: Clock>(timeout: C.Duration, clock: C) -> LivenessSequence<Self, C> {
         LivenessSequence(base: self, timeout: timeout, clock: clock)
     }
 
     /// ``liveness(timeout:clock:)`` on the continuous clock.
+    /// - Parameter timeout: How long a silence is worth reporting.
+    /// - Returns: The elements and silences.
     public func liveness(timeout: Duration) -> LivenessSequence<Self, ContinuousClock> {
         liveness(timeout: timeout, clock: ContinuousClock())
     }
@@ -76,6 +79,8 @@ public struct LivenessSequence<Base: AsyncSequence & Sendable, C: Clock>: AsyncS
         }
 
         /// ``next()`` from an actor.
+        /// - Parameter actor: The caller's actor (the `for await` loop passes it).
+        /// - Returns: As ``next()``.
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(Failure) -> Element? {
             try await relay.next()
         }

@@ -31,6 +31,8 @@ public struct DeduplicatedSequence<Base: AsyncSequence>: AsyncSequence where Bas
         }
 
         /// ``next()``, reading the base on the caller's actor.
+        /// - Parameter actor: The caller's actor (the `for await` loop passes it).
+        /// - Returns: As ``next()``.
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(Failure) -> Element? {
             while let element = try await base.next(isolation: actor) {
                 if element != last {

@@ -11,6 +11,7 @@
 ///   - unitRandom: Source of jitter, a value in 0...1 per retry.
 ///   - shouldRetry: Whether an error is worth another attempt (default: every error).
 ///   - operation: The work; gets the attempt number (0 = first try).
+/// - Returns: What the first successful attempt returned.
 /// - Throws: The last error once the attempts are used up or `shouldRetry` says no;
 ///   `CancellationError` if the task is cancelled while waiting.
 public func withRetry<Value, C: Clock>(
@@ -30,7 +31,12 @@ public func withRetry<Value, C: Clock>(
     }
 }
 
-/// ``withRetry(_:clock:unitRandom:shouldRetry:_:)`` on the continuous clock.
+/// ``withRetry(_:clock:unitRandom:shouldRetry:_:)`` on the continuous clock, retrying every error.
+/// - Parameters:
+///   - backoff: Delays and the attempt limit.
+///   - operation: The work; gets the attempt number (0 = first try).
+/// - Returns: What the first successful attempt returned.
+/// - Throws: The last error once the attempts are used up.
 public func withRetry<Value>(_ backoff: Backoff, _ operation: (Int) async throws -> Value) async throws -> Value {
     try await withRetry(backoff, clock: ContinuousClock(), operation)
 }

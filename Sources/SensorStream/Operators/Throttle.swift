@@ -11,11 +11,16 @@ extension SensorStreamSequence {
     ///   - interval: The shortest time between two emitted elements.
     ///   - clock: The clock to measure on (tests pass a manual one).
     ///   - latest: Emit the newest element of a window (true) or its first (false).
+    /// - Returns: The throttled sequence.
     public func throttle<C: Clock>(for interval: C.Duration, clock: C, latest: Bool = true) -> ThrottledSequence<Self, C> {
         ThrottledSequence(base: self, interval: interval, clock: clock, latest: latest)
     }
 
     /// ``throttle(for:clock:latest:)`` on the continuous clock.
+    /// - Parameters:
+    ///   - interval: The shortest time between two emitted elements.
+    ///   - latest: Emit the newest element of a window (true) or its first (false).
+    /// - Returns: The throttled sequence.
     public func throttle(for interval: Duration, latest: Bool = true) -> ThrottledSequence<Self, ContinuousClock> {
         throttle(for: interval, clock: ContinuousClock(), latest: latest)
     }
@@ -52,6 +57,8 @@ public struct ThrottledSequence<Base: AsyncSequence, C: Clock>: AsyncSequence {
         }
 
         /// ``next()``, reading the base on the caller's actor.
+        /// - Parameter actor: The caller's actor (the `for await` loop passes it).
+        /// - Returns: As ``next()``.
         public mutating func next(isolation actor: isolated (any Actor)?) async throws(Failure) -> Element? {
             guard !finished else { return nil }
             var pending: Element?
