@@ -82,7 +82,7 @@ enum Pipeline {
                     wake?.resume()
                     wake = nil
                 })
-                queue.finish()?.resume()
+                queue.finish().resume()
             }.value
             let count = await consumer.value
             return (Double(count) / (ContinuousClock.now - start).secondsValue, count)

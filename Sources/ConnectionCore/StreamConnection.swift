@@ -335,6 +335,10 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     /// Whether reading is paused because the consumer is behind (for tests and statistics).
     package var isReadingPaused: Bool { state.withLock { $0.readingPaused } }
 
+    /// Counts every start and end of a reading pause (odd while paused): equal values at two
+    /// moments mean reading never paused in between. See ``StreamConnectionState``.
+    package var readingPauseEpoch: UInt64 { state.withLock { $0.pauseEpoch } }
+
     /// Bytes of received messages waiting for the consumer.
     package var inboundBufferedBytes: Int { state.withLock { $0.inboxBytes } }
 

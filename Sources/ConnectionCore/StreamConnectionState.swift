@@ -60,7 +60,12 @@ package struct StreamConnectionState: Sendable {
     private var receivers: [(id: UInt64, continuation: CheckedContinuation<(any Sendable)?, Never>)] = []
     private var lastReceiverID: UInt64 = 0
     /// Reading is paused because the inbox is full (not because the protocol stopped reading).
-    private(set) var readingPaused = false
+    private(set) var readingPaused = false {
+        didSet { if readingPaused != oldValue { pauseEpoch &+= 1 } }
+    }
+    /// Counts every start and end of a pause: odd while paused. A liveness probe compares it
+    /// before and after its timeout to know whether its answer may sit behind unread data.
+    private(set) var pauseEpoch: UInt64 = 0
 
     /// When a deferred close answer is sent anyway.
     private var finishClosingDeadline: ContinuousClock.Instant?

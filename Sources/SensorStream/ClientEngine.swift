@@ -33,7 +33,8 @@ final class ClientEngine: Sendable {
         let liveness = heartbeat.isEnabled ? Reconnector<WebSocketConnection, DisconnectReason>.Liveness(
             interval: heartbeat.interval, timeout: heartbeat.timeout,
             reason: DisconnectReason(closeCode: nil, message: "no pong within \(heartbeat.timeout.formattedSeconds)"),
-            probe: { connection in (try? await connection.ping()) != nil }) : nil
+            probe: { connection in (try? await connection.ping()) != nil },
+            pauseEpoch: { connection in connection.core.readingPauseEpoch }) : nil
         let hooks = Reconnector<WebSocketConnection, DisconnectReason>.Hooks(
             open: { [weak self] _ in
                 guard let self else { return .failure(.init(reason: .released, detail: SensorClientError.disconnected)) }
@@ -149,7 +150,13 @@ final class ClientEngine: Sendable {
     var frameStream: AsyncStream<RawFrame> { frames.makeStream() }
     var statusStream: AsyncStream<SensorStatus> { statuses.makeStream() }
     var currentState: ConnectionState { state.withLock { $0.connectionState } }
-    var statistics: ClientStatistics { state.withLock { $0.statistics } }
+    var statistics: ClientStatistics {
+        var statistics = state.withLock { $0.statistics }
+        statistics.framesDropped = frames.dropped
+        statistics.sensorStatusesDropped = statuses.dropped
+        statistics.connectionStatesDropped = states.dropped
+        return statistics
+    }
 
     // MARK: Requests
 
@@ -219,8 +226,9 @@ final class ClientEngine: Sendable {
     }
 
     /// Registers a consumer of `sensorID` and returns its queue and id (nil id: finished).
-    func attachConsumer(_ sensorID: String, bufferSize: Int? = nil) -> (queue: ReadingQueue, id: UInt64?) {
-        let queue = ReadingQueue(capacity: bufferSize ?? configuration.readingBufferSize)
+    func attachConsumer(_ sensorID: String, buffering: ReadingBuffering? = nil) -> (queue: ReadingQueue, id: UInt64?) {
+        let buffering = buffering ?? configuration.readingBuffering
+        let queue = ReadingQueue(capacity: buffering.limit, lossless: buffering.isLossless)
         let valid = (try? SensorClientError.validate(sensorID: sensorID)) != nil
         let id = withState { state -> UInt64? in
             guard valid, state.lifecycle != .closed else { return nil }
@@ -271,7 +279,7 @@ final class ClientEngine: Sendable {
     func removeCallbacks(_ sensorID: String) {
         let removed = withState { $0.removeCallbacks(sensorID) }
         for (queue, task) in removed {
-            queue?.finish()?.resume()
+            queue?.finish().resume()
             task.cancel()
         }
     }
@@ -302,7 +310,7 @@ final class ClientEngine: Sendable {
     /// Reads one connection until it ends and says why it ended.
     private func serve(_ connection: WebSocketConnection) async -> DisconnectReason {
         while let batch = await connection.receiveBatch() {
-            handle(batch)
+            await handle(batch)
         }
         let closure = await connection.closed()
         withState { $0.connectionEnded(connection) }
@@ -315,9 +323,22 @@ final class ClientEngine: Sendable {
 
     /// Dispatches a batch of messages from the server: decoded outside the lock, delivered
     /// under one lock acquisition, consumers and requests resumed after it.
-    private func handle(_ batch: [WebSocketMessage]) {
+    ///
+    /// When a `.lossless` consumer is full, waits until it makes room (or goes away) and goes
+    /// on from the message that stopped: meanwhile nothing reads the connection, whose inbox
+    /// fills until it stops reading the socket, and TCP holds the server back.
+    private func handle(_ batch: [WebSocketMessage]) async {
         let decoded = LiveClientState.decode(batch)
-        withState { $0.receive(decoded) }.run()
+        var start = 0
+        while true {
+            let deliveries = withState { $0.receive(decoded, from: start) }
+            deliveries.run()
+            guard let (index, queue) = deliveries.blocked else { return }
+            start = index
+            await queue.waitForRoom()
+            // Shutting down (the client closed, which also finished the queue): stop here.
+            if Task.isCancelled { return }
+        }
     }
 
     private func publish(_ machineState: ReconnectMachine<DisconnectReason>.State) {

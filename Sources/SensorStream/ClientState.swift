@@ -2,12 +2,27 @@ import ConnectionCore
 import SensorWire
 import WebSocketIO
 
-/// Counters an app can read at any time through ``SensorClient/statistics``.
+/// Counters an app can read at any time through ``SensorClient/statistics``: every reading
+/// or message the client did not hand to a consumer is counted here, by reason.
 public struct ClientStatistics: Sendable, Hashable {
     /// `new_sensor_data` messages received for sensors with consumers.
     public var readingsReceived = 0
-    /// Readings a stream's buffer dropped because its consumer fell behind.
+    /// Readings a `.newest` stream or callback dropped because its consumer fell behind
+    /// (counted once per consumer that lost it).
     public var readingsDropped = 0
+    /// `new_sensor_data` messages for a sensor without any consumer at that moment (an
+    /// explicit subscription nobody iterates yet, or readings still in flight after the last
+    /// consumer left): nobody could have been given them.
+    public var readingsWithoutConsumer = 0
+    /// Times the client stopped taking messages from the connection because a `.lossless`
+    /// consumer's buffer was full (it went on once the consumer made room).
+    public var losslessWaits = 0
+    /// Raw frames a ``SensorClient/frames`` listener lost because it fell more than 1024 behind.
+    public var framesDropped = 0
+    /// Statuses a ``SensorClient/sensorStatuses`` listener lost because it fell more than 1024 behind.
+    public var sensorStatusesDropped = 0
+    /// States a ``SensorClient/connectionStates`` listener lost because it fell more than 64 behind.
+    public var connectionStatesDropped = 0
     /// Successful reconnects.
     public var reconnects = 0
     /// Server messages the typed API skipped (unknown events, missing fields, bad JSON).
@@ -53,6 +68,9 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
     package struct Deliveries: Sendable {
         package var wakes: [ReadingQueue.Waiter] = []
         package var answers: [(StatusWaiter, Bool)] = []
+        /// Dispatch stopped before this message: a lossless consumer's buffer is full. Wait
+        /// for room in `queue`, then receive the batch again from `index`.
+        package var blocked: (index: Int, queue: ReadingQueue)?
     }
 
     package var lifecycle = Lifecycle.notStarted
@@ -191,20 +209,33 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
         }
     }
 
-    /// Dispatches a batch of server messages (decoded outside the lock): raw frames to their
-    /// listeners, statuses to waiting requests and listeners, readings to their consumers.
-    package mutating func receive(_ batch: [(RawFrame, ServerMessage?)]) -> Deliveries {
+    /// Dispatches a batch of server messages (decoded outside the lock), from message `start`
+    /// on: raw frames to their listeners, statuses to waiting requests and listeners,
+    /// readings to their consumers.
+    ///
+    /// Stops before a reading that a full `.lossless` consumer of its sensor cannot take
+    /// (no consumer of that reading gets it yet: ``Deliveries/blocked`` says where to go on).
+    package mutating func receive(_ batch: [(RawFrame, ServerMessage?)], from start: Int = 0) -> Deliveries {
         var deliveries = Deliveries()
-        if frames.enqueue(contentsOf: batch.lazy.map(\.0)) { broadcastPending = true }
-        for (_, message) in batch {
-            switch message {
+        var end = batch.endIndex
+        dispatch: for index in start..<batch.endIndex {
+            switch batch[index].1 {
             case nil:
                 statistics.messagesSkipped += 1
             case .connectionStatus(let sensorID, let connected)?:
                 deliveries.answers += pending.answer(sensorID).map { ($0, connected) }
                 if statuses.enqueue(SensorStatus(sensorID: sensorID, connected: connected)) { broadcastPending = true }
             case .sensorData(let sensorID, let readings)?:
-                guard var sensorConsumers = consumers[sensorID] else { continue }
+                guard var sensorConsumers = consumers[sensorID] else {
+                    statistics.readingsWithoutConsumer += 1
+                    continue
+                }
+                if let full = sensorConsumers.values.first(where: { $0.queue.isLossless && !$0.queue.hasRoom }) {
+                    statistics.losslessWaits += 1
+                    deliveries.blocked = (index, full.queue)
+                    end = index
+                    break dispatch
+                }
                 statistics.readingsReceived += 1
                 for (id, consumer) in sensorConsumers {
                     let reading = SensorReading(sensorID: sensorID, readings: readings, followsGap: consumer.followsGap)
@@ -216,6 +247,7 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
                 consumers[sensorID] = sensorConsumers
             }
         }
+        if start < end, frames.enqueue(contentsOf: batch[start..<end].lazy.map(\.0)) { broadcastPending = true }
         return deliveries
     }
 
@@ -270,7 +302,7 @@ extension ClientState.Deliveries where StatusWaiter == CheckedContinuation<Bool,
 extension ClientState.Teardown where StatusWaiter == CheckedContinuation<Bool, any Error> {
     /// Finishes the streams, cancels the callbacks, fails the requests (outside the lock).
     func run(error: SensorClientError) {
-        readings.forEach { $0.finish()?.resume() }
+        readings.forEach { $0.finish().resume() }
         tasks.forEach { $0.cancel() }
         waiters.forEach { $0.resume(throwing: error) }
     }

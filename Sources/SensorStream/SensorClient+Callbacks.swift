@@ -13,15 +13,18 @@ extension SensorClient {
     ///   - sensorID: The sensor whose readings to pass (1 to 40 characters).
     ///   - callback: Gets the sensor id, the reading's value, then `callbackArgs`.
     ///   - callbackArgs: Extra arguments of any types, passed to every call.
+    ///   - buffering: What happens when the callback falls behind (default:
+    ///     ``Configuration/readingBuffering``).
     /// - Throws: ``SensorClientError/invalidSensorID(_:)`` (nothing sent),
     ///   ``SensorClientError/disconnected`` after ``disconnect()``.
     public func registerCallback<each Argument>(
         _ sensorID: String,
         _ callback: sending @escaping (String, JSONValue, repeat each Argument) -> Void,
-        callbackArgs: sending (repeat each Argument)
+        callbackArgs: sending (repeat each Argument),
+        buffering: ReadingBuffering? = nil
     ) async throws(SensorClientError) {
         try SensorClientError.validate(sensorID: sensorID)
-        let (queue, consumerID) = engine.attachConsumer(sensorID)
+        let (queue, consumerID) = engine.attachConsumer(sensorID, buffering: buffering)
         guard let consumerID else { throw .disconnected }
         let task = Task {
             var readings = SensorReadings.Iterator(queue: queue)
@@ -34,14 +37,17 @@ extension SensorClient {
     }
 
     /// Calls `callback` with every reading of `sensorID` (no extra arguments). See
-    /// ``registerCallback(_:_:callbackArgs:)``.
+    /// ``registerCallback(_:_:callbackArgs:buffering:)``.
     /// - Parameters:
     ///   - sensorID: The sensor whose readings to pass (1 to 40 characters).
     ///   - callback: Gets the sensor id and the reading's value.
-    /// - Throws: As ``registerCallback(_:_:callbackArgs:)``.
+    ///   - buffering: What happens when the callback falls behind (default:
+    ///     ``Configuration/readingBuffering``).
+    /// - Throws: As ``registerCallback(_:_:callbackArgs:buffering:)``.
     public func registerCallback(_ sensorID: String,
-                                 _ callback: sending @escaping (String, JSONValue) -> Void) async throws(SensorClientError) {
-        try await registerCallback(sensorID, callback, callbackArgs: ())
+                                 _ callback: sending @escaping (String, JSONValue) -> Void,
+                                 buffering: ReadingBuffering? = nil) async throws(SensorClientError) {
+        try await registerCallback(sensorID, callback, callbackArgs: (), buffering: buffering)
     }
 
     /// Removes every callback of `sensorID` and releases the subscription they held

@@ -150,14 +150,14 @@ public final class SensorClient: Sendable {
     /// Iterating subscribes (`subscribe_sensor`) if nothing else holds the sensor; when the
     /// loop ends or its task is cancelled, the last consumer gone unsubscribes, unless the
     /// app holds an explicit ``subscribe(_:)``. Any number of loops may consume the same
-    /// sensor; each gets every reading. Each buffers up to
-    /// ``Configuration/readingBufferSize`` readings for a slow loop, then drops the oldest
-    /// (counted in ``statistics``). Finishes on ``unsubscribe(_:)`` and ``disconnect()``, and
+    /// sensor; each gets every reading. Each buffers for a slow loop as
+    /// ``Configuration/readingBuffering`` says (by default the newest 1024, older ones
+    /// dropped and counted in ``statistics``). Finishes on ``unsubscribe(_:)`` and ``disconnect()``, and
     /// at once for an invalid sensor id.
     /// - Parameter sensorID: The sensor (1 to 40 characters).
     /// - Returns: A sequence whose every iteration is a consumer of the sensor.
     public func readings(_ sensorID: String) -> SensorReadings {
-        SensorReadings(client: self, sensorID: sensorID, bufferSize: configuration.readingBufferSize)
+        SensorReadings(client: self, sensorID: sensorID, buffering: configuration.readingBuffering)
     }
 
     /// The readings of one sensor, buffering up to `bufferingNewest` readings for this
@@ -168,7 +168,18 @@ public final class SensorClient: Sendable {
     ///   - bufferingNewest: How many readings this stream holds for a slow loop (at least 1).
     /// - Returns: A sequence whose every iteration is a consumer of the sensor.
     public func readings(_ sensorID: String, bufferingNewest: Int) -> SensorReadings {
-        SensorReadings(client: self, sensorID: sensorID, bufferSize: max(1, bufferingNewest))
+        SensorReadings(client: self, sensorID: sensorID, buffering: .newest(bufferingNewest))
+    }
+
+    /// The readings of one sensor, buffered as `buffering` says for this stream (instead of
+    /// ``Configuration/readingBuffering``): `.lossless(1024)` never drops a reading; when the
+    /// loop falls 1024 behind, the connection waits for it.
+    /// - Parameters:
+    ///   - sensorID: The sensor (1 to 40 characters).
+    ///   - buffering: The stream's buffer size and what happens when it is full.
+    /// - Returns: A sequence whose every iteration is a consumer of the sensor.
+    public func readings(_ sensorID: String, buffering: ReadingBuffering) -> SensorReadings {
+        SensorReadings(client: self, sensorID: sensorID, buffering: buffering)
     }
 
     /// Every message the server sends, raw, including those the typed API skips. Each

@@ -15,11 +15,18 @@ extension SensorClient {
         /// The largest message accepted from the server (WebSocket close 1009 beyond it).
         /// Default 1 MiB.
         public var maxMessageSize: Int
-        /// How many readings each stream buffers for a consumer that falls behind; beyond it
-        /// the oldest are dropped and counted in ``SensorClient/statistics``. Default 1024.
-        /// (A consumer takes what is buffered in one step and then works through it, so at
-        /// most twice this many readings of one stream are held at a time.)
-        public var readingBufferSize: Int
+        /// What each stream and callback does when its consumer falls behind, unless it asks
+        /// for its own: ``ReadingBuffering/newest(_:)`` drops the oldest (counted in
+        /// ``SensorClient/statistics``), ``ReadingBuffering/lossless(_:)`` holds the connection
+        /// back. Default `.newest(1024)`. (A consumer takes what is buffered in one step and
+        /// then works through it, so at most twice the limit of one stream is held at a time.)
+        public var readingBuffering: ReadingBuffering
+
+        /// The limit of ``readingBuffering``; setting it keeps the policy and changes the limit.
+        public var readingBufferSize: Int {
+            get { readingBuffering.limit }
+            set { readingBuffering = readingBuffering.isLossless ? .lossless(newValue) : .newest(newValue) }
+        }
 
         /// A configuration; every parameter left out keeps its default.
         /// - Parameters:
@@ -29,17 +36,18 @@ extension SensorClient {
         ///   - path: See ``path``.
         ///   - connectTimeout: See ``connectTimeout``.
         ///   - maxMessageSize: See ``maxMessageSize``.
-        ///   - readingBufferSize: See ``readingBufferSize``.
+        ///   - readingBufferSize: The limit of a `.newest` ``readingBuffering``.
+        ///   - readingBuffering: See ``readingBuffering``; wins over `readingBufferSize` when given.
         public init(requestTimeout: Duration = .seconds(5), heartbeat: Heartbeat = .init(),
                     reconnect: Reconnect = .init(), path: String = "/", connectTimeout: Duration = .seconds(10),
-                    maxMessageSize: Int = 1 << 20, readingBufferSize: Int = 1024) {
+                    maxMessageSize: Int = 1 << 20, readingBufferSize: Int = 1024, readingBuffering: ReadingBuffering? = nil) {
             self.requestTimeout = requestTimeout
             self.heartbeat = heartbeat
             self.reconnect = reconnect
             self.path = path
             self.connectTimeout = connectTimeout
             self.maxMessageSize = maxMessageSize
-            self.readingBufferSize = readingBufferSize
+            self.readingBuffering = readingBuffering ?? .newest(readingBufferSize)
         }
     }
 

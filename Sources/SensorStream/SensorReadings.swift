@@ -8,12 +8,14 @@ public struct SensorReadings: AsyncSequence, Sendable {
     let client: SensorClient
     /// The sensor whose readings this sequence delivers.
     public let sensorID: String
-    /// How many readings this stream buffers for a slow consumer before dropping the oldest.
-    public let bufferSize: Int
+    /// What this stream does when its consumer falls behind.
+    public let buffering: ReadingBuffering
+    /// How many readings this stream buffers for a slow consumer.
+    public var bufferSize: Int { buffering.limit }
 
     /// Starts consuming: subscribes if this is the sensor's first consumer.
     public func makeAsyncIterator() -> Iterator {
-        Iterator(queue: client.engine.attachConsumer(sensorID, bufferSize: bufferSize).queue)
+        Iterator(queue: client.engine.attachConsumer(sensorID, buffering: buffering).queue)
     }
 
     /// The iterator; dropping it (or cancelling its task) ends the consumer.

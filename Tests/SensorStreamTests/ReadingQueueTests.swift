@@ -43,7 +43,7 @@ struct ReadingQueueTests {
         let terminations = LockedValue(0)
         queue.setOnTermination { terminations.withLock { $0 += 1 } }
         _ = queue.push(Self.reading(0))
-        queue.finish()?.resume()
+        queue.finish().resume()
         let late = queue.push(Self.reading(1))
         #expect(!late.dropped && late.wake == nil, "nothing is accepted after finish")
         #expect(Self.sequence(await queue.take()) == [0])

@@ -12,6 +12,10 @@ import Locking
 /// The batch a consumer has taken no longer counts against `capacity`, so one stream holds at
 /// most twice `capacity` elements (the buffer and the batch being worked through).
 ///
+/// Two policies when the buffer is full: *newest* (the default) drops the oldest element and
+/// says so; *lossless* drops nothing: the producer asks ``hasRoom`` before pushing and, when
+/// there is none, waits in ``waitForRoom()`` until the consumer takes the buffer (or goes away).
+///
 /// The receive path may push under its own lock; a consumer to wake is returned, not resumed,
 /// so the caller resumes it after releasing its locks.
 ///
@@ -21,9 +25,12 @@ import Locking
 package final class ConsumerQueue<Element: Sendable>: Sendable {
     package typealias Waiter = CheckedContinuation<Void, Never>
 
-    /// How many elements wait at most; beyond it the oldest is dropped.
+    /// How many elements wait at most; beyond it the oldest is dropped (newest policy) or the
+    /// producer waits (lossless).
     package let capacity: Int
-    @usableFromInline let state = LockedValue(State())
+    /// Whether the producer waits for room instead of dropping the oldest element.
+    package let isLossless: Bool
+    @usableFromInline let state: LockedValue<State>
 
     @usableFromInline
     struct State: Sendable {
@@ -34,15 +41,59 @@ package final class ConsumerQueue<Element: Sendable>: Sendable {
         /// The consumer went away (cancelled, or its iterator was dropped).
         @usableFromInline var terminated = false
         @usableFromInline var waiter: Waiter?
+        /// The producer waiting for room (lossless policy).
+        @usableFromInline var producer: Waiter?
         @usableFromInline var onTermination: (@Sendable () -> Void)?
 
-        @usableFromInline init() {}
-
         @usableFromInline var count: Int { buffer.count - head }
+
+        /// Room for one more element, or no consumer to wait for any more.
+        @usableFromInline var hasRoom: Bool { count < capacity || finished || terminated }
+        @usableFromInline let capacity: Int
+
+        @usableFromInline init(capacity: Int) { self.capacity = capacity }
     }
 
-    package init(capacity: Int) {
+    /// A queue buffering up to `capacity` elements (at least 1).
+    /// - Parameters:
+    ///   - capacity: The buffer's size.
+    ///   - lossless: Make the producer wait for room instead of dropping the oldest element.
+    package init(capacity: Int, lossless: Bool = false) {
         self.capacity = max(1, capacity)
+        isLossless = lossless
+        state = LockedValue(State(capacity: max(1, capacity)))
+    }
+
+    /// Whether a push now keeps every element: the buffer has room, or the queue ended (a push
+    /// is then ignored). The producer of a lossless queue asks before pushing.
+    @inlinable
+    package var hasRoom: Bool { state.withLock { $0.hasRoom } }
+
+    /// Elements buffered now (not counting a batch the consumer took).
+    package var bufferedCount: Int { state.withLock { $0.count } }
+
+    /// Whether the producer waits for room now.
+    package var isProducerWaiting: Bool { state.withLock { $0.producer != nil } }
+
+    /// Waits until ``hasRoom``: the consumer took the buffer, went away, or the queue finished.
+    /// Returns at once if there is room, and when the calling task is cancelled.
+    package func waitForRoom() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: Waiter) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.hasRoom || Task.isCancelled { return true }
+                    state.producer = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let producer = state.withLock { state -> Waiter? in
+                defer { state.producer = nil }
+                return state.producer
+            }
+            producer?.resume()
+        }
     }
 
     /// Whether the consumer is suspended, waiting for an element.
@@ -62,7 +113,7 @@ package final class ConsumerQueue<Element: Sendable>: Sendable {
         state.withLock { state in
             guard !state.finished, !state.terminated else { return (false, nil) }
             var dropped = false
-            if state.count == capacity {
+            if state.count >= capacity && !isLossless {
                 state.head += 1
                 dropped = true
                 if state.head >= 64 && state.head * 2 >= state.buffer.count {
@@ -77,15 +128,34 @@ package final class ConsumerQueue<Element: Sendable>: Sendable {
         }
     }
 
-    /// No more elements: the consumer gets what is buffered, then the end. Returns the
-    /// consumer to resume after the caller's locks are released.
+    /// No more elements: the consumer gets what is buffered, then the end; a waiting producer
+    /// goes on. Returns whom to resume after the caller's locks are released.
     @inlinable
-    package func finish() -> Waiter? {
+    package func finish() -> Wakeups {
         state.withLock { state in
             state.finished = true
-            let wake = state.waiter
-            state.waiter = nil
-            return wake
+            defer {
+                state.waiter = nil
+                state.producer = nil
+            }
+            return Wakeups(consumer: state.waiter, producer: state.producer)
+        }
+    }
+
+    /// The consumer and producer a change released, resumed by ``resume()`` outside every lock.
+    package struct Wakeups: Sendable {
+        @usableFromInline let consumer: Waiter?
+        @usableFromInline let producer: Waiter?
+
+        @usableFromInline init(consumer: Waiter?, producer: Waiter?) {
+            self.consumer = consumer
+            self.producer = producer
+        }
+
+        /// Resumes them.
+        package func resume() {
+            consumer?.resume()
+            producer?.resume()
         }
     }
 
@@ -121,12 +191,16 @@ package final class ConsumerQueue<Element: Sendable>: Sendable {
                     if resumeNow { continuation.resume() }
                 }
             } onCancel: {
-                let waiter = state.withLock { state -> Waiter? in
+                let (waiter, producer) = state.withLock { state -> (Waiter?, Waiter?) in
                     state.terminated = true
-                    defer { state.waiter = nil }
-                    return state.waiter
+                    defer {
+                        state.waiter = nil
+                        state.producer = nil
+                    }
+                    return (state.waiter, state.producer)
                 }
                 waiter?.resume()
+                producer?.resume()
             }
         }
     }
@@ -140,32 +214,38 @@ package final class ConsumerQueue<Element: Sendable>: Sendable {
 
     @inlinable
     func takeNow() -> Taken {
-        state.withLock { state in
-            if state.terminated { return .end }
+        let (taken, producer) = state.withLock { state -> (Taken, Waiter?) in
+            if state.terminated { return (.end, nil) }
             if state.count > 0 {
                 let batch = state.head == 0 ? state.buffer : Array(state.buffer[state.head...])
                 state.buffer = []
                 state.head = 0
-                return .batch(batch)
+                defer { state.producer = nil }
+                return (.batch(batch), state.producer)
             }
-            return state.finished ? .end : .wait
+            return (state.finished ? .end : .wait, nil)
         }
+        // Taking the buffer made room: a lossless producer waiting for it goes on.
+        producer?.resume()
+        return taken
     }
 
     /// The consumer is gone: drop what is buffered and run the termination handler once.
     @inlinable
     package func terminate() {
-        let (handler, waiter) = state.withLock { state -> ((@Sendable () -> Void)?, Waiter?) in
+        let (handler, waiter, producer) = state.withLock { state -> ((@Sendable () -> Void)?, Waiter?, Waiter?) in
             state.terminated = true
             state.buffer = []
             state.head = 0
             defer {
                 state.onTermination = nil
                 state.waiter = nil
+                state.producer = nil
             }
-            return (state.onTermination, state.waiter)
+            return (state.onTermination, state.waiter, state.producer)
         }
         waiter?.resume()
+        producer?.resume()
         handler?()
     }
 }

@@ -55,18 +55,26 @@ package final class Reconnector<Connection: Sendable, Reason: Sendable & Hashabl
 
     /// Probing a connection's liveness: every `interval` a probe that must be answered within
     /// `timeout`, else the connection is dropped and the loss reported with `reason`.
+    ///
+    /// A timeout during which the connection paused reading on purpose (its consumer is
+    /// behind) does not count: the answer may be waiting unread behind the data, and data
+    /// arriving shows the peer is alive. The probe then waits another `timeout`.
     package struct Liveness: Sendable {
         package var interval: Duration
         package var timeout: Duration
         package var reason: Reason
         package var probe: @Sendable (Connection) async -> Bool
+        /// The connection's reading-pause epoch (see ``StreamConnection/readingPauseEpoch``).
+        package var pauseEpoch: @Sendable (Connection) -> UInt64
 
         /// A liveness check.
-        package init(interval: Duration, timeout: Duration, reason: Reason, probe: @escaping @Sendable (Connection) async -> Bool) {
+        package init(interval: Duration, timeout: Duration, reason: Reason, probe: @escaping @Sendable (Connection) async -> Bool,
+                     pauseEpoch: @escaping @Sendable (Connection) -> UInt64 = { _ in 0 }) {
             self.interval = interval
             self.timeout = timeout
             self.reason = reason
             self.probe = probe
+            self.pauseEpoch = pauseEpoch
         }
     }
 
@@ -239,10 +247,16 @@ package final class Reconnector<Connection: Sendable, Reason: Sendable & Hashabl
             let outcome = await withTaskGroup(of: ProbeOutcome.self) { group in
                 group.addTask { await liveness.probe(connection) ? .answered : .connectionEnded }
                 group.addTask {
-                    do {
-                        try await self.clock.sleep(for: liveness.timeout)
-                    } catch {
-                        return .cancelled
+                    var epoch = liveness.pauseEpoch(connection)
+                    while true {
+                        do {
+                            try await self.clock.sleep(for: liveness.timeout)
+                        } catch {
+                            return .cancelled
+                        }
+                        let now = liveness.pauseEpoch(connection)
+                        if now == epoch && now % 2 == 0 { break }
+                        epoch = now  // paused meanwhile (or still): wait another timeout
                     }
                     // Dropping the connection also ends the probe still waiting beside.
                     for action in self.feed(.livenessFailed(liveness.reason)) {
