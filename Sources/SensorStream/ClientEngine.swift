@@ -255,6 +255,13 @@ final class ClientEngine: Sendable {
         state.withLock { $0.consumers[sensorID]?.values.contains { $0.queue.isConsumerWaiting } ?? false }
     }
 
+    /// The open connection's reading state (tests assert backpressure with it): whether it
+    /// paused reading the socket, and how many received bytes wait in its inbox.
+    var connectionBacklog: (readingPaused: Bool, inboxBytes: Int)? {
+        guard let connection = reconnector.connection else { return nil }
+        return (connection.core.isReadingPaused, connection.core.inboundBufferedBytes)
+    }
+
     /// How many `sensorConnected` calls for `sensorID` wait for their answer now.
     func waitingRequests(_ sensorID: String) -> Int {
         state.withLock { $0.pending.count(sensorID) }

@@ -31,7 +31,8 @@ public struct SensorReadings: AsyncSequence, Sendable {
             lease = ConsumerLease(queue: queue)
         }
 
-        /// The next reading, or nil once the stream has finished (or the task is cancelled).
+        /// The next reading, or nil once the stream has finished (or the task is cancelled:
+        /// then at once, even with readings taken in its batch).
         public mutating func next() async -> SensorReading? {
             if let reading = nextBuffered() { return reading }
             return refill(await lease.queue.take())
@@ -46,7 +47,7 @@ public struct SensorReadings: AsyncSequence, Sendable {
         }
 
         private mutating func nextBuffered() -> SensorReading? {
-            guard index < batch.count else { return nil }
+            guard index < batch.count, !Task.isCancelled else { return nil }
             defer { index += 1 }
             return batch[index]
         }

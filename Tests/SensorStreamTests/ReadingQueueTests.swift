@@ -77,4 +77,57 @@ struct ReadingQueueTests {
         }
         #expect(terminations.withLock { $0 } == 1)
     }
+
+    @Test("lossless: a full queue drops nothing, has no room, and the waiting producer goes on when the consumer takes")
+    func losslessWaitsForRoom() async {
+        let queue = ReadingQueue(capacity: 2, lossless: true)
+        #expect(queue.hasRoom)
+        _ = queue.push(Self.reading(0))
+        _ = queue.push(Self.reading(1))
+        #expect(!queue.hasRoom, "full at capacity")
+        let producer = Task { await queue.waitForRoom() }
+        #expect(await eventually { queue.isProducerWaiting }, "the producer waits while it is full")
+        #expect(Self.sequence(await queue.take()) == [0, 1], "nothing was dropped")
+        await producer.value
+        #expect(queue.hasRoom && !queue.isProducerWaiting)
+        #expect(queue.push(Self.reading(2)).dropped == false)
+        await queue.waitForRoom()  // room: returns at once
+        #expect(Self.sequence(await queue.take()) == [2])
+    }
+
+    @Test("lossless: finish, termination and a cancelled consumer each release a waiting producer")
+    func losslessReleases() async {
+        for ending in ["finish", "terminate", "cancelled consumer"] {
+            let queue = ReadingQueue(capacity: 1, lossless: true)
+            _ = queue.push(Self.reading(0))
+            let producer = Task { await queue.waitForRoom() }
+            #expect(await eventually { queue.isProducerWaiting }, "\(ending): positive control, the producer waits")
+            switch ending {
+            case "finish":
+                queue.finish().resume()
+            case "terminate":
+                queue.terminate()
+            default:
+                // A consumer whose task is cancelled gets the end at once, buffered readings or not.
+                let consumer = Task { () -> [SensorReading]? in
+                    withUnsafeCurrentTask { $0?.cancel() }
+                    return await queue.take()
+                }
+                #expect(await consumer.value == nil)
+            }
+            await producer.value
+            #expect(queue.hasRoom, "\(ending): nothing to wait for any more")
+        }
+    }
+
+    @Test("lossless: cancelling the producer's task ends its wait")
+    func losslessProducerCancellation() async {
+        let queue = ReadingQueue(capacity: 1, lossless: true)
+        _ = queue.push(Self.reading(0))
+        let producer = Task { await queue.waitForRoom() }
+        #expect(await eventually { queue.isProducerWaiting })
+        producer.cancel()
+        await producer.value
+        #expect(!queue.isProducerWaiting && !queue.hasRoom, "released by the cancellation, not by room")
+    }
 }

@@ -169,9 +169,15 @@ package final class ConsumerQueue<Element: Sendable>: Sendable {
     }
 
     /// Everything buffered, oldest first; waits while there is nothing. Nil once the queue
-    /// is finished and drained, or the consuming task is cancelled.
+    /// is finished and drained, or the consuming task is cancelled (then at once, even with
+    /// elements buffered: a cancelled consumer is gone, and a lossless producer waiting for
+    /// it goes on).
     @inlinable
     package func take() async -> [Element]? {
+        if Task.isCancelled {
+            terminate()
+            return nil
+        }
         while true {
             switch takeNow() {
             case .batch(let batch): return batch

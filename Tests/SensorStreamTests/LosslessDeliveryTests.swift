@@ -1,0 +1,130 @@
+import Locking
+import SensorWire
+import Testing
+import TestSupport
+@testable import SensorHub
+@testable import SensorStream
+
+/// `.lossless` streams on real sockets: a server that writes as fast as TCP lets it (not our
+/// hub, which has its own backpressure), a consumer that stops taking readings.
+@Suite("Lossless delivery by backpressure", .timeLimit(.minutes(2)))
+struct LosslessDeliveryTests {
+    static func seq(_ reading: SensorReading) -> Int { reading.readings["seq"]?.intValue ?? -1 }
+
+    @Test("a flood into a stalled lossless consumer: reading pauses, memory stays bounded, the server is held back, nothing is lost")
+    func floodIntoStalledConsumer() async throws {
+        let count = 200_000
+        let flood = try ReadingFlood(count: count)
+        let client = SensorClient(host: "127.0.0.1", port: flood.port, configuration: testConfiguration())
+        try await client.connect()
+        var readings = client.readings("S1", buffering: .lossless(256)).makeAsyncIterator()
+        #expect(await readings.next().map(Self.seq) == 0)
+        // The loop stops taking readings here.
+        #expect(await eventually { client.engine.connectionBacklog?.readingPaused == true }, "the connection paused reading the socket")
+        let backlog = try #require(client.engine.connectionBacklog)
+        #expect(backlog.inboxBytes <= 4 << 20 + 256 * 1024, "the inbox stays near its 4 MiB limit: \(backlog.inboxBytes)")
+        let writtenWhilePaused = flood.bytesWritten
+        #expect(writtenWhilePaused < flood.totalBytes, "TCP holds the server back: \(writtenWhilePaused) of \(flood.totalBytes) bytes written")
+        var statistics = client.statistics
+        #expect(statistics.losslessWaits >= 1 && statistics.readingsDropped == 0)
+
+        var next = 1
+        var inOrder = true
+        while next < count, let reading = await readings.next() {
+            if Self.seq(reading) != next { inOrder = false }
+            next += 1
+        }
+        #expect(next == count && inOrder, "every reading, in order: \(next) of \(count)")
+        statistics = client.statistics
+        #expect(statistics.readingsDropped == 0 && statistics.readingsReceived == count)
+        #expect(statistics.readingsWithoutConsumer == 0)
+        _ = try await flood.finished()
+        await client.disconnect()
+        await flood.close()
+    }
+
+    @Test("the heartbeat does not call a paused connection dead; once reading resumes, an unanswered ping still does")
+    func heartbeatWhilePaused() async throws {
+        let flood = try ReadingFlood(count: 200_000)
+        let clock = ManualClock()
+        let client = SensorClient(host: "127.0.0.1", port: flood.port,
+                                  configuration: testConfiguration(heartbeat: .init(interval: .seconds(1), timeout: .seconds(1))),
+                                  clock: clock)
+        try await client.connect()
+        var readings = client.readings("S1", buffering: .lossless(256)).makeAsyncIterator()
+        #expect(await readings.next().map(Self.seq) == 0)
+        #expect(await eventually { client.engine.connectionBacklog?.readingPaused == true })
+        // The raw server never answers pings. While reading is paused, timeouts do not count.
+        #expect(await clock.waitForSleepers(1))
+        clock.advance(by: .seconds(1))  // the probe goes out
+        for _ in 0..<3 {
+            #expect(await clock.waitForSleepers(1))
+            clock.advance(by: .seconds(1))  // a timeout while paused
+        }
+        #expect(await clock.waitForSleepers(1), "the probe still waits")
+        #expect(client.currentState == .connected, "not declared dead while paused")
+
+        // Positive control: drain everything; reading resumes, the ping stays unanswered.
+        var taken = 1
+        while taken < 200_000, await readings.next() != nil { taken += 1 }
+        #expect(taken == 200_000)
+        _ = try await flood.finished()
+        #expect(await eventually { client.engine.connectionBacklog?.readingPaused == false })
+        let states = client.connectionStates
+        var lost = false
+        for _ in 0..<4 where !lost {
+            #expect(await clock.waitForSleepers(1))
+            clock.advance(by: .seconds(1))
+            lost = await eventually(timeout: .milliseconds(200)) {
+                if case .reconnecting = client.currentState { true } else { false }
+            }
+        }
+        #expect(lost, "a connection that really does not answer is still found dead")
+        _ = states
+        await client.disconnect()
+        await flood.close()
+    }
+
+    @Test("cancelling the stalled consumer, unsubscribing or disconnecting releases the paused receive path at once")
+    func releases() async throws {
+        for release in ["cancel", "unsubscribe", "disconnect"] {
+            let flood = try ReadingFlood(count: 200_000)
+            let client = SensorClient(host: "127.0.0.1", port: flood.port, configuration: testConfiguration())
+            try await client.connect()
+            let gate = LockedValue(false)
+            let consumer = Task {
+                var count = 0
+                for await _ in client.readings("S1", buffering: .lossless(64)) {
+                    count += 1
+                    if count == 1 { gate.withLock { $0 = true } }
+                    while count == 1 && !Task.isCancelled { try? await Task.sleep(for: .milliseconds(5)) }  // stalls
+                }
+                return count
+            }
+            #expect(await eventually { gate.withLock { $0 } })
+            #expect(await eventually { client.engine.connectionBacklog?.readingPaused == true }, "\(release): positive control, paused")
+            switch release {
+            case "cancel":
+                consumer.cancel()  // the loop leaves its stall and asks for the next reading: the stream ends
+                #expect(await consumer.value == 1, "a cancelled loop gets no more readings")
+                #expect(await eventually { client.engine.connectionBacklog?.readingPaused == false }, "reading resumes")
+                #expect(await eventually { client.statistics.readingsWithoutConsumer > 0 }, "the rest is counted, not lost silently")
+                _ = try await flood.finished()
+                await client.disconnect()
+            case "unsubscribe":
+                try await client.unsubscribe("S1")  // the consumer is still stuck in its loop body
+                #expect(await eventually { client.engine.connectionBacklog?.readingPaused == false }, "reading resumes at once")
+                #expect(await eventually { client.statistics.readingsWithoutConsumer > 0 })
+                await client.disconnect()
+                consumer.cancel()
+                _ = await consumer.value
+            default:
+                await client.disconnect()  // returns: the paused receive path does not hold it
+                #expect(client.engine.connectionBacklog == nil)
+                consumer.cancel()
+                _ = await consumer.value
+            }
+            await flood.close()
+        }
+    }
+}
