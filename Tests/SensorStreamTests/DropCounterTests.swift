@@ -1,0 +1,88 @@
+import Locking
+import SensorWire
+import Testing
+import TestSupport
+@testable import SensorHub
+@testable import SensorStream
+
+/// Every kind of loss on the client's side shows in `statistics`, each under its own reason,
+/// with a listener that keeps up beside the one that does not as the control.
+@Suite("Every drop is counted", .timeLimit(.minutes(1)))
+struct DropCounterTests {
+    /// Counts what a stream delivers, in a task.
+    final class Counter: Sendable {
+        private let count = LockedValue(0)
+        private let task: Task<Void, Never>
+        init<S: AsyncSequence & Sendable>(_ sequence: S) where S.Failure == Never {
+            let count = count
+            task = Task { for await _ in sequence { count.withLock { $0 += 1 } } }
+        }
+        deinit { task.cancel() }
+        var value: Int { count.withLock { $0 } }
+    }
+
+    @Test("readings of a subscribed sensor without a consumer are counted, not silently discarded")
+    func readingsWithoutConsumer() async throws {
+        let (hub, _, agent) = try makeHub()
+        defer { Task { await hub.stop() } }
+        let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: testConfiguration())
+        try await client.connect()
+        try await client.subscribe("CE7238J")
+        #expect(await eventually { hub.subscriberCount("CE7238J") == 1 })
+        for value in 0..<5 { agent.publish("CE7238J", .number(Double(value))) }
+        #expect(await eventually { client.statistics.readingsWithoutConsumer == 5 })
+        #expect(client.statistics.readingsReceived == 0)
+        // Control: with a consumer, the next reading is received and not counted as lost.
+        let consumer = Counter(client.readings("CE7238J"))
+        #expect(await eventually { client.consumerCount("CE7238J") == 1 && client.engine.consumerIsWaiting("CE7238J") })
+        agent.publish("CE7238J", .number(5))
+        #expect(await eventually { consumer.value == 1 })
+        #expect(client.statistics.readingsReceived == 1 && client.statistics.readingsWithoutConsumer == 5)
+        await client.disconnect()
+    }
+
+    @Test("frames and sensorStatuses listeners that fall more than 1024 behind: their losses are counted exactly")
+    func broadcastListeners() async throws {
+        let (hub, _, agent) = try makeHub()
+        defer { Task { await hub.stop() } }
+        let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: testConfiguration())
+        try await client.connect()
+        let idleFrames = client.frames  // registered, never iterated
+        let idleStatuses = client.sensorStatuses
+        let allFrames = Counter(client.frames)
+        let allStatuses = Counter(client.sensorStatuses)
+        try await client.subscribe("TEMP01")
+        #expect(await eventually { hub.subscriberCount("TEMP01") == 1 })
+        for _ in 0..<550 {
+            agent.removeSensor("TEMP01")
+            agent.addSensor("TEMP01")
+        }
+        #expect(await eventually { allStatuses.value == 1100 }, "the control listener got every status")
+        #expect(await eventually { allFrames.value >= 1100 })
+        let statistics = client.statistics
+        #expect(statistics.sensorStatusesDropped == 1100 - 1024)
+        #expect(statistics.framesDropped == allFrames.value - 1024)
+        _ = (idleFrames, idleStatuses)
+        await client.disconnect()
+    }
+
+    @Test("a connectionStates listener that falls more than 64 behind: its losses are counted exactly")
+    func connectionStates() async throws {
+        let (hub, _, _) = try makeHub()
+        defer { Task { await hub.stop() } }
+        let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: testConfiguration())
+        try await client.connect()
+        let idle = client.connectionStates
+        let all = Counter(client.connectionStates)
+        var reconnects = 0
+        while all.value <= 70 {
+            hub.dropAllConnections()
+            reconnects += 1
+            let expected = reconnects
+            #expect(await eventually { client.statistics.reconnects == expected && client.currentState == .connected })
+        }
+        #expect(await eventually { client.statistics.connectionStatesDropped == all.value - 64 })
+        _ = idle
+        await client.disconnect()
+    }
+}
