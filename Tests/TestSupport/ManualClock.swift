@@ -86,19 +86,24 @@ package final class ManualClock: Clock, Sendable {
     package func waitForSleepers(_ count: Int = 1, timeout: Duration = .seconds(30)) async -> Bool {
         let deadline = ContinuousClock.now + timeout
         while sleeperCount < count {
-            if ContinuousClock.now >= deadline { return false }
+            if ContinuousClock.now >= deadline || Task.isCancelled { return false }
             try? await Task.sleep(for: .milliseconds(2))
         }
         return true
     }
 }
 
-/// Polls `condition` every few milliseconds until it holds or `timeout` passes.
+/// Polls `condition` every few milliseconds until it holds or `timeout` passes (or the task
+/// is cancelled, e.g. by a test's time limit: then it gives up at once instead of spinning).
 package func eventually(timeout: Duration = .seconds(30), _ condition: @Sendable () async -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(5))
+        do {
+            try await Task.sleep(for: .milliseconds(5))
+        } catch {
+            break
+        }
     }
     return await condition()
 }
