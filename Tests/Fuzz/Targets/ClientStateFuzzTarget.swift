@@ -24,12 +24,16 @@ enum ClientStateFuzzTarget {
         var explicit: Set<String> = []
         /// Consumers per sensor: id → readings buffered in its queue (by value).
         var consumers: [String: [UInt64: [JSONValue]]] = [:]
+        /// The consumers with a lossless queue.
+        var lossless: Set<UInt64> = []
         var waiters: [String: [UInt64]] = [:]
         var requests: [UInt64: UInt64] = [:]
         var connected = false
         var received = 0
         var dropped = 0
         var skipped = 0
+        var withoutConsumer = 0
+        var losslessWaits = 0
 
         func isActive(_ id: String) -> Bool { explicit.contains(id) || !(consumers[id]?.isEmpty ?? true) }
         var active: [String] { sensorIDs.filter(isActive).sorted() }
@@ -62,15 +66,20 @@ enum ClientStateFuzzTarget {
                 model.explicit.remove(id)
                 precondition(Set(teardown.readings.map(ObjectIdentifier.init)) == Set(ended.compactMap { queues[$0].map { ObjectIdentifier($0.queue) } }),
                              "unsubscribe ended the wrong consumers")
-                for consumer in ended { queues[consumer] = nil }
+                for consumer in ended {
+                    queues[consumer] = nil
+                    model.lossless.remove(consumer)
+                }
                 expectSent([.unsubscribe(sensorID: id)], "unsubscribe")
             case 2:
                 let wasActive = model.isActive(id)
-                let queue = ReadingQueue(capacity: queueCapacity)
+                let lossless = opcode & 0x80 != 0
+                let queue = ReadingQueue(capacity: queueCapacity, lossless: lossless)
                 let consumer = state.addConsumer(id, queue: queue)
                 precondition(queues[consumer] == nil, "consumer ids repeat")
                 queues[consumer] = (id, queue)
                 model.consumers[id, default: [:]][consumer] = []
+                if lossless { model.lossless.insert(consumer) }
                 expectSent(wasActive ? [] : [.subscribe(sensorID: id)], "addConsumer")
             case 3:
                 // Removes one of the sensor's consumers (or a stale id: nothing happens).
@@ -80,6 +89,7 @@ enum ClientStateFuzzTarget {
                 if model.consumers[id]?.removeValue(forKey: consumer) != nil {
                     if model.consumers[id]?.isEmpty == true { model.consumers[id] = nil }
                     queues[consumer] = nil
+                    model.lossless.remove(consumer)
                     expectSent(model.isActive(id) ? [] : [.unsubscribe(sensorID: id)], "removeConsumer")
                 } else {
                     expectSent([], "removing a consumer that does not exist")
@@ -111,14 +121,14 @@ enum ClientStateFuzzTarget {
                 let payload = Array(bytes.prefix(length))
                 bytes = bytes.dropFirst(length)
                 let message: WebSocketMessage = opcode & 0x80 == 0 ? .text(String(decoding: payload, as: UTF8.self)) : .binary(payload)
-                deliver(message, state: &state, model: &model)
+                deliver(message, state: &state, model: &model, queues: queues)
             case 7:
                 let connected = opcode & 0x40 == 0
                 let text = #"{"event":"sensor_connection_status","data":{"sensor_id":"# + quoted(id) + #","connected":\#(connected)}}"#
-                deliver(.text(text), state: &state, model: &model)
+                deliver(.text(text), state: &state, model: &model, queues: queues)
             case 8:
                 let text = #"{"event":"new_sensor_data","data":{"sensor_id":"# + quoted(id) + #","sensor_readings":{"t":\#(sensorByte)}}}"#
-                deliver(.text(text), state: &state, model: &model)
+                deliver(.text(text), state: &state, model: &model, queues: queues)
             case 9:
                 // A connection opens: the whole session goes out on it, in this order.
                 state.replay(on: Connection(), isReconnect: opcode & 0x40 != 0)
@@ -139,8 +149,10 @@ enum ClientStateFuzzTarget {
                 }
             }
             for sensor in sensorIDs { precondition(state.book.isActive(sensor) == model.isActive(sensor)) }
-            precondition(state.statistics.readingsReceived == model.received && state.statistics.readingsDropped == model.dropped
-                         && state.statistics.messagesSkipped == model.skipped, "statistics \(state.statistics)")
+            let statistics = state.statistics
+            precondition(statistics.readingsReceived == model.received && statistics.readingsDropped == model.dropped
+                         && statistics.messagesSkipped == model.skipped && statistics.readingsWithoutConsumer == model.withoutConsumer
+                         && statistics.losslessWaits == model.losslessWaits, "statistics \(statistics)")
         }
 
         // The app disconnects: `client_disconnect` goes out (if connected), every waiter and queue is handed back.
@@ -155,7 +167,8 @@ enum ClientStateFuzzTarget {
 
     /// Hands a server message to the state the way the client does (decode, then receive) and
     /// checks what it resolved and delivered.
-    static func deliver(_ message: WebSocketMessage, state: inout State, model: inout Model) {
+    static func deliver(_ message: WebSocketMessage, state: inout State, model: inout Model,
+                        queues: [UInt64: (sensorID: String, queue: ReadingQueue)]) {
         let batch = State.decode([message])
         let deliveries = state.receive(batch)
         precondition(state.takeOutbox().isEmpty, "receiving sends nothing")
@@ -170,11 +183,27 @@ enum ClientStateFuzzTarget {
             model.requests = model.requests.filter { !expected.contains($0.value) }
         case .sensorData(let sensorID, let readings)?:
             precondition(deliveries.answers.isEmpty)
-            guard let consumers = model.consumers[sensorID], !consumers.isEmpty else { return }
+            guard let consumers = model.consumers[sensorID], !consumers.isEmpty else {
+                model.withoutConsumer += 1
+                precondition(deliveries.blocked == nil)
+                return
+            }
+            // A full lossless consumer holds the reading back from everyone: nothing delivered,
+            // the receive path is told to wait and to go on from this message.
+            let full = consumers.filter { model.lossless.contains($0.key) && $0.value.count == queueCapacity }
+            if !full.isEmpty {
+                model.losslessWaits += 1
+                precondition(deliveries.blocked?.index == 0, "a full lossless consumer did not stop the dispatch")
+                precondition(deliveries.blocked.map { blocked in full.keys.contains { queues[$0]?.queue === blocked.queue } } == true,
+                             "waiting on a queue that is not full")
+                return
+            }
+            precondition(deliveries.blocked == nil, "blocked without a full lossless consumer")
             model.received += 1
             for consumer in consumers.keys {
                 var buffered = consumers[consumer] ?? []
                 if buffered.count == queueCapacity {
+                    precondition(!model.lossless.contains(consumer), "a lossless consumer would drop")
                     buffered.removeFirst()
                     model.dropped += 1
                 }
