@@ -205,6 +205,15 @@ package final class StreamConnection: EventLoopHandler, Sendable {
         if let chunks, write(chunks) { flush() }
     }
 
+    /// Waits until at most `limit` bytes wait for the socket (the peer caught up), or the
+    /// connection ended. A server holds a fast producer back with it.
+    package func waitForOutput(below limit: Int) async {
+        guard let target = state.withLock({ $0.drainTarget(below: limit) }) else { return }
+        let _: Result<Void, ConnectionError> = await withCheckedContinuation { continuation in
+            withState { $0.waitForDrain(to: target, continuation) }
+        }
+    }
+
     /// Bytes queued for the socket and not yet written: how far the peer lags behind.
     package var pendingOutputBytes: Int {
         state.withLock { $0.pendingOutputCount }

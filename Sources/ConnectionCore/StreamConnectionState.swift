@@ -304,6 +304,12 @@ package struct StreamConnectionState: Sendable {
         return outbound.count > highWater ? bytesQueued - UInt64(highWater) : nil
     }
 
+    /// The byte count a sender must see written for the queued output to be at most `limit`
+    /// bytes; nil when it is already.
+    func drainTarget(below limit: Int) -> UInt64? {
+        outbound.count > limit ? bytesQueued - UInt64(limit) : nil
+    }
+
     /// Registers a sender waiting for the output to drain down to `target` bytes written.
     mutating func waitForDrain(to target: UInt64, _ continuation: Waiter) {
         if bytesWritten >= target {

@@ -31,12 +31,25 @@ package enum HubEvent: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// What the hub does when a subscriber cannot keep up (more than `maxBacklog` bytes wait for
+/// its socket).
+package enum SubscriberOverflow: Sendable, Hashable {
+    /// Drop readings for that subscriber (reported as ``HubEvent/readingsDropped(peer:count:)``):
+    /// it never grows the hub's memory and never slows anyone else. The default.
+    case dropReadings
+    /// Drop nothing: stop reading from the agents whose readings it is behind on until it
+    /// catches up, so TCP slows those agents down. The cost: one stalled subscriber stalls
+    /// every agent publishing to it, and so every other subscriber of those agents' sensors.
+    /// In-process agents (``attachAgent(name:sensors:)``) are not held back.
+    case backpressure
+}
+
 /// The reference aggregator server: apps and agents connect over WebSocket on one port.
 ///
 /// Apps speak the SensorClient protocol; agents the ``AgentMessage`` protocol; in-process
 /// agents (simulations, tests) use ``attachAgent(name:sensors:)``. A subscriber that cannot
-/// keep up gets its readings dropped once `maxBacklog` bytes wait for its socket: it never
-/// grows the hub's memory, and never slows the others.
+/// keep up is handled as ``SubscriberOverflow`` says: by default its readings are dropped once
+/// `maxBacklog` bytes wait for its socket.
 package final class Hub: Sendable {
     /// The port the hub listens on.
     package let port: Int
@@ -45,6 +58,7 @@ package final class Hub: Sendable {
     private let eventsContinuation: AsyncStream<HubEvent>.Continuation
     private let server: WebSocketServer
     private let maxBacklog: Int
+    private let overflow: SubscriberOverflow
     private let shared = LockedValue(Shared())
 
     private struct Shared: Sendable {
@@ -62,14 +76,17 @@ package final class Hub: Sendable {
     /// - Parameters:
     ///   - maxBacklog: bytes that may wait for a slow subscriber before its readings are dropped.
     ///   - maxMessageSize: the largest message accepted from a peer (close 1009 beyond it).
+    ///   - overflow: what happens to a subscriber more than `maxBacklog` bytes behind.
     /// - Throws: ``WebSocketError/connectFailed(_:)`` when the port cannot be bound.
     package init(host: String = "127.0.0.1", port: Int = 0, maxBacklog: Int = 1 << 20,
-                 maxMessageSize: Int = 1 << 20, loop: EventLoop = .shared) throws(WebSocketError) {
+                 maxMessageSize: Int = 1 << 20, overflow: SubscriberOverflow = .dropReadings,
+                 loop: EventLoop = .shared) throws(WebSocketError) {
         let configuration = WebSocketConfiguration(limits: .init(maxFrameSize: maxMessageSize, maxMessageSize: maxMessageSize),
                                                    closeTimeout: .seconds(2))
         server = try WebSocketServer(host: host, port: port, configuration: configuration, loop: loop)
         self.port = server.port
         self.maxBacklog = maxBacklog
+        self.overflow = overflow
         (events, eventsContinuation) = AsyncStream.makeStream(of: HubEvent.self, bufferingPolicy: .bufferingNewest(10_000))
         // Ends when `stop()` stops the server (its connection stream finishes).
         Task { [server, self] in
@@ -151,7 +168,9 @@ package final class Hub: Sendable {
                     eventsContinuation.yield(.skippedMessage(peer: peer, reason: "unknown event \(envelope.event)"))
                 }
             }
-            send(outbox)
+            // With backpressure, this peer's next messages wait until every subscriber its
+            // readings went to is back under the backlog limit.
+            for congested in send(outbox) { await congested.waitForOutput(below: maxBacklog) }
         }
         let closure = await connection.closed()
         let deliveries = shared.withLock { shared -> [HubState.Delivery] in
@@ -189,9 +208,13 @@ package final class Hub: Sendable {
 
     /// Writes what a batch produced: each message encoded once, each recipient's messages in
     /// one write. Readings to a subscriber whose backlog is full are dropped (and reported once
-    /// per 1,000); status messages always go out.
-    private func send(_ outbox: Outbox) {
-        guard !outbox.deliveries.isEmpty else { return }
+    /// per 1,000), or with ``SubscriberOverflow/backpressure`` sent anyway and the subscriber
+    /// returned among those to wait for; status messages always go out.
+    @discardableResult
+    private func send(_ outbox: Outbox) -> [WebSocketConnection] {
+        guard !outbox.deliveries.isEmpty else { return [] }
+        let dropsReadings = overflow == .dropReadings
+        var congested: [WebSocketConnection] = []
         if outbox.deliveries.count == 1 {
             // One message (a single publish, a status answer): no grouping needed.
             let delivery = outbox.deliveries[0]
@@ -200,14 +223,16 @@ package final class Hub: Sendable {
             let connections = shared.withLock { shared in delivery.recipients.compactMap { peer in shared.connections[peer].map { (peer, $0) } } }
             for (peer, connection) in connections {
                 do {
-                    try connection.sendNow(text: text, refusingAbove: isReading ? maxBacklog : nil)
+                    // With backpressure nothing is refused: the producer waits instead.
+                    try connection.sendNow(text: text, refusingAbove: dropsReadings ? (isReading ? maxBacklog : nil) : Int.max)
+                    if isReading && !dropsReadings && connection.pendingOutputBytes > maxBacklog { congested.append(connection) }
                 } catch .outboundFull where isReading {
                     countDropped(1, for: peer)
                 } catch {
                     // Closing or failed: its serve loop ends and cleans up.
                 }
             }
-            return
+            return congested
         }
         var textsByPeer: [UInt64: [(text: String, isReading: Bool)]] = [:]
         var peerOrder: [UInt64] = []
@@ -222,13 +247,21 @@ package final class Hub: Sendable {
         let connections = shared.withLock { shared in peerOrder.compactMap { peer in shared.connections[peer].map { (peer, $0) } } }
         for (peer, connection) in connections {
             guard var messages = textsByPeer[peer] else { continue }
-            if connection.pendingOutputBytes > maxBacklog {
+            if dropsReadings && connection.pendingOutputBytes > maxBacklog {
                 let before = messages.count
                 messages.removeAll(where: \.isReading)
                 countDropped(before - messages.count, for: peer)
             }
-            try? connection.sendNow(texts: messages.lazy.map(\.text))
+            do {
+                try connection.sendNow(texts: messages.lazy.map(\.text), refusingAbove: dropsReadings ? nil : Int.max)
+            } catch .outboundFull {
+                countDropped(messages.count { $0.isReading }, for: peer)
+            } catch {
+                // Closing or failed: its serve loop ends and cleans up.
+            }
+            if !dropsReadings && connection.pendingOutputBytes > maxBacklog { congested.append(connection) }
         }
+        return congested
     }
 
     /// Counts readings dropped for a slow subscriber; reported when the count crosses 1,

@@ -156,11 +156,13 @@ package final class WebSocketConnection: Sendable {
 
     /// Queues several text messages at once and writes them with as few system calls as the
     /// socket allows (one, usually): the hub's fan-out of a batch of readings.
+    /// - Parameter limit: refuse while more than this many bytes wait (default: the
+    ///   high-water mark; `Int.max`: never refuse).
     /// - Throws: as ``sendNow(text:)``.
-    package func sendNow(texts: some Collection<String>) throws(WebSocketError) {
+    package func sendNow(texts: some Collection<String>, refusingAbove limit: Int? = nil) throws(WebSocketError) {
         guard !texts.isEmpty else { return }
         do {
-            try core.sendNow(WebSocketOutbound.texts(Array(texts)))
+            try core.sendNow(WebSocketOutbound.texts(Array(texts)), refusingAbove: limit)
         } catch {
             throw map(error)
         }
@@ -182,6 +184,9 @@ package final class WebSocketConnection: Sendable {
 
     /// Bytes queued for the socket and not yet written: how far the peer lags behind.
     package var pendingOutputBytes: Int { core.pendingOutputBytes }
+
+    /// Waits until at most `limit` bytes wait for the socket, or the connection ended.
+    package func waitForOutput(below limit: Int) async { await core.waitForOutput(below: limit) }
 
     private func send(_ outbound: WebSocketOutbound) async throws(WebSocketError) {
         do {

@@ -4,17 +4,22 @@ import SensorHub
 enum HubCommand {
     static let usage = """
     usage: sensorctl hub [--host HOST] [--port PORT] [--simulate-agents N] [--sensors-per-agent M]
-                         [--rate HZ] [--log-file PATH]
+                         [--rate HZ] [--log-file PATH] [--backpressure]
 
     Runs the reference hub in the foreground (default 127.0.0.1:5192). Apps and agents connect
     over WebSocket on that port. With --simulate-agents, N in-process agents publish M sensors
     each (ids A01-S1, A01-S2, ...) at HZ readings per second. Logs one line per event to
     stderr, or to PATH. SIGINT/SIGTERM: close frames to everyone, then exit 0.
+
+    A subscriber more than 1 MiB behind gets its readings dropped (logged), unless
+    --backpressure: then nothing is dropped and the hub stops reading the WebSocket agents
+    publishing to it until it catches up (one stalled subscriber stalls those agents, and so
+    their other subscribers).
     """
 
     static func run(_ arguments: [String]) async throws(UsageError) -> Int32 {
         let parsed = try Arguments(arguments, options: ["--host", "--port", "--simulate-agents", "--sensors-per-agent", "--rate", "--log-file"],
-                                   flags: ["--help", "-h"])
+                                   flags: ["--help", "-h", "--backpressure"])
         if !parsed.flags.isDisjoint(with: ["--help", "-h"]) { printLine(usage); return 0 }
         guard parsed.positional.isEmpty else { throw UsageError(message: "unexpected argument \(parsed.positional[0])") }
         let host = parsed.string("--host", default: "127.0.0.1")
@@ -41,7 +46,7 @@ enum HubCommand {
 
         let hub: Hub
         do {
-            hub = try Hub(host: host, port: port)
+            hub = try Hub(host: host, port: port, overflow: parsed.flags.contains("--backpressure") ? .backpressure : .dropReadings)
         } catch {
             printError("sensorctl: cannot listen on \(host):\(port): \(error)")
             return 1

@@ -120,6 +120,44 @@ struct HubIntegrationTests {
         slow.abort()
         await fast.disconnect()
     }
+
+    @Test("backpressure: a stalled lossless subscriber holds the WebSocket agent back; nothing is dropped anywhere, order kept")
+    func backpressureEndToEnd() async throws {
+        let hub = try Hub(maxBacklog: 64 * 1024, overflow: .backpressure)
+        defer { Task { await hub.stop() } }
+        let agent = try await connectAgent(hub, name: "A", sensors: ["S"])
+        #expect(await eventually { hub.isConnected("S") })
+        let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: .init(heartbeat: .disabled))
+        try await client.connect()
+        var readings = client.readings("S", buffering: .lossless(128)).makeAsyncIterator()
+        let count = 60_000
+        let published = LockedValue(0)
+        let padding = JSONValue.string(String(repeating: "p", count: 100))
+        let publisher = Task {
+            #expect(await eventually { hub.subscriberCount("S") == 1 })
+            for index in 0..<count {
+                try await publish(agent, "S", ["seq": .number(Double(index)), "pad": padding])
+                published.withLock { $0 = index + 1 }
+            }
+        }
+        #expect(await readings.next()?.readings["seq"]?.intValue == 0)
+        // The loop stops taking readings: the client pauses, the hub's backlog for it fills,
+        // the hub stops reading the agent, and the agent's sends wait.
+        #expect(await eventually { client.engine.connectionBacklog?.readingPaused == true }, "the client paused reading")
+        #expect(await eventually { agent.pendingOutputBytes > 0 }, "the hub stopped reading the agent: its output waits")
+        #expect(published.withLock { $0 } < count)
+        var next = 1
+        var inOrder = true
+        while next < count, let reading = await readings.next() {
+            if reading.readings["seq"]?.intValue != next { inOrder = false }
+            next += 1
+        }
+        try await publisher.value
+        #expect(next == count && inOrder, "every reading arrived, in order (a drop at the hub would leave a gap): \(next) of \(count)")
+        #expect(client.statistics.readingsDropped == 0)
+        agent.abort()
+        await client.disconnect()
+    }
 }
 
 /// Collects up to `count` elements within `timeout`.
