@@ -110,6 +110,28 @@ let benchmarks: [Benchmark] = [
     Benchmark(name: "parse: 2,000 binary frames of 64 KiB", itemName: "frames") {
         try decodeMessages(large(), role: .client)
     },
+    Benchmark(name: "parse: baseline, a plain copy of those bytes in 16 KiB blocks", itemName: "frames") {
+        // The floor for the row above: the same bytes copied once, 16 KiB at a time, into a
+        // message-sized buffer, and touched (the row above copies twice: into the read buffer
+        // as recv does, then into the message).
+        let stream = large()
+        var message = [UInt8](repeating: 0, count: 64 * 1024)
+        var checksum = 0
+        var filled = 0
+        stream.withUnsafeBytes { source in
+            message.withUnsafeMutableBytes { target in
+                var offset = 0
+                while offset < source.count {
+                    let count = min(chunkSize, source.count - offset, target.count - filled)
+                    (target.baseAddress! + filled).copyMemory(from: source.baseAddress! + offset, byteCount: count)
+                    offset += count
+                    filled = (filled + count) % target.count
+                    checksum &+= Int(target[(filled + target.count - 1) % target.count])
+                }
+            }
+        }
+        return Benchmark.Work(bytes: stream.count, items: 2000, checksum: checksum)
+    },
     Benchmark(name: "parse: 200k messages in 3 fragments + pings", itemName: "messages") {
         try decodeMessages(fragmented().bytes, role: .client)
     },
@@ -201,13 +223,14 @@ if filter.map({ "pipeline".contains($0) }) ?? true {
 if filter.map({ "client alone".contains($0) }) ?? true {
     // A raw sender thread writes pre-encoded frames; the row measures the client alone.
     let count = 200_000
-    let stream = ClientAlone.frames(count: count)
-    _ = try await ClientAlone.throughput(ClientAlone.frames(count: 20_000), count: 20_000)  // warm-up
-    var rates: [Double] = []
-    for _ in 0..<samples { rates.append(try await ClientAlone.throughput(stream, count: count)) }
-    rates.sort()
-    print("client alone: raw sender -> SensorClient for-await   "
-          + String(format: "%.2f M readings/s [%.2f ... %.2f], all %d in order", rates[rates.count / 2] / 1e6, rates.first! / 1e6, rates.last! / 1e6, count))
+    for (name, buffering) in [("lossless(1024)", ReadingBuffering.lossless(1024)), ("newest(200,000)", .newest(count))] {
+        _ = try await ClientAlone.throughput(count: 20_000, buffering: buffering)  // warm-up
+        var rates: [Double] = []
+        for _ in 0..<samples { rates.append(try await ClientAlone.throughput(count: count, buffering: buffering)) }
+        rates.sort()
+        print("client alone: raw sender -> for-await, \(name)".padding(toLength: 54, withPad: " ", startingAt: 0)
+              + String(format: "%.2f M readings/s [%.2f ... %.2f], all %d in order", rates[rates.count / 2] / 1e6, rates.first! / 1e6, rates.last! / 1e6, count))
+    }
 }
 
 if filter.map({ "end-to-end".contains($0) || $0 == "end-to-end" }) ?? true {
