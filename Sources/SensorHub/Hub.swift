@@ -66,6 +66,8 @@ package final class Hub: Sendable {
         var connections: [UInt64: WebSocketConnection] = [:]
         var agents: Set<UInt64> = []
         var dropped: [UInt64: Int] = [:]
+        /// Times a peer's reading waited for a congested subscriber (backpressure).
+        var heldBack = 0
         var lastPeer: UInt64 = 0
         /// `stop()` has begun: connections that register now are closed at once.
         var stopping = false
@@ -124,6 +126,10 @@ package final class Hub: Sendable {
         for connection in connections { connection.abort() }
     }
 
+    /// How many times the hub stopped reading a publishing peer until its subscribers caught up
+    /// (``SubscriberOverflow/backpressure``).
+    package var publishersHeldBack: Int { shared.withLock { $0.heldBack } }
+
     /// The number of open connections (apps and agents).
     package var connectionCount: Int { shared.withLock { $0.connections.count } }
 
@@ -170,7 +176,11 @@ package final class Hub: Sendable {
             }
             // With backpressure, this peer's next messages wait until every subscriber its
             // readings went to is back under the backlog limit.
-            for congested in send(outbox) { await congested.waitForOutput(below: maxBacklog) }
+            let congested = send(outbox)
+            if !congested.isEmpty {
+                shared.withLock { $0.heldBack += 1 }
+                for subscriber in congested { await subscriber.waitForOutput(below: maxBacklog) }
+            }
         }
         let closure = await connection.closed()
         let deliveries = shared.withLock { shared -> [HubState.Delivery] in

@@ -11,7 +11,7 @@ import TestSupport
 struct LosslessDeliveryTests {
     static func seq(_ reading: SensorReading) -> Int { reading.readings["seq"]?.intValue ?? -1 }
 
-    @Test("a flood into a stalled lossless consumer: reading pauses, memory stays bounded, the server is held back, nothing is lost")
+    @Test("a flood into a stalled lossless consumer: reading pauses, memory stays bounded, nothing is lost")
     func floodIntoStalledConsumer() async throws {
         let count = 200_000
         let flood = try ReadingFlood(count: count)
@@ -23,8 +23,8 @@ struct LosslessDeliveryTests {
         #expect(await eventually { client.engine.connectionBacklog?.readingPaused == true }, "the connection paused reading the socket")
         let backlog = try #require(client.engine.connectionBacklog)
         #expect(backlog.inboxBytes <= 4 << 20 + 256 * 1024, "the inbox stays near its 4 MiB limit: \(backlog.inboxBytes)")
-        let writtenWhilePaused = flood.bytesWritten
-        #expect(writtenWhilePaused < flood.totalBytes, "TCP holds the server back: \(writtenWhilePaused) of \(flood.totalBytes) bytes written")
+        // (Whether the sender is blocked yet depends on the kernel's socket buffers, which
+        // autotune up to tcp_rmem's maximum, 32 MB here: not asserted.)
         var statistics = client.statistics
         #expect(statistics.losslessWaits >= 1 && statistics.readingsDropped == 0)
 
