@@ -69,10 +69,11 @@ final class LineEchoServer: Sendable {
     let listener: StreamListener
     let accepted = LockedValue<[StreamConnection]>([])
 
-    init(loop: EventLoop, configuration: ConnectionConfiguration = .init(), echo: Bool = true) throws {
+    init(loop: EventLoop, configuration: ConnectionConfiguration = .init(), echo: Bool = true,
+         handshakeTimeout: Duration = .seconds(5)) throws {
         let accepted = self.accepted
         listener = try StreamListener(
-            host: "127.0.0.1", port: 0, loop: loop, configuration: configuration, handshakeTimeout: .seconds(5),
+            host: "127.0.0.1", port: 0, loop: loop, configuration: configuration, handshakeTimeout: handshakeTimeout,
             makeConnection: { (LineCodec(), nil) },
             onConnection: { connection in
                 accepted.withLock { $0.append(connection) }
@@ -112,6 +113,22 @@ struct StreamConnectionTests {
         #expect(received == lines)
         let closure = await client.close("bye")
         #expect(closure as? String == "closed by us")
+    }
+
+    @Test("a protocol without a handshake is not subject to the listener's handshake timeout")
+    func noHandshakeNoDeadline() async throws {
+        let loop = EventLoop(name: "no-handshake")
+        let server = try LineEchoServer(loop: loop, handshakeTimeout: .milliseconds(50))
+        defer { server.listener.stop() }
+        let client = try await StreamConnector.open(host: "127.0.0.1", port: server.listener.port, codec: LineCodec(),
+                                                    handshake: nil, timeout: .seconds(5), loop: loop)
+        try await client.send("before")
+        #expect(await client.receive() as? String == "before", "positive control: the connection works")
+        // Real time must pass here: the deadline is on the loop's continuous clock.
+        try await Task.sleep(for: .milliseconds(300))
+        try await client.send("after six timeouts")
+        #expect(await client.receive() as? String == "after six timeouts")
+        await client.close("bye")
     }
 
     @Test("300 connections, both ends on one loop, add no thread")
