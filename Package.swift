@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "SensorStream", targets: ["SensorStream"]),
+        .library(name: "MetricStore", targets: ["MetricStore"]),
     ],
     targets: [
         // An incremental UTF-8 validator shared by the WebSocket core and the JSON parser.
@@ -29,6 +30,8 @@ let package = Package(
         .target(name: "SensorStream", dependencies: ["ConnectionCore", "SensorWire", "WebSocketIO", "WebSocketCore", "Locking"]),
         // The reference aggregator server (hub): sans-I/O state plus its WebSocket server.
         .target(name: "SensorHub", dependencies: ["ConnectionCore", "SensorWire", "SensorStream", "WebSocketIO", "WebSocketCore", "Locking"]),
+        // MetricStore: the put/get metrics line protocol (sans-I/O parser, store, answers).
+        .target(name: "MetricStore", dependencies: []),
         // The command-line tool: demo, hub, watch, status.
         .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "Locking"]),
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.
@@ -40,10 +43,11 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["WebSocketIO", "WebSocketCore", "TCPTransport", "Locking"], path: "Tests/TestSupport"),
         // The fuzz targets as plain functions: replayed over the committed corpus by the unit tests,
         // linked into a libFuzzer binary by Tests/Fuzz/fuzz.sh.
-        .target(name: "FuzzTargets", dependencies: ["ConnectionCore", "UTF8Validation", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream"], path: "Tests/Fuzz/Targets"),
+        .target(name: "FuzzTargets", dependencies: ["ConnectionCore", "UTF8Validation", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream", "MetricStore"], path: "Tests/Fuzz/Targets"),
         // The signatures of swift-async-algorithms that collide with our operators, for the coexistence test.
         .target(name: "AsyncAlgorithmsMirror", path: "Tests/AsyncAlgorithmsMirror"),
         .testTarget(name: "OperatorCoexistenceTests", dependencies: ["SensorStream", "AsyncAlgorithmsMirror"]),
+        .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore"]),
         .testTarget(name: "TransportTests", dependencies: ["TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore", "UTF8Validation", "TestSupport", "FuzzTargets"]),

@@ -17,6 +17,9 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
     /// A script of app calls and server messages driving the client's subscription and
     /// request state, checked against a simple model.
     case clientState = "client-state"
+    /// A metric store command stream into the server's line parser (whole and split, against
+    /// a naive reference), the store's answers back through the client's answer parser.
+    case metricLines = "metric-lines"
 
     /// Runs the target on one input.
     package func run(_ input: UnsafeRawBufferPointer) {
@@ -26,6 +29,7 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
         case .serverHandshake: HandshakeFuzzTarget.runServer(input)
         case .json: JSONFuzzTarget.run(input)
         case .clientState: ClientStateFuzzTarget.run(input)
+        case .metricLines: MetricLinesFuzzTarget.run(input)
         }
     }
 

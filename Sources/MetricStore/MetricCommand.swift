@@ -1,0 +1,80 @@
+/// A command a client sends to a metric store, one per line.
+///
+/// - `put <key> <value> <timestamp>`: stores `value` for `key` at `timestamp` (unix seconds);
+///   a second put for the same key and second overwrites the first.
+/// - `get <key>`: every point of `key`, or of every key for `*`.
+public enum MetricCommand: Sendable, Hashable {
+    /// Store one point.
+    case put(key: String, value: Double, timestamp: Int64)
+    /// Read the points of one key, or of all keys (`*`).
+    case get(key: String)
+
+    /// The command's line, `\n` included, as the protocol writes it.
+    public var line: String {
+        switch self {
+        case .put(let key, let value, let timestamp): "put \(key) \(value) \(timestamp)\n"
+        case .get(let key): "get \(key)\n"
+        }
+    }
+}
+
+/// What the server answers, each answer closed by an empty line.
+public enum MetricAnswer: Sendable, Hashable {
+    /// `ok`, with the points a `get` found (none for a put or an empty get): `ok\n` then
+    /// `<key> <value> <timestamp>\n` per point, then `\n`.
+    case ok([MetricRecord])
+    /// `error\n<text>\n\n`: the command was wrong (the text is `wrong command`).
+    case error(String)
+
+    /// The answer as the server writes it, byte for byte.
+    public var text: String {
+        switch self {
+        case .ok(let records):
+            var text = "ok\n"
+            for record in records { text += record.line }
+            return text + "\n"
+        case .error(let message):
+            return "error\n\(message)\n\n"
+        }
+    }
+}
+
+/// A point of a named metric, as a `get` lists it.
+public struct MetricRecord: Sendable, Hashable {
+    /// The metric's key.
+    public var key: String
+    /// The point.
+    public var point: MetricPoint
+
+    /// A record.
+    /// - Parameters:
+    ///   - key: The metric's key.
+    ///   - point: The point.
+    public init(key: String, point: MetricPoint) {
+        self.key = key
+        self.point = point
+    }
+
+    /// `<key> <value> <timestamp>\n`, the value as `Double.description` writes it.
+    public var line: String { "\(key) \(point.value.description) \(point.timestamp)\n" }
+}
+
+/// One stored value of a metric.
+public struct MetricPoint: Sendable, Hashable, Comparable {
+    /// Unix time in seconds.
+    public var timestamp: Int
+    /// The value (always finite).
+    public var value: Double
+
+    /// A point.
+    /// - Parameters:
+    ///   - timestamp: Unix time in seconds.
+    ///   - value: The value.
+    public init(timestamp: Int, value: Double) {
+        self.timestamp = timestamp
+        self.value = value
+    }
+
+    /// Points order by timestamp.
+    public static func < (lhs: MetricPoint, rhs: MetricPoint) -> Bool { lhs.timestamp < rhs.timestamp }
+}
