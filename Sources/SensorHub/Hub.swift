@@ -168,8 +168,9 @@ package final class Hub: Sendable {
                         announced = true
                         eventsContinuation.yield(.appConnected(peer: peer, address: connection.remoteAddress))
                     }
-                    eventsContinuation.yield(.appMessage(peer: peer, clientMessage))
+                    // Reported once handled: an observer that sees a subscribe can rely on it.
                     outbox.add(shared.withLock { $0.state.handle(clientMessage, from: peer) })
+                    eventsContinuation.yield(.appMessage(peer: peer, clientMessage))
                 } else {
                     eventsContinuation.yield(.skippedMessage(peer: peer, reason: "unknown event \(envelope.event)"))
                 }

@@ -179,6 +179,8 @@ struct SensorClientTests {
         try await client.subscribe("TEMP01")
         let loop = Task { await collect(client.readings("TEMP01"), count: 1) }
         #expect(await eventually { client.consumerCount("TEMP01") == 1 }, "the loop attached")
+        // The hub must have the subscription too, or it drops the reading (found by the 20x loop).
+        #expect(await eventually { hub.subscriberCount("TEMP01") == 1 })
         agent.publish("TEMP01", ["seq": 0])
         #expect(await loop.value.count == 1)
         #expect(await eventually { client.consumerCount("TEMP01") == 0 }, "the loop detached")
