@@ -30,8 +30,9 @@ let package = Package(
         .target(name: "SensorStream", dependencies: ["ConnectionCore", "SensorWire", "WebSocketIO", "WebSocketCore", "Locking"]),
         // The reference aggregator server (hub): sans-I/O state plus its WebSocket server.
         .target(name: "SensorHub", dependencies: ["ConnectionCore", "SensorWire", "SensorStream", "WebSocketIO", "WebSocketCore", "Locking"]),
-        // MetricStore: the put/get metrics line protocol (sans-I/O parser, store, answers).
-        .target(name: "MetricStore", dependencies: []),
+        // MetricStore: the put/get metrics line protocol (sans-I/O parser, store, answers), its
+        // server (journaled) and client on the connection core.
+        .target(name: "MetricStore", dependencies: ["ConnectionCore", "Locking"]),
         // The command-line tool: demo, hub, watch, status.
         .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "Locking"]),
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.
@@ -47,7 +48,7 @@ let package = Package(
         // The signatures of swift-async-algorithms that collide with our operators, for the coexistence test.
         .target(name: "AsyncAlgorithmsMirror", path: "Tests/AsyncAlgorithmsMirror"),
         .testTarget(name: "OperatorCoexistenceTests", dependencies: ["SensorStream", "AsyncAlgorithmsMirror"]),
-        .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore"]),
+        .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore", "TestSupport"]),
         .testTarget(name: "TransportTests", dependencies: ["TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore", "UTF8Validation", "TestSupport", "FuzzTargets"]),

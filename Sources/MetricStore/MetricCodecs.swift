@@ -1,0 +1,96 @@
+import ConnectionCore
+
+/// The server's side of the protocol as a codec for the shared connection core: received
+/// bytes become ``MetricLineParser/Line``s; ``MetricAnswer``s (or pre-rendered answer bytes)
+/// go out. No handshake, no probe; closing is closing TCP once the output is written.
+struct MetricServerCodec: StreamCodec {
+    private var parser: MetricLineParser
+    private var output: [UInt8] = []
+    private var closed = false
+
+    init(maxLineLength: Int) {
+        parser = MetricLineParser(maxLineLength: maxLineLength)
+    }
+
+    mutating func receive(_ input: UnsafeMutableRawBufferPointer, into events: inout [CodecEvent]) {
+        guard !closed, !parser.isStopped else { return }
+        var lines: [MetricLineParser.Line] = []
+        parser.parse(UnsafeRawBufferPointer(input), into: &lines)
+        // One event per read: the lines in order, accounted by the bytes they came in.
+        if !lines.isEmpty { events.append(.message(lines, byteCount: input.count)) }
+        if parser.isStopped { events.append(.inputEnded) }
+    }
+
+    mutating func send(_ message: any Sendable) throws(ConnectionError) {
+        guard !closed else { throw .closed }
+        switch message {
+        case let bytes as [UInt8]: output += bytes
+        case let answer as MetricAnswer: output += Array(answer.text.utf8)
+        default: throw .rejected("not a metric answer")
+        }
+    }
+
+    mutating func startClose(_ request: any Sendable) { closed = true }
+    var isReading: Bool { !closed && !parser.isStopped }
+    mutating func takeOutput() -> [UInt8] {
+        defer { output = [] }
+        return output
+    }
+    var needsFinishClosing: Bool { false }
+    mutating func finishClosing() {}
+    var isClosed: Bool { closed }
+    var closesTransportFirst: Bool { true }
+    mutating func transportClosed() -> any Sendable {
+        closed = true
+        return "closed"
+    }
+    mutating func sendProbe(id: UInt64) -> Bool { false }
+}
+
+/// The client's side: ``MetricCommand``s go out as lines; received bytes become
+/// ``MetricAnswer``s, or one ``MetricAnswerParser/Failure`` after which nothing is read.
+struct MetricClientCodec: StreamCodec {
+    private var parser = MetricAnswerParser()
+    private var output: [UInt8] = []
+    private var closed = false
+    private var failed = false
+
+    mutating func receive(_ input: UnsafeMutableRawBufferPointer, into events: inout [CodecEvent]) {
+        guard !closed, !failed else { return }
+        var answers: [MetricAnswer] = []
+        do throws(MetricAnswerParser.Failure) {
+            try parser.parse(UnsafeRawBufferPointer(input), into: &answers)
+            for answer in answers { events.append(.message(answer, byteCount: 64)) }
+        } catch {
+            for answer in answers { events.append(.message(answer, byteCount: 64)) }
+            failed = true
+            events.append(.message(error, byteCount: 0))
+            events.append(.inputEnded)
+        }
+    }
+
+    mutating func send(_ message: any Sendable) throws(ConnectionError) {
+        guard !closed else { throw .closed }
+        switch message {
+        case let command as MetricCommand: output += Array(command.line.utf8)
+        case let commands as [MetricCommand]: for command in commands { output += Array(command.line.utf8) }
+        default: throw .rejected("not a metric command")
+        }
+    }
+
+    mutating func startClose(_ request: any Sendable) { closed = true }
+    var isReading: Bool { !closed && !failed }
+    mutating func takeOutput() -> [UInt8] {
+        defer { output = [] }
+        return output
+    }
+    var needsFinishClosing: Bool { false }
+    mutating func finishClosing() {}
+    var isClosed: Bool { closed }
+    var closesTransportFirst: Bool { true }
+    mutating func transportClosed() -> any Sendable {
+        closed = true
+        return "closed"
+    }
+    mutating func sendProbe(id: UInt64) -> Bool { false }
+}

@@ -1,0 +1,109 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Locking
+
+/// The durable side of a ``MetricStoreServer``: every accepted put appended, as its command
+/// line, to a file, and flushed to the disk (`fsync`) before its `ok` goes out.
+///
+/// On start the file is replayed (keys keep their first-put order; a torn last line, written
+/// only in part when the process died, is ignored and reported) and compacted: rewritten with
+/// one line per stored point, through a temporary file renamed over it.
+final class MetricJournal: Sendable {
+    /// Why the journal could not be used.
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    private let descriptor: Int32
+    private let lock = LockedValue(())
+
+    private init(descriptor: Int32) {
+        self.descriptor = descriptor
+    }
+
+    deinit {
+        close(descriptor)
+    }
+
+    /// Replays and compacts `path` (created if missing) and opens it for appending.
+    /// - Returns: The journal, the store it held, and notes worth logging (a torn last line).
+    static func open(path: String) throws(Failure) -> (MetricJournal, MetricStorage, [String]) {
+        var notes: [String] = []
+        let bytes = try readAll(path)
+        var storage = MetricStorage()
+        var parser = MetricLineParser(maxLineLength: 1 << 20)
+        var lines: [MetricLineParser.Line] = []
+        let complete = bytes.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+        if complete < bytes.count {
+            notes.append("\(path): ignored a torn last line of \(bytes.count - complete) bytes")
+        }
+        bytes[..<complete].withUnsafeBytes { parser.parse($0, into: &lines) }
+        for line in lines {
+            if case .command(.put(let key, let value, let timestamp)) = line {
+                storage.put(key, value, timestamp: timestamp)
+            } else {
+                notes.append("\(path): ignored a line that is not a put")
+            }
+        }
+        // Compact: one line per point, keys in first-put order, through a renamed temporary file.
+        var compacted = ""
+        for record in storage.get("*") {
+            compacted += MetricCommand.put(key: record.key, value: record.point.value, timestamp: Int64(record.point.timestamp)).line
+        }
+        let temporary = path + ".compacting"
+        try write(Array(compacted.utf8), to: temporary)
+        guard rename(temporary, path) == 0 else { throw Failure(description: "cannot rename \(temporary): \(errnoText())") }
+        let descriptor = Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        guard descriptor >= 0 else { throw Failure(description: "cannot open \(path): \(errnoText())") }
+        return (MetricJournal(descriptor: descriptor), storage, notes)
+    }
+
+    /// Appends the puts' lines and waits until they are on the disk.
+    /// - Parameter puts: The accepted puts, in order.
+    func append(_ puts: [MetricCommand]) throws(Failure) {
+        var bytes: [UInt8] = []
+        for put in puts { bytes += Array(put.line.utf8) }
+        try lock.withLock { (_) throws(Failure) in
+            try Self.writeAll(bytes, to: descriptor)
+            guard fsync(descriptor) == 0 else { throw Failure(description: "fsync failed: \(Self.errnoText())") }
+        }
+    }
+
+    private static func readAll(_ path: String) throws(Failure) -> [UInt8] {
+        let descriptor = Glibc.open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw Failure(description: "cannot open \(path): \(errnoText())") }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw Failure(description: "cannot read \(path): \(errnoText())") }
+            if count == 0 { return bytes }
+            bytes += chunk[..<count]
+        }
+    }
+
+    private static func write(_ bytes: [UInt8], to path: String) throws(Failure) {
+        let descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw Failure(description: "cannot create \(path): \(errnoText())") }
+        defer { close(descriptor) }
+        try writeAll(bytes, to: descriptor)
+        guard fsync(descriptor) == 0 else { throw Failure(description: "fsync failed: \(errnoText())") }
+    }
+
+    private static func writeAll(_ bytes: [UInt8], to descriptor: Int32) throws(Failure) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { throw Failure(description: "write failed: \(errnoText())") }
+            offset += written
+        }
+    }
+
+    private static func errnoText() -> String { String(cString: strerror(errno)) }
+}

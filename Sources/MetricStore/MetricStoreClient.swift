@@ -1,0 +1,296 @@
+@_exported import struct ConnectionCore.Backoff
+import ConnectionCore
+import Foundation
+import Locking
+
+/// A client of a metric store: `put` and `get` over one TCP connection, pipelined.
+///
+/// ```swift
+/// let client = MetricStoreClient(host: "127.0.0.1", port: 8888, timeout: .seconds(15))
+/// try await client.put("palm.cpu", 0.5, timestamp: 1150864247)
+/// let all = try await client.get("*")   // ["palm.cpu": [MetricPoint(timestamp: 1150864247, value: 0.5)]]
+/// ```
+///
+/// The connection opens on the first call. Concurrent calls share it: each command goes out at
+/// once and its answer is matched by order. A connection lost mid-call reconnects with
+/// backoff, and calls in flight are sent again (put and get are idempotent), within their
+/// timeout.
+public final class MetricStoreClient: Sendable {
+    /// The server's host.
+    public let host: String
+    /// The server's port.
+    public let port: Int
+    /// How long a call may wait for its answer, reconnects included; nil waits forever.
+    public let timeout: Duration?
+
+    private typealias Waiter = CheckedContinuation<MetricAnswer, any Error>
+    private struct State: Sendable {
+        var requests = PipelinedRequests<MetricCommand, Waiter>()
+        var connection: StreamConnection?
+        var started = false
+        var closed: String?
+    }
+
+    private let state = LockedValue(State())
+    private let states = Broadcaster<MetricConnectionState>(bufferingNewest: 64)
+    private let driver = LockedValue<Reconnector<StreamConnection, String>?>(nil)
+    private let startGate = LockedValue<Task<MetricStoreClientError?, Never>?>(nil)
+
+    /// A client; nothing happens on the network until the first call.
+    /// - Parameters:
+    ///   - host: The server's host name or address.
+    ///   - port: The server's port.
+    ///   - timeout: How long a call may wait for its answer; nil waits forever.
+    ///   - reconnect: Delays between reconnect attempts, and how many.
+    public init(host: String, port: Int, timeout: Duration? = nil,
+                reconnect: Backoff = Backoff(initialDelay: .milliseconds(100), maxDelay: .seconds(10), multiplier: 2, jitter: 0.2, maxAttempts: nil)) {
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        let hooks = Reconnector<StreamConnection, String>.Hooks(
+            open: { [weak self] _ in
+                guard let self else { return .failure(.init(reason: "client released", detail: MetricStoreClientError.connectionLost("client released"))) }
+                return await self.open()
+            },
+            replaySession: { [weak self] connection, _ in self?.replay(on: connection) },
+            serve: { [weak self] connection in await self?.serve(connection) ?? "client released" },
+            drop: { connection in connection.abort() },
+            publish: { [weak self] machineState in self?.publish(machineState) },
+            giveUp: { [weak self] reason in self?.fail(all: .connectionLost(reason)) })
+        driver.withLock { $0 = Reconnector(machine: ReconnectMachine(backoff: reconnect), hooks: hooks, liveness: nil, clock: ContinuousClock()) }
+    }
+
+    deinit {
+        _ = driver.withLock { $0 }?.close(reason: "client released")
+    }
+
+    /// The connection's states, starting with the current one; finishes after ``close()``.
+    public var connectionStates: AsyncStream<MetricConnectionState> {
+        let stream = states.makeStream()
+        states.deliver()
+        return stream
+    }
+
+    // MARK: Calls
+
+    /// Stores a value (`put <key> <value> <timestamp>`).
+    /// - Parameters:
+    ///   - key: The metric: 1+ characters, no whitespace, not `*`.
+    ///   - value: A finite value.
+    ///   - timestamp: Unix seconds; nil: now, whole seconds.
+    /// - Throws: ``MetricStoreClientError``.
+    public func put(_ key: String, _ value: Double, timestamp: Int? = nil) async throws(MetricStoreClientError) {
+        try Self.validate(key: key, allowStar: false)
+        guard value.isFinite else { throw .invalidValue(value) }
+        let seconds = timestamp ?? Int(Date().timeIntervalSince1970)
+        let answer = try await call(.put(key: key, value: value, timestamp: Int64(seconds)))
+        if case .error(let text) = answer { throw .serverError(text) }
+    }
+
+    /// Reads the points of a key, or of every key for `*`.
+    /// - Parameter key: A key, or `*`.
+    /// - Returns: Points by key, each key's sorted by timestamp; empty when nothing matches.
+    /// - Throws: ``MetricStoreClientError``.
+    public func get(_ key: String) async throws(MetricStoreClientError) -> [String: [MetricPoint]] {
+        try Self.validate(key: key, allowStar: true)
+        switch try await call(.get(key: key)) {
+        case .error(let text):
+            throw .serverError(text)
+        case .ok(let records):
+            var points: [String: [MetricPoint]] = [:]
+            for record in records { points[record.key, default: []].append(record.point) }
+            for key in points.keys { points[key]?.sort() }
+            return points
+        }
+    }
+
+    /// Puts every sample of `samples`, keeping at most `window` commands in flight: when the
+    /// window is full it stops pulling from the sequence until an answer comes (backpressure).
+    /// - Parameters:
+    ///   - samples: The samples, in order.
+    ///   - window: Commands in flight at most (at least 1).
+    /// - Returns: How many samples were stored.
+    /// - Throws: ``MetricStoreClientError`` of the first put that failed (the ones in flight
+    ///   still finish); what the sequence threw.
+    public func record<Samples: AsyncSequence>(_ samples: Samples, window: Int = 1024) async throws -> Int
+    where Samples.Element == MetricSample {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var inFlight = 0
+            var stored = 0
+            for try await sample in samples {
+                if inFlight >= max(1, window) {
+                    try await group.next()
+                    inFlight -= 1
+                    stored += 1
+                }
+                group.addTask { try await self.put(sample.key, sample.value, timestamp: sample.timestamp) }
+                inFlight += 1
+            }
+            while inFlight > 0 {
+                try await group.next()
+                inFlight -= 1
+                stored += 1
+            }
+            return stored
+        }
+    }
+
+    /// Closes the connection for good; calls waiting fail with ``MetricStoreClientError/connectionLost(_:)``.
+    public func close() {
+        let connection = driver.withLock { $0 }?.close(reason: "closed by the app")
+        fail(all: .connectionLost("closed by the app"))
+        connection?.abort()
+        states.finish()
+    }
+
+    private static func validate(key: String, allowStar: Bool) throws(MetricStoreClientError) {
+        guard !key.isEmpty, !key.unicodeScalars.contains(where: { $0.properties.isWhitespace }),
+              allowStar || key != "*" else { throw .invalidKey(key) }
+    }
+
+    /// Sends one command (starting the connection on the first call) and waits for its answer.
+    private func call(_ command: MetricCommand) async throws(MetricStoreClientError) -> MetricAnswer {
+        if let failure = await ensureStarted() { throw failure }
+        let requestID = LockedValue<UInt64?>(nil)
+        do {
+            return try await withRequestTimeout(timeout, clock: ContinuousClock()) {
+                try await withTaskCancellationHandler {
+                    try await withCheckedThrowingContinuation { (waiter: Waiter) in
+                        // Queued on the connection under the client's lock, so the wire order is
+                        // the order of the requests table; written after the lock is released.
+                        // Without a connection it goes out when the next one is replayed.
+                        // A connection that refuses (closing, or megabytes behind) is dropped:
+                        // the next one gets every waiting command again, in order.
+                        let (connection, refused, failure) = self.state.withLock { state -> (StreamConnection?, Bool, MetricStoreClientError?) in
+                            if let reason = state.closed { return (nil, false, .connectionLost(reason)) }
+                            requestID.withLock { $0 = state.requests.sent(command, waiter) }
+                            guard let connection = state.connection else { return (nil, false, nil) }
+                            do {
+                                try connection.enqueue(command)
+                                return (connection, false, nil)
+                            } catch {
+                                return (connection, true, nil)
+                            }
+                        }
+                        if let failure {
+                            waiter.resume(throwing: failure)
+                            return
+                        }
+                        if refused { connection?.abort() } else { connection?.flush() }
+                    }
+                } onCancel: {
+                    self.abandon(requestID.withLock { $0 }, with: CancellationError())
+                }
+            }
+        } catch is RequestTimedOut {
+            abandon(requestID.withLock { $0 }, with: MetricStoreClientError.timeout)
+            throw .timeout
+        } catch let error as MetricStoreClientError {
+            throw error
+        } catch {
+            throw .connectionLost("cancelled")
+        }
+    }
+
+    private func abandon(_ id: UInt64?, with error: any Error) {
+        guard let id else { return }
+        let waiter = state.withLock { $0.requests.abandon(id: id) }
+        waiter?.resume(throwing: error)
+    }
+
+    /// Starts the reconnect driver once; every caller waits for the first attempt.
+    private func ensureStarted() async -> MetricStoreClientError? {
+        let gate = startGate.withLock { gate -> Task<MetricStoreClientError?, Never> in
+            if let gate { return gate }
+            let task = Task { () -> MetricStoreClientError? in
+                guard let driver = self.driver.withLock({ $0 }) else { return .connectionLost("client released") }
+                guard let failure = await driver.start() else { return nil }
+                return failure.detail as? MetricStoreClientError ?? .connectionFailed("\(failure.detail)")
+            }
+            gate = task
+            return task
+        }
+        let failure = await gate.value
+        if failure != nil {
+            // The first connect failed: the next call tries again.
+            startGate.withLock { $0 = nil }
+        }
+        return failure
+    }
+
+    // MARK: Connection hooks
+
+    private func open() async -> Result<StreamConnection, Reconnector<StreamConnection, String>.OpenFailure> {
+        do {
+            let connection = try await StreamConnector.open(host: host, port: port, codec: MetricClientCodec(), handshake: nil,
+                                                            timeout: .seconds(10))
+            return .success(connection)
+        } catch {
+            let reason = "\(error)"
+            return .failure(.init(reason: reason, detail: MetricStoreClientError.connectionFailed(reason)))
+        }
+    }
+
+    /// A connection opened: the calls still waiting go out on it, in order.
+    private func replay(on connection: StreamConnection) {
+        var refused = false
+        state.withLock { state in
+            state.connection = connection
+            let commands = state.requests.reconnected().map(\.request)
+            if !commands.isEmpty { refused = (try? connection.enqueue(commands)) == nil }
+        }
+        if refused { connection.abort() } else { connection.flush() }
+    }
+
+    /// Matches answers to calls until the connection ends; says why it ended.
+    private func serve(_ connection: StreamConnection) async -> String {
+        var reason = "connection lost"
+        reading: while let batch = await connection.receiveBatch() {
+            var resumptions: [(Waiter, MetricAnswer)] = []
+            var unexpected = false
+            var failure: MetricAnswerParser.Failure?
+            state.withLock { state in
+                for message in batch {
+                    if let answer = message as? MetricAnswer {
+                        guard let (_, waiter) = state.requests.answer() else {
+                            unexpected = true
+                            break
+                        }
+                        if let waiter { resumptions.append((waiter, answer)) }
+                    } else if let parseFailure = message as? MetricAnswerParser.Failure {
+                        failure = parseFailure
+                    }
+                }
+            }
+            for (waiter, answer) in resumptions { waiter.resume(returning: answer) }
+            if unexpected || failure != nil {
+                reason = failure.map { "malformed answer: \($0.reason)" } ?? "an answer nobody asked for"
+                connection.abort()
+                break reading
+            }
+        }
+        state.withLock { state in
+            if state.connection === connection { state.connection = nil }
+        }
+        return reason
+    }
+
+    private func publish(_ machineState: ReconnectMachine<String>.State) {
+        let mapped: MetricConnectionState = switch machineState {
+        case .idle: .idle
+        case .connecting(let attempt): .connecting(attempt: attempt)
+        case .connected: .connected
+        case .backingOff(let attempt, let delay, let reason): .reconnecting(attempt: attempt, delay: delay, reason: reason)
+        case .closed(let reason): .closed(reason: reason)
+        }
+        states.yield(mapped)
+    }
+
+    private func fail(all error: MetricStoreClientError) {
+        let waiters = state.withLock { state -> [Waiter] in
+            if case .connectionLost(let reason) = error { state.closed = reason }
+            return state.requests.removeAll()
+        }
+        for waiter in waiters { waiter.resume(throwing: error) }
+    }
+}

@@ -1,0 +1,208 @@
+import ConnectionCore
+import Locking
+
+/// A metric store server: many clients at once over TCP, each on the shared event loop, all
+/// sharing one ``MetricStorage``; optionally durable (see ``Configuration/dataFile``).
+///
+/// ```swift
+/// let server = try MetricStoreServer(port: 8888)
+/// try await server.run()   // until the task is cancelled, or stop()
+/// ```
+///
+/// One slow or malicious client never stalls the others: a client's answers wait in its own
+/// bounded output; while more than ``Configuration/outputLimit`` bytes wait, its commands are
+/// no longer read (TCP holds it back). A line over ``Configuration/maxLineLength`` bytes gets
+/// `error\nwrong command\n\n` and the connection is closed.
+public final class MetricStoreServer: Sendable {
+    /// The server's limits and durability.
+    public struct Configuration: Sendable {
+        /// Where accepted puts are journaled (appended and fsync'ed before their `ok`), and
+        /// replayed from on start. nil: in memory only. Default nil.
+        public var dataFile: String?
+        /// Connections served at once; the next one is accepted and closed at once. Default 1024.
+        public var maxConnections: Int
+        /// The longest command line, newline excluded. Default 65,536.
+        public var maxLineLength: Int
+        /// Answer bytes that may wait for a client before its commands stop being read. Default 1 MiB.
+        public var outputLimit: Int
+
+        /// A configuration; every parameter left out keeps its default.
+        /// - Parameters:
+        ///   - dataFile: See ``dataFile``.
+        ///   - maxConnections: See ``maxConnections``.
+        ///   - maxLineLength: See ``maxLineLength``.
+        ///   - outputLimit: See ``outputLimit``.
+        public init(dataFile: String? = nil, maxConnections: Int = 1024, maxLineLength: Int = 65_536, outputLimit: Int = 1 << 20) {
+            self.dataFile = dataFile
+            self.maxConnections = maxConnections
+            self.maxLineLength = maxLineLength
+            self.outputLimit = outputLimit
+        }
+    }
+
+    /// The port the server listens on (the one asked for, or the free one picked for 0).
+    public let port: Int
+    /// The configuration it runs with.
+    public let configuration: Configuration
+    /// What replaying the data file found worth telling (a torn last line ignored ...), for
+    /// the application to log.
+    public let startupNotes: [String]
+
+    private struct Shared: Sendable {
+        var storage = MetricStorage()
+        var connections = 0
+        var stopped = false
+        var stopWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let shared: LockedValue<Shared>
+    private let journal: MetricJournal?
+    private let listenerBox = LockedValue<StreamListener?>(nil)
+
+    /// Starts listening at once (so ``port`` is known) and serves clients until ``stop()``.
+    /// - Parameters:
+    ///   - host: The address to listen on. Default 127.0.0.1.
+    ///   - port: The port; 0 picks a free one. Default 8888.
+    ///   - configuration: Limits and durability.
+    /// - Throws: ``MetricStoreServerError`` when the port cannot be bound or the data file
+    ///   cannot be opened.
+    public init(host: String = "127.0.0.1", port: Int = 8888, configuration: Configuration = .init()) throws(MetricStoreServerError) {
+        self.configuration = configuration
+        var storage = MetricStorage()
+        if let path = configuration.dataFile {
+            do {
+                let (journal, replayed, notes) = try MetricJournal.open(path: path)
+                storage = replayed
+                self.journal = journal
+                startupNotes = notes
+            } catch {
+                throw .dataFile(path: path, reason: "\(error)")
+            }
+        } else {
+            journal = nil
+            startupNotes = []
+        }
+        shared = LockedValue(Shared(storage: storage))
+        let maxLineLength = configuration.maxLineLength
+        let listener: StreamListener
+        do {
+            let box = LockedValue<MetricStoreServer?>(nil)
+            listener = try StreamListener(
+                host: host, port: port, configuration: ConnectionConfiguration(inboundBufferLimit: 1 << 20, outboundHighWater: configuration.outputLimit),
+                handshakeTimeout: .seconds(10),
+                makeConnection: { (MetricServerCodec(maxLineLength: maxLineLength), nil) },
+                onConnection: { connection in
+                    guard let server = box.withLock({ $0 }) else {
+                        connection.abort()
+                        return
+                    }
+                    server.accept(connection)
+                },
+                onRejection: { _ in })
+            self.port = listener.port
+            listenerBox.withLock { $0 = listener }
+            box.withLock { $0 = self }
+        } catch {
+            throw .listen(host: host, port: port, reason: "\(error)")
+        }
+    }
+
+    /// Serves until the calling task is cancelled or ``stop()`` is called.
+    public func run() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = shared.withLock { shared -> Bool in
+                    if shared.stopped { return true }
+                    shared.stopWaiters.append(continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            stop()
+        }
+    }
+
+    /// Stops listening; connections already open are closed as they finish their reads.
+    public func stop() {
+        let waiters = shared.withLock { shared -> [CheckedContinuation<Void, Never>] in
+            shared.stopped = true
+            defer { shared.stopWaiters = [] }
+            return shared.stopWaiters
+        }
+        listenerBox.withLock { $0 }?.stop()
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// How many points the store holds.
+    public var pointCount: Int { shared.withLock { $0.storage.pointCount } }
+
+    /// How many clients are connected.
+    public var connectionCount: Int { shared.withLock { $0.connections } }
+
+    private func accept(_ connection: StreamConnection) {
+        let admitted = shared.withLock { shared -> Bool in
+            guard !shared.stopped, shared.connections < configuration.maxConnections else { return false }
+            shared.connections += 1
+            return true
+        }
+        guard admitted else {
+            connection.abort()
+            return
+        }
+        Task { await serve(connection) }
+    }
+
+    /// Answers one client's commands in order, a read's worth at a time: the store is changed
+    /// under one lock acquisition per read, puts are journaled (one fsync per read) before
+    /// their answers go out, and the answers are written together.
+    private func serve(_ connection: StreamConnection) async {
+        defer { shared.withLock { $0.connections -= 1 } }
+        var closeAfter = false
+        while !closeAfter, let batch = await connection.receiveBatch() {
+            var lines: [MetricLineParser.Line] = []
+            for message in batch { if let part = message as? [MetricLineParser.Line] { lines += part } }
+            if lines.contains(.tooLong) { closeAfter = true }
+            let (answers, puts) = shared.withLock { shared -> ([UInt8], [MetricCommand]) in
+                var bytes: [UInt8] = []
+                var puts: [MetricCommand] = []
+                for line in lines {
+                    if case .command(let command) = line, case .put = command { puts.append(command) }
+                    bytes += Array(shared.storage.answer(line).text.utf8)
+                }
+                return (bytes, puts)
+            }
+            if let journal, !puts.isEmpty {
+                do {
+                    try journal.append(puts)
+                } catch {
+                    // Not durable: say so the only way the protocol can, and stop.
+                    connection.abort()
+                    return
+                }
+            }
+            do {
+                try await connection.send(answers)
+            } catch {
+                break
+            }
+        }
+        _ = await connection.close("done")
+    }
+}
+
+/// Why a ``MetricStoreServer`` could not start.
+public enum MetricStoreServerError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The address could not be bound (in use, not local ...).
+    case listen(host: String, port: Int, reason: String)
+    /// The data file could not be opened, read or created.
+    case dataFile(path: String, reason: String)
+
+    /// A readable explanation.
+    public var description: String {
+        switch self {
+        case .listen(let host, let port, let reason): "cannot listen on \(host):\(port): \(reason)"
+        case .dataFile(let path, let reason): "data file \(path): \(reason)"
+        }
+    }
+}
