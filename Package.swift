@@ -33,8 +33,8 @@ let package = Package(
         // MetricStore: the put/get metrics line protocol (sans-I/O parser, store, answers), its
         // server (journaled) and client on the connection core.
         .target(name: "MetricStore", dependencies: ["ConnectionCore", "Locking"]),
-        // The command-line tool: demo, hub, watch, status.
-        .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "Locking"]),
+        // The command-line tool: demo, hub, watch, status, metrics.
+        .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "MetricStore", "Locking"]),
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.
         .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["ConnectionCore", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream", "SensorHub", "Locking", "TestSupport"],
                           path: "Benchmarks", exclude: ["README.md"]),
@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore", "UTF8Validation", "TestSupport", "FuzzTargets"]),
         .testTarget(name: "WebSocketIOTests", dependencies: ["WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport"]),
-        .testTarget(name: "SensorHubTests", dependencies: ["SensorHub", "SensorWire", "SensorStream", "WebSocketIO", "WebSocketCore", "TestSupport", "Locking"]),
+        .testTarget(name: "SensorHubTests", dependencies: ["SensorHub", "SensorWire", "SensorStream", "MetricStore", "WebSocketIO", "WebSocketCore", "TestSupport", "Locking"]),
         .testTarget(name: "SensorStreamTests", dependencies: ["SensorStream", "SensorWire", "UTF8Validation", "SensorHub", "WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport", "Locking"],
                     exclude: ["JSONTestSuite"]),
     ],

@@ -19,7 +19,8 @@ struct Arguments {
                 positional += arguments[index...]
                 break
             }
-            guard argument.hasPrefix("-"), argument.count > 1 else {
+            // A negative number is a value, never an option (`metrics put cpu -1.5`).
+            guard argument.hasPrefix("-"), argument.count > 1, Double(argument) == nil else {
                 positional.append(argument)
                 continue
             }

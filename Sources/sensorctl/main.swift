@@ -9,6 +9,7 @@ commands:
   hub      run the reference hub in the foreground
   watch    stream readings of sensors from a running server
   status   tell whether sensors are connected (exit 0 if all are)
+  metrics  the MetricStore server and client (serve, put, get)
 
 Run `sensorctl <command> --help` for a command's options.
 """
@@ -23,6 +24,7 @@ do throws(UsageError) {
     case "hub": status = try await HubCommand.run(rest)
     case "watch": status = try await WatchCommand.run(rest)
     case "status": status = try await StatusCommand.run(rest)
+    case "metrics": status = try await MetricsCommand.run(rest)
     case "--help", "-h", "help":
         printLine(usage)
         status = 0
@@ -39,6 +41,7 @@ do throws(UsageError) {
     case "hub": HubCommand.usage
     case "watch": WatchCommand.usage
     case "status": StatusCommand.usage
+    case "metrics": MetricsCommand.usage
     default: usage
     }
     printError(commandUsage)

@@ -1,0 +1,71 @@
+import Foundation
+import MetricStore
+import Testing
+import TestSupport
+
+/// `sensorctl metrics` as a user runs it: a server process, kill -9, restart from its data file.
+@Suite("sensorctl metrics as processes", .timeLimit(.minutes(2)))
+struct MetricsCLITests {
+    /// Starts `sensorctl metrics serve` on a free port with `dataFile`; returns the process and port.
+    static func startServer(dataFile: String, port: Int? = nil) async throws -> (Process, Int) {
+        let port = try port ?? {
+            let probe = try MetricStoreServer(port: 0)
+            defer { probe.stop() }
+            return probe.port
+        }()
+        let process = Process()
+        process.executableURL = try sensorctlURL()
+        process.arguments = ["metrics", "serve", "--port", String(port), "--data-file", dataFile]
+        process.standardOutput = Pipe()
+        process.standardError = Pipe()
+        try process.run()
+        #expect(await eventually(timeout: .seconds(30)) {
+            (try? await runSensorctl(["metrics", "get", "*", "--port", String(port)]).status) == 0
+        }, "the server answers")
+        return (process, port)
+    }
+
+    @Test("acknowledged puts survive kill -9 of the server; the CLI reads them back as JSON")
+    func killNine() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString).journal").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (server, port) = try await Self.startServer(dataFile: path)
+        let client = MetricStoreClient(host: "127.0.0.1", port: port, timeout: .seconds(15))
+        let count = 300
+        for index in 0..<count { try await client.put("load", Double(index), timestamp: index) }
+        client.close()
+        // Every put above was acknowledged: kill -9 now, no chance to flush anything.
+        kill(server.processIdentifier, SIGKILL)
+        _ = try await onThread { server.waitUntilExit() }
+        #expect(server.terminationReason == .uncaughtSignal)
+
+        let (restarted, _) = try await Self.startServer(dataFile: path, port: port)
+        defer { kill(restarted.processIdentifier, SIGTERM) }
+        let reader = MetricStoreClient(host: "127.0.0.1", port: port, timeout: .seconds(15))
+        let points = try await reader.get("load")["load"] ?? []
+        reader.close()
+        #expect(points.count == count)
+        #expect(points.map(\.timestamp) == Array(0..<count) && points.last?.value == Double(count - 1))
+
+        let put = try await runSensorctl(["metrics", "put", "cpu", "-1.5", "1150864247", "--port", String(port)])
+        #expect(put.status == 0, "a negative value is a value: \(put.error)")
+        let json = try await runSensorctl(["metrics", "get", "cpu", "--port", String(port), "--json"])
+        #expect(json.status == 0)
+        #expect(json.output == "{\"cpu\": [[1150864247, -1.5]]}\n")
+        let table = try await runSensorctl(["metrics", "get", "cpu", "--port", String(port)])
+        #expect(table.output.contains("cpu") && table.output.contains("1150864247") && table.output.contains("-1.5"))
+    }
+
+    static let exitCases: [(arguments: [String], status: Int32)] = [
+        (["metrics", "put", "cpu", "nan"], 2), (["metrics", "put", "cpu", "0x10"], 2), (["metrics", "put", "cpu"], 2),
+        (["metrics", "put", "a b", "1"], 2), (["metrics", "get"], 2), (["metrics", "frobnicate"], 2), (["metrics"], 2),
+        (["metrics", "put", "cpu", "1", "--port", "1"], 1), (["metrics", "--help"], 0),
+    ]
+
+    @Test("metrics usage mistakes exit 2; a connection failure exits 1; --help exits 0")
+    func exitCodes() async throws {
+        for (arguments, status) in Self.exitCases {
+            #expect(try await runSensorctl(arguments).status == status, "\(arguments)")
+        }
+    }
+}
