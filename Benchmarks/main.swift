@@ -63,6 +63,11 @@ func encodeClientFrames(keys: inout some MaskingKeySource) -> Benchmark.Work {
     return Benchmark.Work(bytes: output.count, items: 1_000_000, checksum: Int(output.last ?? 0))
 }
 
+if CommandLine.arguments.dropFirst().first == "--serve-metrics" {
+    try await MetricStoreBench.serve()
+    exit(0)
+}
+
 if CommandLine.arguments.dropFirst().first == "--serve-hub" {
     try await Connections.serveHub()
     exit(0)
@@ -230,6 +235,19 @@ if filter.map({ "client alone".contains($0) }) ?? true {
         rates.sort()
         print("client alone: raw sender -> for-await, \(name)".padding(toLength: 54, withPad: " ", startingAt: 0)
               + String(format: "%.2f M readings/s [%.2f ... %.2f], all %d in order", rates[rates.count / 2] / 1e6, rates.first! / 1e6, rates.last! / 1e6, count))
+    }
+}
+
+if filter.map({ "metricstore".contains($0) }) ?? true {
+    // Our server and a Python asyncio server, each in its own process, driven by our client.
+    let puts = 1_000_000
+    let runs = min(samples, 3)
+    try await MetricStoreBench.report("our server", executable: CommandLine.arguments[0], arguments: ["--serve-metrics"], puts: puts, samples: runs)
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("metricstore_asyncio.py").path
+    if let python = ["/usr/bin/python3", "/usr/local/bin/python3"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) {
+        try await MetricStoreBench.report("Python asyncio peer", executable: python, arguments: [script], puts: puts, samples: runs)
+    } else {
+        print("metricstore: Python asyncio peer skipped (no python3)")
     }
 }
 

@@ -94,6 +94,8 @@ public struct MetricAnswerParser: Sendable {
                 throw Failure(reason: "an answer that starts with neither ok nor error")
             }
         case .records(var records):
+            // Leave the state while the array grows, or every append would copy it.
+            state = .status
             if line.isEmpty {
                 answers.append(.ok(records))
                 state = .status
@@ -103,6 +105,7 @@ public struct MetricAnswerParser: Sendable {
             records.append(record)
             state = .records(records)
         case .error(var lines):
+            state = .status
             if line.isEmpty {
                 answers.append(.error(lines.joined(separator: "\n")))
                 state = .status

@@ -25,7 +25,7 @@ struct MetricServerCodec: StreamCodec {
         guard !closed else { throw .closed }
         switch message {
         case let bytes as [UInt8]: output += bytes
-        case let answer as MetricAnswer: output += Array(answer.text.utf8)
+        case let answer as MetricAnswer: answer.append(to: &output)
         default: throw .rejected("not a metric answer")
         }
     }
@@ -72,8 +72,8 @@ struct MetricClientCodec: StreamCodec {
     mutating func send(_ message: any Sendable) throws(ConnectionError) {
         guard !closed else { throw .closed }
         switch message {
-        case let command as MetricCommand: output += Array(command.line.utf8)
-        case let commands as [MetricCommand]: for command in commands { output += Array(command.line.utf8) }
+        case let command as MetricCommand: command.append(to: &output)
+        case let commands as [MetricCommand]: for command in commands { command.append(to: &output) }
         default: throw .rejected("not a metric command")
         }
     }

@@ -9,6 +9,25 @@ public enum MetricCommand: Sendable, Hashable {
     /// Read the points of one key, or of all keys (`*`).
     case get(key: String)
 
+    /// Appends the command's line, `\n` included, without building a String first.
+    /// - Parameter bytes: Where the line goes.
+    public func append(to bytes: inout [UInt8]) {
+        switch self {
+        case .put(let key, let value, let timestamp):
+            bytes.append(contentsOf: "put ".utf8)
+            bytes.append(contentsOf: key.utf8)
+            bytes.append(UInt8(ascii: " "))
+            bytes.append(contentsOf: value.description.utf8)
+            bytes.append(UInt8(ascii: " "))
+            appendDecimal(timestamp, to: &bytes)
+            bytes.append(UInt8(ascii: "\n"))
+        case .get(let key):
+            bytes.append(contentsOf: "get ".utf8)
+            bytes.append(contentsOf: key.utf8)
+            bytes.append(UInt8(ascii: "\n"))
+        }
+    }
+
     /// The command's line, `\n` included, as the protocol writes it.
     public var line: String {
         switch self {
@@ -25,6 +44,28 @@ public enum MetricAnswer: Sendable, Hashable {
     case ok([MetricRecord])
     /// `error\n<text>\n\n`: the command was wrong (the text is `wrong command`).
     case error(String)
+
+    /// Appends the answer's bytes (what ``text`` spells) without building a String first.
+    /// - Parameter bytes: Where the answer goes.
+    public func append(to bytes: inout [UInt8]) {
+        switch self {
+        case .ok(let records):
+            bytes.append(contentsOf: "ok\n".utf8)
+            for record in records {
+                bytes.append(contentsOf: record.key.utf8)
+                bytes.append(UInt8(ascii: " "))
+                bytes.append(contentsOf: record.point.value.description.utf8)
+                bytes.append(UInt8(ascii: " "))
+                appendDecimal(Int64(record.point.timestamp), to: &bytes)
+                bytes.append(UInt8(ascii: "\n"))
+            }
+            bytes.append(UInt8(ascii: "\n"))
+        case .error(let message):
+            bytes.append(contentsOf: "error\n".utf8)
+            bytes.append(contentsOf: message.utf8)
+            bytes.append(contentsOf: "\n\n".utf8)
+        }
+    }
 
     /// The answer as the server writes it, byte for byte.
     public var text: String {
@@ -77,4 +118,26 @@ public struct MetricPoint: Sendable, Hashable, Comparable {
 
     /// Points order by timestamp.
     public static func < (lhs: MetricPoint, rhs: MetricPoint) -> Bool { lhs.timestamp < rhs.timestamp }
+}
+
+/// Appends `value` in decimal.
+func appendDecimal(_ value: Int64, to bytes: inout [UInt8]) {
+    if value == 0 {
+        bytes.append(UInt8(ascii: "0"))
+        return
+    }
+    var magnitude = value.magnitude
+    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+        (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    var count = 0
+    withUnsafeMutableBytes(of: &digits) { buffer in
+        while magnitude > 0 {
+            buffer[count] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            magnitude /= 10
+            count += 1
+        }
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        for index in stride(from: count - 1, through: 0, by: -1) { bytes.append(buffer[index]) }
+    }
 }

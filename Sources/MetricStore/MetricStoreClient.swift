@@ -23,7 +23,11 @@ public final class MetricStoreClient: Sendable {
     /// How long a call may wait for its answer, reconnects included; nil waits forever.
     public let timeout: Duration?
 
-    private typealias Waiter = CheckedContinuation<MetricAnswer, any Error>
+    /// Who waits for an answer: one call, or a recorder's window (many puts, one counter).
+    private enum Waiter: Sendable {
+        case call(CheckedContinuation<MetricAnswer, any Error>)
+        case window(RecordWindow)
+    }
     private struct State: Sendable {
         var requests = PipelinedRequests<MetricCommand, Waiter>()
         var connection: StreamConnection?
@@ -105,34 +109,62 @@ public final class MetricStoreClient: Sendable {
     }
 
     /// Puts every sample of `samples`, keeping at most `window` commands in flight: when the
-    /// window is full it stops pulling from the sequence until an answer comes (backpressure).
+    /// window is full it stops pulling from the sequence until answers come (backpressure).
+    /// Commands go out in batches, one counter for the whole window instead of a waiter per put.
+    /// Waits without a timeout; a connection lost for good fails it.
     /// - Parameters:
     ///   - samples: The samples, in order.
     ///   - window: Commands in flight at most (at least 1).
     /// - Returns: How many samples were stored.
-    /// - Throws: ``MetricStoreClientError`` of the first put that failed (the ones in flight
-    ///   still finish); what the sequence threw.
+    /// - Throws: ``MetricStoreClientError`` (an invalid sample: nothing of it is sent, the ones
+    ///   before are stored; the first put the server refused; a lost connection); what the
+    ///   sequence threw.
     public func record<Samples: AsyncSequence>(_ samples: Samples, window: Int = 1024) async throws -> Int
     where Samples.Element == MetricSample {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var inFlight = 0
-            var stored = 0
-            for try await sample in samples {
-                if inFlight >= max(1, window) {
-                    try await group.next()
-                    inFlight -= 1
-                    stored += 1
-                }
-                group.addTask { try await self.put(sample.key, sample.value, timestamp: sample.timestamp) }
-                inFlight += 1
+        if let failure = await ensureStarted() { throw failure }
+        let limit = max(1, window)
+        let inFlight = RecordWindow()
+        var batch: [MetricCommand] = []
+        let batchSize = max(1, min(64, limit / 4))
+        for try await sample in samples {
+            try Self.validate(key: sample.key, allowStar: false)
+            guard sample.value.isFinite else { throw MetricStoreClientError.invalidValue(sample.value) }
+            batch.append(.put(key: sample.key, value: sample.value, timestamp: Int64(sample.timestamp)))
+            if batch.count >= batchSize {
+                await inFlight.wait(untilAtMost: limit - batch.count)
+                if let failure = inFlight.failure { throw failure }
+                try send(batch, counting: inFlight)
+                batch.removeAll(keepingCapacity: true)
             }
-            while inFlight > 0 {
-                try await group.next()
-                inFlight -= 1
-                stored += 1
-            }
-            return stored
         }
+        if !batch.isEmpty {
+            await inFlight.wait(untilAtMost: limit - batch.count)
+            try send(batch, counting: inFlight)
+        }
+        await inFlight.wait(untilAtMost: 0)
+        if let failure = inFlight.failure { throw failure }
+        return inFlight.stored
+    }
+
+    /// Queues `commands` as puts of a recorder's window (in order, under the client's lock).
+    private func send(_ commands: [MetricCommand], counting window: RecordWindow) throws(MetricStoreClientError) {
+        window.sent(commands.count)
+        let (connection, refused, closed) = state.withLock { state -> (StreamConnection?, Bool, String?) in
+            if let reason = state.closed { return (nil, false, reason) }
+            for command in commands { _ = state.requests.sent(command, .window(window)) }
+            guard let connection = state.connection else { return (nil, false, nil) }
+            do {
+                try connection.enqueue(commands)
+                return (connection, false, nil)
+            } catch {
+                return (connection, true, nil)
+            }
+        }
+        if let closed {
+            window.fail(.connectionLost(closed), count: commands.count)
+            throw .connectionLost(closed)
+        }
+        if refused { connection?.abort() } else { connection?.flush() }
     }
 
     /// Closes the connection for good; calls waiting fail with ``MetricStoreClientError/connectionLost(_:)``.
@@ -155,7 +187,8 @@ public final class MetricStoreClient: Sendable {
         do {
             return try await withRequestTimeout(timeout, clock: ContinuousClock()) {
                 try await withTaskCancellationHandler {
-                    try await withCheckedThrowingContinuation { (waiter: Waiter) in
+                    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<MetricAnswer, any Error>) in
+                        let waiter = Waiter.call(continuation)
                         // Queued on the connection under the client's lock, so the wire order is
                         // the order of the requests table; written after the lock is released.
                         // Without a connection it goes out when the next one is replayed.
@@ -173,7 +206,7 @@ public final class MetricStoreClient: Sendable {
                             }
                         }
                         if let failure {
-                            waiter.resume(throwing: failure)
+                            continuation.resume(throwing: failure)
                             return
                         }
                         if refused { connection?.abort() } else { connection?.flush() }
@@ -195,7 +228,7 @@ public final class MetricStoreClient: Sendable {
     private func abandon(_ id: UInt64?, with error: any Error) {
         guard let id else { return }
         let waiter = state.withLock { $0.requests.abandon(id: id) }
-        waiter?.resume(throwing: error)
+        if case .call(let continuation)? = waiter { continuation.resume(throwing: error) }
     }
 
     /// Starts the reconnect driver once; every caller waits for the first attempt.
@@ -246,7 +279,8 @@ public final class MetricStoreClient: Sendable {
     private func serve(_ connection: StreamConnection) async -> String {
         var reason = "connection lost"
         reading: while let batch = await connection.receiveBatch() {
-            var resumptions: [(Waiter, MetricAnswer)] = []
+            var resumptions: [(CheckedContinuation<MetricAnswer, any Error>, MetricAnswer)] = []
+            var windows: [ObjectIdentifier: (window: RecordWindow, count: Int, stored: Int, failure: MetricStoreClientError?)] = [:]
             var unexpected = false
             var failure: MetricAnswerParser.Failure?
             state.withLock { state in
@@ -256,13 +290,28 @@ public final class MetricStoreClient: Sendable {
                             unexpected = true
                             break
                         }
-                        if let waiter { resumptions.append((waiter, answer)) }
+                        switch waiter {
+                        case .call(let continuation)?:
+                            resumptions.append((continuation, answer))
+                        case .window(let window)?:
+                            var entry = windows[ObjectIdentifier(window)] ?? (window, 0, 0, nil)
+                            entry.count += 1
+                            if case .error(let text) = answer {
+                                if entry.failure == nil { entry.failure = .serverError(text) }
+                            } else {
+                                entry.stored += 1
+                            }
+                            windows[ObjectIdentifier(window)] = entry
+                        case nil:
+                            break
+                        }
                     } else if let parseFailure = message as? MetricAnswerParser.Failure {
                         failure = parseFailure
                     }
                 }
             }
-            for (waiter, answer) in resumptions { waiter.resume(returning: answer) }
+            for (continuation, answer) in resumptions { continuation.resume(returning: answer) }
+            for entry in windows.values { entry.window.answered(entry.count, stored: entry.stored, failure: entry.failure) }
             if unexpected || failure != nil {
                 reason = failure.map { "malformed answer: \($0.reason)" } ?? "an answer nobody asked for"
                 connection.abort()
@@ -291,6 +340,15 @@ public final class MetricStoreClient: Sendable {
             if case .connectionLost(let reason) = error { state.closed = reason }
             return state.requests.removeAll()
         }
-        for waiter in waiters { waiter.resume(throwing: error) }
+        var windows: [ObjectIdentifier: (window: RecordWindow, count: Int)] = [:]
+        for waiter in waiters {
+            switch waiter {
+            case .call(let continuation):
+                continuation.resume(throwing: error)
+            case .window(let window):
+                windows[ObjectIdentifier(window), default: (window, 0)].count += 1
+            }
+        }
+        for entry in windows.values { entry.window.fail(error, count: entry.count) }
     }
 }

@@ -168,7 +168,7 @@ public final class MetricStoreServer: Sendable {
                 var puts: [MetricCommand] = []
                 for line in lines {
                     if case .command(let command) = line, case .put = command { puts.append(command) }
-                    bytes += Array(shared.storage.answer(line).text.utf8)
+                    shared.storage.answer(line).append(to: &bytes)
                 }
                 return (bytes, puts)
             }

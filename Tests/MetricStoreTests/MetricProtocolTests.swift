@@ -123,4 +123,23 @@ struct MetricProtocolTests {
         var parser = MetricAnswerParser()
         #expect(throws: MetricAnswerParser.Failure.self) { try parser.parse(Array(text.utf8)) }
     }
+
+    @Test("the byte writers spell exactly what the text forms do")
+    func byteWriters() {
+        let commands: [MetricCommand] = [.put(key: "k.é", value: -1e-5, timestamp: .min), .put(key: "a", value: 4_200_000, timestamp: .max),
+                                         .put(key: "z", value: 0, timestamp: 0), .get(key: "*")]
+        for command in commands {
+            var bytes: [UInt8] = []
+            command.append(to: &bytes)
+            #expect(bytes == Array(command.line.utf8))
+        }
+        let answers: [MetricAnswer] = [.ok([]), .error("wrong command"),
+                                       .ok([MetricRecord(key: "k", point: MetricPoint(timestamp: -17, value: 1e16)),
+                                            MetricRecord(key: "é", point: MetricPoint(timestamp: 1503319739, value: 13))])]
+        for answer in answers {
+            var bytes: [UInt8] = []
+            answer.append(to: &bytes)
+            #expect(bytes == Array(answer.text.utf8))
+        }
+    }
 }

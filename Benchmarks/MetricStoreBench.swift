@@ -1,0 +1,90 @@
+import Foundation
+import MetricStore
+
+/// MetricStore over loopback, our server and a Python asyncio peer in the same run, both in
+/// their own process and driven by the same client: pipelined puts, `get *` of every point,
+/// the round trip of one put at a time.
+enum MetricStoreBench {
+    struct Rows {
+        var putsPerSecond: [Double] = []
+        var getSeconds: [Double] = []
+        var roundTrips: [Duration] = []
+    }
+
+    /// The child: our server on a free port; prints the port, serves until stdin closes.
+    static func serve() async throws {
+        let server = try MetricStoreServer(port: 0)
+        FileHandle.standardOutput.write(Data("port \(server.port)\n".utf8))
+        _ = await Task.detached { FileHandle.standardInput.readDataToEndOfFile() }.value
+        server.stop()
+    }
+
+    /// Starts a server process and returns it with its port and the pipe that stops it.
+    static func start(_ executable: String, _ arguments: [String]) throws -> (Process, Int, Pipe) {
+        let child = Process()
+        child.executableURL = URL(fileURLWithPath: executable)
+        child.arguments = arguments
+        let input = Pipe(), output = Pipe()
+        child.standardInput = input
+        child.standardOutput = output
+        try child.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) { line += output.fileHandleForReading.availableData }
+        guard let port = Int(String(decoding: line, as: UTF8.self).split(separator: " ")[1].trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw CocoaError(.fileReadCorruptFile)
+        }
+        return (child, port, input)
+    }
+
+    /// One run against a fresh server: `puts` pipelined puts (window 1024), then `get *` of
+    /// them all, then `roundTrips` puts one at a time.
+    static func run(executable: String, arguments: [String], puts: Int, roundTrips: Int) async throws -> (Double, Double, [Duration]) {
+        let (child, port, input) = try start(executable, arguments)
+        defer {
+            try? input.fileHandleForWriting.close()
+            child.waitUntilExit()
+        }
+        let client = MetricStoreClient(host: "127.0.0.1", port: port, timeout: .seconds(120))
+        defer { client.close() }
+        let samples = AsyncStream<MetricSample>(bufferingPolicy: .unbounded) { continuation in
+            for index in 0..<puts { continuation.yield(MetricSample(key: "k\(index % 100)", value: Double(index), timestamp: index)) }
+            continuation.finish()
+        }
+        var start = ContinuousClock.now
+        let stored = try await client.record(samples, window: 1024)
+        let putSeconds = (ContinuousClock.now - start).secondsValue
+        precondition(stored == puts)
+        start = .now
+        let all = try await client.get("*")
+        let getSeconds = (ContinuousClock.now - start).secondsValue
+        let count = all.values.reduce(0) { $0 + $1.count }
+        precondition(count == puts, "get * returned \(count) of \(puts) points")
+        var trips: [Duration] = []
+        for index in 0..<roundTrips {
+            let begin = ContinuousClock.now
+            try await client.put("rtt", 1, timestamp: index)
+            trips.append(ContinuousClock.now - begin)
+        }
+        return (Double(puts) / putSeconds, getSeconds, trips)
+    }
+
+    static func report(_ name: String, executable: String, arguments: [String], puts: Int, samples: Int) async throws {
+        _ = try await run(executable: executable, arguments: arguments, puts: puts / 10, roundTrips: 100)  // warm-up
+        var rows = Rows()
+        for _ in 0..<samples {
+            let (rate, getSeconds, trips) = try await run(executable: executable, arguments: arguments, puts: puts, roundTrips: 2000)
+            rows.putsPerSecond.append(rate)
+            rows.getSeconds.append(getSeconds)
+            rows.roundTrips += trips
+        }
+        rows.putsPerSecond.sort()
+        rows.getSeconds.sort()
+        rows.roundTrips.sort()
+        let p50 = rows.roundTrips[rows.roundTrips.count / 2].secondsValue * 1e6
+        let p99 = rows.roundTrips[rows.roundTrips.count * 99 / 100].secondsValue * 1e6
+        print("metricstore: \(name)".padding(toLength: 40, withPad: " ", startingAt: 0)
+              + String(format: "puts %.3f M/s [%.3f ... %.3f]; get * of %d points %.2f s [%.2f ... %.2f]; one put round trip p50 %.0f µs, p99 %.0f µs",
+                       rows.putsPerSecond[rows.putsPerSecond.count / 2] / 1e6, rows.putsPerSecond.first! / 1e6, rows.putsPerSecond.last! / 1e6,
+                       puts, rows.getSeconds[rows.getSeconds.count / 2], rows.getSeconds.first!, rows.getSeconds.last!, p50, p99))
+    }
+}
