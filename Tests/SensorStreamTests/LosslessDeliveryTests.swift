@@ -120,7 +120,7 @@ struct LosslessDeliveryTests {
                 _ = await consumer.value
             default:
                 await client.disconnect()  // returns: the paused receive path does not hold it
-                #expect(client.engine.connectionBacklog == nil)
+                #expect(await eventually { client.engine.connectionBacklog == nil }, "the connection is gone")
                 consumer.cancel()
                 _ = await consumer.value
             }
