@@ -117,6 +117,9 @@ public struct MetricPoint: Sendable, Hashable, Comparable {
     }
 
     /// Points order by timestamp.
+    /// - Parameters:
+    ///   - lhs: A point.
+    ///   - rhs: Another point.
     public static func < (lhs: MetricPoint, rhs: MetricPoint) -> Bool { lhs.timestamp < rhs.timestamp }
 }
 
