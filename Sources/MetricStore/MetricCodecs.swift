@@ -47,8 +47,9 @@ struct MetricServerCodec: StreamCodec {
     mutating func sendProbe(id: UInt64) -> Bool { false }
 }
 
-/// The client's side: ``MetricCommand``s go out as lines; received bytes become
-/// ``MetricAnswer``s, or one ``MetricAnswerParser/Failure`` after which nothing is read.
+/// The client's side: ``MetricCommand``s go out as lines; received bytes become arrays of
+/// ``MetricAnswer``s (one per read), or one ``MetricAnswerParser/Failure`` after which nothing
+/// is read.
 struct MetricClientCodec: StreamCodec {
     private var parser = MetricAnswerParser()
     private var output: [UInt8] = []
@@ -57,12 +58,14 @@ struct MetricClientCodec: StreamCodec {
 
     mutating func receive(_ input: UnsafeMutableRawBufferPointer, into events: inout [CodecEvent]) {
         guard !closed, !failed else { return }
+        // One event per read: the answers it completed, in order (one box for the lot instead
+        // of one per answer: a pipelined put's answer is five bytes).
         var answers: [MetricAnswer] = []
         do throws(MetricAnswerParser.Failure) {
             try parser.parse(UnsafeRawBufferPointer(input), into: &answers)
-            for answer in answers { events.append(.message(answer, byteCount: 64)) }
+            if !answers.isEmpty { events.append(.message(answers, byteCount: input.count)) }
         } catch {
-            for answer in answers { events.append(.message(answer, byteCount: 64)) }
+            if !answers.isEmpty { events.append(.message(answers, byteCount: input.count)) }
             failed = true
             events.append(.message(error, byteCount: 0))
             events.append(.inputEnded)

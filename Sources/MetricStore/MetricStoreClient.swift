@@ -176,8 +176,19 @@ public final class MetricStoreClient: Sendable {
     }
 
     private static func validate(key: String, allowStar: Bool) throws(MetricStoreClientError) {
-        guard !key.isEmpty, !key.unicodeScalars.contains(where: { $0.properties.isWhitespace }),
-              allowStar || key != "*" else { throw .invalidKey(key) }
+        guard !key.isEmpty, allowStar || key != "*" else { throw .invalidKey(key) }
+        // ASCII keys (nearly all) are checked bytewise; others scalar by scalar.
+        var ascii = true
+        for byte in key.utf8 {
+            if byte >= 0x80 {
+                ascii = false
+                break
+            }
+            if byte <= 0x20 || byte == 0x7F { throw .invalidKey(key) }
+        }
+        if !ascii, key.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }) {
+            throw .invalidKey(key)
+        }
     }
 
     /// Sends one command (starting the connection on the first call) and waits for its answer.
@@ -275,53 +286,81 @@ public final class MetricStoreClient: Sendable {
         if refused { connection.abort() } else { connection.flush() }
     }
 
+    /// What one batch of answers resolved, to be resumed after the lock.
+    private struct Resolved {
+        var calls: [(CheckedContinuation<MetricAnswer, any Error>, MetricAnswer)] = []
+        /// Per recorder window: answers, how many were ok, the first error.
+        var windows: [(window: RecordWindow, count: Int, stored: Int, failure: MetricStoreClientError?)] = []
+        /// An answer arrived that nobody asked for.
+        var unexpected = false
+
+        mutating func count(_ answer: MetricAnswer, for window: RecordWindow) {
+            // Consecutive answers nearly always belong to the same window: look at the last first.
+            let index: Int
+            if let last = windows.indices.last, windows[last].window === window {
+                index = last
+            } else if let found = windows.firstIndex(where: { $0.window === window }) {
+                index = found
+            } else {
+                windows.append((window, 0, 0, nil))
+                index = windows.count - 1
+            }
+            windows[index].count += 1
+            if case .error(let text) = answer {
+                if windows[index].failure == nil { windows[index].failure = .serverError(text) }
+            } else {
+                windows[index].stored += 1
+            }
+        }
+
+        func resume() {
+            for (continuation, answer) in calls { continuation.resume(returning: answer) }
+            for entry in windows { entry.window.answered(entry.count, stored: entry.stored, failure: entry.failure) }
+        }
+    }
+
     /// Matches answers to calls until the connection ends; says why it ended.
     private func serve(_ connection: StreamConnection) async -> String {
         var reason = "connection lost"
-        reading: while let batch = await connection.receiveBatch() {
-            var resumptions: [(CheckedContinuation<MetricAnswer, any Error>, MetricAnswer)] = []
-            var windows: [ObjectIdentifier: (window: RecordWindow, count: Int, stored: Int, failure: MetricStoreClientError?)] = [:]
-            var unexpected = false
+        while let batch = await connection.receiveBatch() {
             var failure: MetricAnswerParser.Failure?
-            state.withLock { state in
+            let resolved = state.withLock { state -> Resolved in
+                var resolved = Resolved()
                 for message in batch {
-                    if let answer = message as? MetricAnswer {
-                        guard let (_, waiter) = state.requests.answer() else {
-                            unexpected = true
-                            break
-                        }
-                        switch waiter {
-                        case .call(let continuation)?:
-                            resumptions.append((continuation, answer))
-                        case .window(let window)?:
-                            var entry = windows[ObjectIdentifier(window)] ?? (window, 0, 0, nil)
-                            entry.count += 1
-                            if case .error(let text) = answer {
-                                if entry.failure == nil { entry.failure = .serverError(text) }
-                            } else {
-                                entry.stored += 1
-                            }
-                            windows[ObjectIdentifier(window)] = entry
-                        case nil:
-                            break
-                        }
+                    if let answers = message as? [MetricAnswer] {
+                        Self.match(answers, with: &state.requests, into: &resolved)
                     } else if let parseFailure = message as? MetricAnswerParser.Failure {
                         failure = parseFailure
                     }
                 }
+                return resolved
             }
-            for (continuation, answer) in resumptions { continuation.resume(returning: answer) }
-            for entry in windows.values { entry.window.answered(entry.count, stored: entry.stored, failure: entry.failure) }
-            if unexpected || failure != nil {
+            resolved.resume()
+            if resolved.unexpected || failure != nil {
                 reason = failure.map { "malformed answer: \($0.reason)" } ?? "an answer nobody asked for"
                 connection.abort()
-                break reading
+                break
             }
         }
         state.withLock { state in
             if state.connection === connection { state.connection = nil }
         }
         return reason
+    }
+
+    /// Each answer belongs to the oldest request on the wire.
+    private static func match(_ answers: [MetricAnswer], with requests: inout PipelinedRequests<MetricCommand, Waiter>, into resolved: inout Resolved) {
+        for answer in answers {
+            guard let (_, waiter) = requests.answer() else {
+                resolved.unexpected = true
+                return
+            }
+            switch waiter {
+            case .call(let continuation)?: resolved.calls.append((continuation, answer))
+            case .window(let window)?: resolved.count(answer, for: window)
+            case nil: break  // abandoned (timed out, cancelled): its answer is skipped
+            }
+        }
     }
 
     private func publish(_ machineState: ReconnectMachine<String>.State) {

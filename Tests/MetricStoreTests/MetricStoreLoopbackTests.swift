@@ -117,6 +117,21 @@ struct MetricStoreLoopbackTests {
         client.close()
     }
 
+    @Test("keys are checked locally before anything is sent", arguments: ["a b", "a\tb", "a\nb", "a\u{0}b", "a\u{A0}b", "a\u{2003}b", "", " "])
+    func invalidKeys(key: String) async {
+        // Port 1: nothing listens; a key that got past the check would fail with connectionFailed.
+        let client = MetricStoreClient(host: "127.0.0.1", port: 1, timeout: .seconds(5))
+        await #expect(throws: MetricStoreClientError.invalidKey(key)) { try await client.put(key, 1, timestamp: 1) }
+        await #expect(throws: MetricStoreClientError.invalidKey(key)) { _ = try await client.get(key) }
+        // Control: a valid key does reach the network (and fails there, with connectionFailed).
+        await #expect {
+            try await client.put("é.ok", 1, timestamp: 1)
+        } throws: { error in
+            if case MetricStoreClientError.connectionFailed = error { true } else { false }
+        }
+        client.close()
+    }
+
     @Test("concurrent calls share one connection, pipelined, each gets its own answer")
     func concurrentCalls() async throws {
         let server = try MetricStoreServer(port: 0)
