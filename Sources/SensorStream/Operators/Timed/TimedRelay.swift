@@ -12,9 +12,9 @@ where Base.Element: Sendable, Rule.Element == Base.Element, Rule.Instant == C.In
     typealias Failure = Base.Failure
     private typealias Machine = TimedRelayStateMachine<
         Rule, Failure,
-        UnsafeContinuation<Result<Output?, Failure>, Never>,
-        UnsafeContinuation<Bool, Never>,
-        UnsafeContinuation<C.Instant?, Never>
+        CheckedContinuation<Result<Output?, Failure>, Never>,
+        CheckedContinuation<Bool, Never>,
+        CheckedContinuation<C.Instant?, Never>
     >
     private typealias Wakeups = Machine.Wakeups
 
@@ -41,7 +41,7 @@ where Base.Element: Sendable, Rule.Element == Base.Element, Rule.Instant == C.In
     /// The next output; nil at the end or once cancelled; throws what the base threw.
     func next() async throws(Failure) -> Output? {
         let result = await withTaskCancellationHandler {
-            await withUnsafeContinuation { (consumer: UnsafeContinuation<Result<Output?, Failure>, Never>) in
+            await withCheckedContinuation { (consumer: CheckedContinuation<Result<Output?, Failure>, Never>) in
                 switch machine.withLock({ $0.next(consumer) }) {
                 case .resume(let consumer, let result, let reader):
                     reader?.resume(returning: true)
@@ -98,7 +98,7 @@ where Base.Element: Sendable, Rule.Element == Base.Element, Rule.Instant == C.In
                 resume(wakeups)
                 if stop { return }
                 if mustWait {
-                    let goOn = await withUnsafeContinuation { (reader: UnsafeContinuation<Bool, Never>) in
+                    let goOn = await withCheckedContinuation { (reader: CheckedContinuation<Bool, Never>) in
                         if let reader = machine.withLock({ $0.readerWaits(reader) }) { reader.resume(returning: true) }
                     }
                     if !goOn { return }
@@ -113,7 +113,7 @@ where Base.Element: Sendable, Rule.Element == Base.Element, Rule.Instant == C.In
 
     private func runTimer() async {
         while true {
-            let deadline = await withUnsafeContinuation { (timer: UnsafeContinuation<C.Instant?, Never>) in
+            let deadline = await withCheckedContinuation { (timer: CheckedContinuation<C.Instant?, Never>) in
                 switch machine.withLock({ $0.timerWaits(timer) }) {
                 case .sleep(let until): timer.resume(returning: until)
                 case .stop: timer.resume(returning: nil)
