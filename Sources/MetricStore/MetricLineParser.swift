@@ -80,7 +80,9 @@ public struct MetricLineParser: Sendable {
     /// - Parameter line: The line's bytes.
     /// - Returns: The command, or ``Line/wrong``.
     public static func parseLine(_ line: UnsafeRawBufferPointer) -> Line {
-        var fields: [UnsafeRawBufferPointer] = []
+        // At most four fields, as ranges into the line: no array per line.
+        var ranges: (Range<Int>, Range<Int>, Range<Int>, Range<Int>) = (0..<0, 0..<0, 0..<0, 0..<0)
+        var fieldCount = 0
         var index = 0
         var end = line.count
         if end > 0 && line[end - 1] == UInt8(ascii: "\r") { end -= 1 }
@@ -89,18 +91,26 @@ public struct MetricLineParser: Sendable {
             guard index < end else { break }
             let fieldStart = index
             while index < end && !isBlank(line[index]) { index += 1 }
-            fields.append(UnsafeRawBufferPointer(rebasing: line[fieldStart..<index]))
-            if fields.count > 4 { return .wrong }
+            switch fieldCount {
+            case 0: ranges.0 = fieldStart..<index
+            case 1: ranges.1 = fieldStart..<index
+            case 2: ranges.2 = fieldStart..<index
+            case 3: ranges.3 = fieldStart..<index
+            default: return .wrong
+            }
+            fieldCount += 1
         }
-        guard let verb = fields.first else { return .wrong }
-        if equals(verb, "put"), fields.count == 4 {
-            guard let key = text(fields[1]), key != "*",
-                  let value = parseValue(fields[2]),
-                  let timestamp = parseTimestamp(fields[3]) else { return .wrong }
+        func field(_ range: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: line[range]) }
+        guard fieldCount > 0 else { return .wrong }
+        let verb = field(ranges.0)
+        if fieldCount == 4, equals(verb, "put") {
+            guard let key = text(field(ranges.1)), key != "*",
+                  let value = parseValue(field(ranges.2)),
+                  let timestamp = parseTimestamp(field(ranges.3)) else { return .wrong }
             return .command(.put(key: key, value: value, timestamp: timestamp))
         }
-        if equals(verb, "get"), fields.count == 2 {
-            guard let key = text(fields[1]) else { return .wrong }
+        if fieldCount == 2, equals(verb, "get") {
+            guard let key = text(field(ranges.1)) else { return .wrong }
             return .command(.get(key: key))
         }
         return .wrong

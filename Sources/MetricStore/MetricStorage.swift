@@ -49,8 +49,10 @@ public struct MetricStorage: Sendable {
     ///   - value: Its value.
     ///   - timestamp: Unix seconds; an existing point at the same second is overwritten.
     public mutating func put(_ key: String, _ value: Double, timestamp: Int64) {
-        if series[key] == nil { order.append(key) }
+        // One hash lookup: a new key shows as a grown dictionary.
+        let count = series.count
         series[key, default: Series()].put(value, at: timestamp)
+        if series.count != count { order.append(key) }
     }
 
     /// The points of `key` (of every key for `*`), keys in first-put order, each key's by timestamp.
