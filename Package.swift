@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "SensorStream", targets: ["SensorStream"]),
         .library(name: "MetricStore", targets: ["MetricStore"]),
+        .library(name: "FastSlow", targets: ["FastSlow"]),
     ],
     targets: [
         // An incremental UTF-8 validator shared by the WebSocket core and the JSON parser.
@@ -33,6 +34,8 @@ let package = Package(
         // MetricStore: the put/get metrics line protocol (sans-I/O parser, store, answers), its
         // server (journaled) and client on the connection core.
         .target(name: "MetricStore", dependencies: ["ConnectionCore", "Locking"]),
+        // FastSlow: size-prefixed protobuf (proto2) requests; so far the codec and the framer.
+        .target(name: "FastSlow", dependencies: [], exclude: ["fastslow.proto"]),
         // The command-line tool: demo, hub, watch, status, metrics.
         .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "MetricStore", "Locking"]),
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.
@@ -44,11 +47,12 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["WebSocketIO", "WebSocketCore", "TCPTransport", "Locking"], path: "Tests/TestSupport"),
         // The fuzz targets as plain functions: replayed over the committed corpus by the unit tests,
         // linked into a libFuzzer binary by Tests/Fuzz/fuzz.sh.
-        .target(name: "FuzzTargets", dependencies: ["ConnectionCore", "UTF8Validation", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream", "MetricStore"], path: "Tests/Fuzz/Targets"),
+        .target(name: "FuzzTargets", dependencies: ["ConnectionCore", "UTF8Validation", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream", "MetricStore", "FastSlow"], path: "Tests/Fuzz/Targets"),
         // The signatures of swift-async-algorithms that collide with our operators, for the coexistence test.
         .target(name: "AsyncAlgorithmsMirror", path: "Tests/AsyncAlgorithmsMirror"),
         .testTarget(name: "OperatorCoexistenceTests", dependencies: ["SensorStream", "AsyncAlgorithmsMirror"]),
         .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore", "TestSupport"]),
+        .testTarget(name: "FastSlowTests", dependencies: ["FastSlow"]),
         .testTarget(name: "TransportTests", dependencies: ["TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore", "UTF8Validation", "TestSupport", "FuzzTargets"]),

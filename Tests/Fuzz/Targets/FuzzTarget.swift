@@ -20,6 +20,9 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
     /// A metric store command stream into the server's line parser (whole and split, against
     /// a naive reference), the store's answers back through the client's answer parser.
     case metricLines = "metric-lines"
+    /// A FastSlow stream into the size-prefix framer (whole and split) and the protobuf codec
+    /// (whatever decodes re-encodes and decodes to the same message).
+    case fastslow
 
     /// Runs the target on one input.
     package func run(_ input: UnsafeRawBufferPointer) {
@@ -30,6 +33,7 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
         case .json: JSONFuzzTarget.run(input)
         case .clientState: ClientStateFuzzTarget.run(input)
         case .metricLines: MetricLinesFuzzTarget.run(input)
+        case .fastslow: FastSlowFuzzTarget.run(input)
         }
     }
 
@@ -54,4 +58,12 @@ func chunkSizes(count: Int, seed: UInt8) -> [Int] {
         remaining -= size
     }
     return sizes
+}
+
+/// The common shape of the split-point targets: the input's first byte chooses where to split
+/// the rest. Nil for an empty input.
+func splitPoint(_ input: UnsafeRawBufferPointer) -> (seed: UInt8, stream: [UInt8], cut: Int)? {
+    guard let first = input.first else { return nil }
+    let stream = Array(input.dropFirst())
+    return (first, stream, stream.isEmpty ? 0 : Int(first) % (stream.count + 1))
 }

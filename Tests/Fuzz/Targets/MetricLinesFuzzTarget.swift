@@ -8,9 +8,7 @@ import MetricStore
 /// rules); the store's answers parse back, split anywhere, to themselves.
 enum MetricLinesFuzzTarget {
     static func run(_ input: UnsafeRawBufferPointer) {
-        guard let first = input.first else { return }
-        let stream = Array(input.dropFirst())
-        let cut = stream.isEmpty ? 0 : Int(first) % (stream.count + 1)
+        guard let (first, stream, cut) = splitPoint(input) else { return }
 
         var whole = MetricLineParser(maxLineLength: 64)
         let lines = whole.parse(stream)
