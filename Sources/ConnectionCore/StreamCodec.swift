@@ -76,3 +76,19 @@ package enum CodecEvent: Sendable {
     /// taken every message before this point.
     case inputEnded
 }
+
+/// A codec whose protocol has no close handshake and no liveness probe (a line or
+/// length-prefixed protocol): closing is closing TCP once the output is written, by this side.
+/// It gets those members of ``StreamCodec`` here.
+package protocol TransportClosingCodec: StreamCodec {}
+
+extension TransportClosingCodec {
+    /// Nothing to answer: the peer's close is the end of the stream.
+    package var needsFinishClosing: Bool { false }
+    /// Nothing to queue.
+    package mutating func finishClosing() {}
+    /// This side closes TCP as soon as its output is written.
+    package var closesTransportFirst: Bool { true }
+    /// No probe in the protocol.
+    package mutating func sendProbe(id: UInt64) -> Bool { false }
+}

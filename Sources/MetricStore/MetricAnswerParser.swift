@@ -51,15 +51,7 @@ public struct MetricAnswerParser: Sendable {
                 if pending.count > maxLineLength { throw Failure(reason: "an answer line over \(maxLineLength) bytes") }
                 let line = pending
                 pending.removeAll(keepingCapacity: true)
-                var failure: Failure?
-                line.withUnsafeBytes { bytes in
-                    do throws(Failure) {
-                        try take(bytes, into: &answers)
-                    } catch {
-                        failure = error
-                    }
-                }
-                if let failure { throw failure }
+                try Self.withBytes(of: line) { (bytes) throws(Failure) in try take(bytes, into: &answers) }
             }
             start = newline + 1
         }
@@ -71,16 +63,21 @@ public struct MetricAnswerParser: Sendable {
     /// - Throws: ``Failure`` on a malformed stream.
     public mutating func parse(_ bytes: [UInt8]) throws(Failure) -> [MetricAnswer] {
         var answers: [MetricAnswer] = []
+        try Self.withBytes(of: bytes) { (input) throws(Failure) in try parse(input, into: &answers) }
+        return answers
+    }
+
+    /// `withUnsafeBytes` with the typed error kept (its own `rethrows` widens it to `any Error`).
+    private static func withBytes(of bytes: [UInt8], _ body: (UnsafeRawBufferPointer) throws(Failure) -> Void) throws(Failure) {
         var failure: Failure?
-        bytes.withUnsafeBytes { input in
+        bytes.withUnsafeBytes { buffer in
             do throws(Failure) {
-                try parse(input, into: &answers)
+                try body(buffer)
             } catch {
                 failure = error
             }
         }
         if let failure { throw failure }
-        return answers
     }
 
     private mutating func take(_ line: UnsafeRawBufferPointer, into answers: inout [MetricAnswer]) throws(Failure) {

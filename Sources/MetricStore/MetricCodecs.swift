@@ -3,7 +3,7 @@ import ConnectionCore
 /// The server's side of the protocol as a codec for the shared connection core: received
 /// bytes become ``MetricLineParser/Line``s; ``MetricAnswer``s (or pre-rendered answer bytes)
 /// go out. No handshake, no probe; closing is closing TCP once the output is written.
-struct MetricServerCodec: StreamCodec {
+struct MetricServerCodec: TransportClosingCodec {
     private var parser: MetricLineParser
     private var output: [UInt8] = []
     private var closed = false
@@ -36,21 +36,17 @@ struct MetricServerCodec: StreamCodec {
         defer { output = [] }
         return output
     }
-    var needsFinishClosing: Bool { false }
-    mutating func finishClosing() {}
     var isClosed: Bool { closed }
-    var closesTransportFirst: Bool { true }
     mutating func transportClosed() -> any Sendable {
         closed = true
         return "closed"
     }
-    mutating func sendProbe(id: UInt64) -> Bool { false }
 }
 
 /// The client's side: ``MetricCommand``s go out as lines; received bytes become arrays of
 /// ``MetricAnswer``s (one per read), or one ``MetricAnswerParser/Failure`` after which nothing
 /// is read.
-struct MetricClientCodec: StreamCodec {
+struct MetricClientCodec: TransportClosingCodec {
     private var parser = MetricAnswerParser()
     private var output: [UInt8] = []
     private var closed = false
@@ -87,13 +83,9 @@ struct MetricClientCodec: StreamCodec {
         defer { output = [] }
         return output
     }
-    var needsFinishClosing: Bool { false }
-    mutating func finishClosing() {}
     var isClosed: Bool { closed }
-    var closesTransportFirst: Bool { true }
     mutating func transportClosed() -> any Sendable {
         closed = true
         return "closed"
     }
-    mutating func sendProbe(id: UInt64) -> Bool { false }
 }

@@ -149,9 +149,29 @@ public final class MetricStoreClient: Sendable {
     /// Queues `commands` as puts of a recorder's window (in order, under the client's lock).
     private func send(_ commands: [MetricCommand], counting window: RecordWindow) throws(MetricStoreClientError) {
         window.sent(commands.count)
+        if case .closed(let reason) = queue(commands, waiter: .window(window)) {
+            window.fail(.connectionLost(reason), count: commands.count)
+            throw .connectionLost(reason)
+        }
+    }
+
+    /// What ``queue(_:waiter:recorded:)`` did.
+    private enum QueueOutcome {
+        /// Recorded; sent now, or when the next connection is replayed.
+        case queued
+        /// The client is closed: nothing recorded.
+        case closed(String)
+    }
+
+    /// Records `commands` with `waiter` in the requests table and queues them on the connection
+    /// under the client's lock, so the wire order is the table's order; writes them after the
+    /// lock is released. Without a connection they go out when the next one is replayed; a
+    /// connection that refuses (closing, or megabytes behind) is dropped, and the next one gets
+    /// every waiting command again, in order. `recorded` gets each request's id (under the lock).
+    private func queue(_ commands: [MetricCommand], waiter: Waiter, recorded: (MetricCommand, UInt64) -> Void = { _, _ in }) -> QueueOutcome {
         let (connection, refused, closed) = state.withLock { state -> (StreamConnection?, Bool, String?) in
             if let reason = state.closed { return (nil, false, reason) }
-            for command in commands { _ = state.requests.sent(command, .window(window)) }
+            for command in commands { recorded(command, state.requests.sent(command, waiter)) }
             guard let connection = state.connection else { return (nil, false, nil) }
             do {
                 try connection.enqueue(commands)
@@ -160,11 +180,9 @@ public final class MetricStoreClient: Sendable {
                 return (connection, true, nil)
             }
         }
-        if let closed {
-            window.fail(.connectionLost(closed), count: commands.count)
-            throw .connectionLost(closed)
-        }
+        if let closed { return .closed(closed) }
         if refused { connection?.abort() } else { connection?.flush() }
+        return .queued
     }
 
     /// Closes the connection for good; calls waiting fail with ``MetricStoreClientError/connectionLost(_:)``.
@@ -199,28 +217,8 @@ public final class MetricStoreClient: Sendable {
             return try await withRequestTimeout(timeout, clock: ContinuousClock()) {
                 try await withTaskCancellationHandler {
                     try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<MetricAnswer, any Error>) in
-                        let waiter = Waiter.call(continuation)
-                        // Queued on the connection under the client's lock, so the wire order is
-                        // the order of the requests table; written after the lock is released.
-                        // Without a connection it goes out when the next one is replayed.
-                        // A connection that refuses (closing, or megabytes behind) is dropped:
-                        // the next one gets every waiting command again, in order.
-                        let (connection, refused, failure) = self.state.withLock { state -> (StreamConnection?, Bool, MetricStoreClientError?) in
-                            if let reason = state.closed { return (nil, false, .connectionLost(reason)) }
-                            requestID.withLock { $0 = state.requests.sent(command, waiter) }
-                            guard let connection = state.connection else { return (nil, false, nil) }
-                            do {
-                                try connection.enqueue(command)
-                                return (connection, false, nil)
-                            } catch {
-                                return (connection, true, nil)
-                            }
-                        }
-                        if let failure {
-                            continuation.resume(throwing: failure)
-                            return
-                        }
-                        if refused { connection?.abort() } else { connection?.flush() }
+                        let outcome = self.queue([command], waiter: .call(continuation)) { _, id in requestID.withLock { $0 = id } }
+                        if case .closed(let reason) = outcome { continuation.resume(throwing: MetricStoreClientError.connectionLost(reason)) }
                     }
                 } onCancel: {
                     self.abandon(requestID.withLock { $0 }, with: CancellationError())

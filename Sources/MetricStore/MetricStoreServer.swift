@@ -56,6 +56,10 @@ public final class MetricStoreServer: Sendable {
     }
 
     private let shared: LockedValue<Shared>
+
+    private struct WeakServer: Sendable {
+        weak var server: MetricStoreServer?
+    }
     private let journal: MetricJournal?
     private let listenerBox = LockedValue<StreamListener?>(nil)
 
@@ -86,13 +90,14 @@ public final class MetricStoreServer: Sendable {
         let maxLineLength = configuration.maxLineLength
         let listener: StreamListener
         do {
-            let box = LockedValue<MetricStoreServer?>(nil)
+            // Weak: the listener's callback must not keep the server (which keeps the listener) alive.
+            let box = LockedValue(WeakServer())
             listener = try StreamListener(
                 host: host, port: port, configuration: ConnectionConfiguration(inboundBufferLimit: 1 << 20, outboundHighWater: configuration.outputLimit),
                 handshakeTimeout: .seconds(10),
                 makeConnection: { (MetricServerCodec(maxLineLength: maxLineLength), nil) },
                 onConnection: { connection in
-                    guard let server = box.withLock({ $0 }) else {
+                    guard let server = box.withLock({ $0.server }) else {
                         connection.abort()
                         return
                     }
@@ -101,10 +106,15 @@ public final class MetricStoreServer: Sendable {
                 onRejection: { _ in })
             self.port = listener.port
             listenerBox.withLock { $0 = listener }
-            box.withLock { $0 = self }
+            box.withLock { $0.server = self }
         } catch {
             throw .listen(host: host, port: port, reason: "\(error)")
         }
+    }
+
+    /// A server the app lets go of stops listening.
+    deinit {
+        listenerBox.withLock { $0 }?.stop()
     }
 
     /// Serves until the calling task is cancelled or ``stop()`` is called.

@@ -6,7 +6,7 @@ import TestSupport
 @testable import ConnectionCore
 
 /// A minimal line protocol: proves that any codec runs on the core, not only WebSocket.
-struct LineCodec: StreamCodec {
+struct LineCodec: TransportClosingCodec {
     private var partial: [UInt8] = []
     private var output: [UInt8] = []
     private(set) var closure: String?
@@ -39,14 +39,10 @@ struct LineCodec: StreamCodec {
         defer { output = [] }
         return output
     }
-    var needsFinishClosing: Bool { false }
-    mutating func finishClosing() {}
-    var closesTransportFirst: Bool { true }
     mutating func transportClosed() -> any Sendable {
         if closure == nil { closure = "transport closed" }
         return closure ?? ""
     }
-    mutating func sendProbe(id: UInt64) -> Bool { false }
 }
 
 /// A handshake that waits for a greeting line that never comes (for timeouts).

@@ -1,4 +1,3 @@
-import Locking
 import WebSocketCore
 
 /// A server that is not our hub: a raw peer that answers the WebSocket handshake, waits for
@@ -10,7 +9,6 @@ package final class ReadingFlood: Sendable {
     /// The port the client connects to.
     package let port: Int
     private let server: RawServer
-    private let written = LockedValue(0)
     private let sender: Task<RawPeer, any Error>
 
     /// Starts listening and sending `count` readings of `sensorID` to the first client.
@@ -18,7 +16,7 @@ package final class ReadingFlood: Sendable {
         let stream = Self.frames(sensorID: sensorID, count: count)
         server = try RawServer()
         port = server.port
-        let (server, written) = (server, written)
+        let server = server
         sender = Task.detached {
             try await onThread { () -> RawPeer in
                 let peer = try server.acceptWebSocket()
@@ -31,19 +29,11 @@ package final class ReadingFlood: Sendable {
                     let end = min(stream.count, offset + 64 * 1024)
                     try peer.write(Array(stream[offset..<end]))
                     offset = end
-                    written.withLock { $0 = offset }
                 }
                 return peer
             }
         }
-        totalBytes = stream.count
     }
-
-    /// The size of everything to send.
-    package let totalBytes: Int
-
-    /// Bytes the socket has taken so far (in 64 KiB steps).
-    package var bytesWritten: Int { written.withLock { $0 } }
 
     /// Waits until everything was written; returns the peer (still open).
     package func finished() async throws -> RawPeer { try await sender.value }

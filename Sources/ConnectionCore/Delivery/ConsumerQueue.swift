@@ -69,9 +69,6 @@ package final class ConsumerQueue<Element: Sendable>: Sendable {
     @inlinable
     package var hasRoom: Bool { state.withLock { $0.hasRoom } }
 
-    /// Elements buffered now (not counting a batch the consumer took).
-    package var bufferedCount: Int { state.withLock { $0.count } }
-
     /// Whether the producer waits for room now.
     package var isProducerWaiting: Bool { state.withLock { $0.producer != nil } }
 
