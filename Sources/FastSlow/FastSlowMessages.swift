@@ -69,8 +69,9 @@ public enum WrapperMessage: Sendable, Hashable {
         return bytes
     }
 
-    /// Decodes a wrapper as the reference implementation does (unknown fields skipped, a field
-    /// given twice merged, the last scalar winning), then checks it has exactly one message
+    /// Decodes a wrapper as the reference implementation does (unknown fields skipped, a known
+    /// field with another wire type than declared counted as unknown, a field given twice
+    /// merged, the last scalar winning), then checks it has exactly one message
     /// set and every required field.
     /// - Parameter bytes: One message, without its size prefix.
     /// - Returns: The message.
@@ -91,11 +92,11 @@ public enum WrapperMessage: Sendable, Hashable {
         var requestFast = false
         var requestSlow: UInt32??
         while let (field, wireType) = try reader.tag() {
-            guard (1...4).contains(field) else {
+            // A known field with another wire type is an unknown field, as in the reference.
+            guard (1...4).contains(field), wireType == ProtoWire.lengthDelimited else {
                 try reader.skip(wireType: wireType)
                 continue
             }
-            guard wireType == ProtoWire.lengthDelimited else { throw .wrongWireType(field: field, wireType: wireType) }
             let payload = try reader.lengthDelimited()
             switch field {
             case 1: fast = .some(try innerString(payload) ?? fast.flatMap { $0 })
@@ -145,11 +146,10 @@ public enum WrapperMessage: Sendable, Hashable {
         var reader = ProtoWire.Reader(bytes)
         var value: Value?
         while let (field, wireType) = try reader.tag() {
-            guard field == 1 else {
+            guard field == 1, wireType == expected else {
                 try reader.skip(wireType: wireType)
                 continue
             }
-            guard wireType == expected else { throw .wrongWireType(field: field, wireType: wireType) }
             value = try read(&reader)
         }
         return value

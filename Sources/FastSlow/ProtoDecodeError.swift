@@ -8,8 +8,6 @@ public enum ProtoDecodeError: Error, Sendable, Hashable, CustomStringConvertible
     case invalidFieldNumber(UInt64)
     /// Wire types 3 and 4 (groups) and 6, 7 (undefined).
     case unsupportedWireType(Int)
-    /// A known field with another wire type than its declaration's.
-    case wrongWireType(field: Int, wireType: Int)
     /// A required field is missing (its name in the schema).
     case missingRequiredField(String)
     /// A string field that is not valid UTF-8.
@@ -26,7 +24,6 @@ public enum ProtoDecodeError: Error, Sendable, Hashable, CustomStringConvertible
         case .malformedVarint: "varint longer than 10 bytes"
         case .invalidFieldNumber(let number): "invalid field number \(number)"
         case .unsupportedWireType(let type): "unsupported wire type \(type)"
-        case .wrongWireType(let field, let type): "field \(field) has wire type \(type)"
         case .missingRequiredField(let name): "required field \(name) is missing"
         case .invalidUTF8: "string is not valid UTF-8"
         case .noMessageSet: "no message set in the wrapper"
