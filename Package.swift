@@ -34,8 +34,9 @@ let package = Package(
         // MetricStore: the put/get metrics line protocol (sans-I/O parser, store, answers), its
         // server (journaled) and client on the connection core.
         .target(name: "MetricStore", dependencies: ["ConnectionCore", "Locking"]),
-        // FastSlow: size-prefixed protobuf (proto2) requests; so far the codec and the framer.
-        .target(name: "FastSlow", dependencies: [], exclude: ["fastslow.proto"]),
+        // FastSlow: size-prefixed protobuf (proto2) requests: our codec, framer, server (timers
+        // on the event loop) and serial client on the connection core.
+        .target(name: "FastSlow", dependencies: ["ConnectionCore", "Locking"], exclude: ["fastslow.proto"]),
         // The command-line tool: demo, hub, watch, status, metrics.
         .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "MetricStore", "Locking"]),
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.

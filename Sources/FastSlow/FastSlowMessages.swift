@@ -69,6 +69,14 @@ public enum WrapperMessage: Sendable, Hashable {
         return bytes
     }
 
+    /// Appends the message with its size prefix (what `writeDelimitedTo` writes).
+    /// - Parameter bytes: Where the prefix and the message go.
+    public func appendDelimited(to bytes: inout [UInt8]) {
+        let body = encoded
+        ProtoWire.appendVarint(UInt64(body.count), to: &bytes)
+        bytes += body
+    }
+
     /// Decodes a wrapper as the reference implementation does (unknown fields skipped, a known
     /// field with another wire type than declared counted as unknown, a field given twice
     /// merged, the last scalar winning), then checks it has exactly one message

@@ -1,0 +1,85 @@
+import ConnectionCore
+
+/// The FastSlow wire protocol as a codec for the shared connection core, for both sides:
+/// received bytes go through the ``DelimitedFramer`` and ``WrapperMessage/decode(_:)``;
+/// ``WrapperMessage``s go out size-prefixed. No handshake, no probe; closing is closing TCP
+/// once the output is written.
+///
+/// Events: one `[WrapperMessage]` per read (the messages it completed, in order), then, if
+/// the stream broke the protocol, one ``FastSlowStreamFailure`` and the end of input: nothing
+/// after a bad message is read.
+struct FastSlowCodec: TransportClosingCodec {
+    private var framer: DelimitedFramer
+    private var output: [UInt8] = []
+    private var closed = false
+    private var failed = false
+    private var bodies: [[UInt8]] = []
+
+    init(maxMessageSize: Int) {
+        framer = DelimitedFramer(maxMessageSize: maxMessageSize)
+    }
+
+    mutating func receive(_ input: UnsafeMutableRawBufferPointer, into events: inout [CodecEvent]) {
+        guard !closed, !failed else { return }
+        var failure: FastSlowStreamFailure?
+        do throws(DelimitedFramer.Failure) {
+            try framer.feed(UnsafeRawBufferPointer(input), into: &bodies)
+        } catch {
+            failure = .framing(error)
+        }
+        var messages: [WrapperMessage] = []
+        messages.reserveCapacity(bodies.count)
+        for body in bodies {
+            do throws(ProtoDecodeError) {
+                messages.append(try WrapperMessage.decode(body))
+            } catch {
+                // The messages before it count; the rest of the stream does not.
+                failure = .decoding(error)
+                break
+            }
+        }
+        bodies.removeAll(keepingCapacity: true)
+        if !messages.isEmpty { events.append(.message(messages, byteCount: input.count)) }
+        if let failure {
+            failed = true
+            events.append(.message(failure, byteCount: 0))
+            events.append(.inputEnded)
+        }
+    }
+
+    mutating func send(_ message: any Sendable) throws(ConnectionError) {
+        guard !closed else { throw .closed }
+        guard let message = message as? WrapperMessage else { throw .rejected("not a FastSlow message") }
+        message.appendDelimited(to: &output)
+    }
+
+    mutating func startClose(_ request: any Sendable) { closed = true }
+    var isReading: Bool { !closed && !failed }
+    mutating func takeOutput() -> [UInt8] {
+        defer { output = [] }
+        return output
+    }
+    var isClosed: Bool { closed }
+    mutating func transportClosed() -> any Sendable {
+        closed = true
+        return "closed"
+    }
+}
+
+/// Why a FastSlow byte stream cannot go on: the connection is closed after the messages that
+/// came before.
+public enum FastSlowStreamFailure: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The size prefix is over 5 bytes, or announces more than the configured maximum.
+    case framing(DelimitedFramer.Failure)
+    /// A message is not a valid `WrapperMessage`.
+    case decoding(ProtoDecodeError)
+
+    /// A readable explanation.
+    public var description: String {
+        switch self {
+        case .framing(.prefixTooLong): "size prefix longer than 5 bytes"
+        case .framing(.messageTooLarge(let size)): "message of \(size) bytes is above the limit"
+        case .decoding(let error): "malformed message: \(error)"
+        }
+    }
+}
