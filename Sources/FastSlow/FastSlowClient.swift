@@ -195,15 +195,18 @@ public final class FastSlowClient: Sendable {
                         if let id = self.submit(request, .call(continuation)) { requestID.withLock { $0 = id } }
                     }
                 } onCancel: {
-                    self.abandon(requestID.withLock { $0 }, request: request, with: .connectionLost("cancelled"))
+                    // Cancelled by the caller, or by the timeout below: the catch tells which.
+                    self.abandon(requestID.withLock { $0 })
                 }
             }
         } catch is RequestTimedOut {
-            abandon(requestID.withLock { $0 }, request: request, with: .timeout)
+            abandon(requestID.withLock { $0 })
+            emit(.requestFailed(request, .timeout))
             throw .timeout
         } catch let error as FastSlowClientError {
-            throw error
+            throw error  // logged where it happened
         } catch {
+            emit(.requestFailed(request, .connectionLost("cancelled")))
             throw .connectionLost("cancelled")
         }
     }
@@ -284,17 +287,15 @@ public final class FastSlowClient: Sendable {
     /// The caller of `id` stopped waiting. One on the wire blocks the line until its answer:
     /// the connection is dropped instead (the answer would come late or never), and the line
     /// is free again after the reconnect.
-    private func abandon(_ id: UInt64?, request: FastSlowRequest, with error: FastSlowClientError) {
+    /// Its continuation is resumed with a `CancellationError`; the caller reports what it was.
+    private func abandon(_ id: UInt64?) {
         guard let id else { return }
         let (waiter, drop) = state.withLock { state -> (Waiter?, StreamConnection?) in
             let onWire = state.requests.sentAt(id: id) != nil
             let waiter = state.requests.abandon(id: id)
             return (waiter, onWire ? state.connection : nil)
         }
-        if case .call(let continuation)? = waiter {
-            continuation.resume(throwing: error)
-            emit(.requestFailed(request, error))
-        }
+        if case .call(let continuation)? = waiter { continuation.resume(throwing: CancellationError()) }
         drop?.abort()
     }
 
