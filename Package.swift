@@ -37,8 +37,8 @@ let package = Package(
         // FastSlow: size-prefixed protobuf (proto2) requests: our codec, framer, server (timers
         // on the event loop) and serial client on the connection core.
         .target(name: "FastSlow", dependencies: ["ConnectionCore", "Locking"], exclude: ["fastslow.proto"]),
-        // The command-line tool: demo, hub, watch, status, metrics.
-        .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "MetricStore", "Locking"]),
+        // The command-line tool: demo, hub, watch, status, metrics, fastslow.
+        .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "MetricStore", "FastSlow", "Locking"]),
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.
         .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["ConnectionCore", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream", "SensorHub", "MetricStore", "Locking", "TestSupport"],
                           path: "Benchmarks", exclude: ["README.md", "metricstore_asyncio.py"]),
@@ -58,7 +58,7 @@ let package = Package(
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore", "UTF8Validation", "TestSupport", "FuzzTargets"]),
         .testTarget(name: "WebSocketIOTests", dependencies: ["WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport"]),
-        .testTarget(name: "SensorHubTests", dependencies: ["SensorHub", "SensorWire", "SensorStream", "MetricStore", "WebSocketIO", "WebSocketCore", "TestSupport", "Locking"]),
+        .testTarget(name: "SensorHubTests", dependencies: ["SensorHub", "SensorWire", "SensorStream", "MetricStore", "FastSlow", "WebSocketIO", "WebSocketCore", "TestSupport", "Locking"]),
         .testTarget(name: "SensorStreamTests", dependencies: ["SensorStream", "SensorWire", "UTF8Validation", "SensorHub", "WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport", "Locking"],
                     exclude: ["JSONTestSuite"]),
     ],

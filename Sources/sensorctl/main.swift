@@ -10,6 +10,7 @@ commands:
   watch    stream readings of sensors from a running server
   status   tell whether sensors are connected (exit 0 if all are)
   metrics  the MetricStore server and client (serve, put, get)
+  fastslow the FastSlow server and client (serve, client)
 
 Run `sensorctl <command> --help` for a command's options.
 """
@@ -25,6 +26,7 @@ do throws(UsageError) {
     case "watch": status = try await WatchCommand.run(rest)
     case "status": status = try await StatusCommand.run(rest)
     case "metrics": status = try await MetricsCommand.run(rest)
+    case "fastslow": status = try await FastSlowCommand.run(rest)
     case "--help", "-h", "help":
         printLine(usage)
         status = 0
@@ -42,6 +44,7 @@ do throws(UsageError) {
     case "watch": WatchCommand.usage
     case "status": StatusCommand.usage
     case "metrics": MetricsCommand.usage
+    case "fastslow": FastSlowCommand.usage
     default: usage
     }
     printError(commandUsage)

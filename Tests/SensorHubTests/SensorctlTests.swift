@@ -22,8 +22,9 @@ struct ProcessResult: Sendable {
     var error: String
 }
 
-/// Runs sensorctl with `arguments` to completion (at most `timeout`).
-func runSensorctl(_ arguments: [String], timeout: Duration = .seconds(60)) async throws -> ProcessResult {
+/// Runs sensorctl with `arguments` to completion (at most `timeout`); `input` (if any) is its
+/// standard input, closed after.
+func runSensorctl(_ arguments: [String], input: String? = nil, timeout: Duration = .seconds(60)) async throws -> ProcessResult {
     let url = try sensorctlURL()
     return try await onThread {
         let process = Process()
@@ -33,7 +34,13 @@ func runSensorctl(_ arguments: [String], timeout: Duration = .seconds(60)) async
         let error = Pipe()
         process.standardOutput = output
         process.standardError = error
+        let inputPipe = Pipe()
+        if input != nil { process.standardInput = inputPipe }
         try process.run()
+        if let input {
+            inputPipe.fileHandleForWriting.write(Data(input.utf8))
+            try inputPipe.fileHandleForWriting.close()
+        }
         let deadline = ContinuousClock.now + timeout
         while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
         if process.isRunning { process.terminate() }
