@@ -8,18 +8,18 @@ import ConnectionCore
 /// Events: one `[WrapperMessage]` per read (the messages it completed, in order), then, if
 /// the stream broke the protocol, one ``FastSlowStreamFailure`` and the end of input: nothing
 /// after a bad message is read.
-struct FastSlowCodec: TransportClosingCodec {
+package struct FastSlowCodec: TransportClosingCodec {
     private var framer: DelimitedFramer
     private var output: [UInt8] = []
     private var closed = false
     private var failed = false
     private var bodies: [[UInt8]] = []
 
-    init(maxMessageSize: Int) {
+    package init(maxMessageSize: Int) {
         framer = DelimitedFramer(maxMessageSize: maxMessageSize)
     }
 
-    mutating func receive(_ input: UnsafeMutableRawBufferPointer, into events: inout [CodecEvent]) {
+    package mutating func receive(_ input: UnsafeMutableRawBufferPointer, into events: inout [CodecEvent]) {
         guard !closed, !failed else { return }
         var failure: FastSlowStreamFailure?
         do throws(DelimitedFramer.Failure) {
@@ -47,20 +47,20 @@ struct FastSlowCodec: TransportClosingCodec {
         }
     }
 
-    mutating func send(_ message: any Sendable) throws(ConnectionError) {
+    package mutating func send(_ message: any Sendable) throws(ConnectionError) {
         guard !closed else { throw .closed }
         guard let message = message as? WrapperMessage else { throw .rejected("not a FastSlow message") }
         message.appendDelimited(to: &output)
     }
 
-    mutating func startClose(_ request: any Sendable) { closed = true }
-    var isReading: Bool { !closed && !failed }
-    mutating func takeOutput() -> [UInt8] {
+    package mutating func startClose(_ request: any Sendable) { closed = true }
+    package var isReading: Bool { !closed && !failed }
+    package mutating func takeOutput() -> [UInt8] {
         defer { output = [] }
         return output
     }
-    var isClosed: Bool { closed }
-    mutating func transportClosed() -> any Sendable {
+    package var isClosed: Bool { closed }
+    package mutating func transportClosed() -> any Sendable {
         closed = true
         return "closed"
     }
