@@ -40,8 +40,8 @@ let package = Package(
         // The command-line tool: demo, hub, watch, status, metrics, fastslow.
         .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "MetricStore", "FastSlow", "Locking"]),
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.
-        .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["ConnectionCore", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream", "SensorHub", "MetricStore", "Locking", "TestSupport"],
-                          path: "Benchmarks", exclude: ["README.md", "metricstore_asyncio.py"]),
+        .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["ConnectionCore", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream", "SensorHub", "MetricStore", "FastSlow", "Locking", "TestSupport"],
+                          path: "Benchmarks", exclude: ["README.md", "metricstore_asyncio.py", "fastslow_asyncio.py"]),
         // Autobahn|Testsuite echo peer (client and server roles) for RFC 6455 conformance runs.
         .executableTarget(name: "ws-conformance", dependencies: ["WebSocketIO", "WebSocketCore"]),
         // Test helpers shared by the test targets: raw TCP peers, a manual clock.

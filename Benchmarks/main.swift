@@ -68,6 +68,11 @@ if CommandLine.arguments.dropFirst().first == "--serve-metrics" {
     exit(0)
 }
 
+if CommandLine.arguments.dropFirst().first == "--serve-fastslow" {
+    try await FastSlowBench.serve()
+    exit(0)
+}
+
 if CommandLine.arguments.dropFirst().first == "--serve-hub" {
     try await Connections.serveHub()
     exit(0)
@@ -200,6 +205,12 @@ let benchmarks: [Benchmark] = [
         for message in serverMessages() { bytes += SensorProtocol.encode(message.envelope).utf8.count }
         return Benchmark.Work(bytes: bytes, items: serverMessages().count, checksum: bytes)
     },
+    Benchmark(name: "fastslow: encode 1M size-prefixed messages", itemName: "messages") {
+        FastSlowBench.encode()
+    },
+    Benchmark(name: "fastslow: frame + decode 1M messages", itemName: "messages") {
+        try FastSlowBench.decode()
+    },
     Benchmark(name: "mask: encode 1M client frames ~133 B (fixed keys)", itemName: "frames") {
         var keys = FixedMaskingKeys([WebSocketMaskingKey(1, 2, 3, 4), WebSocketMaskingKey(5, 6, 7, 8)])
         return encodeClientFrames(keys: &keys)
@@ -248,6 +259,31 @@ if filter.map({ "metricstore".contains($0) }) ?? true {
         try await MetricStoreBench.report("Python asyncio peer", executable: python, arguments: [script], puts: puts, samples: runs)
     } else {
         print("metricstore: Python asyncio peer skipped (no python3)")
+    }
+}
+
+if filter.map({ "fastslow".contains($0) }) ?? true {
+    // Our server and a Python asyncio server with the reference protobuf, each in its own
+    // process, driven by our client.
+    let runs = min(samples, 3)
+    var floor: [Double] = []
+    var floorTrips: [Duration] = []
+    for _ in 0..<runs {
+        let (rate, trips) = try await FastSlowBench.loopbackFloor(count: 20_000)
+        floor.append(rate)
+        floorTrips += trips
+    }
+    floor.sort()
+    floorTrips.sort()
+    print("fastslow: loopback floor (echo thread)".padding(toLength: 40, withPad: " ", startingAt: 0)
+          + String(format: "round trips %.0f /s [%.0f ... %.0f], p50 %.0f µs: bare blocking sockets, no protocol work",
+                   floor[floor.count / 2], floor.first!, floor.last!, floorTrips[floorTrips.count / 2].secondsValue * 1e6))
+    try await FastSlowBench.report("our server", executable: CommandLine.arguments[0], arguments: ["--serve-fastslow"], samples: runs)
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("fastslow_asyncio.py").path
+    if let python = FastSlowBench.python() {
+        try await FastSlowBench.report("Python asyncio + protobuf", executable: python, arguments: [script], samples: runs)
+    } else {
+        print("fastslow: Python peer skipped: python3 -m venv .build-venv && .build-venv/bin/pip install protobuf (or set FASTSLOW_PYTHON)")
     }
 }
 
