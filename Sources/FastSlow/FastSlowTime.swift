@@ -24,6 +24,14 @@ public struct FastSlowTimestamp: Sendable, Hashable {
     public var millisecond: Int
 
     /// A timestamp from its fields.
+    /// - Parameters:
+    ///   - year: See ``year``.
+    ///   - month: See ``month``.
+    ///   - day: See ``day``.
+    ///   - hour: See ``hour``.
+    ///   - minute: See ``minute``.
+    ///   - second: See ``second``.
+    ///   - millisecond: See ``millisecond``.
     public init(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int, millisecond: Int) {
         self.year = year
         self.month = month
@@ -88,9 +96,10 @@ public struct FastSlowTimestamp: Sendable, Hashable {
                                  millisecond: Int(spec.tv_nsec / 1_000_000))
     }
 
-    /// The moment these fields name in `timeZone`; nil when they name none (February 30th).
+    /// The moment these fields name in `timeZone`.
     /// - Parameter timeZone: The zone the fields were written in (the server's; default: this
     ///   process's).
+    /// - Returns: The date; nil when the fields name none (February 30th).
     public func date(in timeZone: TimeZone = .current) -> Date? {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
