@@ -59,6 +59,20 @@ struct FastSlowLoopbackTests {
         try FastSlowServer(configuration: FastSlowServerConfiguration(port: port, logFile: logFile), log: log)
     }
 
+    /// A new server on the port a stopped one had. Another test's outgoing connection may hold
+    /// that port for a moment (the suites run in parallel and share the ephemeral range): retry.
+    static func restart(port: Int) async throws -> FastSlowServer {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            do {
+                return try server(port: port)
+            } catch let error as FastSlowServerError {
+                guard case .listen = error, ContinuousClock.now < deadline else { throw error }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+    }
+
     static func client(_ server: FastSlowServer, port: Int? = nil, configure: (inout FastSlowClient.Configuration) -> Void = { _ in }) -> FastSlowClient {
         var configuration = FastSlowClient.Configuration()
         configuration.reconnectDelay = .seconds(1)
@@ -169,7 +183,7 @@ struct FastSlowLoopbackTests {
         #expect(await log.waitFor { if case .connectionLost = $0 { true } else { false } })
         #expect(await log.waitFor { if case .reconnecting(.seconds(1), _) = $0 { true } else { false } })
         let whileDown = Task { try await client.fast() }
-        server = try Self.server(port: port)
+        server = try await Self.restart(port: port)
         defer { server.stop() }
         #expect(try await whileDown.value.date != nil, "the call made while down is answered after the reconnect")
         #expect(log.count { if case .connected = $0 { true } else { false } } == 2)
@@ -219,7 +233,7 @@ struct FastSlowLoopbackTests {
             if answers == 3 {
                 server.stop()
                 #expect(await log.waitFor { if case .connectionLost = $0 { true } else { false } })
-                server = try Self.server(port: port)
+                server = try await Self.restart(port: port)
             }
             if answers == 6 { break }
         }
