@@ -183,9 +183,9 @@ struct StreamConnectionTests {
 
     @Test("nothing listening: refused, as a typed socket error")
     func refused() async throws {
-        let listener = try TCPListener.bind(host: "127.0.0.1", port: 0)
-        let port = listener.port
-        listener.socket.close()
+        let refusing = try RefusingPort()
+        let port = refusing.port
+        defer { withExtendedLifetime(refusing) {} }
         await #expect {
             _ = try await StreamConnector.open(host: "127.0.0.1", port: port, codec: LineCodec(), handshake: nil, timeout: .seconds(5))
         } throws: { error in

@@ -104,9 +104,9 @@ struct SensorClientTests {
 
     @Test("connect to a server that is down throws connectionFailed; nothing retries")
     func serverDown() async throws {
-        let raw = try RawServer()
-        let port = raw.port
-        raw.close()
+        let refusing = try RefusingPort()
+        let port = refusing.port
+        defer { withExtendedLifetime(refusing) {} }
         let client = SensorClient(host: "127.0.0.1", port: port, configuration: testConfiguration())
         do {
             try await client.connect()

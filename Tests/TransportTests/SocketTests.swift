@@ -31,19 +31,9 @@ struct SocketTests {
 
     @Test("nothing listening: connect is refused, as a typed error")
     func refused() throws {
-        // A socket bound to a port but not listening holds the port (no parallel test can
-        // take it, as one could after closing a listener) and answers a connect with a reset.
-        let holder = try Socket.makeTCP(family: AF_INET)
-        defer { holder.close() }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(holder.descriptor, $0, length) } }
-        try #require(bound == 0)
-        let named = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(holder.descriptor, $0, &length) } }
-        try #require(named == 0)
-        let port = Int(UInt16(bigEndian: address.sin_port))
+        let refusing = try RefusingPort()
+        let port = refusing.port
+        defer { withExtendedLifetime(refusing) {} }
         #expect(throws: SocketError.connectionRefused) {
             _ = try TCPConnector.connect(host: "127.0.0.1", port: port, timeout: .seconds(5))
         }

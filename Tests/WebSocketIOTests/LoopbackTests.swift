@@ -111,9 +111,9 @@ struct LoopbackTests {
 struct MisbehavingServerTests {
     @Test("nothing listening: connection refused")
     func refused() async throws {
-        let raw = try RawServer()
-        let port = raw.port
-        raw.close()
+        let refusing = try RefusingPort()
+        let port = refusing.port
+        defer { withExtendedLifetime(refusing) {} }
         await #expect(throws: WebSocketError.connectFailed(.connectionRefused)) {
             _ = try await WebSocketConnection.connect(host: "127.0.0.1", port: port)
         }
