@@ -1,5 +1,7 @@
 import Foundation
 import MetricStore
+import TCPTransport
+import TestSupport
 
 /// MetricStore over loopback, our server and a Python asyncio peer in the same run, both in
 /// their own process and driven by the same client: pipelined puts, `get *` of every point,
@@ -68,6 +70,30 @@ enum MetricStoreBench {
         return (Double(puts) / putSeconds, getSeconds, trips)
     }
 
+    /// The server's share of pipelined puts: a bare socket writes `puts` pre-encoded put
+    /// lines from one thread while another reads the `ok\n\n` answers; puts per second from
+    /// the first byte written to the last answer read.
+    static func bareSender(executable: String, arguments: [String], puts: Int) throws -> Double {
+        let (child, port, input) = try start(executable, arguments)
+        defer {
+            try? input.fileHandleForWriting.close()
+            child.waitUntilExit()
+        }
+        var lines: [UInt8] = []
+        lines.reserveCapacity(puts * 24)
+        for index in 0..<puts { lines += Array("put k\(index % 100) \(index).5 \(index)\n".utf8) }
+        let stream = lines
+        let peer = RawPeer(socket: try TCPConnector.connect(host: "127.0.0.1", port: port, timeout: .seconds(5)))
+        defer { peer.close() }
+        let start = ContinuousClock.now
+        let writer = Thread { try? peer.write(stream) }
+        writer.start()
+        let answers = try peer.read(count: puts * 4, timeout: .seconds(300))
+        let seconds = (ContinuousClock.now - start).secondsValue
+        precondition(answers.count == puts * 4 && Array(answers.prefix(4)) == Array("ok\n\n".utf8), "wrong answers")
+        return Double(puts) / seconds
+    }
+
     static func report(_ name: String, executable: String, arguments: [String], puts: Int, samples: Int) async throws {
         _ = try await run(executable: executable, arguments: arguments, puts: puts / 10, roundTrips: 100)  // warm-up
         var rows = Rows()
@@ -77,6 +103,9 @@ enum MetricStoreBench {
             rows.getSeconds.append(getSeconds)
             rows.roundTrips += trips
         }
+        var bare: [Double] = []
+        for _ in 0..<samples { bare.append(try await Task.detached { try bareSender(executable: executable, arguments: arguments, puts: puts) }.value) }
+        bare.sort()
         rows.putsPerSecond.sort()
         rows.getSeconds.sort()
         rows.roundTrips.sort()
@@ -86,5 +115,8 @@ enum MetricStoreBench {
               + String(format: "puts %.3f M/s [%.3f ... %.3f]; get * of %d points %.2f s [%.2f ... %.2f]; one put round trip p50 %.0f µs, p99 %.0f µs",
                        rows.putsPerSecond[rows.putsPerSecond.count / 2] / 1e6, rows.putsPerSecond.first! / 1e6, rows.putsPerSecond.last! / 1e6,
                        puts, rows.getSeconds[rows.getSeconds.count / 2], rows.getSeconds.first!, rows.getSeconds.last!, p50, p99))
+        print("metricstore: \(name), bare sender".padding(toLength: 40, withPad: " ", startingAt: 0) + " "
+              + String(format: "pipelined puts %.3f M/s [%.3f ... %.3f] (pre-encoded lines, one writer thread, one reader)",
+                       bare[bare.count / 2] / 1e6, bare.first! / 1e6, bare.last! / 1e6))
     }
 }
