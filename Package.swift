@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "SensorStream", targets: ["SensorStream"]),
         .library(name: "MetricStore", targets: ["MetricStore"]),
         .library(name: "FastSlow", targets: ["FastSlow"]),
+        .library(name: "Lantern", targets: ["Lantern"]),
     ],
     targets: [
         // An incremental UTF-8 validator shared by the WebSocket core and the JSON parser.
@@ -37,6 +38,9 @@ let package = Package(
         // FastSlow: size-prefixed protobuf (proto2) requests: our codec, framer, server (timers
         // on the event loop) and serial client on the connection core.
         .target(name: "FastSlow", dependencies: ["ConnectionCore", "Locking"], exclude: ["fastslow.proto"]),
+        // Lantern: a TLV-controlled lantern (sans-I/O decoder, registry, state reduction), its
+        // client on the connection core, and the control server of its test stand.
+        .target(name: "Lantern", dependencies: ["ConnectionCore", "Locking"]),
         // The command-line tool: demo, hub, watch, status, metrics, fastslow.
         .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "MetricStore", "FastSlow", "Locking"]),
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.
@@ -53,6 +57,7 @@ let package = Package(
         .target(name: "AsyncAlgorithmsMirror", path: "Tests/AsyncAlgorithmsMirror"),
         .testTarget(name: "OperatorCoexistenceTests", dependencies: ["SensorStream", "AsyncAlgorithmsMirror"]),
         .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore", "TestSupport"]),
+        .testTarget(name: "LanternTests", dependencies: ["Lantern", "Locking", "TestSupport"]),
         .testTarget(name: "FastSlowTests", dependencies: ["FastSlow", "ConnectionCore", "TCPTransport", "TestSupport"], exclude: ["ReferenceVectors"]),
         .testTarget(name: "TransportTests", dependencies: ["TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "TCPTransport", "Locking", "TestSupport"]),
