@@ -79,14 +79,14 @@ package struct RawServer: Sendable {
         listener = try TCPListener.bind(host: "127.0.0.1", port: 0)
     }
 
-    /// Accepts one connection within 30 s.
-    package func accept() throws -> RawPeer {
-        let deadline = ContinuousClock.now + .seconds(30)
+    /// Accepts one connection within `timeout` (default 30 s).
+    package func accept(within timeout: Duration = .seconds(30)) throws -> RawPeer {
+        let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             _ = try pollDescriptors([(listener.socket.descriptor, .readable)], timeoutMilliseconds: 100)
             if let socket = try listener.accept() { return RawPeer(socket: socket) }
         }
-        throw RawPeerError(description: "no connection within 30 s")
+        throw RawPeerError(description: "no connection within \(timeout)")
     }
 
     /// Accepts a client and completes its handshake as a well-behaved server would.

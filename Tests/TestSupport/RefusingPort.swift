@@ -1,4 +1,5 @@
 import Foundation
+import Locking
 import TCPTransport
 
 /// A loopback port where nothing listens, held for the test's duration: a socket bound to it
@@ -6,6 +7,7 @@ import TCPTransport
 /// take the port (as one could right after a listener on it closed).
 package final class RefusingPort: Sendable {
     private let holder: Socket
+    private let closed = LockedValue(false)
     /// The port.
     package let port: Int
 
@@ -26,5 +28,14 @@ package final class RefusingPort: Sendable {
         port = Int(UInt16(bigEndian: address.sin_port))
     }
 
-    deinit { holder.close() }
+    /// Lets the port go (a server may bind it now).
+    package func release() {
+        let first = closed.withLock { closed -> Bool in
+            defer { closed = true }
+            return !closed
+        }
+        if first { holder.close() }
+    }
+
+    deinit { release() }
 }
