@@ -23,6 +23,9 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
     /// A FastSlow stream into the size-prefix framer (whole and split) and the protobuf codec
     /// (whatever decodes re-encodes and decodes to the same message).
     case fastslow
+    /// A control server's byte stream into the lantern's TLV decoder (whole, split, byte by
+    /// byte), every record accounted for.
+    case lanternTLV = "lantern-tlv"
 
     /// Runs the target on one input.
     package func run(_ input: UnsafeRawBufferPointer) {
@@ -34,6 +37,7 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
         case .clientState: ClientStateFuzzTarget.run(input)
         case .metricLines: MetricLinesFuzzTarget.run(input)
         case .fastslow: FastSlowFuzzTarget.run(input)
+        case .lanternTLV: LanternTLVFuzzTarget.run(input)
         }
     }
 
