@@ -41,8 +41,8 @@ let package = Package(
         // Lantern: a TLV-controlled lantern (sans-I/O decoder, registry, state reduction), its
         // client on the connection core, and the control server of its test stand.
         .target(name: "Lantern", dependencies: ["ConnectionCore", "Locking"]),
-        // The command-line tool: demo, hub, watch, status, metrics, fastslow.
-        .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "MetricStore", "FastSlow", "Locking"]),
+        // The command-line tool: demo, hub, watch, status, metrics, fastslow, lantern.
+        .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "MetricStore", "FastSlow", "Lantern", "Locking"]),
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.
         .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["ConnectionCore", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream", "SensorHub", "MetricStore", "FastSlow", "Locking", "TestSupport"],
                           path: "Benchmarks", exclude: ["README.md", "metricstore_asyncio.py", "fastslow_asyncio.py"]),

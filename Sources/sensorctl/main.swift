@@ -11,6 +11,7 @@ commands:
   status   tell whether sensors are connected (exit 0 if all are)
   metrics  the MetricStore server and client (serve, put, get)
   fastslow the FastSlow server and client (serve, client)
+  lantern  a lantern in the terminal, obeying a control server
 
 Run `sensorctl <command> --help` for a command's options.
 """
@@ -27,6 +28,7 @@ do throws(UsageError) {
     case "status": status = try await StatusCommand.run(rest)
     case "metrics": status = try await MetricsCommand.run(rest)
     case "fastslow": status = try await FastSlowCommand.run(rest)
+    case "lantern": status = try await LanternTerminalCommand.run(rest)
     case "--help", "-h", "help":
         printLine(usage)
         status = 0
@@ -45,6 +47,7 @@ do throws(UsageError) {
     case "status": StatusCommand.usage
     case "metrics": MetricsCommand.usage
     case "fastslow": FastSlowCommand.usage
+    case "lantern": LanternTerminalCommand.usage
     default: usage
     }
     printError(commandUsage)
