@@ -38,6 +38,9 @@ let package = Package(
         // FastSlow: size-prefixed protobuf (proto2) requests: our codec, framer, server (timers
         // on the event loop) and serial client on the connection core.
         .target(name: "FastSlow", dependencies: ["ConnectionCore", "Locking"], exclude: ["fastslow.proto"]),
+        // A small HTTP/1.1 server on the core (sans-I/O request parser, limits, keep-alive,
+        // WebSocket upgrades on the same port): the Lantern stand's API and page, the hub's dashboard.
+        .target(name: "WebServer", dependencies: ["ConnectionCore", "WebSocketCore", "WebSocketIO", "Locking"]),
         // Lantern: a TLV-controlled lantern (sans-I/O decoder, registry, state reduction), its
         // client on the connection core, and the control server of its test stand.
         .target(name: "Lantern", dependencies: ["ConnectionCore", "Locking"]),

@@ -29,6 +29,16 @@ package final class WebSocketConnection: Sendable {
         handshakeHead = result?.head ?? HTTPHead(startLine: "", fields: [])
     }
 
+    /// A server connection whose opening handshake another protocol's server ran (an HTTP
+    /// server that switched `core`'s codec to a ``WebSocketCodec`` after its 101 response).
+    package init(upgraded core: StreamConnection, path: String, head: HTTPHead, configuration: WebSocketConfiguration) {
+        self.core = core
+        self.role = .server
+        self.configuration = configuration
+        self.path = path
+        handshakeHead = head
+    }
+
     // MARK: Opening
 
     /// Opens a client connection: resolves `host`, connects over TCP (each address in turn) and

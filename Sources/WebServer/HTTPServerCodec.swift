@@ -1,0 +1,102 @@
+import ConnectionCore
+
+/// A response to write, and whether the connection stays open after it.
+package struct HTTPResponseMessage: Sendable {
+    package var response: HTTPResponse
+    package var keepAlive: Bool
+}
+
+/// Switches a connection to another protocol: `response` (a 101) goes out, then every byte in
+/// either direction belongs to `codec`.
+package struct HTTPUpgrade: Sendable {
+    package var response: [UInt8]
+    package var codec: any StreamCodec
+}
+
+/// The server side of HTTP/1.1 as a codec for the shared connection core: received bytes
+/// become ``HTTPRequest``s (or one ``HTTPRequestParser/Failure``, after which nothing is read);
+/// ``HTTPResponseMessage``s go out. After an ``HTTPUpgrade`` every call goes to the new
+/// protocol's codec (a WebSocket page on the same port as the page itself).
+struct HTTPServerCodec: StreamCodec {
+    private var parser: HTTPRequestParser
+    private var output: [UInt8] = []
+    private var closed = false
+    private var upgraded: (any StreamCodec)?
+
+    init(maxHeadSize: Int, maxBodySize: Int) {
+        parser = HTTPRequestParser(maxHeadSize: maxHeadSize, maxBodySize: maxBodySize)
+    }
+
+    mutating func receive(_ input: UnsafeMutableRawBufferPointer, into events: inout [CodecEvent]) {
+        if var codec = upgraded {
+            codec.receive(input, into: &events)
+            upgraded = codec
+            return
+        }
+        guard !closed else { return }
+        var outputs: [HTTPRequestParser.Output] = []
+        parser.feed(UnsafeRawBufferPointer(input), into: &outputs)
+        for output in outputs {
+            switch output {
+            case .request(let request):
+                events.append(.message(request, byteCount: request.body.count + 64))
+            case .failure(let failure):
+                events.append(.message(failure, byteCount: 0))
+                events.append(.inputEnded)
+            }
+        }
+    }
+
+    mutating func send(_ message: any Sendable) throws(ConnectionError) {
+        if var codec = upgraded {
+            defer { upgraded = codec }
+            try codec.send(message)
+            return
+        }
+        guard !closed else { throw .closed }
+        switch message {
+        case let message as HTTPResponseMessage:
+            output += message.response.bytes(keepAlive: message.keepAlive)
+        case let upgrade as HTTPUpgrade:
+            output += upgrade.response
+            var codec = upgrade.codec
+            if !parser.leftover.isEmpty {
+                // Frames before the 101 are a client error; the new codec sees them anyway.
+                var leftover = parser.leftover
+                var ignored: [CodecEvent] = []
+                leftover.withUnsafeMutableBytes { codec.receive($0, into: &ignored) }
+            }
+            upgraded = codec
+        default:
+            throw .rejected("not an HTTP response")
+        }
+    }
+
+    mutating func startClose(_ request: any Sendable) {
+        if upgraded != nil { upgraded?.startClose(request) } else { closed = true }
+    }
+
+    var isReading: Bool { upgraded?.isReading ?? !closed }
+
+    mutating func takeOutput() -> [UInt8] {
+        var bytes = output
+        output = []
+        if var codec = upgraded {
+            bytes += codec.takeOutput()
+            upgraded = codec
+        }
+        return bytes
+    }
+
+    var needsFinishClosing: Bool { upgraded?.needsFinishClosing ?? false }
+    mutating func finishClosing() { upgraded?.finishClosing() }
+    var isClosed: Bool { upgraded?.isClosed ?? closed }
+    var closesTransportFirst: Bool { upgraded?.closesTransportFirst ?? true }
+
+    mutating func transportClosed() -> any Sendable {
+        closed = true
+        return upgraded?.transportClosed() ?? "closed"
+    }
+
+    mutating func sendProbe(id: UInt64) -> Bool { upgraded?.sendProbe(id: id) ?? false }
+}
