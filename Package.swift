@@ -60,6 +60,7 @@ let package = Package(
         .target(name: "AsyncAlgorithmsMirror", path: "Tests/AsyncAlgorithmsMirror"),
         .testTarget(name: "OperatorCoexistenceTests", dependencies: ["SensorStream", "AsyncAlgorithmsMirror"]),
         .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore", "TestSupport"]),
+        .testTarget(name: "WebServerTests", dependencies: ["WebServer", "WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport"]),
         .testTarget(name: "LanternTests", dependencies: ["Lantern", "Locking", "TestSupport"]),
         .testTarget(name: "FastSlowTests", dependencies: ["FastSlow", "ConnectionCore", "TCPTransport", "TestSupport"], exclude: ["ReferenceVectors"]),
         .testTarget(name: "TransportTests", dependencies: ["TCPTransport", "Locking", "TestSupport"]),

@@ -113,7 +113,7 @@ struct LanternLoopbackTests {
         try peer.write([0x12, 0, 0])
         #expect(await eventually { lantern.state.isOn }, "positive control: the connection works")
         await lantern.close()
-        #expect(try await onThread { try peer.waitForEOF(timeout: .seconds(5)) }, "FIN, not a reset")
+        #expect(try await onThread { peer.waitForFIN(timeout: .seconds(5)) }, "FIN, not a reset")
         let again = try await onThread { () -> Bool in
             do {
                 _ = try raw.accept(within: .milliseconds(2500))
