@@ -26,6 +26,8 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
     /// A control server's byte stream into the lantern's TLV decoder (whole, split, byte by
     /// byte), every record accounted for.
     case lanternTLV = "lantern-tlv"
+    /// A client's byte stream into the HTTP/1.1 request parser (whole, split, in chunks).
+    case httpRequest = "http-request"
 
     /// Runs the target on one input.
     package func run(_ input: UnsafeRawBufferPointer) {
@@ -38,6 +40,7 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
         case .metricLines: MetricLinesFuzzTarget.run(input)
         case .fastslow: FastSlowFuzzTarget.run(input)
         case .lanternTLV: LanternTLVFuzzTarget.run(input)
+        case .httpRequest: HTTPRequestFuzzTarget.run(input)
         }
     }
 
