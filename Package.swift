@@ -44,8 +44,10 @@ let package = Package(
         // Lantern: a TLV-controlled lantern (sans-I/O decoder, registry, state reduction), its
         // client on the connection core, and the control server of its test stand.
         .target(name: "Lantern", dependencies: ["ConnectionCore", "Locking"]),
+        // The lantern test stand: the TLV control server with a JSON API and a live web page.
+        .target(name: "LanternStand", dependencies: ["Lantern", "WebServer", "WebSocketIO", "SensorWire", "Locking"]),
         // The command-line tool: demo, hub, watch, status, metrics, fastslow, lantern.
-        .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "MetricStore", "FastSlow", "Lantern", "Locking"]),
+        .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "MetricStore", "FastSlow", "Lantern", "LanternStand", "Locking"]),
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.
         .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["ConnectionCore", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream", "SensorHub", "MetricStore", "FastSlow", "Locking", "TestSupport"],
                           path: "Benchmarks", exclude: ["README.md", "metricstore_asyncio.py", "fastslow_asyncio.py"]),
@@ -61,7 +63,7 @@ let package = Package(
         .testTarget(name: "OperatorCoexistenceTests", dependencies: ["SensorStream", "AsyncAlgorithmsMirror"]),
         .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore", "TestSupport"]),
         .testTarget(name: "WebServerTests", dependencies: ["WebServer", "WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport"]),
-        .testTarget(name: "LanternTests", dependencies: ["Lantern", "Locking", "TestSupport"]),
+        .testTarget(name: "LanternTests", dependencies: ["Lantern", "LanternStand", "WebServer", "WebSocketIO", "WebSocketCore", "TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "FastSlowTests", dependencies: ["FastSlow", "ConnectionCore", "TCPTransport", "TestSupport"], exclude: ["ReferenceVectors"]),
         .testTarget(name: "TransportTests", dependencies: ["TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "TCPTransport", "Locking", "TestSupport"]),

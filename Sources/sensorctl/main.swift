@@ -12,6 +12,7 @@ commands:
   metrics  the MetricStore server and client (serve, put, get)
   fastslow the FastSlow server and client (serve, client)
   lantern  a lantern in the terminal, obeying a control server
+  lantern-stand  the lantern test stand: control server, JSON API, live web page
 
 Run `sensorctl <command> --help` for a command's options.
 """
@@ -29,6 +30,7 @@ do throws(UsageError) {
     case "metrics": status = try await MetricsCommand.run(rest)
     case "fastslow": status = try await FastSlowCommand.run(rest)
     case "lantern": status = try await LanternTerminalCommand.run(rest)
+    case "lantern-stand": status = try await LanternStandCommand.run(rest)
     case "--help", "-h", "help":
         printLine(usage)
         status = 0
@@ -48,6 +50,7 @@ do throws(UsageError) {
     case "metrics": MetricsCommand.usage
     case "fastslow": FastSlowCommand.usage
     case "lantern": LanternTerminalCommand.usage
+    case "lantern-stand": LanternStandCommand.usage
     default: usage
     }
     printError(commandUsage)
