@@ -57,11 +57,15 @@ public struct LanternCommandValue: Sendable, Hashable, CustomStringConvertible {
     public func `as`<Value>(_ type: Value.Type) -> Value? { base as? Value }
 
     /// Whether both wrap equal values of the same type.
+    /// - Parameters:
+    ///   - lhs: A value.
+    ///   - rhs: Another.
     public static func == (lhs: Self, rhs: Self) -> Bool {
         AnyHashable(lhs.base) == AnyHashable(rhs.base)
     }
 
     /// Hashes the wrapped value.
+    /// - Parameter hasher: The hasher.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(AnyHashable(base))
     }
