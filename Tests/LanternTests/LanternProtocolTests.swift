@@ -104,4 +104,21 @@ struct LanternProtocolTests {
         #expect(LanternCommand.on.encoded == [0x12, 0, 0] && LanternCommand.off.encoded == [0x13, 0, 0])
         #expect(LanternState(isOn: true, color: LanternColor(red: 1, green: 2, blue: 3)).commandBytes == [0x12, 0, 0, 0x20, 0, 3, 1, 2, 3])
     }
+
+    @Test("the README's BLINK, as written there, decodes 30 00 02 01 f4 to a 500 ms blink")
+    func readmeBlink() {
+        var configuration = LanternClient.Configuration()
+        configuration.registry.register(type: 0x30, name: "BLINK") { value in
+            value.count == 2 ? Blink(periodMilliseconds: UInt16(value[0]) << 8 | UInt16(value[1])) : nil
+        }
+        var decoder = LanternDecoder(registry: configuration.registry)
+        var outputs: [LanternDecoder.Output] = []
+        decoder.feed([0x30, 0x00, 0x02, 0x01, 0xf4, 0x30, 0x00, 0x01, 0x05], into: &outputs)
+        guard case .command(.registered("BLINK", 0x30, let value))? = outputs.first else {
+            Issue.record("\(outputs)")
+            return
+        }
+        #expect(value.as(Blink.self) == Blink(periodMilliseconds: 500))
+        #expect(outputs.last == .malformed(type: 0x30, length: 1), "a 1-byte BLINK is malformed")
+    }
 }
