@@ -42,6 +42,42 @@ struct LanternCLITests {
         #expect(!text.contains("\u{1B}["), "no escape sequences when the output is not a terminal")
     }
 
+    @Test("on a terminal (a pty from util-linux `script`): it asks for host:port and draws the lantern in true color, redrawn in place")
+    func terminal() async throws {
+        let server = try LanternControlServer(port: 0)
+        defer { server.stop() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qfec", "\(try sensorctlURL().path) lantern", "/dev/null"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        defer { process.terminate() }
+        let reader = output.fileHandleForReading
+        func read(until marker: String) async throws -> String {
+            try await onThread {
+                var text = ""
+                let deadline = ContinuousClock.now + .seconds(20)
+                while !text.contains(marker), ContinuousClock.now < deadline {
+                    let data = reader.availableData
+                    if data.isEmpty { break }
+                    text += String(decoding: data, as: UTF8.self)
+                }
+                return text
+            }
+        }
+        #expect(try await read(until: "host:port [127.0.0.1:9999]: ").contains("host:port [127.0.0.1:9999]: "))
+        input.fileHandleForWriting.write(Data("127.0.0.1:\(server.port)\n".utf8))
+        let connected = try await read(until: "connected · 127.0.0.1:\(server.port)")
+        #expect(connected.contains("\u{1B}[48;2;28;28;28m"), "dark when off")
+        server.send(.color(LanternColor(red: 255, green: 0, blue: 0)))
+        server.send(.on)
+        let lit = try await read(until: "lantern on #ff0000")
+        #expect(lit.contains("\u{1B}[48;2;255;0;0m"), "a red block when on")
+        #expect(lit.contains("\u{1B}[6A"), "redrawn in place: back up over the 6 lines drawn")
+    }
+
     @Test("a bad port exits 2")
     func badPort() async throws {
         let result = try await runSensorctl(["lantern", "--port", "99999"])
