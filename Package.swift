@@ -49,7 +49,7 @@ let package = Package(
         // The command-line tool: demo, hub, watch, status, metrics, fastslow, lantern.
         .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "MetricStore", "FastSlow", "Lantern", "LanternStand", "Locking"]),
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.
-        .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["ConnectionCore", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream", "SensorHub", "MetricStore", "FastSlow", "Locking", "TestSupport"],
+        .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["ConnectionCore", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream", "SensorHub", "MetricStore", "FastSlow", "Locking", "TCPTransport", "TestSupport"],
                           path: "Benchmarks", exclude: ["README.md", "metricstore_asyncio.py", "fastslow_asyncio.py"]),
         // Autobahn|Testsuite echo peer (client and server roles) for RFC 6455 conformance runs.
         .executableTarget(name: "ws-conformance", dependencies: ["WebSocketIO", "WebSocketCore"]),
@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore", "TestSupport"]),
         .testTarget(name: "WebServerTests", dependencies: ["WebServer", "WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport"]),
         .testTarget(name: "LanternTests", dependencies: ["Lantern", "LanternStand", "WebServer", "WebSocketIO", "WebSocketCore", "TCPTransport", "Locking", "TestSupport"]),
-        .testTarget(name: "FastSlowTests", dependencies: ["FastSlow", "ConnectionCore", "TCPTransport", "TestSupport"], exclude: ["ReferenceVectors"]),
+        .testTarget(name: "FastSlowTests", dependencies: ["FastSlow", "ConnectionCore", "TCPTransport", "Locking", "TestSupport"], exclude: ["ReferenceVectors"]),
         .testTarget(name: "TransportTests", dependencies: ["TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore", "UTF8Validation", "TestSupport", "FuzzTargets"]),
