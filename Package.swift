@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "MetricStore", targets: ["MetricStore"]),
         .library(name: "FastSlow", targets: ["FastSlow"]),
         .library(name: "Lantern", targets: ["Lantern"]),
+        .library(name: "SensorAgent", targets: ["SensorAgent"]),
     ],
     targets: [
         // An incremental UTF-8 validator shared by the WebSocket core and the JSON parser.
@@ -30,6 +31,9 @@ let package = Package(
         .target(name: "SensorWire", dependencies: ["UTF8Validation"]),
         // The public client library apps import.
         .target(name: "SensorStream", dependencies: ["ConnectionCore", "SensorWire", "WebSocketIO", "WebSocketCore", "Locking"]),
+        // SensorAgent: the device side: devices and their stores, the agent protocol, the
+        // agent's sans-I/O session and its client on the core over our WebSocket stack.
+        .target(name: "SensorAgent", dependencies: ["ConnectionCore", "WebSocketIO", "WebSocketCore", "SensorWire", "Locking"]),
         // The reference aggregator server (hub): sans-I/O state plus its WebSocket server.
         .target(name: "SensorHub", dependencies: ["ConnectionCore", "SensorWire", "SensorStream", "WebSocketIO", "WebSocketCore", "Locking"]),
         // MetricStore: the put/get metrics line protocol (sans-I/O parser, store, answers), its
