@@ -1,3 +1,4 @@
+import SensorAgent
 import ConnectionCore
 import Locking
 import SensorStream
@@ -17,6 +18,8 @@ package enum HubEvent: Sendable, Hashable, CustomStringConvertible {
     case readingsDropped(peer: UInt64, count: Int)
     /// A peer that never became a connection (bad handshake ...).
     case rejected(String)
+    /// An agent refused (a wrong token), closed with 1008.
+    case agentRefused(peer: UInt64, reason: String)
 
     package var description: String {
         switch self {
@@ -27,6 +30,7 @@ package enum HubEvent: Sendable, Hashable, CustomStringConvertible {
         case .skippedMessage(let peer, let reason): "#\(peer): skipped message: \(reason)"
         case .readingsDropped(let peer, let count): "#\(peer): subscriber too slow, dropped \(count) readings"
         case .rejected(let what): "rejected: \(what)"
+        case .agentRefused(let peer, let reason): "agent #\(peer) refused (close 1008): \(reason)"
         }
     }
 }
@@ -59,10 +63,12 @@ package final class Hub: Sendable {
     private let server: WebSocketServer
     private let maxBacklog: Int
     private let overflow: SubscriberOverflow
+    private let agentToken: String?
     private let shared = LockedValue(Shared())
 
     private struct Shared: Sendable {
         var state = HubState()
+        var devices = DeviceRegistry()
         var connections: [UInt64: WebSocketConnection] = [:]
         var agents: Set<UInt64> = []
         var dropped: [UInt64: Int] = [:]
@@ -79,10 +85,12 @@ package final class Hub: Sendable {
     ///   - maxBacklog: bytes that may wait for a slow subscriber before its readings are dropped.
     ///   - maxMessageSize: the largest message accepted from a peer (close 1009 beyond it).
     ///   - overflow: what happens to a subscriber more than `maxBacklog` bytes behind.
+    ///   - agentToken: the token agents must present; one without it is closed with 1008.
     /// - Throws: ``WebSocketError/connectFailed(_:)`` when the port cannot be bound.
     package init(host: String = "127.0.0.1", port: Int = 0, maxBacklog: Int = 1 << 20,
                  maxMessageSize: Int = 1 << 20, overflow: SubscriberOverflow = .dropReadings,
-                 loop: EventLoop = .shared) throws(WebSocketError) {
+                 agentToken: String? = nil, loop: EventLoop = .shared) throws(WebSocketError) {
+        self.agentToken = agentToken
         let configuration = WebSocketConfiguration(limits: .init(maxFrameSize: maxMessageSize, maxMessageSize: maxMessageSize),
                                                    closeTimeout: .seconds(2))
         server = try WebSocketServer(host: host, port: port, configuration: configuration, loop: loop)
@@ -152,17 +160,29 @@ package final class Hub: Sendable {
             await connection.close(code: .goingAway, reason: "hub shutting down")
         }
         var announced = false
+        var refusal: String?
         // Messages are handled a batch at a time (what one read brought in); everything they
         // cause is written once per recipient connection at the end of the batch.
-        while let batch = await connection.receiveBatch() {
+        reading: while let batch = await connection.receiveBatch() {
             var outbox = Outbox()
+            var replies: [String] = []
             for message in batch {
                 guard case .text(let text) = message, let envelope = SensorProtocol.decode(text) else {
                     eventsContinuation.yield(.skippedMessage(peer: peer, reason: "not a JSON envelope"))
                     continue
                 }
                 if let agentMessage = AgentMessage(envelope) {
+                    if case .connect = agentMessage, agentToken != nil {
+                        refusal = "invalid agent token"
+                        break
+                    }
                     handleAgent(agentMessage, from: peer, into: &outbox)
+                } else if let deviceMessage = AgentToHub(envelope) {
+                    if case .connect(_, let token, _) = deviceMessage, let agentToken, token != agentToken {
+                        refusal = "invalid agent token"
+                        break
+                    }
+                    handleDeviceAgent(deviceMessage, from: peer, into: &outbox, replies: &replies)
                 } else if let clientMessage = ClientMessage(envelope) {
                     if !announced {
                         announced = true
@@ -174,6 +194,13 @@ package final class Hub: Sendable {
                 } else {
                     eventsContinuation.yield(.skippedMessage(peer: peer, reason: "unknown event \(envelope.event)"))
                 }
+            }
+            if !replies.isEmpty { try? connection.sendNow(texts: replies) }
+            if let refusal {
+                send(outbox)
+                eventsContinuation.yield(.agentRefused(peer: peer, reason: refusal))
+                _ = await connection.close(code: .policyViolation, reason: refusal)
+                break reading
             }
             // With backpressure, this peer's next messages wait until every subscriber its
             // readings went to is back under the backlog limit.
@@ -188,6 +215,7 @@ package final class Hub: Sendable {
             shared.connections[peer] = nil
             shared.dropped[peer] = nil
             shared.state.appGone(peer)
+            _ = shared.devices.peerGone(peer)
             return shared.agents.remove(peer) != nil ? shared.state.agentGone(peer) : []
         }
         send(Outbox(deliveries))
@@ -214,6 +242,58 @@ package final class Hub: Sendable {
                 shared.agents.remove(peer)
                 return shared.state.agentGone(peer)
             })
+        }
+    }
+
+    /// A device agent's message: registry changes, their acks (`replies`, to the agent), and
+    /// what apps see (connection status, readings).
+    private func handleDeviceAgent(_ message: AgentToHub, from peer: UInt64, into outbox: inout Outbox, replies: inout [String]) {
+        func ack(_ id: String, _ outcome: DeviceRegistry.Outcome) {
+            replies.append(SensorProtocol.encode(HubToAgent.ack(requestID: id, status: outcome.status, error: outcome.error).envelope))
+        }
+        switch message {
+        case .connect(let agentID, _, let devices):
+            eventsContinuation.yield(.agentConnected(peer: peer, name: agentID, sensors: devices.map(\.id)))
+            let sync = shared.withLock { shared -> DeviceRegistry.Sync in
+                shared.agents.insert(peer)
+                let sync = shared.devices.agentConnected(peer, agentID: agentID, devices: devices)
+                for id in sync.connected { outbox.add(shared.state.sensorAdded(id, by: peer)) }
+                for id in sync.disconnected {
+                    // Owned by this agent's previous connection, or by this one.
+                    outbox.add(shared.state.sensorRemoved(id, by: shared.state.owner(of: id) ?? peer))
+                }
+                return sync
+            }
+            replies.append(SensorProtocol.encode(HubToAgent.sync(register: sync.register).envelope))
+        case .register(let id, let device, let hash), .update(let id, let device, let hash):
+            let mustExist = if case .update = message { true } else { false }
+            let outcome = shared.withLock { shared -> DeviceRegistry.Outcome in
+                let outcome = shared.devices.describe(device, hash: hash, from: peer, mustExist: mustExist)
+                if outcome.status == 200 { outbox.add(shared.state.sensorAdded(device.id, by: peer)) }
+                return outcome
+            }
+            ack(id, outcome)
+        case .disconnect(let id, let deviceID), .delete(let id, let deviceID):
+            let delete = if case .delete = message { true } else { false }
+            let outcome = shared.withLock { shared -> DeviceRegistry.Outcome in
+                let outcome = shared.devices.withdraw(deviceID, from: peer, delete: delete)
+                if outcome.status == 200 { outbox.add(shared.state.sensorRemoved(deviceID, by: peer)) }
+                return outcome
+            }
+            ack(id, outcome)
+        case .event(let id, let deviceID, let service, let data):
+            let outcome = shared.withLock { shared -> DeviceRegistry.Outcome in
+                guard shared.devices.mayPublish(deviceID, from: peer) else {
+                    return DeviceRegistry.Outcome(status: 404, error: "unknown or disconnected device \(deviceID)")
+                }
+                var readings = data.objectValue ?? ["value": data]
+                readings["service"] = .string(service)
+                if let delivery = shared.state.reading(deviceID, .object(readings), from: peer) { outbox.add(delivery) }
+                return DeviceRegistry.Outcome(status: 200, error: nil)
+            }
+            ack(id, outcome)
+        case .commandResponse:
+            break  // commands: see issue 18, part 2
         }
     }
 

@@ -24,6 +24,9 @@ package struct HubState: Sendable {
     /// Whether an agent currently serves `sensorID`.
     package func isConnected(_ sensorID: String) -> Bool { owners[sensorID] != nil }
 
+    /// The agent serving `sensorID`, if any.
+    package func owner(of sensorID: String) -> PeerID? { owners[sensorID] }
+
     /// The app connections subscribed to `sensorID`.
     package func subscribers(of sensorID: String) -> Set<PeerID> { subscribers[sensorID] ?? [] }
 

@@ -1,0 +1,104 @@
+import SensorAgent
+import SensorWire
+
+/// The hub's devices, sans-I/O: which agent owns which device, its description, whether it is
+/// connected. Keyed by agent id, so devices survive an agent's reconnects; the I/O layer tells
+/// it which connection (peer) speaks for which agent.
+package struct DeviceRegistry: Sendable {
+    package typealias PeerID = UInt64
+
+    /// One registered device.
+    package struct Entry: Sendable, Hashable {
+        package var agentID: String
+        package var device: Device
+        package var connected: Bool
+    }
+
+    /// What an agent's (re)connect changes.
+    package struct Sync: Sendable, Hashable {
+        /// Devices to ask the agent to describe (unknown, changed, or another agent's).
+        package var register: [String]
+        /// Known and unchanged devices, connected again.
+        package var connected: [String]
+        /// Devices this agent had and no longer lists: disconnected.
+        package var disconnected: [String]
+    }
+
+    /// A request's outcome: 200, or a status and why.
+    package struct Outcome: Sendable, Hashable {
+        package var status: Int
+        package var error: String?
+        static let ok = Outcome(status: 200, error: nil)
+    }
+
+    package private(set) var entries: [String: Entry] = [:]
+    private var agentOfPeer: [PeerID: String] = [:]
+    private var peerOfAgent: [String: PeerID] = [:]
+
+    package init() {}
+
+    /// The agent a connection speaks for.
+    package func agent(of peer: PeerID) -> String? { agentOfPeer[peer] }
+
+    /// The connection an agent speaks through.
+    package func peer(of agentID: String) -> PeerID? { peerOfAgent[agentID] }
+
+    /// An agent connected with its device list (ids and hashes).
+    package mutating func agentConnected(_ peer: PeerID, agentID: String, devices: [AgentToHub.DeviceDigest]) -> Sync {
+        if let previous = peerOfAgent[agentID] { agentOfPeer[previous] = nil }
+        peerOfAgent[agentID] = peer
+        agentOfPeer[peer] = agentID
+        var sync = Sync(register: [], connected: [], disconnected: [])
+        let listed = Set(devices.map(\.id))
+        for digest in devices {
+            if let entry = entries[digest.id], entry.agentID == agentID, entry.device.hash == digest.hash {
+                entries[digest.id]?.connected = true
+                sync.connected.append(digest.id)
+            } else {
+                sync.register.append(digest.id)
+            }
+        }
+        for (id, entry) in entries where entry.agentID == agentID && !listed.contains(id) && entry.connected {
+            entries[id]?.connected = false
+            sync.disconnected.append(id)
+        }
+        sync.disconnected.sort()
+        return sync
+    }
+
+    /// A connection closed: its agent's devices are disconnected (returned).
+    package mutating func peerGone(_ peer: PeerID) -> [String] {
+        guard let agentID = agentOfPeer.removeValue(forKey: peer) else { return [] }
+        if peerOfAgent[agentID] == peer { peerOfAgent[agentID] = nil } else { return [] }
+        var gone: [String] = []
+        for (id, entry) in entries where entry.agentID == agentID && entry.connected {
+            entries[id]?.connected = false
+            gone.append(id)
+        }
+        return gone.sorted()
+    }
+
+    /// `device_register` or `device_update` (`mustExist`) from `peer`.
+    package mutating func describe(_ device: Device, hash: String, from peer: PeerID, mustExist: Bool) -> Outcome {
+        guard let agentID = agentOfPeer[peer] else { return Outcome(status: 400, error: "send agent_connect first") }
+        if let problem = device.problem { return Outcome(status: 400, error: problem) }
+        guard hash == device.hash else { return Outcome(status: 400, error: "hash mismatch: expected \(device.hash)") }
+        if mustExist, entries[device.id]?.agentID != agentID { return Outcome(status: 404, error: "unknown device \(device.id)") }
+        entries[device.id] = Entry(agentID: agentID, device: device, connected: true)
+        return .ok
+    }
+
+    /// `device_disconnect` (or `device_delete` with `delete`) from `peer`.
+    package mutating func withdraw(_ id: String, from peer: PeerID, delete: Bool) -> Outcome {
+        guard let agentID = agentOfPeer[peer] else { return Outcome(status: 400, error: "send agent_connect first") }
+        guard entries[id]?.agentID == agentID else { return Outcome(status: 404, error: "unknown device \(id)") }
+        if delete { entries[id] = nil } else { entries[id]?.connected = false }
+        return .ok
+    }
+
+    /// Whether `peer`'s agent may publish an event of `id` (owns it, connected).
+    package func mayPublish(_ id: String, from peer: PeerID) -> Bool {
+        guard let agentID = agentOfPeer[peer], let entry = entries[id] else { return false }
+        return entry.agentID == agentID && entry.connected
+    }
+}
