@@ -66,6 +66,7 @@ let package = Package(
         .target(name: "AsyncAlgorithmsMirror", path: "Tests/AsyncAlgorithmsMirror"),
         .testTarget(name: "OperatorCoexistenceTests", dependencies: ["SensorStream", "AsyncAlgorithmsMirror"]),
         .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore", "TestSupport"]),
+        .testTarget(name: "SensorAgentTests", dependencies: ["SensorAgent", "SensorHub", "SensorStream", "SensorWire", "WebSocketIO", "WebSocketCore", "Locking", "TestSupport"]),
         .testTarget(name: "WebServerTests", dependencies: ["WebServer", "WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport"]),
         .testTarget(name: "LanternTests", dependencies: ["Lantern", "LanternStand", "WebServer", "WebSocketIO", "WebSocketCore", "TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "FastSlowTests", dependencies: ["FastSlow", "ConnectionCore", "TCPTransport", "Locking", "TestSupport"], exclude: ["ReferenceVectors"]),
