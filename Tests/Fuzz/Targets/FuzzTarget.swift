@@ -28,6 +28,9 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
     case lanternTLV = "lantern-tlv"
     /// A client's byte stream into the HTTP/1.1 request parser (whole, split, in chunks).
     case httpRequest = "http-request"
+    /// JSON text into the device protocol's decoders (hub -> agent, agent -> hub) and the
+    /// agent's session.
+    case agentMessages = "agent-messages"
 
     /// Runs the target on one input.
     package func run(_ input: UnsafeRawBufferPointer) {
@@ -41,6 +44,7 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
         case .fastslow: FastSlowFuzzTarget.run(input)
         case .lanternTLV: LanternTLVFuzzTarget.run(input)
         case .httpRequest: HTTPRequestFuzzTarget.run(input)
+        case .agentMessages: AgentMessagesFuzzTarget.run(input)
         }
     }
 
