@@ -45,7 +45,8 @@ struct AgentLoopbackTests {
         let agent = AgentClient(host: "127.0.0.1", port: hub.port, agentID: "home-1", devices: store, configuration: Self.configuration())
         agent.start()
         #expect(await Self.waitConnected(agent))
-        #expect(hub.isConnected("thermo-1"))
+        // Synchronised; the description the hub asked for is on its way.
+        #expect(await eventually { hub.isConnected("thermo-1") })
         let app = SensorClient(host: "127.0.0.1", port: hub.port)
         try await app.connect()
         #expect(try await app.sensorConnected("thermo-1"))

@@ -17,19 +17,11 @@ struct FastSlowCLITests {
     func serveAndClient() async throws {
         let folder = try Self.folder()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let port = try {
-            let probe = try FastSlowServer(configuration: .init(port: 0))
-            defer { probe.stop() }
-            return probe.port
-        }()
         let config = folder.appendingPathComponent("fastslow.conf")
-        try "# test server\nport = \(port)\n\nlog_file = server.log  # beside this file\n".write(to: config, atomically: true, encoding: .utf8)
-        let server = Process()
-        server.executableURL = try sensorctlURL()
-        server.arguments = ["fastslow", "serve", "--config", config.path]
-        server.standardOutput = Pipe()
-        try server.run()
-        defer { kill(server.processIdentifier, SIGTERM) }
+        try "# test server\nport = 0\n\nlog_file = server.log  # beside this file\n".write(to: config, atomically: true, encoding: .utf8)
+        let server = try await ServerProcess.start(["fastslow", "serve", "--config", config.path])
+        let port = server.port
+        defer { kill(server.process.processIdentifier, SIGTERM) }
 
         let periodic = try await runSensorctl(["fastslow", "client", "--port", String(port), "--every", "20ms", "--request", "fast", "--count", "3",
                                                "--reconnect-delay", "1s"])

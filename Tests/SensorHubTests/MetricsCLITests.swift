@@ -7,22 +7,10 @@ import TestSupport
 @Suite("sensorctl metrics as processes", .timeLimit(.minutes(2)))
 struct MetricsCLITests {
     /// Starts `sensorctl metrics serve` on a free port with `dataFile`; returns the process and port.
-    static func startServer(dataFile: String, port: Int? = nil) async throws -> (Process, Int) {
-        let port = try port ?? {
-            let probe = try MetricStoreServer(port: 0)
-            defer { probe.stop() }
-            return probe.port
-        }()
-        let process = Process()
-        process.executableURL = try sensorctlURL()
-        process.arguments = ["metrics", "serve", "--port", String(port), "--data-file", dataFile]
-        process.standardOutput = Pipe()
-        process.standardError = Pipe()
-        try process.run()
-        #expect(await eventually(timeout: .seconds(30)) {
-            (try? await runSensorctl(["metrics", "get", "*", "--port", String(port)]).status) == 0
-        }, "the server answers")
-        return (process, port)
+    static func startServer(dataFile: String) async throws -> (Process, Int) {
+        let server = try await ServerProcess.start(["metrics", "serve", "--port", "0", "--data-file", dataFile])
+        #expect((try? await runSensorctl(["metrics", "get", "*", "--port", String(server.port)]).status) == 0, "the server answers")
+        return (server.process, server.port)
     }
 
     @Test("acknowledged puts survive kill -9 of the server; the CLI reads them back as JSON")
@@ -39,20 +27,21 @@ struct MetricsCLITests {
         _ = try await onThread { server.waitUntilExit() }
         #expect(server.terminationReason == .uncaughtSignal)
 
-        let (restarted, _) = try await Self.startServer(dataFile: path, port: port)
+        // Restarted on a port of its own: the data file is what carries the puts over.
+        let (restarted, restartedPort) = try await Self.startServer(dataFile: path)
         defer { kill(restarted.processIdentifier, SIGTERM) }
-        let reader = MetricStoreClient(host: "127.0.0.1", port: port, timeout: .seconds(15))
+        let reader = MetricStoreClient(host: "127.0.0.1", port: restartedPort, timeout: .seconds(15))
         let points = try await reader.get("load")["load"] ?? []
         reader.close()
         #expect(points.count == count)
         #expect(points.map(\.timestamp) == Array(0..<count) && points.last?.value == Double(count - 1))
 
-        let put = try await runSensorctl(["metrics", "put", "cpu", "-1.5", "1150864247", "--port", String(port)])
+        let put = try await runSensorctl(["metrics", "put", "cpu", "-1.5", "1150864247", "--port", String(restartedPort)])
         #expect(put.status == 0, "a negative value is a value: \(put.error)")
-        let json = try await runSensorctl(["metrics", "get", "cpu", "--port", String(port), "--json"])
+        let json = try await runSensorctl(["metrics", "get", "cpu", "--port", String(restartedPort), "--json"])
         #expect(json.status == 0)
         #expect(json.output == "{\"cpu\": [[1150864247, -1.5]]}\n")
-        let table = try await runSensorctl(["metrics", "get", "cpu", "--port", String(port)])
+        let table = try await runSensorctl(["metrics", "get", "cpu", "--port", String(restartedPort)])
         #expect(table.output.contains("cpu") && table.output.contains("1150864247") && table.output.contains("-1.5"))
     }
 

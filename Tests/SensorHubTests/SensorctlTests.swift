@@ -16,6 +16,49 @@ func sensorctlURL() throws -> URL {
     return url
 }
 
+/// A sensorctl server process started on a port the system picked (`--port 0` or a config
+/// file's `port = 0`): the port is read from the line it prints when it listens, so no other
+/// test can take the port between a probe and the start (as happened under load).
+struct ServerProcess: Sendable {
+    let process: Process
+    let port: Int
+    /// Its standard error (read it after it exits).
+    let errors: Pipe
+
+    /// Starts `sensorctl arguments` and waits (at most 30 s) for a line with `listening on`
+    /// and the address; the rest of its output is drained in the background.
+    static func start(_ arguments: [String]) async throws -> ServerProcess {
+        let process = Process()
+        process.executableURL = try sensorctlURL()
+        process.arguments = arguments
+        let output = Pipe(), errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let reader = output.fileHandleForReading
+        let port = try await onThread { () -> Int? in
+            var text = ""
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                let data = reader.availableData
+                if data.isEmpty { return nil }
+                text += String(decoding: data, as: UTF8.self)
+                for line in text.split(separator: "\n") where line.contains("listening on") {
+                    if let match = line.firstMatch(of: /127\.0\.0\.1:(\d+)/), let port = Int(match.1) { return port }
+                }
+            }
+            return nil
+        }
+        guard let port else {
+            process.terminate()
+            throw RawPeerError(description: "sensorctl \(arguments.joined(separator: " ")) printed no listening address")
+        }
+        Thread { while !reader.availableData.isEmpty {} }.start()
+        return ServerProcess(process: process, port: port, errors: errors)
+    }
+}
+
 struct ProcessResult: Sendable {
     var status: Int32
     var output: String
@@ -95,17 +138,8 @@ struct SensorctlTests {
 
     @Test("hub: serves clients; SIGTERM sends close frames (1001) to everyone and exits 0")
     func hubShutdown() async throws {
-        let url = try sensorctlURL()
-        let probe = try Hub()  // find a free port, then release it for the process
-        let port = probe.port
-        await probe.stop()
-        let process = Process()
-        process.executableURL = url
-        process.arguments = ["hub", "--port", String(port), "--simulate-agents", "1", "--sensors-per-agent", "2", "--rate", "20"]
-        process.standardOutput = Pipe()
-        let log = Pipe()
-        process.standardError = log
-        try process.run()
+        let server = try await ServerProcess.start(["hub", "--port", "0", "--simulate-agents", "1", "--sensors-per-agent", "2", "--rate", "20"])
+        let process = server.process, port = server.port, log = server.errors
         let client = SensorClient(host: "127.0.0.1", port: port, configuration: .init(heartbeat: .disabled, reconnect: .disabled))
         #expect(await eventually(timeout: .seconds(30)) { (try? await client.connect()) != nil })
         let readings = Task { await collectReadings(client.readings("A01-S2"), count: 3) }
