@@ -96,6 +96,25 @@ package struct DeviceRegistry: Sendable {
         return .ok
     }
 
+    /// The connection of the agent serving `id`, if the device is connected.
+    package func agentPeer(serving id: String) -> PeerID? {
+        guard let entry = entries[id], entry.connected else { return nil }
+        return peerOfAgent[entry.agentID]
+    }
+
+    /// `sensor_list`'s entries: every registered device (disconnected ones too), by id, then
+    /// the sensors of agents without descriptions (`legacy`: id -> connected).
+    package func sensorList(legacy: [String]) -> [JSONValue] {
+        var list = entries.values.sorted { $0.device.id < $1.device.id }.map { entry -> JSONValue in
+            ["sensor_id": .string(entry.device.id), "type": .string(entry.device.type), "name": .string(entry.device.name),
+             "tags": .object(entry.device.tags.mapValues(JSONValue.string)), "connected": .bool(entry.connected)]
+        }
+        for id in legacy.sorted() where entries[id] == nil {
+            list.append(["sensor_id": .string(id), "type": "sensor", "name": .string(id), "tags": .object([:]), "connected": true])
+        }
+        return list
+    }
+
     /// Whether `peer`'s agent may publish an event of `id` (owns it, connected).
     package func mayPublish(_ id: String, from peer: PeerID) -> Bool {
         guard let agentID = agentOfPeer[peer], let entry = entries[id] else { return false }

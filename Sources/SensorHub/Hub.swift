@@ -64,11 +64,14 @@ package final class Hub: Sendable {
     private let maxBacklog: Int
     private let overflow: SubscriberOverflow
     private let agentToken: String?
-    private let shared = LockedValue(Shared())
+    private let shared: LockedValue<Shared>
+    /// The hub's clock for command deadlines: time since it started.
+    private let started = ContinuousClock.now
 
     private struct Shared: Sendable {
         var state = HubState()
         var devices = DeviceRegistry()
+        var commands: CommandRouter
         var connections: [UInt64: WebSocketConnection] = [:]
         var agents: Set<UInt64> = []
         var dropped: [UInt64: Int] = [:]
@@ -86,11 +89,13 @@ package final class Hub: Sendable {
     ///   - maxMessageSize: the largest message accepted from a peer (close 1009 beyond it).
     ///   - overflow: what happens to a subscriber more than `maxBacklog` bytes behind.
     ///   - agentToken: the token agents must present; one without it is closed with 1008.
+    ///   - commandTimeout: how long an agent has to answer an app's command (then 504).
     /// - Throws: ``WebSocketError/connectFailed(_:)`` when the port cannot be bound.
     package init(host: String = "127.0.0.1", port: Int = 0, maxBacklog: Int = 1 << 20,
                  maxMessageSize: Int = 1 << 20, overflow: SubscriberOverflow = .dropReadings,
-                 agentToken: String? = nil, loop: EventLoop = .shared) throws(WebSocketError) {
+                 agentToken: String? = nil, commandTimeout: Duration = .seconds(10), loop: EventLoop = .shared) throws(WebSocketError) {
         self.agentToken = agentToken
+        shared = LockedValue(Shared(commands: CommandRouter(timeout: commandTimeout)))
         let configuration = WebSocketConfiguration(limits: .init(maxFrameSize: maxMessageSize, maxMessageSize: maxMessageSize),
                                                    closeTimeout: .seconds(2))
         server = try WebSocketServer(host: host, port: port, configuration: configuration, loop: loop)
@@ -189,7 +194,16 @@ package final class Hub: Sendable {
                         eventsContinuation.yield(.appConnected(peer: peer, address: connection.remoteAddress))
                     }
                     // Reported once handled: an observer that sees a subscribe can rely on it.
-                    outbox.add(shared.withLock { $0.state.handle(clientMessage, from: peer) })
+                    switch clientMessage {
+                    case .command(let requestID, let sensorID, let service, let data):
+                        routeCommand(from: peer, requestID: requestID, sensorID: sensorID, service: service, data: data, into: &outbox)
+                    case .listSensors:
+                        outbox.add(shared.withLock { shared in
+                            HubState.Delivery(message: .sensorList(shared.devices.sensorList(legacy: shared.state.connectedSensors)), recipients: [peer])
+                        })
+                    default:
+                        outbox.add(shared.withLock { $0.state.handle(clientMessage, from: peer) })
+                    }
                     eventsContinuation.yield(.appMessage(peer: peer, clientMessage))
                 } else {
                     eventsContinuation.yield(.skippedMessage(peer: peer, reason: "unknown event \(envelope.event)"))
@@ -215,6 +229,7 @@ package final class Hub: Sendable {
             shared.connections[peer] = nil
             shared.dropped[peer] = nil
             shared.state.appGone(peer)
+            shared.commands.appGone(peer)
             _ = shared.devices.peerGone(peer)
             return shared.agents.remove(peer) != nil ? shared.state.agentGone(peer) : []
         }
@@ -292,9 +307,41 @@ package final class Hub: Sendable {
                 return DeviceRegistry.Outcome(status: 200, error: nil)
             }
             ack(id, outcome)
-        case .commandResponse:
-            break  // commands: see issue 18, part 2
+        case .commandResponse(let commandID, let status, let data):
+            if let (app, answer) = shared.withLock({ $0.commands.response(from: peer, commandID: commandID, status: status, data: data) }) {
+                outbox.add(HubState.Delivery(message: answer, recipients: [app]))
+            }
         }
+    }
+
+    /// An app's command: to the device's agent (answered when it responds, or with 504 at the
+    /// deadline), or answered at once (404).
+    private func routeCommand(from app: UInt64, requestID: String, sensorID: String, service: String, data: JSONValue, into outbox: inout Outbox) {
+        let now = started.duration(to: .now)
+        let (route, agentConnection) = shared.withLock { shared -> (CommandRouter.Route, WebSocketConnection?) in
+            let agent = shared.devices.agentPeer(serving: sensorID)
+            let route = shared.commands.command(from: app, requestID: requestID, deviceID: sensorID, service: service, data: data, agent: agent, now: now)
+            if case .forward(let agent, _, _) = route { return (route, shared.connections[agent]) }
+            return (route, nil)
+        }
+        switch route {
+        case .answer(let message):
+            outbox.add(HubState.Delivery(message: message, recipients: [app]))
+        case .forward(_, let command, let deadline):
+            try? agentConnection?.sendNow(text: SensorProtocol.encode(command.envelope))
+            let wake = started + deadline
+            Task { [weak self] in
+                try? await ContinuousClock().sleep(until: wake)
+                self?.expireCommands()
+            }
+        }
+    }
+
+    /// Answers 504 for every command past its deadline.
+    private func expireCommands() {
+        let now = started.duration(to: .now)
+        let expired = shared.withLock { $0.commands.expire(now: now) }
+        send(Outbox(expired.map { HubState.Delivery(message: $0.message, recipients: [$0.app]) }))
     }
 
     /// Writes what a batch produced: each message encoded once, each recipient's messages in

@@ -22,9 +22,16 @@ package enum ClientMessage: Sendable, Hashable {
     case subscribe(sensorID: String)
     /// `unsubscribe_sensor`.
     case unsubscribe(sensorID: String)
+    /// `sensor_command {request_id, sensor_id, service, data}`: a command for a device.
+    case command(requestID: String, sensorID: String, service: String, data: JSONValue)
+    /// `list_sensors`: every sensor the hub knows, with its description.
+    case listSensors
 
     package var envelope: Envelope {
         switch self {
+        case .command(let requestID, let sensorID, let service, let data):
+            Envelope(event: "sensor_command", data: ["request_id": .string(requestID), "sensor_id": .string(sensorID), "service": .string(service), "data": data])
+        case .listSensors: Envelope(event: "list_sensors", data: "")
         case .connect: Envelope(event: "client_connect", data: "")
         case .disconnect: Envelope(event: "client_disconnect", data: "")
         case .connectionStatus(let id): Envelope(event: "sensor_connection_status", data: ["sensor_id": .string(id)])
@@ -36,7 +43,14 @@ package enum ClientMessage: Sendable, Hashable {
     /// Parses an envelope an app sent (the server's side); nil for anything else.
     package init?(_ envelope: Envelope) {
         let id = envelope.data["sensor_id"]?.stringValue
+        if envelope.event == "sensor_command" {
+            guard let id, let requestID = envelope.data["request_id"]?.stringValue, let service = envelope.data["service"]?.stringValue,
+                  let data = envelope.data["data"] else { return nil }
+            self = .command(requestID: requestID, sensorID: id, service: service, data: data)
+            return
+        }
         switch (envelope.event, id) {
+        case ("list_sensors", _): self = .listSensors
         case ("client_connect", _): self = .connect
         case ("client_disconnect", _): self = .disconnect
         case ("sensor_connection_status", let id?): self = .connectionStatus(sensorID: id)
@@ -53,9 +67,18 @@ package enum ServerMessage: Sendable, Hashable {
     case connectionStatus(sensorID: String, connected: Bool)
     /// `new_sensor_data`: one reading of a subscribed sensor.
     case sensorData(sensorID: String, readings: JSONValue)
+    /// `sensor_command_response {request_id, status, data}`: a command's outcome (the agent's
+    /// status and data unchanged; 404 or 504 from the hub with `{"error": ...}`).
+    case commandResponse(requestID: String, status: Int, data: JSONValue)
+    /// `sensor_list {sensors: [{sensor_id, type, name, tags, connected}]}`.
+    case sensorList([JSONValue])
 
     package var envelope: Envelope {
         switch self {
+        case .commandResponse(let requestID, let status, let data):
+            Envelope(event: "sensor_command_response", data: ["request_id": .string(requestID), "status": .number(Double(status)), "data": data])
+        case .sensorList(let sensors):
+            Envelope(event: "sensor_list", data: ["sensors": .array(sensors)])
         case .connectionStatus(let id, let connected):
             Envelope(event: "sensor_connection_status", data: ["sensor_id": .string(id), "connected": .bool(connected)])
         case .sensorData(let id, let readings):
@@ -66,6 +89,10 @@ package enum ServerMessage: Sendable, Hashable {
     /// The message as JSON text, exactly as `SensorProtocol.encode(envelope)` writes it, but
     /// without building the envelope's dictionaries: the hub encodes every reading this way.
     package var encodedText: String {
+        switch self {
+        case .commandResponse, .sensorList: return SensorProtocol.encode(envelope)
+        case .connectionStatus, .sensorData: break
+        }
         var output: [UInt8] = []
         output.reserveCapacity(128)
         switch self {
@@ -79,6 +106,8 @@ package enum ServerMessage: Sendable, Hashable {
             JSONSerializer.appendString(id, to: &output)
             output.append(contentsOf: #","sensor_readings":"#.utf8)
             JSONSerializer.append(readings, to: &output)
+        case .commandResponse, .sensorList:
+            break
         }
         output.append(contentsOf: "}}".utf8)
         return String(decoding: output, as: UTF8.self)
@@ -89,12 +118,27 @@ package enum ServerMessage: Sendable, Hashable {
     /// envelope's dictionaries. Nil for invalid JSON, unknown events or missing fields.
     package static func decode(_ text: String) -> ServerMessage? {
         var text = text
-        return text.withUTF8 { JSONParser.parseServerMessage(UnsafeRawBufferPointer($0)) }
+        if let message = text.withUTF8({ JSONParser.parseServerMessage(UnsafeRawBufferPointer($0)) }) { return message }
+        // The one-pass decoder knows the two frequent events; the others take the general path.
+        return SensorProtocol.decode(text).flatMap(ServerMessage.init)
     }
 
     /// Interprets an envelope from the server; nil for unknown events or missing fields
     /// (which the typed API skips; they stay visible on the raw frame stream).
     package init?(_ envelope: Envelope) {
+        switch envelope.event {
+        case "sensor_command_response":
+            guard let requestID = envelope.data["request_id"]?.stringValue, let status = envelope.data["status"]?.intValue,
+                  let data = envelope.data["data"] else { return nil }
+            self = .commandResponse(requestID: requestID, status: status, data: data)
+            return
+        case "sensor_list":
+            guard let sensors = envelope.data["sensors"]?.arrayValue else { return nil }
+            self = .sensorList(sensors)
+            return
+        default:
+            break
+        }
         guard let id = envelope.data["sensor_id"]?.stringValue else { return nil }
         switch envelope.event {
         case "sensor_connection_status":
