@@ -5,6 +5,7 @@ enum HubCommand {
     static let usage = """
     usage: sensorctl hub [--host HOST] [--port PORT] [--simulate-agents N] [--sensors-per-agent M]
                          [--rate HZ] [--log-file PATH] [--backpressure]
+                         [--agent-token TOKEN] [--command-timeout S]
 
     Runs the reference hub in the foreground (default 127.0.0.1:5192). Apps and agents connect
     over WebSocket on that port. With --simulate-agents, N in-process agents publish M sensors
@@ -15,10 +16,15 @@ enum HubCommand {
     --backpressure: then nothing is dropped and the hub stops reading the WebSocket agents
     publishing to it until it catches up (one stalled subscriber stalls those agents, and so
     their other subscribers).
+
+    Device agents (sensorctl agent, the SensorAgent library) register their devices here;
+    with --agent-token an agent without that token is closed with 1008 (logged). Apps' commands
+    to devices wait --command-timeout seconds (default 10) for the agent, then get 504.
     """
 
     static func run(_ arguments: [String]) async throws(UsageError) -> Int32 {
-        let parsed = try Arguments(arguments, options: ["--host", "--port", "--simulate-agents", "--sensors-per-agent", "--rate", "--log-file"],
+        let parsed = try Arguments(arguments, options: ["--host", "--port", "--simulate-agents", "--sensors-per-agent", "--rate", "--log-file",
+                                                          "--agent-token", "--command-timeout"],
                                    flags: ["--help", "-h", "--backpressure"])
         if !parsed.flags.isDisjoint(with: ["--help", "-h"]) { printLine(usage); return 0 }
         guard parsed.positional.isEmpty else { throw UsageError(message: "unexpected argument \(parsed.positional[0])") }
@@ -27,6 +33,8 @@ enum HubCommand {
         let agents = try parsed.int("--simulate-agents", default: 0, in: 0...1000)
         let sensorsPerAgent = try parsed.int("--sensors-per-agent", default: 3, in: 1...1000)
         let rate = try parsed.double("--rate", default: 1, in: 0.01...10000)
+        let commandTimeout = try parsed.double("--command-timeout", default: 10, in: 0.1...3600)
+        let agentToken = parsed.options["--agent-token"]
 
         let log: FileHandle
         if let path = parsed.options["--log-file"] {
@@ -46,7 +54,8 @@ enum HubCommand {
 
         let hub: Hub
         do {
-            hub = try Hub(host: host, port: port, overflow: parsed.flags.contains("--backpressure") ? .backpressure : .dropReadings)
+            hub = try Hub(host: host, port: port, overflow: parsed.flags.contains("--backpressure") ? .backpressure : .dropReadings,
+                          agentToken: agentToken, commandTimeout: .milliseconds(Int64(commandTimeout * 1000)))
         } catch {
             printError("sensorctl: cannot listen on \(host):\(port): \(error)")
             return 1

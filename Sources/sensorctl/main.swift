@@ -13,6 +13,7 @@ commands:
   fastslow the FastSlow server and client (serve, client)
   lantern  a lantern in the terminal, obeying a control server
   lantern-stand  the lantern test stand: control server, JSON API, live web page
+  agent    a device program: registers devices with a hub, pushes readings, answers commands
 
 Run `sensorctl <command> --help` for a command's options.
 """
@@ -31,6 +32,7 @@ do throws(UsageError) {
     case "fastslow": status = try await FastSlowCommand.run(rest)
     case "lantern": status = try await LanternTerminalCommand.run(rest)
     case "lantern-stand": status = try await LanternStandCommand.run(rest)
+    case "agent": status = try await AgentCommand.run(rest)
     case "--help", "-h", "help":
         printLine(usage)
         status = 0
@@ -51,6 +53,7 @@ do throws(UsageError) {
     case "fastslow": FastSlowCommand.usage
     case "lantern": LanternTerminalCommand.usage
     case "lantern-stand": LanternStandCommand.usage
+    case "agent": AgentCommand.usage
     default: usage
     }
     printError(commandUsage)

@@ -1,0 +1,31 @@
+import Foundation
+@testable import SensorHub
+import Testing
+import TestSupport
+
+/// `sensorctl agent` as a user runs it: simulated devices in a file, registered with a hub; a
+/// refused token ends it with exit 1.
+@Suite("sensorctl agent as a process", .timeLimit(.minutes(1)))
+struct AgentCLITests {
+    @Test("--simulate fills the devices file and registers them; the file keeps them; a wrong token exits 1")
+    func agentProcess() async throws {
+        let hub = try Hub(agentToken: "s3")
+        defer { Task { await hub.stop() } }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("agent-cli-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let process = Process()
+        process.executableURL = try sensorctlURL()
+        process.arguments = ["agent", "--port", String(hub.port), "--simulate", "2", "--token", "s3", "--devices-file", path, "--id", "cli"]
+        process.standardOutput = Pipe()
+        try process.run()
+        #expect(await eventually { hub.isConnected("cli-t1") && hub.isConnected("cli-t2") })
+        kill(process.processIdentifier, SIGTERM)
+        try await onThread { process.waitUntilExit() }
+        #expect(process.terminationStatus == 0)
+        #expect(await eventually { !hub.isConnected("cli-t1") })
+        let file = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(file.contains(#""id":"cli-t1""#) && file.contains(#""id":"cli-t2""#))
+        let refused = try await runSensorctl(["agent", "--port", String(hub.port), "--token", "wrong", "--devices-file", path, "--id", "cli"])
+        #expect(refused.status == 1 && refused.error.contains("refused"), "\(refused.error)")
+    }
+}
