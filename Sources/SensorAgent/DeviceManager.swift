@@ -4,16 +4,22 @@ import Locking
 /// Where an agent keeps its devices: add, update, remove, get, list.
 public protocol DeviceManager: Sendable {
     /// Adds a device (replacing one with its id).
+    /// - Parameter device: The device.
     /// - Throws: ``DeviceStoreError``.
     func add(_ device: Device) throws(DeviceStoreError)
     /// Replaces the stored device with this id.
+    /// - Parameter device: The device.
     /// - Throws: ``DeviceStoreError/unknownDevice(_:)`` when there is none.
     func update(_ device: Device) throws(DeviceStoreError)
-    /// Removes a device; returns it, or nil when there was none.
+    /// Removes a device.
+    /// - Parameter id: Its id.
+    /// - Returns: The device, or nil when there was none.
     /// - Throws: ``DeviceStoreError`` when the change cannot be saved.
     @discardableResult
     func remove(_ id: String) throws(DeviceStoreError) -> Device?
     /// The device with this id.
+    /// - Parameter id: Its id.
+    /// - Returns: The device, or nil.
     func get(_ id: String) -> Device?
     /// Every device, by id.
     var devices: [Device] { get }
