@@ -162,6 +162,30 @@ final class ClientEngine: Sendable {
 
     func sensorConnected(_ sensorID: String) async throws(SensorClientError) -> Bool {
         try SensorClientError.validate(sensorID: sensorID)
+        guard case .status(let connected) = try await request({ state, waiter in state.requestStatus(sensorID, waiter) }) else {
+            throw .timeout  // unreachable: a status request is answered with a status
+        }
+        return connected
+    }
+
+    func sendCommand(to sensorID: String, service: String, data: JSONValue) async throws(SensorClientError) -> CommandResponse {
+        try SensorClientError.validate(sensorID: sensorID)
+        let requestID = "c\(state.withLock { $0.makeID() })"
+        guard case .command(let response) = try await request({ state, waiter in
+            state.requestCommand(requestID: requestID, sensorID: sensorID, service: service, data: data, waiter)
+        }) else { throw .timeout }
+        return response
+    }
+
+    func sensors() async throws(SensorClientError) -> [SensorInfo] {
+        guard case .sensors(let list) = try await request({ state, waiter in state.requestSensors(waiter) }) else { throw .timeout }
+        return list
+    }
+
+    /// Registers a request with `register` (which sends it, now or on the next connection) and
+    /// waits for its reply within the request timeout.
+    private func request(_ register: @escaping @Sendable (inout LiveClientState, CheckedContinuation<ClientReply, any Error>) -> UInt64)
+        async throws(SensorClientError) -> ClientReply {
         try state.withLock { (state) throws(SensorClientError) in
             switch state.lifecycle {
             case .notStarted: throw .notConnected
@@ -171,7 +195,7 @@ final class ClientEngine: Sendable {
         }
         do {
             return try await withRequestTimeout(configuration.requestTimeout, clock: clock) {
-                try await self.waitForStatus(sensorID)
+                try await self.waitForReply(register)
             }
         } catch is RequestTimedOut {
             throw .timeout
@@ -182,15 +206,14 @@ final class ClientEngine: Sendable {
         }
     }
 
-    /// Registers a waiter for `sensorID`'s status (sending the request if it is the first)
-    /// and waits for the answer.
-    private func waitForStatus(_ sensorID: String) async throws -> Bool {
+    /// Registers a waiter with `register` and waits for its reply.
+    private func waitForReply(_ register: @escaping @Sendable (inout LiveClientState, CheckedContinuation<ClientReply, any Error>) -> UInt64) async throws -> ClientReply {
         let requestID = LockedValue<UInt64?>(nil)
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, any Error>) in
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ClientReply, any Error>) in
                 let failure = withState { state -> (any Error)? in
                     guard state.lifecycle != .closed else { return SensorClientError.disconnected }
-                    let id = state.requestStatus(sensorID, continuation)
+                    let id = register(&state, continuation)
                     requestID.withLock { $0 = id }
                     if Task.isCancelled, state.cancelRequest(id) != nil { return CancellationError() }
                     return nil
@@ -198,7 +221,7 @@ final class ClientEngine: Sendable {
                 if let failure { continuation.resume(throwing: failure) }
             }
         } onCancel: {
-            let waiter = state.withLock { state -> CheckedContinuation<Bool, any Error>? in
+            let waiter = state.withLock { state -> CheckedContinuation<ClientReply, any Error>? in
                 guard let id = requestID.withLock({ $0 }) else { return nil }
                 return state.cancelRequest(id)
             }

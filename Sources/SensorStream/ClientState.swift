@@ -67,7 +67,7 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
     /// What a batch of server messages calls for outside the lock.
     package struct Deliveries: Sendable {
         package var wakes: [ReadingQueue.Waiter] = []
-        package var answers: [(StatusWaiter, Bool)] = []
+        package var answers: [(StatusWaiter, ClientReply)] = []
         /// Dispatch stopped before this message: a lossless consumer's buffer is full. Wait
         /// for room in `queue`, then receive the batch again from `index`.
         package var blocked: (index: Int, queue: ReadingQueue)?
@@ -79,6 +79,13 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
     package private(set) var connectionState = ConnectionState.idle
     package private(set) var book = SubscriptionBook()
     package var pending = KeyedRequests<String, StatusWaiter>()
+    /// Commands waiting for their response, by request id.
+    package var commands = KeyedRequests<String, StatusWaiter>()
+    /// Commands made while no connection was open: sent when the next one is replayed (a
+    /// command already sent is never sent again).
+    private var unsentCommands: [(requestID: String, message: ClientMessage)] = []
+    /// `sensors()` calls waiting for the list (one key: every waiter gets the next list).
+    package var lists = KeyedRequests<String, StatusWaiter>()
     package private(set) var consumers: [String: [UInt64: Consumer]] = [:]
     var callbacks: [String: [(consumerID: UInt64, task: Task<Void, Never>)]] = [:]
     package private(set) var statistics = ClientStatistics()
@@ -130,6 +137,9 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
         send(.connect)
         for sensorID in book.activeSensors { send(.subscribe(sensorID: sensorID)) }
         for sensorID in pending.awaitedKeys { send(.connectionStatus(sensorID: sensorID)) }
+        if !lists.isEmpty { send(.listSensors) }
+        for (requestID, message) in unsentCommands where commands.count(requestID) > 0 { send(message) }
+        unsentCommands.removeAll()
         if isReconnect {
             statistics.reconnects += 1
             for sensorID in consumers.keys {
@@ -154,7 +164,22 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
 
     /// A request gave up (cancelled or timed out): its waiter, if it still waited.
     package mutating func cancelRequest(_ id: UInt64) -> StatusWaiter? {
-        pending.remove(id: id)
+        pending.remove(id: id) ?? commands.remove(id: id) ?? lists.remove(id: id)
+    }
+
+    /// Sends a command (now, or when the next connection opens) and registers its waiter.
+    package mutating func requestCommand(requestID: String, sensorID: String, service: String, data: JSONValue, _ waiter: StatusWaiter) -> UInt64 {
+        let (id, _) = commands.add(requestID, waiter)
+        let message = ClientMessage.command(requestID: requestID, sensorID: sensorID, service: service, data: data)
+        if connection != nil { send(message) } else { unsentCommands.append((requestID, message)) }
+        return id
+    }
+
+    /// Asks for the sensor list: registers the waiter; the first waiting one sends.
+    package mutating func requestSensors(_ waiter: StatusWaiter) -> UInt64 {
+        let (id, isFirst) = lists.add("", waiter)
+        if isFirst { send(.listSensors) }
+        return id
     }
 
     /// An explicit subscription (sent if it makes the sensor active).
@@ -220,11 +245,19 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
         var end = batch.endIndex
         dispatch: for index in start..<batch.endIndex {
             switch batch[index].1 {
-            case nil, .commandResponse?, .sensorList?:
-                // Commands and the sensor list have no typed API in the client yet (issue 18, part 2).
+            case nil:
                 statistics.messagesSkipped += 1
+            case .commandResponse(let requestID, let status, let data)?:
+                let waiters = commands.answer(requestID)
+                if waiters.isEmpty { statistics.messagesSkipped += 1 }
+                deliveries.answers += waiters.map { ($0, .command(CommandResponse(status: status, data: data))) }
+            case .sensorList(let entries)?:
+                let waiters = lists.answer("")
+                if waiters.isEmpty { statistics.messagesSkipped += 1 }
+                let sensors = entries.compactMap(SensorInfo.init)
+                deliveries.answers += waiters.map { ($0, .sensors(sensors)) }
             case .connectionStatus(let sensorID, let connected)?:
-                deliveries.answers += pending.answer(sensorID).map { ($0, connected) }
+                deliveries.answers += pending.answer(sensorID).map { ($0, .status(connected)) }
                 if statuses.enqueue(SensorStatus(sensorID: sensorID, connected: connected)) { broadcastPending = true }
             case .sensorData(let sensorID, let readings)?:
                 guard var sensorConsumers = consumers[sensorID] else {
@@ -281,7 +314,8 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
         var teardown = Teardown()
         teardown.readings = consumers.values.flatMap { $0.values.map(\.queue) }
         teardown.tasks = callbacks.values.flatMap { $0.map(\.task) }
-        teardown.waiters = pending.removeAll()
+        teardown.waiters = pending.removeAll() + commands.removeAll() + lists.removeAll()
+        unsentCommands.removeAll()
         consumers.removeAll()
         callbacks.removeAll()
         // `connection` stays until it ends: the messages sent with this change still go out on it.
@@ -290,17 +324,17 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
 }
 
 /// The client's own state: a WebSocket connection, `sensorConnected` callers' continuations.
-typealias LiveClientState = ClientState<WebSocketConnection, CheckedContinuation<Bool, any Error>>
+typealias LiveClientState = ClientState<WebSocketConnection, CheckedContinuation<ClientReply, any Error>>
 
-extension ClientState.Deliveries where StatusWaiter == CheckedContinuation<Bool, any Error> {
+extension ClientState.Deliveries where StatusWaiter == CheckedContinuation<ClientReply, any Error> {
     /// Resumes the consumers and requests (outside every lock).
     func run() {
         for wake in wakes { wake.resume() }
-        for (waiter, connected) in answers { waiter.resume(returning: connected) }
+        for (waiter, reply) in answers { waiter.resume(returning: reply) }
     }
 }
 
-extension ClientState.Teardown where StatusWaiter == CheckedContinuation<Bool, any Error> {
+extension ClientState.Teardown where StatusWaiter == CheckedContinuation<ClientReply, any Error> {
     /// Finishes the streams, cancels the callbacks, fails the requests (outside the lock).
     func run(error: SensorClientError) {
         readings.forEach { $0.finish().resume() }

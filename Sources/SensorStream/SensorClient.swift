@@ -123,6 +123,31 @@ public final class SensorClient: Sendable {
         try await engine.sensorConnected(sensorID)
     }
 
+    /// Sends a command to a device (a sensor an agent registered with the SensorAgent library)
+    /// and waits for its response, within ``Configuration/requestTimeout``. Made while
+    /// reconnecting, it goes out on the next connection; a command is never sent twice.
+    /// - Parameters:
+    ///   - sensorID: The device.
+    ///   - service: What to do (`switch` ...).
+    ///   - data: Its arguments.
+    /// - Returns: The device's status and data, unchanged; or the hub's 404 (unknown or
+    ///   disconnected device) or 504 (the agent did not answer in time).
+    /// - Throws: ``SensorClientError/invalidSensorID(_:)`` (nothing sent),
+    ///   ``SensorClientError/timeout``, ``SensorClientError/notConnected``,
+    ///   ``SensorClientError/disconnected``.
+    public func sendCommand(to sensorID: String, service: String, data: JSONValue) async throws(SensorClientError) -> CommandResponse {
+        try await engine.sendCommand(to: sensorID, service: service, data: data)
+    }
+
+    /// Every sensor the hub knows, with type, name, tags and whether it is connected (a
+    /// disconnected device stays listed, a deleted one does not).
+    /// - Returns: The sensors.
+    /// - Throws: ``SensorClientError/timeout``, ``SensorClientError/notConnected``,
+    ///   ``SensorClientError/disconnected``.
+    public func sensors() async throws(SensorClientError) -> [SensorInfo] {
+        try await engine.sensors()
+    }
+
     // MARK: Subscriptions
 
     /// Subscribes to a sensor (`subscribe_sensor`), unless it is already subscribed. The

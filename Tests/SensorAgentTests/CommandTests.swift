@@ -1,6 +1,7 @@
 import Foundation
 import SensorAgent
 @testable import SensorHub
+import SensorStream
 import SensorWire
 import Testing
 import TestSupport
@@ -104,6 +105,36 @@ struct CommandTests {
             ["sensor_id": "A01-S1", "type": "sensor", "name": "A01-S1", "tags": .object([:]), "connected": true],
         ])
         _ = await app.close()
+        await agent.stop()
+    }
+
+    @Test("SensorClient: sendCommand gets the device's answer, 404 and 504 from the hub; sensors() lists them")
+    func sensorClient() async throws {
+        let hub = try Hub(commandTimeout: .milliseconds(300))
+        defer { Task { await hub.stop() } }
+        var configuration = AgentClient.Configuration()
+        configuration.reconnect = .fixed(.milliseconds(20))
+        let agent = AgentClient(host: "127.0.0.1", port: hub.port, agentID: "home-1",
+                                devices: InMemoryDeviceStore([Device(id: "lamp-2", type: "lamp", name: "Hall", tags: ["floor": "0"]),
+                                                              Device(id: "mute-1", type: "lamp", name: "Silent")]),
+                                configuration: configuration)
+        agent.onCommand { command in
+            guard command.deviceID == "lamp-2" else { return }
+            try? await agent.respond(to: command, status: 200, data: ["on": command.data["on"] ?? .null])
+        }
+        agent.start()
+        #expect(await eventually { hub.isConnected("lamp-2") && hub.isConnected("mute-1") })
+        let app = SensorClient(host: "127.0.0.1", port: hub.port)
+        try await app.connect()
+        let response = try await app.sendCommand(to: "lamp-2", service: "switch", data: ["on": true])
+        #expect(response == CommandResponse(status: 200, data: ["on": true]) && response.isSuccess)
+        #expect(try await app.sendCommand(to: "mute-1", service: "switch", data: 1).status == 504)
+        #expect(try await app.sendCommand(to: "nobody", service: "switch", data: 1).status == 404)
+        await #expect(throws: SensorClientError.invalidSensorID("")) { try await app.sendCommand(to: "", service: "s", data: 1) }
+        let sensors = try await app.sensors()
+        #expect(sensors == [SensorInfo(sensorID: "lamp-2", type: "lamp", name: "Hall", tags: ["floor": "0"], connected: true),
+                            SensorInfo(sensorID: "mute-1", type: "lamp", name: "Silent", tags: [:], connected: true)])
+        await app.disconnect()
         await agent.stop()
     }
 }

@@ -179,7 +179,7 @@ enum ClientStateFuzzTarget {
         case .connectionStatus(let sensorID, let connected)?:
             let expected = model.waiters.removeValue(forKey: sensorID) ?? []
             precondition(deliveries.answers.map(\.0) == expected, "an answer resolved the wrong waiters")
-            precondition(deliveries.answers.allSatisfy { $0.1 == connected })
+            precondition(deliveries.answers.allSatisfy { $0.1 == .status(connected) })
             model.requests = model.requests.filter { !expected.contains($0.value) }
         case .sensorData(let sensorID, let readings)?:
             precondition(deliveries.answers.isEmpty)
