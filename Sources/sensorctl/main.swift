@@ -14,6 +14,8 @@ commands:
   lantern  a lantern in the terminal, obeying a control server
   lantern-stand  the lantern test stand: control server, JSON API, live web page
   agent    a device program: registers devices with a hub, pushes readings, answers commands
+  command  send a command to a device and print its response
+  sensors  list the sensors a hub knows (type, name, tags, connected)
 
 Run `sensorctl <command> --help` for a command's options.
 """
@@ -33,6 +35,8 @@ do throws(UsageError) {
     case "lantern": status = try await LanternTerminalCommand.run(rest)
     case "lantern-stand": status = try await LanternStandCommand.run(rest)
     case "agent": status = try await AgentCommand.run(rest)
+    case "command": status = try await SendCommandCommand.run(rest)
+    case "sensors": status = try await SensorsCommand.run(rest)
     case "--help", "-h", "help":
         printLine(usage)
         status = 0
@@ -54,6 +58,8 @@ do throws(UsageError) {
     case "lantern": LanternTerminalCommand.usage
     case "lantern-stand": LanternStandCommand.usage
     case "agent": AgentCommand.usage
+    case "command": SendCommandCommand.usage
+    case "sensors": SensorsCommand.usage
     default: usage
     }
     printError(commandUsage)

@@ -19,6 +19,17 @@ struct AgentCLITests {
         process.standardOutput = Pipe()
         try process.run()
         #expect(await eventually { hub.isConnected("cli-t1") && hub.isConnected("cli-t2") })
+        // sensorctl command and sensors against it.
+        let answered = try await runSensorctl(["command", "cli-t1", "switch", #"{"on": true}"#, "--port", String(hub.port)])
+        #expect(answered.status == 0 && answered.output == #"200 {"done":true}"# + "\n", "\(answered)")
+        let missing = try await runSensorctl(["command", "nobody", "switch", "{}", "--port", String(hub.port)])
+        #expect(missing.status == 1 && missing.output.hasPrefix("404 "), "\(missing)")
+        let badJSON = try await runSensorctl(["command", "cli-t1", "switch", "{on}", "--port", String(hub.port)])
+        #expect(badJSON.status == 2 && badJSON.error.contains("not JSON"))
+        let listed = try await runSensorctl(["sensors", "--port", String(hub.port), "--json"])
+        #expect(listed.status == 0 && listed.output.contains(#"{"connected":true,"name":"Thermometer 1","sensor_id":"cli-t1","tags":{"simulated":"true"},"type":"thermometer"}"#), "\(listed)")
+        let table = try await runSensorctl(["sensors", "--port", String(hub.port)])
+        #expect(table.output.contains("cli-t2") && table.output.contains("simulated=true"))
         kill(process.processIdentifier, SIGTERM)
         try await onThread { process.waitUntilExit() }
         #expect(process.terminationStatus == 0)
