@@ -22,9 +22,10 @@ enum Connections {
     static func serveHub() async throws {
         let hub = try Hub(maxBacklog: 1 << 20)
         let simulation = Simulation(hub: hub, agents: 10, sensorsPerAgent: 10, rate: 10)
+        _ = await simulation.ready()
         FileHandle.standardOutput.write(Data("port \(hub.port)\n".utf8))
         _ = await Task.detached { FileHandle.standardInput.readDataToEndOfFile() }.value
-        simulation.stop()
+        await simulation.stop()
         await hub.stop()
     }
 

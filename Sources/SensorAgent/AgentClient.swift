@@ -215,6 +215,26 @@ public final class AgentClient: Sendable {
         return try await request { .event(requestID: $0, deviceID: device, service: service, data: data) }
     }
 
+    /// Pushes an event without waiting for its acknowledgement (telemetry at a high rate): sent
+    /// at once when connected and synchronised, in call order; dropped otherwise, and dropped
+    /// if the connection ends before the hub acknowledged it.
+    /// - Parameters:
+    ///   - device: The device.
+    ///   - service: What it is about.
+    ///   - data: The event.
+    /// - Returns: Whether it was sent.
+    @discardableResult
+    public func publish(device: String, service: String, data: JSONValue) -> Bool {
+        let (send, connection) = shared.withLock { shared -> ([AgentToHub], WebSocketConnection?) in
+            guard shared.finished == nil, shared.session.isOnline, let connection = shared.connection else { return ([], nil) }
+            let (_, send) = shared.session.submit({ .event(requestID: $0, deviceID: device, service: service, data: data) }, waiter: nil)
+            return (send, connection)
+        }
+        guard !send.isEmpty else { return false }
+        write(send, on: connection)
+        return true
+    }
+
     /// Answers a command (the app gets `status` and `data` unchanged).
     /// - Parameters:
     ///   - command: The command.

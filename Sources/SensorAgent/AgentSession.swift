@@ -54,11 +54,18 @@ package struct AgentSession<Waiter: Sendable>: Sendable {
         return [.connect(agentID: agentID, token: token, devices: devices.map { .init(id: $0.id, hash: $0.hash) })]
     }
 
-    /// The connection ended: every request waits for the next one.
+    /// The connection ended: every request waits for the next one, except events nobody
+    /// waits for (published without a waiter: stale by the next connection), which are dropped.
     package mutating func lost() {
         phase = .offline
+        queue.removeAll { entry in
+            if case .event = entry.message { entry.waiter == nil } else { false }
+        }
         for index in queue.indices { queue[index].sent = false }
     }
+
+    /// Whether requests go out at once.
+    package var isOnline: Bool { phase == .online }
 
     /// Queues a request built with its new id; returns the id and what to send now (it, when online).
     package mutating func submit(_ build: (String) -> AgentToHub, waiter: Waiter?) -> (requestID: String, send: [AgentToHub]) {

@@ -30,6 +30,7 @@ enum DemoCommand {
             return 1
         }
         let simulation = Simulation(hub: hub, agents: agents, sensorsPerAgent: sensorsPerAgent, rate: rate)
+        _ = await simulation.ready()
         let watched = Array([simulation.sensorIDs.first, simulation.sensorIDs.dropFirst(sensorsPerAgent).first,
                              simulation.sensorIDs.last].compactMap { $0 }.reduce(into: [String]()) { if !$1.isEmpty && !$0.contains($1) { $0.append($1) } })
         printLine("SensorStream demo: hub on ws://127.0.0.1:\(hub.port), \(agents) simulated agents × \(sensorsPerAgent) sensors at \(rate) Hz")
@@ -79,7 +80,7 @@ enum DemoCommand {
         await client.disconnect()
         for loop in loops { _ = await loop.value }
         _ = await states.value
-        simulation.stop()
+        await simulation.stop()
         await hub.stop()
         let elapsed = ContinuousClock.now - started
         let statistics = client.statistics

@@ -63,7 +63,10 @@ enum HubCommand {
         let logger = Task { for await event in hub.events { write(event.description) } }
         var simulation: Simulation?
         if agents > 0 {
-            simulation = Simulation(hub: hub, agents: agents, sensorsPerAgent: sensorsPerAgent, rate: rate)
+            // The simulated agents are device agents like any other, over loopback.
+            simulation = Simulation(hub: hub, agents: agents, sensorsPerAgent: sensorsPerAgent, rate: rate,
+                                    host: host == "0.0.0.0" ? "127.0.0.1" : host, token: agentToken)
+            if await simulation?.ready() != true { write("the simulated agents did not all register within 10 s") }
         }
         write("hub listening on ws://\(host):\(hub.port)" + (simulation.map { ", simulating \($0.sensorIDs.count) sensors: \($0.sensorIDs.joined(separator: " "))" } ?? ""))
         printLine("hub listening on ws://\(host):\(hub.port)")
@@ -74,7 +77,7 @@ enum HubCommand {
         _ = await waitForStop.next()
         _ = signals
         write("shutting down")
-        simulation?.stop()
+        await simulation?.stop()
         await hub.stop()
         _ = await logger.value
         write("stopped")
