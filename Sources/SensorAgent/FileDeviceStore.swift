@@ -97,26 +97,48 @@ public final class FileDeviceStore: DeviceManager {
 
     private func write(_ devices: [Device]) throws(DeviceStoreError) {
         var bytes: [UInt8] = []
-        JSONSerializer.append(["devices": .array(devices.map { device -> JSONValue in
-            ["id": .string(device.id), "type": .string(device.type), "name": .string(device.name),
-             "tags": .object(device.tags.mapValues(JSONValue.string))]
-        })], to: &bytes)
+        JSONSerializer.append(["devices": .array(devices.map(\.storedValue))], to: &bytes)
         bytes.append(UInt8(ascii: "\n"))
+        do {
+            try AtomicFile.write(bytes, to: path)
+        } catch {
+            throw .file(path: path, reason: error.reason)
+        }
+    }
+}
+
+extension Device {
+    /// The device as a stored file holds it (no hash: it is computed).
+    package var storedValue: JSONValue {
+        ["id": .string(id), "type": .string(type), "name": .string(name), "tags": .object(tags.mapValues(JSONValue.string))]
+    }
+}
+
+/// Writes a file so that a crash leaves the old contents or the new, never a torn file: a
+/// temporary file beside it is written and `fsync`ed, renamed over it, and the folder `fsync`ed.
+package enum AtomicFile {
+    /// Why a write failed.
+    package struct Failure: Error, Sendable {
+        package let reason: String
+    }
+
+    /// Replaces `path`'s contents with `bytes`.
+    package static func write(_ bytes: [UInt8], to path: String) throws(Failure) {
         let temporary = path + ".tmp"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw .file(path: path, reason: "cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else { throw Failure(reason: "cannot write \(temporary): \(String(cString: strerror(errno)))") }
         var offset = 0
         while offset < bytes.count {
             let written = bytes[offset...].withUnsafeBytes { systemWrite(descriptor, $0.baseAddress, $0.count) }
             guard written > 0 else {
                 close(descriptor)
-                throw .file(path: path, reason: "cannot write \(temporary): \(String(cString: strerror(errno)))")
+                throw Failure(reason: "cannot write \(temporary): \(String(cString: strerror(errno)))")
             }
             offset += written
         }
         let synced = fsync(descriptor) == 0
         close(descriptor)
-        guard synced, rename(temporary, path) == 0 else { throw .file(path: path, reason: "cannot replace the file: \(String(cString: strerror(errno)))") }
+        guard synced, rename(temporary, path) == 0 else { throw Failure(reason: "cannot replace the file: \(String(cString: strerror(errno)))") }
         let folder = open(URL(fileURLWithPath: path).deletingLastPathComponent().path, O_RDONLY | O_CLOEXEC)
         if folder >= 0 {
             _ = fsync(folder)

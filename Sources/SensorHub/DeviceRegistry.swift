@@ -37,6 +37,19 @@ package struct DeviceRegistry: Sendable {
 
     package init() {}
 
+    /// A registry holding what an earlier hub saved (``saved``): every device disconnected
+    /// until its agent connects again.
+    package init(restoring devices: [String: [Device]]) {
+        for (agentID, list) in devices {
+            for device in list { entries[device.id] = Entry(agentID: agentID, device: device, connected: false) }
+        }
+    }
+
+    /// What survives a restart: each agent's devices (not whether they are connected).
+    package var saved: [String: [Device]] {
+        Dictionary(grouping: entries.values, by: \.agentID).mapValues { $0.map(\.device).sorted { $0.id < $1.id } }
+    }
+
     /// The agent a connection speaks for.
     package func agent(of peer: PeerID) -> String? { agentOfPeer[peer] }
 

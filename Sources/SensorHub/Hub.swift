@@ -64,6 +64,9 @@ package final class Hub: Sendable {
     private let maxBacklog: Int
     private let overflow: SubscriberOverflow
     private let agentToken: String?
+    private let registryFile: String?
+    /// Serializes registry writes (a file write is not made under the state lock).
+    private let registryWriter = LockedValue(())
     private let shared: LockedValue<Shared>
     /// The hub's clock for command deadlines: time since it started.
     private let started = ContinuousClock.now
@@ -90,12 +93,18 @@ package final class Hub: Sendable {
     ///   - overflow: what happens to a subscriber more than `maxBacklog` bytes behind.
     ///   - agentToken: the token agents must present; one without it is closed with 1008.
     ///   - commandTimeout: how long an agent has to answer an app's command (then 504).
+    ///   - registryFile: where the device registry is written (atomically) after every change;
+    ///     nil keeps it in memory. Read it with ``RegistryFile/read(_:)`` for `savedDevices`.
+    ///   - savedDevices: devices an earlier hub registered, by agent (disconnected until their
+    ///     agents connect).
     /// - Throws: ``WebSocketError/connectFailed(_:)`` when the port cannot be bound.
     package init(host: String = "127.0.0.1", port: Int = 0, maxBacklog: Int = 1 << 20,
                  maxMessageSize: Int = 1 << 20, overflow: SubscriberOverflow = .dropReadings,
-                 agentToken: String? = nil, commandTimeout: Duration = .seconds(10), loop: EventLoop = .shared) throws(WebSocketError) {
+                 agentToken: String? = nil, commandTimeout: Duration = .seconds(10), registryFile: String? = nil,
+                 savedDevices: [String: [Device]] = [:], loop: EventLoop = .shared) throws(WebSocketError) {
         self.agentToken = agentToken
-        shared = LockedValue(Shared(commands: CommandRouter(timeout: commandTimeout)))
+        self.registryFile = registryFile
+        shared = LockedValue(Shared(devices: DeviceRegistry(restoring: savedDevices), commands: CommandRouter(timeout: commandTimeout)))
         let configuration = WebSocketConfiguration(limits: .init(maxFrameSize: maxMessageSize, maxMessageSize: maxMessageSize),
                                                    closeTimeout: .seconds(2))
         server = try WebSocketServer(host: host, port: port, configuration: configuration, loop: loop)
@@ -287,6 +296,7 @@ package final class Hub: Sendable {
                 if outcome.status == 200 { outbox.add(shared.state.sensorAdded(device.id, by: peer)) }
                 return outcome
             }
+            if outcome.status == 200 { saveRegistry() }
             ack(id, outcome)
         case .disconnect(let id, let deviceID), .delete(let id, let deviceID):
             let delete = if case .delete = message { true } else { false }
@@ -295,6 +305,7 @@ package final class Hub: Sendable {
                 if outcome.status == 200 { outbox.add(shared.state.sensorRemoved(deviceID, by: peer)) }
                 return outcome
             }
+            if delete && outcome.status == 200 { saveRegistry() }
             ack(id, outcome)
         case .event(let id, let deviceID, let service, let data):
             let outcome = shared.withLock { shared -> DeviceRegistry.Outcome in
@@ -310,6 +321,20 @@ package final class Hub: Sendable {
         case .commandResponse(let commandID, let status, let data):
             if let (app, answer) = shared.withLock({ $0.commands.response(from: peer, commandID: commandID, status: status, data: data) }) {
                 outbox.add(HubState.Delivery(message: answer, recipients: [app]))
+            }
+        }
+    }
+
+    /// Writes the registry file (if any) before the change is acknowledged: one writer at a
+    /// time, the snapshot taken under the state lock, the write made outside it.
+    private func saveRegistry() {
+        guard let registryFile else { return }
+        registryWriter.withLock { _ in
+            let saved = shared.withLock { $0.devices.saved }
+            do throws(RegistryFile.Failure) {
+                try RegistryFile.write(saved, to: registryFile)
+            } catch {
+                eventsContinuation.yield(.skippedMessage(peer: 0, reason: "device registry \(registryFile) not saved: \(error.reason)"))
             }
         }
     }

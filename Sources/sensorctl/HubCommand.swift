@@ -1,11 +1,12 @@
 import Foundation
+import SensorAgent
 import SensorHub
 
 enum HubCommand {
     static let usage = """
     usage: sensorctl hub [--host HOST] [--port PORT] [--simulate-agents N] [--sensors-per-agent M]
                          [--rate HZ] [--log-file PATH] [--backpressure]
-                         [--agent-token TOKEN] [--command-timeout S]
+                         [--agent-token TOKEN] [--command-timeout S] [--data-dir DIR]
 
     Runs the reference hub in the foreground (default 127.0.0.1:5192). Apps and agents connect
     over WebSocket on that port. With --simulate-agents, N in-process agents publish M sensors
@@ -19,12 +20,15 @@ enum HubCommand {
 
     Device agents (sensorctl agent, the SensorAgent library) register their devices here;
     with --agent-token an agent without that token is closed with 1008 (logged). Apps' commands
-    to devices wait --command-timeout seconds (default 10) for the agent, then get 504.
+    to devices wait --command-timeout seconds (default 10) for the agent, then get 504. With
+    --data-dir the device registry is kept in DIR/devices.json (written atomically after every
+    change) and read back at start: known devices are listed, disconnected, until their agents
+    connect.
     """
 
     static func run(_ arguments: [String]) async throws(UsageError) -> Int32 {
         let parsed = try Arguments(arguments, options: ["--host", "--port", "--simulate-agents", "--sensors-per-agent", "--rate", "--log-file",
-                                                          "--agent-token", "--command-timeout"],
+                                                          "--agent-token", "--command-timeout", "--data-dir"],
                                    flags: ["--help", "-h", "--backpressure"])
         if !parsed.flags.isDisjoint(with: ["--help", "-h"]) { printLine(usage); return 0 }
         guard parsed.positional.isEmpty else { throw UsageError(message: "unexpected argument \(parsed.positional[0])") }
@@ -52,10 +56,29 @@ enum HubCommand {
             log.write(Data("\(ISO8601DateFormatter().string(from: Date())) \(line)\n".utf8))
         }
 
+        var registryFile: String?
+        var saved: [String: [Device]] = [:]
+        if let folder = parsed.options["--data-dir"] {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            } catch {
+                printError("sensorctl: cannot create \(folder): \(error.localizedDescription)")
+                return 1
+            }
+            let path = URL(fileURLWithPath: folder).appendingPathComponent("devices.json").path
+            do {
+                saved = try RegistryFile.read(path)
+            } catch {
+                printError("sensorctl: \(path): \(error.reason)")
+                return 1
+            }
+            registryFile = path
+        }
         let hub: Hub
         do {
             hub = try Hub(host: host, port: port, overflow: parsed.flags.contains("--backpressure") ? .backpressure : .dropReadings,
-                          agentToken: agentToken, commandTimeout: .milliseconds(Int64(commandTimeout * 1000)))
+                          agentToken: agentToken, commandTimeout: .milliseconds(Int64(commandTimeout * 1000)),
+                          registryFile: registryFile, savedDevices: saved)
         } catch {
             printError("sensorctl: cannot listen on \(host):\(port): \(error)")
             return 1

@@ -163,4 +163,35 @@ struct AgentLoopbackTests {
         #expect(Set(store.devices.map(\.id)) == Set(expected))
         await agent.stop()
     }
+
+    @Test("with a registry file the hub remembers devices across a restart: listed disconnected, connected again without a new registration")
+    func registryFile() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hub-devices-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let first = try Hub(registryFile: path)
+        let store = InMemoryDeviceStore([Self.thermometer])
+        let agent = AgentClient(host: "127.0.0.1", port: first.port, agentID: "home-1", devices: store, configuration: Self.configuration())
+        agent.start()
+        #expect(await eventually { first.isConnected("thermo-1") })
+        #expect(try await agent.add(Self.lamp))
+        await agent.stop()
+        await first.stop()
+        let saved = try RegistryFile.read(path)
+        #expect(saved == ["home-1": [Self.lamp, Self.thermometer]])
+        let second = try Hub(registryFile: path, savedDevices: saved)
+        defer { Task { await second.stop() } }
+        let app = SensorClient(host: "127.0.0.1", port: second.port)
+        try await app.connect()
+        #expect(try await app.sensors().map { "\($0.sensorID) \($0.connected)" } == ["lamp-2 false", "thermo-1 false"])
+        // The agent comes back with the same devices: the hub knows their hashes and asks for nothing.
+        var registry = DeviceRegistry(restoring: saved)
+        let sync = registry.agentConnected(1, agentID: "home-1", devices: [.init(id: "lamp-2", hash: Self.lamp.hash), .init(id: "thermo-1", hash: Self.thermometer.hash)])
+        #expect(sync.register.isEmpty && Set(sync.connected) == ["lamp-2", "thermo-1"])
+        let again = AgentClient(host: "127.0.0.1", port: second.port, agentID: "home-1", devices: InMemoryDeviceStore([Self.thermometer, Self.lamp]),
+                                configuration: Self.configuration())
+        again.start()
+        #expect(await eventually { second.isConnected("thermo-1") && second.isConnected("lamp-2") })
+        await app.disconnect()
+        await again.stop()
+    }
 }
