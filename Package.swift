@@ -35,7 +35,7 @@ let package = Package(
         // agent's sans-I/O session and its client on the core over our WebSocket stack.
         .target(name: "SensorAgent", dependencies: ["ConnectionCore", "WebSocketIO", "WebSocketCore", "SensorWire", "Locking"]),
         // The reference aggregator server (hub): sans-I/O state plus its WebSocket server.
-        .target(name: "SensorHub", dependencies: ["ConnectionCore", "SensorWire", "SensorStream", "SensorAgent", "WebSocketIO", "WebSocketCore", "Locking"]),
+        .target(name: "SensorHub", dependencies: ["ConnectionCore", "SensorWire", "SensorStream", "SensorAgent", "WebServer", "WebSocketIO", "WebSocketCore", "Locking"]),
         // MetricStore: the put/get metrics line protocol (sans-I/O parser, store, answers), its
         // server (journaled) and client on the connection core.
         .target(name: "MetricStore", dependencies: ["ConnectionCore", "Locking"]),
@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "FastSlow", dependencies: ["ConnectionCore", "Locking"], exclude: ["fastslow.proto"]),
         // A small HTTP/1.1 server on the core (sans-I/O request parser, limits, keep-alive,
         // WebSocket upgrades on the same port): the Lantern stand's API and page, the hub's dashboard.
-        .target(name: "WebServer", dependencies: ["ConnectionCore", "WebSocketCore", "WebSocketIO", "Locking"]),
+        .target(name: "WebServer", dependencies: ["ConnectionCore", "WebSocketCore", "WebSocketIO", "TCPTransport", "Locking"]),
         // Lantern: a TLV-controlled lantern (sans-I/O decoder, registry, state reduction), its
         // client on the connection core, and the control server of its test stand.
         .target(name: "Lantern", dependencies: ["ConnectionCore", "Locking"]),

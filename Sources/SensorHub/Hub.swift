@@ -4,6 +4,7 @@ import Locking
 import SensorStream
 import WebSocketCore
 import WebSocketIO
+import WebServer
 import SensorWire
 
 /// Something the hub did or saw, for logs and tests.
@@ -60,7 +61,7 @@ package final class Hub: Sendable {
     /// What happens, for logging (the newest 10,000 are kept for a slow reader).
     package let events: AsyncStream<HubEvent>
     private let eventsContinuation: AsyncStream<HubEvent>.Continuation
-    private let server: WebSocketServer
+    private let server: HTTPServer
     private let maxBacklog: Int
     private let overflow: SubscriberOverflow
     private let agentToken: String?
@@ -107,27 +108,42 @@ package final class Hub: Sendable {
         shared = LockedValue(Shared(devices: DeviceRegistry(restoring: savedDevices), commands: CommandRouter(timeout: commandTimeout)))
         let configuration = WebSocketConfiguration(limits: .init(maxFrameSize: maxMessageSize, maxMessageSize: maxMessageSize),
                                                    closeTimeout: .seconds(2))
-        server = try WebSocketServer(host: host, port: port, configuration: configuration, loop: loop)
+        let (events, eventsContinuation) = AsyncStream.makeStream(of: HubEvent.self, bufferingPolicy: .bufferingNewest(10_000))
+        self.events = events
+        self.eventsContinuation = eventsContinuation
+        // Apps and agents upgrade to WebSocket on any path; a plain GET / gets the dashboard.
+        let box = LockedValue(WeakHub())
+        var routes = HTTPRoutes()
+        routes.add("GET", "/") { _ in HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: Array(DashboardPage.html.utf8)) }
+        let table = routes
+        do {
+            server = try HTTPServer(host: host, port: port, webSocketConfiguration: configuration, loop: loop, webSocket: { connection, _ in
+                // The hub registers itself right after binding; a connection that is quicker waits for it.
+                for _ in 0..<1000 {
+                    if let hub = box.withLock({ $0.hub }) {
+                        await hub.serve(connection)
+                        return
+                    }
+                    try? await Task.sleep(for: .milliseconds(1))
+                }
+                connection.abort()
+            }, onRejection: { eventsContinuation.yield(.rejected($0)) }, handler: { await table.respond(to: $0) })
+        } catch {
+            throw .connectFailed(error)
+        }
         self.port = server.port
         self.maxBacklog = maxBacklog
         self.overflow = overflow
-        (events, eventsContinuation) = AsyncStream.makeStream(of: HubEvent.self, bufferingPolicy: .bufferingNewest(10_000))
-        // Ends when `stop()` stops the server (its connection stream finishes).
-        Task { [server, self] in
-            await withDiscardingTaskGroup { group in
-                group.addTask {
-                    for await rejection in server.rejections { self.eventsContinuation.yield(.rejected(rejection)) }
-                }
-                for await connection in server.connections {
-                    group.addTask { await self.serve(connection) }
-                }
-            }
-        }
+        box.withLock { $0.hub = self }
+    }
+
+    private struct WeakHub: Sendable {
+        weak var hub: Hub?
     }
 
     /// Stops accepting, closes every connection with 1001 (going away) and waits for them.
     package func stop() async {
-        server.stop()
+        server.stopAccepting()
         // Connections accepted but not yet served see `stopping` when they register.
         let connections = shared.withLock { shared in
             shared.stopping = true

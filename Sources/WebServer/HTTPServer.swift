@@ -1,5 +1,6 @@
 import ConnectionCore
 import Locking
+import TCPTransport
 import WebSocketCore
 import WebSocketIO
 
@@ -26,12 +27,19 @@ package final class HTTPServer: Sendable {
     /// Starts listening at once.
     /// - Parameters:
     ///   - maxConnections: served at once; the next is accepted and closed at once.
-    ///   - webSocket: upgrades requests with `Upgrade: websocket` (any path); nil answers them 404.
-    package init(host: String = "127.0.0.1", port: Int, maxHeadSize: Int = 16 << 10, maxBodySize: Int = 64 << 10, maxConnections: Int = 1024,
-                 webSocket: WebSocketHandler? = nil, handler: @escaping Handler) throws {
+    ///   - webSocketConfiguration: limits and buffers of upgraded connections (and of every
+    ///     connection's buffers).
+    ///   - loop: the event loop the connections run on.
+    ///   - webSocket: upgrades requests with `Upgrade: websocket` (any path); nil answers them
+    ///     as plain requests (404 unless routed).
+    ///   - onRejection: hears about bad requests and refused upgrades, for logs.
+    package init(host: String = "127.0.0.1", port: Int, maxHeadSize: Int = 16 << 10, maxBodySize: Int = 64 << 10, maxConnections: Int = 16_384,
+                 webSocketConfiguration: WebSocketConfiguration = .init(), loop: EventLoop = .shared,
+                 webSocket: WebSocketHandler? = nil, onRejection: @escaping @Sendable (String) -> Void = { _ in },
+                 handler: @escaping Handler) throws(SocketError) {
         let box = LockedValue(WeakServer())
         let listener = try StreamListener(
-            host: host, port: port, configuration: ConnectionConfiguration(inboundBufferLimit: 1 << 20, outboundHighWater: 4 << 20),
+            host: host, port: port, loop: loop, configuration: webSocketConfiguration.connection,
             handshakeTimeout: .seconds(10),
             makeConnection: { (HTTPServerCodec(maxHeadSize: maxHeadSize, maxBodySize: maxBodySize), nil) },
             onConnection: { connection in
@@ -40,7 +48,7 @@ package final class HTTPServer: Sendable {
                     return
                 }
                 Task {
-                    await Self.serve(connection, handler: handler, webSocket: webSocket)
+                    await Self.serve(connection, webSocketConfiguration: webSocketConfiguration, handler: handler, webSocket: webSocket, onRejection: onRejection)
                     server.connections.withLock { $0[ObjectIdentifier(connection)] = nil }
                 }
             },
@@ -54,9 +62,14 @@ package final class HTTPServer: Sendable {
 
     /// Stops listening and drops every connection.
     package func stop() {
+        stopAccepting()
+        for connection in connections.withLock({ Array($0.values) }) { connection.abort() }
+    }
+
+    /// Stops listening; open connections stay (their owners close them).
+    package func stopAccepting() {
         stopped.withLock { $0 = true }
         listenerBox.withLock { $0 }?.stop()
-        for connection in connections.withLock({ Array($0.values) }) { connection.abort() }
     }
 
     private func admit(_ connection: StreamConnection, limit: Int) -> Bool {
@@ -69,10 +82,12 @@ package final class HTTPServer: Sendable {
     }
 
     /// One connection: requests in order, each answered before the next is looked at.
-    private static func serve(_ connection: StreamConnection, handler: Handler, webSocket: WebSocketHandler?) async {
+    private static func serve(_ connection: StreamConnection, webSocketConfiguration: WebSocketConfiguration, handler: Handler,
+                              webSocket: WebSocketHandler?, onRejection: @Sendable (String) -> Void) async {
         while let batch = await connection.receiveBatch() {
             for item in batch {
                 if let failure = item as? HTTPRequestParser.Failure {
+                    onRejection("\(connection.remoteAddress): \(failure.status) \(failure.reason)")
                     try? await connection.send(HTTPResponseMessage(response: .text(failure.status, failure.reason), keepAlive: false))
                     _ = await connection.close("done")
                     return
@@ -81,12 +96,13 @@ package final class HTTPServer: Sendable {
                 if request.isWebSocketUpgrade, let webSocket {
                     switch ServerHandshake.respond(to: request.head) {
                     case .success(let accepted):
-                        let codec = WebSocketCodec(role: .server, limits: WebSocketConfiguration().limits)
+                        let codec = WebSocketCodec(role: .server, limits: webSocketConfiguration.limits)
                         guard (try? await connection.send(HTTPUpgrade(response: accepted.response, codec: codec))) != nil else { return }
-                        let upgraded = WebSocketConnection(upgraded: connection, path: accepted.path, head: request.head, configuration: WebSocketConfiguration())
+                        let upgraded = WebSocketConnection(upgraded: connection, path: accepted.path, head: request.head, configuration: webSocketConfiguration)
                         await webSocket(upgraded, request)
                         return
                     case .failure(let rejected):
+                        onRejection("\(connection.remoteAddress): \(rejected.status) \(rejected.reason)")
                         try? await connection.send(HTTPResponseMessage(response: .text(rejected.status, rejected.reason), keepAlive: false))
                         _ = await connection.close("done")
                         return
