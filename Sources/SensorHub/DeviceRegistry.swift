@@ -120,10 +120,10 @@ package struct DeviceRegistry: Sendable {
     package func sensorList(legacy: [String]) -> [JSONValue] {
         var list = entries.values.sorted { $0.device.id < $1.device.id }.map { entry -> JSONValue in
             ["sensor_id": .string(entry.device.id), "type": .string(entry.device.type), "name": .string(entry.device.name),
-             "tags": .object(entry.device.tags.mapValues(JSONValue.string)), "connected": .bool(entry.connected)]
+             "tags": .object(entry.device.tags.mapValues(JSONValue.string)), "connected": .bool(entry.connected), "agent": .string(entry.agentID)]
         }
         for id in legacy.sorted() where entries[id] == nil {
-            list.append(["sensor_id": .string(id), "type": "sensor", "name": .string(id), "tags": .object([:]), "connected": true])
+            list.append(["sensor_id": .string(id), "type": "sensor", "name": .string(id), "tags": .object([:]), "connected": true, "agent": .null])
         }
         return list
     }

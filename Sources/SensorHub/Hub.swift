@@ -79,6 +79,9 @@ package final class Hub: Sendable {
         var connections: [UInt64: WebSocketConnection] = [:]
         var agents: Set<UInt64> = []
         var dropped: [UInt64: Int] = [:]
+        /// Readings dropped for slow subscribers since the start, and readings delivered.
+        var droppedTotal = 0
+        var delivered = 0
         /// Times a peer's reading waited for a congested subscriber (backpressure).
         var heldBack = 0
         var lastPeer: UInt64 = 0
@@ -222,6 +225,16 @@ package final class Hub: Sendable {
                     switch clientMessage {
                     case .command(let requestID, let sensorID, let service, let data):
                         routeCommand(from: peer, requestID: requestID, sensorID: sensorID, service: service, data: data, into: &outbox)
+                    case .statistics:
+                        outbox.add(shared.withLock { shared in
+                            let agents = shared.agents.count
+                            let counters: JSONValue = [
+                                "apps": .number(Double(shared.connections.count - agents)), "agents": .number(Double(agents)),
+                                "sensors": .number(Double(shared.state.connectedSensors.count)),
+                                "readings_delivered": .number(Double(shared.delivered)), "readings_dropped": .number(Double(shared.droppedTotal)),
+                            ]
+                            return HubState.Delivery(message: .statistics(counters), recipients: [peer])
+                        })
                     case .listSensors:
                         outbox.add(shared.withLock { shared in
                             HubState.Delivery(message: .sensorList(shared.devices.sensorList(legacy: shared.state.connectedSensors)), recipients: [peer])
@@ -399,7 +412,10 @@ package final class Hub: Sendable {
             let delivery = outbox.deliveries[0]
             let text = delivery.message.encodedText
             let isReading = if case .sensorData = delivery.message { true } else { false }
-            let connections = shared.withLock { shared in delivery.recipients.compactMap { peer in shared.connections[peer].map { (peer, $0) } } }
+            let connections = shared.withLock { shared in
+                if isReading { shared.delivered += delivery.recipients.count }
+                return delivery.recipients.compactMap { peer in shared.connections[peer].map { (peer, $0) } }
+            }
             for (peer, connection) in connections {
                 do {
                     // With backpressure nothing is refused: the producer waits instead.
@@ -423,7 +439,11 @@ package final class Hub: Sendable {
                 textsByPeer[peer, default: []].append((text, isReading))
             }
         }
-        let connections = shared.withLock { shared in peerOrder.compactMap { peer in shared.connections[peer].map { (peer, $0) } } }
+        let readingCount = textsByPeer.values.reduce(0) { $0 + $1.count { $0.isReading } }
+        let connections = shared.withLock { shared in
+            shared.delivered += readingCount
+            return peerOrder.compactMap { peer in shared.connections[peer].map { (peer, $0) } }
+        }
         for (peer, connection) in connections {
             guard var messages = textsByPeer[peer] else { continue }
             if dropsReadings && connection.pendingOutputBytes > maxBacklog {
@@ -450,6 +470,7 @@ package final class Hub: Sendable {
         let (previous, total) = shared.withLock { shared -> (Int, Int) in
             let previous = shared.dropped[peer, default: 0]
             shared.dropped[peer] = previous + count
+            shared.droppedTotal += count
             return (previous, previous + count)
         }
         if (previous + 999) / 1000 != (total + 999) / 1000 {

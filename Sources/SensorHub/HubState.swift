@@ -38,7 +38,7 @@ package struct HubState: Sendable {
     /// A message from an app connection.
     package mutating func handle(_ message: ClientMessage, from peer: PeerID) -> [Delivery] {
         switch message {
-        case .command, .listSensors:
+        case .command, .listSensors, .statistics:
             return []  // the hub's command router and device registry answer these
         case .connect:
             subscriptions[peer, default: []].formUnion([])

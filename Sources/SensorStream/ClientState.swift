@@ -245,7 +245,7 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
         var end = batch.endIndex
         dispatch: for index in start..<batch.endIndex {
             switch batch[index].1 {
-            case nil:
+            case nil, .statistics?:
                 statistics.messagesSkipped += 1
             case .commandResponse(let requestID, let status, let data)?:
                 let waiters = commands.answer(requestID)

@@ -26,12 +26,15 @@ package enum ClientMessage: Sendable, Hashable {
     case command(requestID: String, sensorID: String, service: String, data: JSONValue)
     /// `list_sensors`: every sensor the hub knows, with its description.
     case listSensors
+    /// `hub_statistics`: the hub's counters (the dashboard polls them).
+    case statistics
 
     package var envelope: Envelope {
         switch self {
         case .command(let requestID, let sensorID, let service, let data):
             Envelope(event: "sensor_command", data: ["request_id": .string(requestID), "sensor_id": .string(sensorID), "service": .string(service), "data": data])
         case .listSensors: Envelope(event: "list_sensors", data: "")
+        case .statistics: Envelope(event: "hub_statistics", data: "")
         case .connect: Envelope(event: "client_connect", data: "")
         case .disconnect: Envelope(event: "client_disconnect", data: "")
         case .connectionStatus(let id): Envelope(event: "sensor_connection_status", data: ["sensor_id": .string(id)])
@@ -51,6 +54,7 @@ package enum ClientMessage: Sendable, Hashable {
         }
         switch (envelope.event, id) {
         case ("list_sensors", _): self = .listSensors
+        case ("hub_statistics", _): self = .statistics
         case ("client_connect", _): self = .connect
         case ("client_disconnect", _): self = .disconnect
         case ("sensor_connection_status", let id?): self = .connectionStatus(sensorID: id)
@@ -72,6 +76,8 @@ package enum ServerMessage: Sendable, Hashable {
     case commandResponse(requestID: String, status: Int, data: JSONValue)
     /// `sensor_list {sensors: [{sensor_id, type, name, tags, connected}]}`.
     case sensorList([JSONValue])
+    /// `hub_statistics {apps, agents, sensors, readings_delivered, readings_dropped}`.
+    case statistics(JSONValue)
 
     package var envelope: Envelope {
         switch self {
@@ -79,6 +85,8 @@ package enum ServerMessage: Sendable, Hashable {
             Envelope(event: "sensor_command_response", data: ["request_id": .string(requestID), "status": .number(Double(status)), "data": data])
         case .sensorList(let sensors):
             Envelope(event: "sensor_list", data: ["sensors": .array(sensors)])
+        case .statistics(let counters):
+            Envelope(event: "hub_statistics", data: counters)
         case .connectionStatus(let id, let connected):
             Envelope(event: "sensor_connection_status", data: ["sensor_id": .string(id), "connected": .bool(connected)])
         case .sensorData(let id, let readings):
@@ -90,7 +98,7 @@ package enum ServerMessage: Sendable, Hashable {
     /// without building the envelope's dictionaries: the hub encodes every reading this way.
     package var encodedText: String {
         switch self {
-        case .commandResponse, .sensorList: return SensorProtocol.encode(envelope)
+        case .commandResponse, .sensorList, .statistics: return SensorProtocol.encode(envelope)
         case .connectionStatus, .sensorData: break
         }
         var output: [UInt8] = []
@@ -106,7 +114,7 @@ package enum ServerMessage: Sendable, Hashable {
             JSONSerializer.appendString(id, to: &output)
             output.append(contentsOf: #","sensor_readings":"#.utf8)
             JSONSerializer.append(readings, to: &output)
-        case .commandResponse, .sensorList:
+        case .commandResponse, .sensorList, .statistics:
             break
         }
         output.append(contentsOf: "}}".utf8)
@@ -135,6 +143,10 @@ package enum ServerMessage: Sendable, Hashable {
         case "sensor_list":
             guard let sensors = envelope.data["sensors"]?.arrayValue else { return nil }
             self = .sensorList(sensors)
+            return
+        case "hub_statistics":
+            guard envelope.data.objectValue != nil else { return nil }
+            self = .statistics(envelope.data)
             return
         default:
             break

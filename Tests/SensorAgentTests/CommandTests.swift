@@ -100,9 +100,9 @@ struct CommandTests {
             return
         }
         #expect(sensors == [
-            ["sensor_id": "lamp-2", "type": "lamp", "name": "Hall", "tags": .object([:]), "connected": true],
-            ["sensor_id": "thermo-1", "type": "thermometer", "name": "Kitchen <b>", "tags": ["floor": "1"], "connected": false],
-            ["sensor_id": "A01-S1", "type": "sensor", "name": "A01-S1", "tags": .object([:]), "connected": true],
+            ["sensor_id": "lamp-2", "type": "lamp", "name": "Hall", "tags": .object([:]), "connected": true, "agent": "home-1"],
+            ["sensor_id": "thermo-1", "type": "thermometer", "name": "Kitchen <b>", "tags": ["floor": "1"], "connected": false, "agent": "home-1"],
+            ["sensor_id": "A01-S1", "type": "sensor", "name": "A01-S1", "tags": .object([:]), "connected": true, "agent": .null],
         ])
         _ = await app.close()
         await agent.stop()
