@@ -55,6 +55,9 @@ let package = Package(
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.
         .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["ConnectionCore", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream", "SensorHub", "MetricStore", "FastSlow", "Locking", "TCPTransport", "TestSupport"],
                           path: "Benchmarks", exclude: ["README.md", "metricstore_asyncio.py", "fastslow_asyncio.py"]),
+        // The dashboard's browser check: drives headless Chromium over the DevTools protocol
+        // with our WebSocket client (run by .ci/browser).
+        .executableTarget(name: "browser-check", dependencies: ["WebSocketIO", "SensorWire"], path: "Tests/Browser/Check"),
         // Autobahn|Testsuite echo peer (client and server roles) for RFC 6455 conformance runs.
         .executableTarget(name: "ws-conformance", dependencies: ["WebSocketIO", "WebSocketCore"]),
         // Test helpers shared by the test targets: raw TCP peers, a manual clock.

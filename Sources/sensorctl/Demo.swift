@@ -34,6 +34,7 @@ enum DemoCommand {
         let watched = Array([simulation.sensorIDs.first, simulation.sensorIDs.dropFirst(sensorsPerAgent).first,
                              simulation.sensorIDs.last].compactMap { $0 }.reduce(into: [String]()) { if !$1.isEmpty && !$0.contains($1) { $0.append($1) } })
         printLine("SensorStream demo: hub on ws://127.0.0.1:\(hub.port), \(agents) simulated agents × \(sensorsPerAgent) sensors at \(rate) Hz")
+        printLine("dashboard: http://127.0.0.1:\(hub.port)/ (open it in a browser while the demo runs)")
         printLine("watching \(watched.joined(separator: ", ")) for \(duration) s; Ctrl-C ends early\n")
 
         let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: .init(

@@ -93,6 +93,7 @@ enum HubCommand {
         }
         write("hub listening on ws://\(host):\(hub.port)" + (simulation.map { ", simulating \($0.sensorIDs.count) sensors: \($0.sensorIDs.joined(separator: " "))" } ?? ""))
         printLine("hub listening on ws://\(host):\(hub.port)")
+        printLine("dashboard: http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(hub.port)/")
 
         let stop = AsyncStream.makeStream(of: Void.self)
         let signals = onTerminationSignal { stop.continuation.yield() }

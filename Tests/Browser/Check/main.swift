@@ -1,0 +1,139 @@
+// The dashboard in a real browser: `swift run browser-check SENSORCTL CHROMIUM SCREENSHOT`.
+// Starts a hub with 200 simulated sensors at 10 Hz and an agent whose device is named like an
+// HTML injection, opens the dashboard in headless Chromium (DevTools protocol over our own
+// WebSocket client) and checks: every sensor listed, every value changing within 2 s, the
+// device name shown as text, a command sent from the page answered by the agent, the page's
+// frame rate under that load, the page reconnecting when the hub restarts. Exit 1 on a failure.
+import Foundation
+import SensorWire
+
+let arguments = CommandLine.arguments
+guard arguments.count == 4 else {
+    FileHandle.standardError.write(Data("usage: browser-check SENSORCTL CHROMIUM SCREENSHOT\n".utf8))
+    exit(2)
+}
+let (sensorctl, browser, screenshot) = (arguments[1], arguments[2], arguments[3])
+
+/// Everything started, stopped on every way out.
+nonisolated(unsafe) var started: [Process] = []
+nonisolated(unsafe) var cleanups: [() -> Void] = []
+
+func stopEverything() {
+    for process in started where process.isRunning { process.terminate() }
+    for cleanup in cleanups { cleanup() }
+}
+
+func say(_ line: String) { FileHandle.standardOutput.write(Data(("browser: " + line + "\n").utf8)) }
+func fail(_ line: String) -> Never {
+    FileHandle.standardOutput.write(Data(("browser check FAILED: " + line + "\n").utf8))
+    stopEverything()
+    exit(1)
+}
+
+/// Starts `sensorctl arguments` and returns it once it printed a line containing `marker`.
+func start(_ arguments: [String], waitingFor marker: String) throws -> (Process, String) {
+    guard let started = try startIfItCan(arguments, waitingFor: marker) else { fail("sensorctl \(arguments.joined(separator: " ")) ended before \(marker)") }
+    return started
+}
+
+/// Like `start`, but nil when the process ends before printing `marker`.
+func startIfItCan(_ arguments: [String], waitingFor marker: String) throws -> (Process, String)? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: sensorctl)
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    started.append(process)
+    var text = ""
+    while !text.contains(marker) {
+        let data = output.fileHandleForReading.availableData
+        if data.isEmpty { return nil }
+        text += String(decoding: data, as: UTF8.self)
+    }
+    let reader = output.fileHandleForReading
+    Thread { while !reader.availableData.isEmpty {} }.start()
+    return (process, text)
+}
+
+let folder = FileManager.default.temporaryDirectory.appendingPathComponent("browser-check-\(UUID().uuidString)")
+try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+let devices = folder.appendingPathComponent("devices.json").path
+try #"{"devices":[{"id":"xss-1","name":"<img src=x onerror=alert(1)>","tags":{"room":"<b>hall</b>"},"type":"lamp"}]}"#
+    .write(toFile: devices, atomically: true, encoding: .utf8)
+
+let hubArguments = ["hub", "--simulate-agents", "20", "--sensors-per-agent", "10", "--rate", "10"]
+var (hub, banner) = try start(hubArguments + ["--port", "0"], waitingFor: "hub listening on")
+guard let match = banner.firstMatch(of: /ws:\/\/127\.0\.0\.1:(\d+)/), let port = Int(match.1) else { fail("no hub port in \(banner)") }
+let (agent, _) = try start(["agent", "--port", String(port), "--id", "home-1", "--devices-file", devices, "--rate", "2"], waitingFor: "connected")
+_ = agent
+cleanups.append { try? FileManager.default.removeItem(at: folder) }
+
+let page = try await DevTools(browser: browser)
+cleanups.append { page.close() }
+try await page.open("http://127.0.0.1:\(port)/?command=xss-1&service=switch&data=%7B%22on%22%3Atrue%7D")
+
+// Every sensor listed.
+guard try await page.waitFor("document.querySelectorAll('.card').length === 201") else {
+    fail("the page lists \(try await page.evaluate("document.querySelectorAll('.card').length")) sensors, not 201")
+}
+say("the page lists all 201 sensors")
+
+// Every simulated sensor's value changes within 2 s.
+let updates = "JSON.stringify([...document.querySelectorAll('.card')].filter(c => c.dataset.sensorId.startsWith('A')).map(c => Number(c.dataset.updates || 0)))"
+guard case .string(let before) = try await page.evaluate(updates) else { fail("no update counts") }
+try await Task.sleep(for: .seconds(2))
+guard case .string(let after) = try await page.evaluate(updates) else { fail("no update counts") }
+let first = try JSONParser.parse(before).arrayValue?.compactMap(\.intValue) ?? []
+let second = try JSONParser.parse(after).arrayValue?.compactMap(\.intValue) ?? []
+guard first.count == 200, second.count == 200, zip(first, second).allSatisfy({ $1 > $0 }) else {
+    fail("not every value changed within 2 s: \(zip(first, second).filter { $1 <= $0 }.count) did not")
+}
+say("every one of the 200 simulated sensors' values changed within 2 s")
+
+// The device named like HTML shows as text.
+let meta = try await page.evaluate("document.querySelector('[data-sensor-id=\"xss-1\"] .meta').textContent")
+guard meta.stringValue?.contains("<img src=x onerror=alert(1)>") == true, meta.stringValue?.contains("room=<b>hall</b>") == true,
+      try await page.evaluate("document.querySelectorAll('main img, main b').length") == .number(0) else {
+    fail("the device name is not shown as text: \(meta)")
+}
+say("a device named <img src=x onerror=alert(1)> shows as that text")
+
+// The command from the page (the link's command) and the agent's answer.
+guard try await page.waitFor("document.querySelector('[data-sensor-id=\"xss-1\"] .response').textContent === '200 {\"done\":true}'") else {
+    fail("no answer to the page's command: \(try await page.evaluate("document.querySelector('[data-sensor-id=\"xss-1\"] .response').textContent"))")
+}
+say("a command sent from the page got the agent's answer: 200 {\"done\":true}")
+
+// Frames per second under 200 sensors at 10 Hz.
+let fps = try await page.evaluate("new Promise(done => { let frames = 0; const start = performance.now(); function tick() { frames++; if (performance.now() - start < 2000) requestAnimationFrame(tick); else done(frames / ((performance.now() - start) / 1000)); } requestAnimationFrame(tick); })")
+let rate = try await page.evaluate("Number(document.getElementById('total-rate').textContent)")
+say(String(format: "the page ran at %.0f frames/s while receiving %@ readings/s (200 sensors at 10 Hz)", fps.doubleValue ?? 0, "\(rate.intValue ?? 0)"))
+try await page.screenshot(to: screenshot)
+say("screenshot \(screenshot)")
+
+// The hub restarts: the page says so, then reconnects.
+hub.terminate()
+while hub.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+guard try await page.waitFor("document.getElementById('banner').textContent.startsWith('hub unreachable')") else { fail("the page did not notice the hub going") }
+var restarted = false
+for _ in 0..<50 {
+    // The port may be held a moment (TIME_WAIT of the page's connection ...): retry.
+    if let attempt = try startIfItCan(hubArguments + ["--port", String(port)], waitingFor: "hub listening on") {
+        hub = attempt.0
+        restarted = true
+        break
+    }
+    try await Task.sleep(for: .milliseconds(200))
+}
+guard restarted else { fail("the hub could not restart on port \(port)") }
+guard try await page.waitFor("document.getElementById('banner').textContent === 'live'") else { fail("the page did not reconnect") }
+guard case .string(let resumed) = try await page.evaluate(updates) else { fail("no update counts") }
+try await Task.sleep(for: .seconds(2))
+guard case .string(let later) = try await page.evaluate(updates) else { fail("no update counts") }
+let third = try JSONParser.parse(resumed).arrayValue?.compactMap(\.intValue) ?? []
+let fourth = try JSONParser.parse(later).arrayValue?.compactMap(\.intValue) ?? []
+guard zip(third, fourth).allSatisfy({ $1 > $0 }) else { fail("readings did not resume after the restart") }
+say("the hub restarted: the page said so, reconnected and its values move again")
+stopEverything()
