@@ -57,7 +57,7 @@ let package = Package(
                           path: "Benchmarks", exclude: ["README.md", "metricstore_asyncio.py", "fastslow_asyncio.py"]),
         // The dashboard's browser check: drives headless Chromium over the DevTools protocol
         // with our WebSocket client (run by .ci/browser).
-        .executableTarget(name: "browser-check", dependencies: ["WebSocketIO", "SensorWire"], path: "Tests/Browser/Check"),
+        .executableTarget(name: "browser-check", dependencies: ["WebSocketIO", "SensorWire", "TCPTransport"], path: "Tests/Browser/Check"),
         // Autobahn|Testsuite echo peer (client and server roles) for RFC 6455 conformance runs.
         .executableTarget(name: "ws-conformance", dependencies: ["WebSocketIO", "WebSocketCore"]),
         // Test helpers shared by the test targets: raw TCP peers, a manual clock.

@@ -2,8 +2,28 @@ import Foundation
 import SensorWire
 import WebSocketIO
 
+/// What the checks need from a browser: open a page, evaluate JavaScript in it, take a screenshot.
+protocol BrowserDriver: AnyObject {
+    func open(_ url: String) async throws
+    func evaluate(_ expression: String) async throws -> JSONValue
+    func screenshot(to path: String) async throws
+    func close()
+}
+
+extension BrowserDriver {
+    /// Evaluates `expression` until it is true, at most `timeout`.
+    func waitFor(_ expression: String, timeout: Duration = .seconds(20)) async throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if try await evaluate(expression) == .bool(true) { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+}
+
 /// A headless Chromium driven over the DevTools protocol, through our own WebSocket client.
-final class DevTools: @unchecked Sendable {
+final class DevTools: BrowserDriver, @unchecked Sendable {
     private let process: Process
     private let profile: URL
     private let socket: WebSocketConnection
@@ -69,16 +89,6 @@ final class DevTools: @unchecked Sendable {
         return result["result"]?["value"] ?? .null
     }
 
-    /// Evaluates `expression` until it is true, at most `timeout`.
-    func waitFor(_ expression: String, timeout: Duration = .seconds(20)) async throws -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if try await evaluate(expression) == .bool(true) { return true }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return false
-    }
-
     /// A PNG of the page.
     func screenshot(to path: String) async throws {
         let shot = try await call("Page.captureScreenshot", ["format": "png"])
@@ -87,8 +97,16 @@ final class DevTools: @unchecked Sendable {
     }
 
     func close() {
-        process.terminate()
-        process.waitUntilExit()
+        stop(process)
         try? FileManager.default.removeItem(at: profile)
     }
+}
+
+/// Ends a browser: SIGTERM, then SIGKILL if it is still there after 5 s (never blocks forever).
+func stop(_ process: Process) {
+    guard process.isRunning else { return }
+    process.terminate()
+    let deadline = Date().addingTimeInterval(5)
+    while process.isRunning && Date() < deadline { usleep(50_000) }
+    if process.isRunning { kill(process.processIdentifier, SIGKILL) }
 }

@@ -70,7 +70,9 @@ let (agent, _) = try start(["agent", "--port", String(port), "--id", "home-1", "
 _ = agent
 cleanups.append { try? FileManager.default.removeItem(at: folder) }
 
-let page = try await DevTools(browser: browser)
+let page: any BrowserDriver = browser.contains("firefox") ? try await WebDriverBiDi(browser: browser) : try await DevTools(browser: browser)
+let engine = browser.contains("firefox") ? "Firefox" : "Chromium"
+say("driving \(engine) (\(browser))")
 cleanups.append { page.close() }
 try await page.open("http://127.0.0.1:\(port)/?command=xss-1&service=switch&data=%7B%22on%22%3Atrue%7D")
 
