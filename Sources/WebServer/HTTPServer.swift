@@ -33,7 +33,11 @@ package final class HTTPServer: Sendable {
     ///   - webSocket: upgrades requests with `Upgrade: websocket` (any path); nil answers them
     ///     as plain requests (404 unless routed).
     ///   - onRejection: hears about bad requests and refused upgrades, for logs.
+    ///   - requestTimeout: how long a connection may take to complete its next request (the
+    ///     first one included; a keep-alive connection idle that long is closed too), so a
+    ///     client that sends half a head and stalls holds nothing for long.
     package init(host: String = "127.0.0.1", port: Int, maxHeadSize: Int = 16 << 10, maxBodySize: Int = 64 << 10, maxConnections: Int = 16_384,
+                 requestTimeout: Duration = .seconds(10),
                  webSocketConfiguration: WebSocketConfiguration = .init(), loop: EventLoop = .shared,
                  webSocket: WebSocketHandler? = nil, onRejection: @escaping @Sendable (String) -> Void = { _ in },
                  handler: @escaping Handler) throws(SocketError) {
@@ -48,7 +52,8 @@ package final class HTTPServer: Sendable {
                     return
                 }
                 Task {
-                    await Self.serve(connection, webSocketConfiguration: webSocketConfiguration, handler: handler, webSocket: webSocket, onRejection: onRejection)
+                    await Self.serve(connection, requestTimeout: requestTimeout, webSocketConfiguration: webSocketConfiguration,
+                                     handler: handler, webSocket: webSocket, onRejection: onRejection)
                     server.connections.withLock { $0[ObjectIdentifier(connection)] = nil }
                 }
             },
@@ -82,9 +87,16 @@ package final class HTTPServer: Sendable {
     }
 
     /// One connection: requests in order, each answered before the next is looked at.
-    private static func serve(_ connection: StreamConnection, webSocketConfiguration: WebSocketConfiguration, handler: Handler,
-                              webSocket: WebSocketHandler?, onRejection: @Sendable (String) -> Void) async {
-        while let batch = await connection.receiveBatch() {
+    private static func serve(_ connection: StreamConnection, requestTimeout: Duration, webSocketConfiguration: WebSocketConfiguration,
+                              handler: Handler, webSocket: WebSocketHandler?, onRejection: @Sendable (String) -> Void) async {
+        while true {
+            let next = await receive(connection, within: requestTimeout)
+            guard case .batch(let received) = next else {
+                onRejection("\(connection.remoteAddress): no complete request within \(requestTimeout)")
+                connection.abort()
+                return
+            }
+            guard let batch = received else { break }
             for item in batch {
                 if let failure = item as? HTTPRequestParser.Failure {
                     onRejection("\(connection.remoteAddress): \(failure.status) \(failure.reason)")
@@ -118,5 +130,24 @@ package final class HTTPServer: Sendable {
             }
         }
         _ = await connection.close("done")
+    }
+
+    private enum Next: Sendable {
+        case batch([any Sendable]?)
+        case timedOut
+    }
+
+    /// The next batch of requests, or `timedOut` when none is complete within `timeout`.
+    private static func receive(_ connection: StreamConnection, within timeout: Duration) async -> Next {
+        await withTaskGroup(of: Next.self) { group in
+            group.addTask { .batch(await connection.receiveBatch()) }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return .timedOut
+            }
+            let first = await group.next() ?? .timedOut
+            group.cancelAll()
+            return first
+        }
     }
 }

@@ -128,4 +128,24 @@ struct HTTPServerTests {
         let closure = await client.closed()
         #expect(closure.code == .normalClosure)
     }
+
+    @Test("a client that sends half a head and stalls, or idles on keep-alive, is closed after the request timeout")
+    func stalledClients() async throws {
+        let server = try HTTPServer(port: 0, requestTimeout: .milliseconds(300)) { _ in .text(200, "ok") }
+        defer { server.stop() }
+        try await onThread {
+            let staller = RawPeer(socket: try TCPConnector.connect(host: "127.0.0.1", port: server.port, timeout: .seconds(5)))
+            defer { staller.close() }
+            try staller.write(Array("GET / HTTP/1.1\r\nHost: x\r\nX-Half: ".utf8))
+            // Positive control: a complete request on another connection is answered meanwhile.
+            let quick = RawPeer(socket: try TCPConnector.connect(host: "127.0.0.1", port: server.port, timeout: .seconds(5)))
+            defer { quick.close() }
+            try quick.write(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+            #expect(try Responses(quick).next().status == 200)
+            let start = ContinuousClock.now
+            #expect(try staller.waitForEOF(timeout: .seconds(5)), "the staller is closed")
+            #expect(try quick.waitForEOF(timeout: .seconds(5)), "an idle keep-alive connection is closed too")
+            #expect(ContinuousClock.now - start < .seconds(2))
+        }
+    }
 }
