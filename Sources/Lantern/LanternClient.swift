@@ -45,7 +45,6 @@ public final class LanternClient: Sendable {
     private let commandBroadcaster = Broadcaster<LanternCommand>(bufferingNewest: 65_536)
     private let connectionBroadcaster = Broadcaster<LanternConnectionState>(bufferingNewest: 256)
     private let driver = LockedValue<Reconnector<StreamConnection, String>?>(nil)
-    private let starter = LockedValue<Task<Void, Never>?>(nil)
 
     /// A lantern connecting to `host`:`port` at once.
     /// - Parameters:
@@ -66,25 +65,14 @@ public final class LanternClient: Sendable {
             drop: { connection in connection.abort() },
             publish: { [weak self] machineState in self?.publish(machineState) },
             giveUp: { _ in })
-        let reconnector = Reconnector(machine: ReconnectMachine<String>(backoff: .fixed(configuration.reconnectDelay)),
+        // The first connection is retried like any other: a lantern waits for its server.
+        let reconnector = Reconnector(machine: ReconnectMachine<String>(backoff: .fixed(configuration.reconnectDelay), retryingFirstConnect: true),
                                       hooks: hooks, liveness: nil, clock: ContinuousClock())
         driver.withLock { $0 = reconnector }
-        let delay = configuration.reconnectDelay
-        // The first connection is retried like any other: a lantern waits for its server.
-        starter.withLock {
-            $0 = Task { [weak self, reconnector] in
-                while !Task.isCancelled {
-                    guard let failure = await reconnector.start() else { return }
-                    guard let self, !self.shared.withLock({ $0.closed }) else { return }
-                    self.setConnectionState(.waiting(delay: delay, reason: failure.reason))
-                    try? await Task.sleep(for: delay)
-                }
-            }
-        }
+        reconnector.launch()
     }
 
     deinit {
-        starter.withLock { $0 }?.cancel()
         driver.withLock { $0 }?.shutdown(reason: "lantern released")
     }
 
@@ -122,7 +110,6 @@ public final class LanternClient: Sendable {
             return !shared.closed
         }
         guard first else { return }
-        starter.withLock { $0 }?.cancel()
         let connection = driver.withLock { $0 }?.close(reason: "closed")
         if let connection { await connection.close("closed") }
         setConnectionState(.closed)

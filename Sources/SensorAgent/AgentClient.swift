@@ -64,7 +64,6 @@ public final class AgentClient: Sendable {
     private let stateBroadcaster = Broadcaster<AgentConnectionState>(bufferingNewest: 256)
     private let commandBroadcaster = Broadcaster<AgentCommand>(bufferingNewest: 4096)
     private let driver = LockedValue<Reconnector<WebSocketConnection, String>?>(nil)
-    private let starter = LockedValue<Task<Void, Never>?>(nil)
     private let handlers = LockedValue<[Task<Void, Never>]>([])
 
     /// An agent; nothing happens until ``start()``.
@@ -92,12 +91,11 @@ public final class AgentClient: Sendable {
             publish: { [weak self] machineState in self?.publish(machineState) },
             giveUp: { _ in })
         driver.withLock {
-            $0 = Reconnector(machine: ReconnectMachine<String>(backoff: configuration.reconnect), hooks: hooks, liveness: nil, clock: ContinuousClock())
+            $0 = Reconnector(machine: ReconnectMachine<String>(backoff: configuration.reconnect, retryingFirstConnect: true), hooks: hooks, liveness: nil, clock: ContinuousClock())
         }
     }
 
     deinit {
-        starter.withLock { $0 }?.cancel()
         driver.withLock { $0 }?.shutdown(reason: "agent released")
     }
 
@@ -108,28 +106,14 @@ public final class AgentClient: Sendable {
             defer { shared.started = true }
             return !shared.started && shared.finished == nil
         }
-        guard first, let reconnector = driver.withLock({ $0 }) else { return }
-        let backoff = configuration.reconnect
-        starter.withLock {
-            $0 = Task { [weak self] in
-                var attempt = 0
-                while !Task.isCancelled {
-                    guard let failure = await reconnector.start() else { return }
-                    guard let self, self.shared.withLock({ $0.finished == nil }) else { return }
-                    attempt += 1
-                    let delay = backoff.delay(beforeAttempt: attempt, unitRandom: Double.random(in: 0...1)) ?? .seconds(5)
-                    self.setState(.waiting(delay: delay, reason: failure.reason))
-                    try? await Task.sleep(for: delay)
-                }
-            }
-        }
+        guard first else { return }
+        driver.withLock { $0 }?.launch()
     }
 
     /// Stops: the connection closes; waiting calls fail with ``AgentClientError/stopped``; the
     /// streams finish.
     public func stop() async {
         let connection = driver.withLock { $0 }?.close(reason: "stopped")
-        starter.withLock { $0 }?.cancel()
         finish(.stopped, state: .stopped)
         if let connection { _ = await connection.close(code: .normalClosure, reason: "agent stopped") }
     }
@@ -344,8 +328,7 @@ public final class AgentClient: Sendable {
             // A wrong token: final.
             let reason = closure.reason.isEmpty ? "policy violation" : closure.reason
             _ = driver.withLock { $0 }?.close(reason: "rejected")
-            starter.withLock { $0 }?.cancel()
-            finish(.rejected(reason), state: .rejected(reason: reason))
+                finish(.rejected(reason), state: .rejected(reason: reason))
             return "rejected: \(reason)"
         }
         return closure.reason.isEmpty ? "connection lost (\(closure.code.rawValue))" : closure.reason

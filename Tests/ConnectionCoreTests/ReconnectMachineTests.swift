@@ -36,6 +36,16 @@ struct ReconnectMachineTests {
         #expect(actions == [.publish(.backingOff(attempt: 2, delay: .milliseconds(200), reason: "refused")), .startTimer(.milliseconds(200))])
     }
 
+    @Test("retryingFirstConnect: a failed first attempt backs off like a loss instead of failing the start")
+    func retryingFirstConnect() {
+        var machine = Machine(backoff: Self.backoff, retryingFirstConnect: true)
+        _ = machine.handle(.start)
+        #expect(machine.handle(.openFailed("refused"), unitRandom: 0.5)
+                == [.publish(.backingOff(attempt: 1, delay: .milliseconds(100), reason: "refused")), .startTimer(.milliseconds(100))])
+        #expect(machine.handle(.timerFired) == [.publish(.connecting(attempt: 1)), .open(attempt: 1)])
+        #expect(machine.handle(.opened) == [.replaySession(isReconnect: true), .publish(.connected), .serve])
+    }
+
     @Test("losses back off exponentially to the cap, spread by the jitter, and give up after maxAttempts")
     func backoffSchedule() {
         var machine = connected()

@@ -127,6 +127,24 @@ struct ReconnectorTests {
         #expect(clock.sleeperCount == 0, "nothing sleeps after giving up")
     }
 
+    @Test("launch with retryingFirstConnect: returns at once, a failed first attempt backs off and tries again until it connects")
+    func launchRetriesFirstConnect() async throws {
+        let log = HookLog(), clock = ManualClock()
+        log.failing.withLock { $0 = [0, 1] }
+        let driver = Reconnector(machine: ReconnectMachine<String>(backoff: Self.backoff, retryingFirstConnect: true),
+                                 hooks: log.hooks(), liveness: nil, clock: clock, random: { 0.5 })
+        driver.launch()
+        #expect(await clock.waitForDeadlines([.milliseconds(100)]), "the failed first attempt sleeps the first delay")
+        #expect(!log.lines.contains("open 1"), "nothing opens before the delay has passed")
+        clock.advance(by: .milliseconds(100))
+        #expect(await clock.waitForDeadlines([.milliseconds(300)]), "the second failure sleeps the next delay")
+        clock.advance(by: .milliseconds(200))
+        #expect(await eventually { driver.current == .connected })
+        #expect(log.lines.contains("replay #0 reconnect=true") && log.lines.filter { $0.hasPrefix("open") } == ["open 0", "open 1", "open 2"])
+        _ = driver.close(reason: "bye")
+        log.connections.withLock { $0[0] }.end()
+    }
+
     @Test("the first connect failing is reported to the caller and not retried")
     func firstConnectFails() async throws {
         let log = HookLog(), clock = ManualClock()

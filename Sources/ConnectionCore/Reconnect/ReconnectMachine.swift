@@ -5,8 +5,10 @@
 /// by hand.
 ///
 /// The first connection is the app's: if it fails, the machine goes back to idle and reports
-/// the failure (`connect()` throws; the app decides whether to retry). Once a connection was
-/// up, any loss reconnects with ``Backoff`` until it allows no more attempts.
+/// the failure (`connect()` throws; the app decides whether to retry), unless it was made
+/// with `retryingFirstConnect` (a device that waits for its server): then a failed first
+/// attempt backs off like a loss. Once a connection was up, any loss reconnects with
+/// ``Backoff`` until it allows no more attempts.
 package struct ReconnectMachine<Reason: Sendable & Hashable>: Sendable {
     /// Where the connection stands.
     package enum State: Sendable, Hashable {
@@ -70,10 +72,14 @@ package struct ReconnectMachine<Reason: Sendable & Hashable>: Sendable {
     private var livenessReason: Reason?
     /// Wraps a reason when reconnecting gives up (e.g. "gave up reconnecting after ...").
     private let givingUp: @Sendable (Reason) -> Reason
+    /// A failed first attempt backs off and tries again instead of failing the start.
+    package let retryingFirstConnect: Bool
 
     /// A machine that reconnects with `backoff`; `givingUp` words the final reason.
-    package init(backoff: Backoff, givingUp: @escaping @Sendable (Reason) -> Reason = { $0 }) {
+    /// `retryingFirstConnect`: the first attempt is retried like a reconnect.
+    package init(backoff: Backoff, retryingFirstConnect: Bool = false, givingUp: @escaping @Sendable (Reason) -> Reason = { $0 }) {
         self.backoff = backoff
+        self.retryingFirstConnect = retryingFirstConnect
         self.givingUp = givingUp
     }
 
@@ -89,7 +95,7 @@ package struct ReconnectMachine<Reason: Sendable & Hashable>: Sendable {
             livenessReason = nil
             return [.replaySession(isReconnect: attempt > 0)] + transition(to: .connected, then: [.serve])
 
-        case (.connecting(0), .openFailed(let reason)):
+        case (.connecting(0), .openFailed(let reason)) where !retryingFirstConnect:
             return transition(to: .idle, then: [.failStart(reason)])
 
         case (.connecting(let attempt), .openFailed(let reason)):

@@ -135,6 +135,16 @@ package final class Reconnector<Connection: Sendable, Reason: Sendable & Hashabl
         }
     }
 
+    /// Starts the machine and returns at once: the driver connects (with a machine made
+    /// `retryingFirstConnect`, it keeps trying until a connection opens), serves and reconnects
+    /// on its own. Does nothing unless the machine is idle.
+    package func launch() {
+        let actions = state.withLock { $0.machine.handle(.start) }
+        guard !actions.isEmpty else { return }
+        let driver = Task { await self.drive(actions) }
+        state.withLock { $0.driver = driver }
+    }
+
     /// Closes for good (the app's disconnect): publishes the closed state, stops a pending
     /// backoff or open, and returns the open connection for the caller to close gracefully.
     package func close(reason: Reason) -> Connection? {
