@@ -92,3 +92,30 @@ extension TransportClosingCodec {
     /// No probe in the protocol.
     package mutating func sendProbe(id: UInt64) -> Bool { false }
 }
+
+/// A ``TransportClosingCodec`` that keeps its outbound bytes in ``output`` and its end in
+/// ``closed``: taking the output, closing and the transport's end are the same for all of them
+/// and come from here. A codec only decodes, encodes into ``output``, and says whether it reads.
+package protocol BufferedTransportCodec: TransportClosingCodec {
+    /// Bytes queued for the peer.
+    var output: [UInt8] { get set }
+    /// This side closed, or the transport ended: nothing more is sent.
+    var closed: Bool { get set }
+}
+
+extension BufferedTransportCodec {
+    /// Closing is marking closed; TCP closes once the output is written.
+    package mutating func startClose(_ request: any Sendable) { closed = true }
+    /// Takes the queued bytes.
+    package mutating func takeOutput() -> [UInt8] {
+        defer { output = [] }
+        return output
+    }
+    /// Closed once this side closed or the transport ended.
+    package var isClosed: Bool { closed }
+    /// The transport ended: closed, reported as "closed".
+    package mutating func transportClosed() -> any Sendable {
+        closed = true
+        return "closed"
+    }
+}

@@ -8,10 +8,10 @@ import ConnectionCore
 /// Events: one `[WrapperMessage]` per read (the messages it completed, in order), then, if
 /// the stream broke the protocol, one ``FastSlowStreamFailure`` and the end of input: nothing
 /// after a bad message is read.
-package struct FastSlowCodec: TransportClosingCodec {
+package struct FastSlowCodec: BufferedTransportCodec {
     private var framer: DelimitedFramer
-    private var output: [UInt8] = []
-    private var closed = false
+    package var output: [UInt8] = []
+    package var closed = false
     private var failed = false
     private var bodies: [[UInt8]] = []
 
@@ -53,17 +53,7 @@ package struct FastSlowCodec: TransportClosingCodec {
         message.appendDelimited(to: &output)
     }
 
-    package mutating func startClose(_ request: any Sendable) { closed = true }
     package var isReading: Bool { !closed && !failed }
-    package mutating func takeOutput() -> [UInt8] {
-        defer { output = [] }
-        return output
-    }
-    package var isClosed: Bool { closed }
-    package mutating func transportClosed() -> any Sendable {
-        closed = true
-        return "closed"
-    }
 }
 
 /// Why a FastSlow byte stream cannot go on: the connection is closed after the messages that

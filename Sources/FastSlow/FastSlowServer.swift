@@ -36,16 +36,11 @@ public final class FastSlowServer: Sendable {
     private struct Shared: Sendable {
         var clients: [ObjectIdentifier: Client] = [:]
         var nextTimer: UInt64 = 0
-        var stopped = false
-        var stopWaiters: [CheckedContinuation<Void, Never>] = []
-    }
-
-    private struct WeakServer: Sendable {
-        weak var server: FastSlowServer?
     }
 
     private let shared = LockedValue(Shared())
-    private let listenerBox = LockedValue<StreamListener?>(nil)
+    private let listener: StreamListener
+    private let stopped = StopLatch()
     private let log: FastSlowLog
     private let loop: EventLoop
 
@@ -60,34 +55,26 @@ public final class FastSlowServer: Sendable {
         self.log = try FastSlowLog(path: configuration.logFile, handler: log)
         loop = .shared
         let maxMessageSize = configuration.maxMessageSize
-        let box = LockedValue(WeakServer())
-        let listener: StreamListener
+        let owner = ListenerOwner<FastSlowServer>()
         do {
             listener = try StreamListener(
                 host: configuration.host, port: configuration.port, loop: loop,
                 configuration: ConnectionConfiguration(inboundBufferLimit: 1 << 20, outboundHighWater: 1 << 20),
                 handshakeTimeout: .seconds(10),
                 makeConnection: { (FastSlowCodec(maxMessageSize: maxMessageSize), nil) },
-                onConnection: { connection in
-                    guard let server = box.withLock({ $0.server }) else {
-                        connection.abort()
-                        return
-                    }
-                    server.accept(connection)
-                },
+                onConnection: owner.forward { server, connection in server.accept(connection) },
                 onRejection: { _ in })
         } catch {
             throw .listen(host: configuration.host, port: configuration.port, reason: "\(error)")
         }
         port = listener.port
-        listenerBox.withLock { $0 = listener }
-        box.withLock { $0.server = self }
+        owner.attach(self)
         self.log.write("listening on \(configuration.host):\(port)")
     }
 
     /// A server the app lets go of stops listening.
     deinit {
-        listenerBox.withLock { $0 }?.stop()
+        listener.stop()
     }
 
     /// Clients connected now.
@@ -95,35 +82,21 @@ public final class FastSlowServer: Sendable {
 
     /// Serves until the calling task is cancelled or ``stop()`` is called.
     public func run() async {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = shared.withLock { shared -> Bool in
-                    if shared.stopped { return true }
-                    shared.stopWaiters.append(continuation)
-                    return false
-                }
-                if resumeNow { continuation.resume() }
-            }
-        } onCancel: {
-            stop()
-        }
+        await stopped.wait { self.stop() }
     }
 
     /// Stops listening and drops every connection (their pending slow answers are not sent).
     public func stop() {
-        let (waiters, clients, first) = shared.withLock { shared -> ([CheckedContinuation<Void, Never>], [Client], Bool) in
-            let first = !shared.stopped
-            shared.stopped = true
-            defer { shared.stopWaiters = [] }
-            return (shared.stopWaiters, Array(shared.clients.values), first)
+        stopped.stop {
+            // Stopped already: no client is admitted after this snapshot.
+            let clients = shared.withLock { Array($0.clients.values) }
+            listener.stop()
+            for client in clients {
+                cancelTimers(of: client)
+                client.connection.abort()
+            }
+            log.write("stopped")
         }
-        listenerBox.withLock { $0 }?.stop()
-        for client in clients {
-            cancelTimers(of: client)
-            client.connection.abort()
-        }
-        if first { log.write("stopped") }
-        for waiter in waiters { waiter.resume() }
     }
 
     // MARK: Connections
@@ -131,7 +104,7 @@ public final class FastSlowServer: Sendable {
     private func accept(_ connection: StreamConnection) {
         let id = ObjectIdentifier(connection)
         let count = shared.withLock { shared -> Int? in
-            guard !shared.stopped, shared.clients.count < configuration.maxConnections else { return nil }
+            guard !stopped.isStopped, shared.clients.count < configuration.maxConnections else { return nil }
             shared.clients[id] = Client(connection: connection, session: FastSlowServerSession(maxPendingSlow: configuration.maxPendingSlowRequests))
             return shared.clients.count
         }

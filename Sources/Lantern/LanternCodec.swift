@@ -3,9 +3,11 @@ import ConnectionCore
 /// The lantern's side of the TLV protocol as a codec for the shared connection core: received
 /// bytes become arrays of ``LanternDecoder/Output`` (one per read). A lantern sends nothing;
 /// closing is closing TCP (FIN) once pending output is written.
-struct LanternCodec: TransportClosingCodec {
+struct LanternCodec: BufferedTransportCodec {
     private var decoder: LanternDecoder
-    private var closed = false
+    /// Always empty: a lantern sends nothing.
+    var output: [UInt8] = []
+    var closed = false
     private var outputs: [LanternDecoder.Output] = []
 
     init(registry: LanternCommandRegistry) {
@@ -25,21 +27,14 @@ struct LanternCodec: TransportClosingCodec {
         throw closed ? .closed : .rejected("a lantern sends nothing")
     }
 
-    mutating func startClose(_ request: any Sendable) { closed = true }
     var isReading: Bool { !closed }
-    mutating func takeOutput() -> [UInt8] { [] }
-    var isClosed: Bool { closed }
-    mutating func transportClosed() -> any Sendable {
-        closed = true
-        return "closed"
-    }
 }
 
 /// The control server's side: raw TLV bytes go out; what a lantern sends (nothing, normally)
 /// is read and dropped.
-struct LanternServerCodec: TransportClosingCodec {
-    private var output: [UInt8] = []
-    private var closed = false
+struct LanternServerCodec: BufferedTransportCodec {
+    var output: [UInt8] = []
+    var closed = false
 
     mutating func receive(_ input: UnsafeMutableRawBufferPointer, into events: inout [CodecEvent]) {}
 
@@ -49,15 +44,5 @@ struct LanternServerCodec: TransportClosingCodec {
         output += bytes
     }
 
-    mutating func startClose(_ request: any Sendable) { closed = true }
     var isReading: Bool { !closed }
-    mutating func takeOutput() -> [UInt8] {
-        defer { output = [] }
-        return output
-    }
-    var isClosed: Bool { closed }
-    mutating func transportClosed() -> any Sendable {
-        closed = true
-        return "closed"
-    }
 }

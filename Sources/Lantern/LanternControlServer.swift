@@ -42,12 +42,8 @@ public final class LanternControlServer: Sendable {
         var stopped = false
     }
 
-    private struct WeakServer: Sendable {
-        weak var server: LanternControlServer?
-    }
-
     private let shared = LockedValue(Shared())
-    private let listenerBox = LockedValue<StreamListener?>(nil)
+    private let listener: StreamListener
     private let eventBroadcaster = Broadcaster<Event>(bufferingNewest: 4096)
 
     /// Starts listening at once.
@@ -56,26 +52,19 @@ public final class LanternControlServer: Sendable {
     ///   - port: The TLV port; 0 picks a free one. Default 9999.
     /// - Throws: When the address cannot be bound (its reason).
     public init(host: String = "127.0.0.1", port: Int = 9999) throws {
-        let box = LockedValue(WeakServer())
-        let listener = try StreamListener(
+        let owner = ListenerOwner<LanternControlServer>()
+        listener = try StreamListener(
             host: host, port: port, configuration: ConnectionConfiguration(inboundBufferLimit: 64 << 10, outboundHighWater: 1 << 20),
             handshakeTimeout: .seconds(10),
             makeConnection: { (LanternServerCodec(), nil) },
-            onConnection: { connection in
-                guard let server = box.withLock({ $0.server }) else {
-                    connection.abort()
-                    return
-                }
-                server.accept(connection)
-            },
+            onConnection: owner.forward { server, connection in server.accept(connection) },
             onRejection: { _ in })
         self.port = listener.port
-        listenerBox.withLock { $0 = listener }
-        box.withLock { $0.server = self }
+        owner.attach(self)
     }
 
     deinit {
-        listenerBox.withLock { $0 }?.stop()
+        listener.stop()
     }
 
     /// The lanterns connected now, in the order they came.
@@ -135,7 +124,7 @@ public final class LanternControlServer: Sendable {
             shared.stopped = true
             return Array(shared.clients.values)
         }
-        listenerBox.withLock { $0 }?.stop()
+        listener.stop()
         for client in clients { client.connection.abort() }
         eventBroadcaster.finish()
     }

@@ -3,10 +3,10 @@ import ConnectionCore
 /// The server's side of the protocol as a codec for the shared connection core: received
 /// bytes become ``MetricLineParser/Line``s; ``MetricAnswer``s (or pre-rendered answer bytes)
 /// go out. No handshake, no probe; closing is closing TCP once the output is written.
-struct MetricServerCodec: TransportClosingCodec {
+struct MetricServerCodec: BufferedTransportCodec {
     private var parser: MetricLineParser
-    private var output: [UInt8] = []
-    private var closed = false
+    var output: [UInt8] = []
+    var closed = false
 
     init(maxLineLength: Int) {
         parser = MetricLineParser(maxLineLength: maxLineLength)
@@ -30,26 +30,16 @@ struct MetricServerCodec: TransportClosingCodec {
         }
     }
 
-    mutating func startClose(_ request: any Sendable) { closed = true }
     var isReading: Bool { !closed && !parser.isStopped }
-    mutating func takeOutput() -> [UInt8] {
-        defer { output = [] }
-        return output
-    }
-    var isClosed: Bool { closed }
-    mutating func transportClosed() -> any Sendable {
-        closed = true
-        return "closed"
-    }
 }
 
 /// The client's side: ``MetricCommand``s go out as lines; received bytes become arrays of
 /// ``MetricAnswer``s (one per read), or one ``MetricAnswerParser/Failure`` after which nothing
 /// is read.
-struct MetricClientCodec: TransportClosingCodec {
+struct MetricClientCodec: BufferedTransportCodec {
     private var parser = MetricAnswerParser()
-    private var output: [UInt8] = []
-    private var closed = false
+    var output: [UInt8] = []
+    var closed = false
     private var failed = false
 
     mutating func receive(_ input: UnsafeMutableRawBufferPointer, into events: inout [CodecEvent]) {
@@ -77,15 +67,5 @@ struct MetricClientCodec: TransportClosingCodec {
         }
     }
 
-    mutating func startClose(_ request: any Sendable) { closed = true }
     var isReading: Bool { !closed && !failed }
-    mutating func takeOutput() -> [UInt8] {
-        defer { output = [] }
-        return output
-    }
-    var isClosed: Bool { closed }
-    mutating func transportClosed() -> any Sendable {
-        closed = true
-        return "closed"
-    }
 }

@@ -51,17 +51,12 @@ public final class MetricStoreServer: Sendable {
     private struct Shared: Sendable {
         var storage = MetricStorage()
         var connections = 0
-        var stopped = false
-        var stopWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let shared: LockedValue<Shared>
-
-    private struct WeakServer: Sendable {
-        weak var server: MetricStoreServer?
-    }
     private let journal: MetricJournal?
-    private let listenerBox = LockedValue<StreamListener?>(nil)
+    private let listener: StreamListener
+    private let stopped = StopLatch()
 
     /// Starts listening at once (so ``port`` is known) and serves clients until ``stop()``.
     /// - Parameters:
@@ -88,60 +83,34 @@ public final class MetricStoreServer: Sendable {
         }
         shared = LockedValue(Shared(storage: storage))
         let maxLineLength = configuration.maxLineLength
-        let listener: StreamListener
+        let owner = ListenerOwner<MetricStoreServer>()
         do {
-            // Weak: the listener's callback must not keep the server (which keeps the listener) alive.
-            let box = LockedValue(WeakServer())
             listener = try StreamListener(
                 host: host, port: port, configuration: ConnectionConfiguration(inboundBufferLimit: 1 << 20, outboundHighWater: configuration.outputLimit),
                 handshakeTimeout: .seconds(10),
                 makeConnection: { (MetricServerCodec(maxLineLength: maxLineLength), nil) },
-                onConnection: { connection in
-                    guard let server = box.withLock({ $0.server }) else {
-                        connection.abort()
-                        return
-                    }
-                    server.accept(connection)
-                },
+                onConnection: owner.forward { server, connection in server.accept(connection) },
                 onRejection: { _ in })
-            self.port = listener.port
-            listenerBox.withLock { $0 = listener }
-            box.withLock { $0.server = self }
         } catch {
             throw .listen(host: host, port: port, reason: "\(error)")
         }
+        self.port = listener.port
+        owner.attach(self)
     }
 
     /// A server the app lets go of stops listening.
     deinit {
-        listenerBox.withLock { $0 }?.stop()
+        listener.stop()
     }
 
     /// Serves until the calling task is cancelled or ``stop()`` is called.
     public func run() async {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = shared.withLock { shared -> Bool in
-                    if shared.stopped { return true }
-                    shared.stopWaiters.append(continuation)
-                    return false
-                }
-                if resumeNow { continuation.resume() }
-            }
-        } onCancel: {
-            stop()
-        }
+        await stopped.wait { self.stop() }
     }
 
     /// Stops listening; connections already open are closed as they finish their reads.
     public func stop() {
-        let waiters = shared.withLock { shared -> [CheckedContinuation<Void, Never>] in
-            shared.stopped = true
-            defer { shared.stopWaiters = [] }
-            return shared.stopWaiters
-        }
-        listenerBox.withLock { $0 }?.stop()
-        for waiter in waiters { waiter.resume() }
+        stopped.stop { listener.stop() }
     }
 
     /// How many points the store holds.
@@ -152,7 +121,7 @@ public final class MetricStoreServer: Sendable {
 
     private func accept(_ connection: StreamConnection) {
         let admitted = shared.withLock { shared -> Bool in
-            guard !shared.stopped, shared.connections < configuration.maxConnections else { return false }
+            guard !stopped.isStopped, shared.connections < configuration.maxConnections else { return false }
             shared.connections += 1
             return true
         }

@@ -115,7 +115,7 @@ package final class Hub: Sendable {
         self.events = events
         self.eventsContinuation = eventsContinuation
         // Apps and agents upgrade to WebSocket on any path; a plain GET / gets the dashboard.
-        let box = LockedValue(WeakHub())
+        let owner = ListenerOwner<Hub>()
         var routes = HTTPRoutes()
         routes.add("GET", "/") { _ in HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: Array(DashboardPage.html.utf8)) }
         let table = routes
@@ -123,7 +123,7 @@ package final class Hub: Sendable {
             server = try HTTPServer(host: host, port: port, webSocketConfiguration: configuration, loop: loop, webSocket: { connection, _ in
                 // The hub registers itself right after binding; a connection that is quicker waits for it.
                 for _ in 0..<1000 {
-                    if let hub = box.withLock({ $0.hub }) {
+                    if let hub = owner.server {
                         await hub.serve(connection)
                         return
                     }
@@ -137,11 +137,7 @@ package final class Hub: Sendable {
         self.port = server.port
         self.maxBacklog = maxBacklog
         self.overflow = overflow
-        box.withLock { $0.hub = self }
-    }
-
-    private struct WeakHub: Sendable {
-        weak var hub: Hub?
+        owner.attach(self)
     }
 
     /// Stops accepting, closes every connection with 1001 (going away) and waits for them.

@@ -16,13 +16,9 @@ package final class HTTPServer: Sendable {
     /// The port it listens on.
     package let port: Int
 
-    private let listenerBox = LockedValue<StreamListener?>(nil)
+    private let listener: StreamListener
     private let connections = LockedValue<[ObjectIdentifier: StreamConnection]>([:])
     private let stopped = LockedValue(false)
-
-    private struct WeakServer: Sendable {
-        weak var server: HTTPServer?
-    }
 
     /// Starts listening at once.
     /// - Parameters:
@@ -41,13 +37,13 @@ package final class HTTPServer: Sendable {
                  webSocketConfiguration: WebSocketConfiguration = .init(), loop: EventLoop = .shared,
                  webSocket: WebSocketHandler? = nil, onRejection: @escaping @Sendable (String) -> Void = { _ in },
                  handler: @escaping Handler) throws(SocketError) {
-        let box = LockedValue(WeakServer())
-        let listener = try StreamListener(
+        let owner = ListenerOwner<HTTPServer>()
+        listener = try StreamListener(
             host: host, port: port, loop: loop, configuration: webSocketConfiguration.connection,
             handshakeTimeout: .seconds(10),
             makeConnection: { (HTTPServerCodec(maxHeadSize: maxHeadSize, maxBodySize: maxBodySize), nil) },
-            onConnection: { connection in
-                guard let server = box.withLock({ $0.server }), server.admit(connection, limit: maxConnections) else {
+            onConnection: owner.forward { server, connection in
+                guard server.admit(connection, limit: maxConnections) else {
                     connection.abort()
                     return
                 }
@@ -59,8 +55,7 @@ package final class HTTPServer: Sendable {
             },
             onRejection: { _ in })
         self.port = listener.port
-        listenerBox.withLock { $0 = listener }
-        box.withLock { $0.server = self }
+        owner.attach(self)
     }
 
     deinit { stop() }
@@ -74,7 +69,7 @@ package final class HTTPServer: Sendable {
     /// Stops listening; open connections stay (their owners close them).
     package func stopAccepting() {
         stopped.withLock { $0 = true }
-        listenerBox.withLock { $0 }?.stop()
+        listener.stop()
     }
 
     private func admit(_ connection: StreamConnection, limit: Int) -> Bool {

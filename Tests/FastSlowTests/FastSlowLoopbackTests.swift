@@ -31,46 +31,10 @@ struct FastSlowPeer {
     }
 }
 
-/// Collects a client's events for assertions.
-final class EventLog: Sendable {
-    private let events = LockedValue<[FastSlowEvent]>([])
-    private let task: Task<Void, Never>
-
-    init(_ client: FastSlowClient) {
-        let stream = client.events
-        let events = self.events
-        task = Task { for await event in stream { events.withLock { $0.append(event) } } }
-    }
-
-    var all: [FastSlowEvent] { events.withLock { $0 } }
-
-    func count(where predicate: (FastSlowEvent) -> Bool) -> Int { all.filter(predicate).count }
-
-    func waitFor(_ predicate: @escaping @Sendable (FastSlowEvent) -> Bool, count: Int = 1, timeout: Duration = .seconds(20)) async -> Bool {
-        await eventually(timeout: timeout) { self.events.withLock { $0.filter(predicate).count >= count } }
-    }
-
-    deinit { task.cancel() }
-}
-
 @Suite("FastSlow server and client on loopback", .timeLimit(.minutes(2)))
 struct FastSlowLoopbackTests {
     static func server(logFile: String? = nil, port: Int = 0, log: (@Sendable (String) -> Void)? = nil) throws -> FastSlowServer {
         try FastSlowServer(configuration: FastSlowServerConfiguration(port: port, logFile: logFile), log: log)
-    }
-
-    /// A new server on the port a stopped one had. Another test's outgoing connection may hold
-    /// that port for a moment (the suites run in parallel and share the ephemeral range): retry.
-    static func restart(port: Int) async throws -> FastSlowServer {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while true {
-            do {
-                return try server(port: port)
-            } catch let error as FastSlowServerError {
-                guard case .listen = error, ContinuousClock.now < deadline else { throw error }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-        }
     }
 
     static func client(_ server: FastSlowServer, port: Int? = nil, configure: (inout FastSlowClient.Configuration) -> Void = { _ in }) -> FastSlowClient {
@@ -106,13 +70,13 @@ struct FastSlowLoopbackTests {
         defer { sleeper.close(); other.close() }
         try await sleeper.connect()
         try await other.connect()
-        let sleeperLog = EventLog(sleeper)
+        let sleeperLog = Collected(sleeper.events)
         let slowDone = LockedValue(false)
         let slow = Task {
             defer { slowDone.withLock { $0 = true } }
             return try await sleeper.slow(sleepSeconds: 6)
         }
-        #expect(await sleeperLog.waitFor { if case .requestSent(.slow) = $0 { true } else { false } })
+        #expect(await sleeperLog.waitFor(matching: { if case .requestSent(.slow) = $0 { true } else { false } }))
         // Causal, not a stopwatch (the suite shares two cores; a loaded run has seen fast round
         // trips of 300 ms): every fast answer arrives while the slow one is still slept on.
         for _ in 0..<3 { _ = try await other.fast() }
@@ -165,11 +129,11 @@ struct FastSlowLoopbackTests {
         let port = server.port
         let client = Self.client(server)
         defer { client.close() }
-        let log = EventLog(client)
+        let log = Collected(client.events)
         try await client.connect()
         #expect(try await client.fast().date != nil)
         let inFlight = Task { try await client.slow(sleepSeconds: 30) }
-        #expect(await log.waitFor { if case .requestSent(.slow) = $0 { true } else { false } })
+        #expect(await log.waitFor(matching: { if case .requestSent(.slow) = $0 { true } else { false } }))
         server.stop()
         await #expect(throws: FastSlowClientError.self) { try await inFlight.value }
         do {
@@ -180,14 +144,14 @@ struct FastSlowLoopbackTests {
                 return
             }
         }
-        #expect(await log.waitFor { if case .connectionLost = $0 { true } else { false } })
-        #expect(await log.waitFor { if case .reconnecting(.seconds(1), _) = $0 { true } else { false } })
+        #expect(await log.waitFor(matching: { if case .connectionLost = $0 { true } else { false } }))
+        #expect(await log.waitFor(matching: { if case .reconnecting(.seconds(1), _) = $0 { true } else { false } }))
         let whileDown = Task { try await client.fast() }
-        server = try await Self.restart(port: port)
+        server = try await rebinding { try Self.server(port: port) }
         defer { server.stop() }
         #expect(try await whileDown.value.date != nil, "the call made while down is answered after the reconnect")
-        #expect(log.count { if case .connected = $0 { true } else { false } } == 2)
-        #expect(log.count { if case .requestSent(.slow) = $0 { true } else { false } } == 1, "the lost request was not sent again")
+        #expect(log.count(where: { if case .connected = $0 { true } else { false } }) == 2)
+        #expect(log.count(where: { if case .requestSent(.slow) = $0 { true } else { false } }) == 1, "the lost request was not sent again")
     }
 
     @Test("periodic mode never has two requests in flight: slow(1) every 100 ms skips ticks")
@@ -196,7 +160,7 @@ struct FastSlowLoopbackTests {
         defer { server.stop() }
         let client = Self.client(server)
         defer { client.close() }
-        let log = EventLog(client)
+        let log = Collected(client.events)
         try await client.connect()
         var answers = 0
         for await result in client.periodic(every: .milliseconds(100), request: .slow(seconds: 1)) {
@@ -227,20 +191,20 @@ struct FastSlowLoopbackTests {
         let port = server.port
         let client = Self.client(server)
         defer { client.close() }
-        let log = EventLog(client)
+        let log = Collected(client.events)
         try await client.connect()
         var answers = 0
         for await result in client.periodic(every: .milliseconds(20), request: .fast) {
             if case .success = result { answers += 1 }
             if answers == 3 {
                 server.stop()
-                #expect(await log.waitFor { if case .connectionLost = $0 { true } else { false } })
-                server = try await Self.restart(port: port)
+                #expect(await log.waitFor(matching: { if case .connectionLost = $0 { true } else { false } }))
+                server = try await rebinding { try Self.server(port: port) }
             }
             if answers == 6 { break }
         }
         server.stop()
-        #expect(log.count { if case .connected = $0 { true } else { false } } == 2, "three answers before the restart, three after")
+        #expect(log.count(where: { if case .connected = $0 { true } else { false } }) == 2, "three answers before the restart, three after")
     }
 
     @Test("bad input closes only the connection it came on, logged with the reason; a stalled half message holds nothing up")
@@ -317,7 +281,7 @@ struct FastSlowLoopbackTests {
         configuration.requestTimeout = .milliseconds(300)
         let client = FastSlowClient(host: "127.0.0.1", port: listener.port, configuration: configuration)
         defer { client.close() }
-        let log = EventLog(client)
+        let log = Collected(client.events)
         let accepted = Task { try await onThread { try listener.accept() } }
         try await client.connect()
         let silent = try await accepted.value
@@ -328,7 +292,7 @@ struct FastSlowLoopbackTests {
         let received = try await onThread { try silent.read(count: 3) }
         #expect(received == DelimitedFramer.frame(WrapperMessage.requestForFastResponse.encoded))
         #expect(try await onThread { try silent.waitForEOF(timeout: .seconds(5)) })
-        #expect(await log.waitFor { if case .requestFailed(.fast, .timeout) = $0 { true } else { false } })
+        #expect(await log.waitFor(matching: { if case .requestFailed(.fast, .timeout) = $0 { true } else { false } }))
         // Reconnected: this time the server answers.
         let answering = try await onThread { try listener.accept() }
         let answer = Task { try await client.fast() }

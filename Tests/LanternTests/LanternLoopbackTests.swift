@@ -4,42 +4,10 @@ import Locking
 import Testing
 import TestSupport
 
-/// Collects a stream's elements for assertions.
-final class Collected<Element: Sendable>: Sendable {
-    private let elements = LockedValue<[Element]>([])
-    private let task: Task<Void, Never>
-
-    init(_ stream: AsyncStream<Element>) {
-        let elements = self.elements
-        task = Task { for await element in stream { elements.withLock { $0.append(element) } } }
-    }
-
-    var all: [Element] { elements.withLock { $0 } }
-
-    func waitFor(timeout: Duration = .seconds(20), _ predicate: @escaping @Sendable ([Element]) -> Bool) async -> Bool {
-        await eventually(timeout: timeout) { self.elements.withLock { predicate($0) } }
-    }
-
-    deinit { task.cancel() }
-}
-
 @Suite("Lantern client and control server on loopback", .timeLimit(.minutes(1)))
 struct LanternLoopbackTests {
     static let red = LanternColor(red: 255, green: 0, blue: 0)
     static let green = LanternColor(red: 0, green: 255, blue: 0)
-
-    /// A new control server on the port a stopped one had (a parallel test's connection may
-    /// hold it a moment).
-    static func restart(port: Int) async throws -> LanternControlServer {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while true {
-            do {
-                return try LanternControlServer(port: port)
-            } catch where ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
-            }
-        }
-    }
 
     @Test("a lantern that connects gets the current state first, then every command the others get")
     func stateFirstThenBroadcasts() async throws {
@@ -89,13 +57,13 @@ struct LanternLoopbackTests {
         let connection = Collected(lantern.connectionStates)
         #expect(await connection.waitFor { $0.contains { if case .waiting(.seconds(1), _) = $0 { true } else { false } } }, "the server is down")
         refusing.release()
-        var server = try await Self.restart(port: port)
+        var server = try await rebinding { try LanternControlServer(port: port) }
         #expect(await eventually { lantern.connectionState == .connected })
         server.send(.on)
         #expect(await eventually { lantern.state.isOn })
         server.stop()
         #expect(await connection.waitFor { $0.last.map { if case .waiting = $0 { true } else { false } } ?? false })
-        server = try await Self.restart(port: port)
+        server = try await rebinding { try LanternControlServer(port: port) }
         defer { server.stop() }
         server.send(.color(Self.green))  // before the lantern is back: it gets it as the state
         #expect(await eventually { lantern.state == LanternState(isOn: false, color: Self.green) }, "the new stand's state")

@@ -19,20 +19,6 @@ struct AgentLoopbackTests {
         return configuration
     }
 
-    /// A hub on the port a stopped one had (another test's connection may hold it a moment).
-    static func restartHub(port: Int, token: String? = nil) async throws -> Hub {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while true {
-            let attempt = Result { () throws(WebSocketError) in try Hub(port: port, agentToken: token) }
-            switch attempt {
-            case .success(let hub): return hub
-            case .failure(let error):
-                guard ContinuousClock.now < deadline else { throw error }
-                try await Task.sleep(for: .milliseconds(50))
-            }
-        }
-    }
-
     static func waitConnected(_ agent: AgentClient) async -> Bool {
         await eventually { agent.connectionState == .connected }
     }
@@ -86,7 +72,7 @@ struct AgentLoopbackTests {
         #expect(await eventually { agent.connectionState != .connected })
         #expect(try await agent.add(Self.lamp) == false, "not acknowledged while the hub is down")
         #expect(store.get("lamp-2") != nil, "but in the store")
-        let restarted = try await Self.restartHub(port: port)
+        let restarted = try await rebinding { try Hub(port: port) }
         #expect(await eventually { restarted.isConnected("thermo-1") && restarted.isConnected("lamp-2") })
         await agent.stop()
         await restarted.stop()
