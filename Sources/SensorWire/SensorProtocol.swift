@@ -73,11 +73,11 @@ package enum ServerMessage: Sendable, Hashable {
     case sensorData(sensorID: String, readings: JSONValue)
     /// `sensor_command_response {request_id, status, data}`: a command's outcome (the agent's
     /// status and data unchanged; 404 or 504 from the hub with `{"error": ...}`).
-    case commandResponse(requestID: String, status: Int, data: JSONValue)
+    indirect case commandResponse(requestID: String, status: Int, data: JSONValue)
     /// `sensor_list {sensors: [{sensor_id, type, name, tags, connected}]}`.
-    case sensorList([JSONValue])
+    indirect case sensorList([JSONValue])
     /// `hub_statistics {apps, agents, sensors, readings_delivered, readings_dropped}`.
-    case statistics(JSONValue)
+    indirect case statistics(JSONValue)
 
     package var envelope: Envelope {
         switch self {
@@ -97,25 +97,23 @@ package enum ServerMessage: Sendable, Hashable {
     /// The message as JSON text, exactly as `SensorProtocol.encode(envelope)` writes it, but
     /// without building the envelope's dictionaries: the hub encodes every reading this way.
     package var encodedText: String {
-        switch self {
-        case .commandResponse, .sensorList, .statistics: return SensorProtocol.encode(envelope)
-        case .connectionStatus, .sensorData: break
-        }
         var output: [UInt8] = []
-        output.reserveCapacity(128)
         switch self {
         case .connectionStatus(let id, let connected):
+            output.reserveCapacity(128)
             output.append(contentsOf: #"{"event":"sensor_connection_status","data":{"connected":"#.utf8)
             output.append(contentsOf: (connected ? "true" : "false").utf8)
             output.append(contentsOf: #","sensor_id":"#.utf8)
             JSONSerializer.appendString(id, to: &output)
         case .sensorData(let id, let readings):
+            output.reserveCapacity(128)
             output.append(contentsOf: #"{"event":"new_sensor_data","data":{"sensor_id":"#.utf8)
             JSONSerializer.appendString(id, to: &output)
             output.append(contentsOf: #","sensor_readings":"#.utf8)
             JSONSerializer.append(readings, to: &output)
         case .commandResponse, .sensorList, .statistics:
-            break
+            // Rare messages (answers, lists): the general encoder.
+            return SensorProtocol.encode(envelope)
         }
         output.append(contentsOf: "}}".utf8)
         return String(decoding: output, as: UTF8.self)
@@ -126,9 +124,14 @@ package enum ServerMessage: Sendable, Hashable {
     /// envelope's dictionaries. Nil for invalid JSON, unknown events or missing fields.
     package static func decode(_ text: String) -> ServerMessage? {
         var text = text
-        if let message = text.withUTF8({ JSONParser.parseServerMessage(UnsafeRawBufferPointer($0)) }) { return message }
         // The one-pass decoder knows the two frequent events; the others take the general path.
-        return SensorProtocol.decode(text).flatMap(ServerMessage.init)
+        return text.withUTF8 { JSONParser.parseServerMessage(UnsafeRawBufferPointer($0)) } ?? decodeRare(text)
+    }
+
+    /// The general path, for the rare events the one-pass decoder leaves (kept out of line).
+    @inline(never)
+    private static func decodeRare(_ text: String) -> ServerMessage? {
+        SensorProtocol.decode(text).flatMap(ServerMessage.init)
     }
 
     /// Interprets an envelope from the server; nil for unknown events or missing fields
