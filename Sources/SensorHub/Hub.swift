@@ -427,15 +427,16 @@ package final class Hub: Sendable {
         }
         var textsByPeer: [UInt64: [(text: String, isReading: Bool)]] = [:]
         var peerOrder: [UInt64] = []
+        var readingCount = 0
         for delivery in outbox.deliveries {
             let text = delivery.message.encodedText
             let isReading = if case .sensorData = delivery.message { true } else { false }
+            if isReading { readingCount += delivery.recipients.count }
             for peer in delivery.recipients {
                 if textsByPeer[peer] == nil { peerOrder.append(peer) }
                 textsByPeer[peer, default: []].append((text, isReading))
             }
         }
-        let readingCount = textsByPeer.values.reduce(0) { $0 + $1.count { $0.isReading } }
         let connections = shared.withLock { shared in
             shared.delivered += readingCount
             return peerOrder.compactMap { peer in shared.connections[peer].map { (peer, $0) } }
