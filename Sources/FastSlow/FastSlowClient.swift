@@ -303,28 +303,29 @@ public final class FastSlowClient: Sendable {
     /// False once the run is over.
     private func tick(_ periodicID: UInt64) -> Bool {
         let at = now()
-        enum Outcome { case sent(FastSlowRequest?, StreamConnection?), skipped(Int), expired(UInt64, Bool, StreamConnection?), over }
-        let request = state.withLock { $0.periodics[periodicID]?.request }
-        guard let request else { return false }
-        let outcome = state.withLock { state -> Outcome in
-            guard !state.closed, var periodic = state.periodics[periodicID] else { return .over }
+        enum Outcome { case sent(FastSlowRequest?, StreamConnection?), skipped(Int), expired(dropping: StreamConnection?), over }
+        let (request, outcome) = state.withLock { state -> (FastSlowRequest?, Outcome) in
+            guard !state.closed, var periodic = state.periodics[periodicID] else { return (nil, .over) }
             defer { state.periodics[periodicID] = periodic }
+            let request = periodic.request
             if let (id, submittedAt) = periodic.outstanding {
-                if at - submittedAt >= timeout(for: request) {
-                    let onWire = state.requests.sentAt(id: id) != nil
-                    _ = state.requests.abandon(id: id)
-                    periodic.outstanding = nil
-                    return .expired(id, onWire, state.connection)
+                guard at - submittedAt >= timeout(for: request) else {
+                    periodic.skipped += 1
+                    return (request, .skipped(periodic.skipped))
                 }
-                periodic.skipped += 1
-                return .skipped(periodic.skipped)
+                // Past its timeout: failed; one on the wire takes its connection with it.
+                let onWire = state.requests.sentAt(id: id) != nil
+                _ = state.requests.abandon(id: id)
+                periodic.outstanding = nil
+                return (request, .expired(dropping: onWire ? state.connection : nil))
             }
             let (id, send) = state.requests.submit(request, .periodic(periodicID), now: at)
             periodic.outstanding = (id, at)
             if let send, state.connection != nil { _ = eventBroadcaster.enqueue(.requestSent(send)) }
-            return .sent(send, state.connection)
+            return (request, .sent(send, state.connection))
         }
         eventBroadcaster.deliver()
+        guard let request else { return false }
         switch outcome {
         case .over:
             return false
@@ -332,19 +333,18 @@ public final class FastSlowClient: Sendable {
             if let send, let connection { write(send, on: connection) }
         case .skipped(let total):
             emit(.tickSkipped(request, total: total))
-        case .expired(_, let onWire, let connection):
+        case .expired(let connection):
             deliver(.failure(.timeout), to: periodicID)
             emit(.requestFailed(request, .timeout))
-            if onWire { connection?.abort() }
+            connection?.abort()
         }
         return true
     }
 
     private func endPeriodic(_ id: UInt64) {
-        let outstanding = state.withLock { state -> UInt64? in
-            state.periodics.removeValue(forKey: id)?.outstanding?.id
+        state.withLock { state in
+            if let outstanding = state.periodics.removeValue(forKey: id)?.outstanding?.id { _ = state.requests.abandon(id: outstanding) }
         }
-        if let outstanding { _ = state.withLock { $0.requests.abandon(id: outstanding) } }
     }
 
     /// Yields a periodic run's result and frees its line.

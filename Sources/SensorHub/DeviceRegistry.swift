@@ -50,12 +50,6 @@ package struct DeviceRegistry: Sendable {
         Dictionary(grouping: entries.values, by: \.agentID).mapValues { $0.map(\.device).sorted { $0.id < $1.id } }
     }
 
-    /// The agent a connection speaks for.
-    package func agent(of peer: PeerID) -> String? { agentOfPeer[peer] }
-
-    /// The connection an agent speaks through.
-    package func peer(of agentID: String) -> PeerID? { peerOfAgent[agentID] }
-
     /// An agent connected with its device list (ids and hashes).
     package mutating func agentConnected(_ peer: PeerID, agentID: String, devices: [AgentToHub.DeviceDigest]) -> Sync {
         if let previous = peerOfAgent[agentID] { agentOfPeer[previous] = nil }
@@ -79,16 +73,12 @@ package struct DeviceRegistry: Sendable {
         return sync
     }
 
-    /// A connection closed: its agent's devices are disconnected (returned).
-    package mutating func peerGone(_ peer: PeerID) -> [String] {
-        guard let agentID = agentOfPeer.removeValue(forKey: peer) else { return [] }
-        if peerOfAgent[agentID] == peer { peerOfAgent[agentID] = nil } else { return [] }
-        var gone: [String] = []
-        for (id, entry) in entries where entry.agentID == agentID && entry.connected {
-            entries[id]?.connected = false
-            gone.append(id)
-        }
-        return gone.sorted()
+    /// A connection closed: its agent's devices are disconnected (unless the agent already
+    /// speaks through a newer connection). Their subscribers hear it from ``HubState``.
+    package mutating func peerGone(_ peer: PeerID) {
+        guard let agentID = agentOfPeer.removeValue(forKey: peer), peerOfAgent[agentID] == peer else { return }
+        peerOfAgent[agentID] = nil
+        for (id, entry) in entries where entry.agentID == agentID && entry.connected { entries[id]?.connected = false }
     }
 
     /// `device_register` or `device_update` (`mustExist`) from `peer`.

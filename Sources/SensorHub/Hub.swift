@@ -264,7 +264,7 @@ package final class Hub: Sendable {
             shared.dropped[peer] = nil
             shared.state.appGone(peer)
             shared.commands.appGone(peer)
-            _ = shared.devices.peerGone(peer)
+            shared.devices.peerGone(peer)
             return shared.agents.remove(peer) != nil ? shared.state.agentGone(peer) : []
         }
         send(Outbox(deliveries))

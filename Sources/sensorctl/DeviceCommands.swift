@@ -3,7 +3,7 @@ import SensorStream
 import SensorWire
 
 /// `sensorctl command`: sends a command to a device and prints its response.
-enum SendCommandCommand {
+enum CommandSubcommand {
     static let usage = """
     usage: sensorctl command SENSOR_ID SERVICE 'JSON' [--host HOST] [--port PORT] [--timeout SECONDS]
 

@@ -125,44 +125,42 @@ enum FastSlowCommand {
     /// Reads commands from standard input until `quit`, its end, or `--count` answers.
     private static func console(_ client: FastSlowClient, answers: AnswerCounter) async {
         printLine(FastSlowConsole.hint)
-        let calls = LockedValue<[Task<Void, Never>]>([])
+        var calls: [Task<Void, Never>] = []
         var periodic: Task<Void, Never>?
         let done = Task {
             await answers.reached()
             client.close()
         }
         defer { done.cancel() }
-        do {
-            for await line in standardInputLines() {
-                guard !line.allSatisfy(\.isWhitespace) else { continue }
-                switch FastSlowConsole.parse(line) {
-                case .failure(let mistake):
-                    printLine("\(mistake.message); \(FastSlowConsole.hint)")
-                case .success(.quit):
-                    periodic?.cancel()
-                    return
-                case .success(.stop):
-                    periodic?.cancel()
-                    periodic = nil
-                case .success(.request(let request)):
-                    let call = Task {
-                        if (try? await client.send(request)) != nil { _ = answers.answered() }
-                    }
-                    calls.withLock { $0.append(call) }
-                case .success(.every(let interval, let request)):
-                    periodic?.cancel()
-                    periodic = Task {
-                        for await result in client.periodic(every: interval, request: request) {
-                            if case .success = result { _ = answers.answered() }
-                        }
+        for await line in standardInputLines() {
+            guard !line.allSatisfy(\.isWhitespace) else { continue }
+            switch FastSlowConsole.parse(line) {
+            case .failure(let mistake):
+                printLine("\(mistake.message); \(FastSlowConsole.hint)")
+            case .success(.quit):
+                periodic?.cancel()
+                return
+            case .success(.stop):
+                periodic?.cancel()
+                periodic = nil
+            case .success(.request(let request)):
+                let call = Task {
+                    if (try? await client.send(request)) != nil { _ = answers.answered() }
+                }
+                calls.append(call)
+            case .success(.every(let interval, let request)):
+                periodic?.cancel()
+                periodic = Task {
+                    for await result in client.periodic(every: interval, request: request) {
+                        if case .success = result { _ = answers.answered() }
                     }
                 }
-                if answers.isDone { return }
             }
+            if answers.isDone { return }
         }
         // End of input: the requests already made get their answers (or fail) first.
         periodic?.cancel()
-        for call in calls.withLock({ $0 }) { await call.value }
+        for call in calls { await call.value }
     }
 }
 

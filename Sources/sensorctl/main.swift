@@ -34,8 +34,8 @@ do throws(UsageError) {
     case "fastslow": status = try await FastSlowCommand.run(rest)
     case "lantern": status = try await LanternTerminalCommand.run(rest)
     case "lantern-stand": status = try await LanternStandCommand.run(rest)
-    case "agent": status = try await AgentCommand.run(rest)
-    case "command": status = try await SendCommandCommand.run(rest)
+    case "agent": status = try await AgentSubcommand.run(rest)
+    case "command": status = try await CommandSubcommand.run(rest)
     case "sensors": status = try await SensorsCommand.run(rest)
     case "--help", "-h", "help":
         printLine(usage)
@@ -57,8 +57,8 @@ do throws(UsageError) {
     case "fastslow": FastSlowCommand.usage
     case "lantern": LanternTerminalCommand.usage
     case "lantern-stand": LanternStandCommand.usage
-    case "agent": AgentCommand.usage
-    case "command": SendCommandCommand.usage
+    case "agent": AgentSubcommand.usage
+    case "command": CommandSubcommand.usage
     case "sensors": SensorsCommand.usage
     default: usage
     }

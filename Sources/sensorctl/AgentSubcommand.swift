@@ -1,8 +1,9 @@
 import Foundation
 import SensorAgent
 
-/// `sensorctl agent`: a device program on the SensorAgent library.
-enum AgentCommand {
+/// `sensorctl agent`: a device program on the SensorAgent library (named apart from the
+/// library's `AgentCommand`, a command from an app).
+enum AgentSubcommand {
     static let usage = """
     usage: sensorctl agent [--host 127.0.0.1] [--port 5192] [--id home-1] [--devices-file devices.json]
                            [--simulate N] [--rate HZ] [--token T]
