@@ -48,8 +48,9 @@ package final class HTTPServer: Sendable {
                     return
                 }
                 Task {
-                    await Self.serve(connection, requestTimeout: requestTimeout, webSocketConfiguration: webSocketConfiguration,
-                                     handler: handler, webSocket: webSocket, onRejection: onRejection)
+                    let upgrade = await Self.serve(connection, requestTimeout: requestTimeout, webSocketConfiguration: webSocketConfiguration,
+                                                   handler: handler, upgrades: webSocket != nil, onRejection: onRejection)
+                    if let webSocket, let (socket, request) = upgrade { await webSocket(socket, request) }
                     server.connections.withLock { $0[ObjectIdentifier(connection)] = nil }
                 }
             },
@@ -82,14 +83,23 @@ package final class HTTPServer: Sendable {
     }
 
     /// One connection: requests in order, each answered before the next is looked at.
+    /// Answers requests until the connection ends, or one upgrades it to WebSocket: then the
+    /// upgraded connection and its request, for the WebSocket handler.
     private static func serve(_ connection: StreamConnection, requestTimeout: Duration, webSocketConfiguration: WebSocketConfiguration,
-                              handler: Handler, webSocket: WebSocketHandler?, onRejection: @Sendable (String) -> Void) async {
+                              handler: Handler, upgrades: Bool, onRejection: @Sendable (String) -> Void) async -> (WebSocketConnection, HTTPRequest)? {
         while true {
-            let next = await receive(connection, within: requestTimeout)
-            guard case .batch(let received) = next else {
-                onRejection("\(connection.remoteAddress): no complete request within \(requestTimeout)")
+            // The deadline is a loop timer, cancelled as soon as the request is in (a sleeping
+            // task per request would stay allocated until its deadline even when cancelled).
+            let expired = LockedValue(false)
+            let deadline = connection.loop.schedule(at: .now + requestTimeout) {
+                expired.withLock { $0 = true }
                 connection.abort()
-                return
+            }
+            let received = await connection.receiveBatch()
+            deadline.cancel()
+            if expired.withLock({ $0 }) {
+                onRejection("\(connection.remoteAddress): no complete request within \(requestTimeout)")
+                return nil
             }
             guard let batch = received else { break }
             for item in batch {
@@ -97,52 +107,32 @@ package final class HTTPServer: Sendable {
                     onRejection("\(connection.remoteAddress): \(failure.status) \(failure.reason)")
                     try? await connection.send(HTTPResponseMessage(response: .text(failure.status, failure.reason), keepAlive: false))
                     _ = await connection.close("done")
-                    return
+                    return nil
                 }
                 guard let request = item as? HTTPRequest else { continue }
-                if request.isWebSocketUpgrade, let webSocket {
+                if request.isWebSocketUpgrade, upgrades {
                     switch ServerHandshake.respond(to: request.head) {
                     case .success(let accepted):
                         let codec = WebSocketCodec(role: .server, limits: webSocketConfiguration.limits)
-                        guard (try? await connection.send(HTTPUpgrade(response: accepted.response, codec: codec))) != nil else { return }
-                        let upgraded = WebSocketConnection(upgraded: connection, path: accepted.path, head: request.head, configuration: webSocketConfiguration)
-                        await webSocket(upgraded, request)
-                        return
+                        guard (try? await connection.send(HTTPUpgrade(response: accepted.response, codec: codec))) != nil else { return nil }
+                        return (WebSocketConnection(upgraded: connection, path: accepted.path, head: request.head, configuration: webSocketConfiguration), request)
                     case .failure(let rejected):
                         onRejection("\(connection.remoteAddress): \(rejected.status) \(rejected.reason)")
                         try? await connection.send(HTTPResponseMessage(response: .text(rejected.status, rejected.reason), keepAlive: false))
                         _ = await connection.close("done")
-                        return
+                        return nil
                     }
                 }
                 let response = await handler(request)
                 let keepAlive = request.keepAlive && !request.isWebSocketUpgrade
-                guard (try? await connection.send(HTTPResponseMessage(response: response, keepAlive: keepAlive))) != nil else { return }
+                guard (try? await connection.send(HTTPResponseMessage(response: response, keepAlive: keepAlive))) != nil else { return nil }
                 if !keepAlive {
                     _ = await connection.close("done")
-                    return
+                    return nil
                 }
             }
         }
         _ = await connection.close("done")
-    }
-
-    private enum Next: Sendable {
-        case batch([any Sendable]?)
-        case timedOut
-    }
-
-    /// The next batch of requests, or `timedOut` when none is complete within `timeout`.
-    private static func receive(_ connection: StreamConnection, within timeout: Duration) async -> Next {
-        await withTaskGroup(of: Next.self) { group in
-            group.addTask { .batch(await connection.receiveBatch()) }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return .timedOut
-            }
-            let first = await group.next() ?? .timedOut
-            group.cancelAll()
-            return first
-        }
+        return nil
     }
 }

@@ -27,10 +27,12 @@ struct HTTPServerCodec: StreamCodec {
         parser = HTTPRequestParser(maxHeadSize: maxHeadSize, maxBodySize: maxBodySize)
     }
 
+    // After an upgrade every call goes to the new codec in place (`upgraded?.`): copying it out
+    // and back would copy its buffers on every read and write.
+
     mutating func receive(_ input: UnsafeMutableRawBufferPointer, into events: inout [CodecEvent]) {
-        if var codec = upgraded {
-            codec.receive(input, into: &events)
-            upgraded = codec
+        if upgraded != nil {
+            upgraded?.receive(input, into: &events)
             return
         }
         guard !closed else { return }
@@ -48,9 +50,8 @@ struct HTTPServerCodec: StreamCodec {
     }
 
     mutating func send(_ message: any Sendable) throws(ConnectionError) {
-        if var codec = upgraded {
-            defer { upgraded = codec }
-            try codec.send(message)
+        if upgraded != nil {
+            try upgraded?.send(message)
             return
         }
         guard !closed else { throw .closed }
@@ -67,6 +68,8 @@ struct HTTPServerCodec: StreamCodec {
                 leftover.withUnsafeMutableBytes { codec.receive($0, into: &ignored) }
             }
             upgraded = codec
+            // The HTTP side is over: let its buffers go.
+            parser = HTTPRequestParser(maxHeadSize: parser.maxHeadSize, maxBodySize: parser.maxBodySize)
         default:
             throw .rejected("not an HTTP response")
         }
@@ -81,11 +84,16 @@ struct HTTPServerCodec: StreamCodec {
     mutating func takeOutput() -> [UInt8] {
         var bytes = output
         output = []
-        if var codec = upgraded {
-            bytes += codec.takeOutput()
-            upgraded = codec
-        }
+        guard upgraded != nil else { return bytes }
+        // The 101 goes out before anything of the new protocol.
+        let more = upgraded?.takeOutput() ?? []
+        if bytes.isEmpty { return more }
+        bytes += more
         return bytes
+    }
+
+    mutating func reclaimOutputBuffer(_ buffer: inout [UInt8]) {
+        upgraded?.reclaimOutputBuffer(&buffer)
     }
 
     var needsFinishClosing: Bool { upgraded?.needsFinishClosing ?? false }
