@@ -51,9 +51,12 @@ struct FastSlowLoopbackTests {
         let client = Self.client(server)
         defer { client.close() }
         try await client.connect()
+        let before = Date()
         let now = try await client.fast()
+        let after = Date()
         let date = try #require(now.date, "\(now.currentDateTime) is YYYYMMDDThhmmss.fff")
-        #expect(abs(date.timeIntervalSinceNow) < 2)
+        // Stamped between the call and its answer (milliseconds cut off), however loaded the machine.
+        #expect(date >= before.addingTimeInterval(-0.001) && date <= after, "\(date) not within \(before) ... \(after)")
         let start = ContinuousClock.now
         #expect(try await client.slow(sleepSeconds: 1) == 1)
         let elapsed = ContinuousClock.now - start
@@ -279,21 +282,27 @@ struct FastSlowLoopbackTests {
         var configuration = FastSlowClient.Configuration()
         configuration.reconnectDelay = .seconds(1)
         configuration.requestTimeout = .milliseconds(300)
-        let client = FastSlowClient(host: "127.0.0.1", port: listener.port, configuration: configuration)
+        // The timeout and the reconnect delay run on a manual clock: no stopwatch on a loaded machine.
+        let clock = ManualClock()
+        let client = FastSlowClient(host: "127.0.0.1", port: listener.port, configuration: configuration, clock: clock)
         defer { client.close() }
         let log = Collected(client.events)
         let accepted = Task { try await onThread { try listener.accept() } }
         try await client.connect()
         let silent = try await accepted.value
-        let start = ContinuousClock.now
-        await #expect(throws: FastSlowClientError.timeout) { try await client.fast() }
-        #expect(ContinuousClock.now - start < .seconds(2))
-        // The request reached the server, which said nothing; the client dropped the connection.
+        let call = Task { try await client.fast() }
+        // The request reaches the server, which says nothing; its timeout is armed at 300 ms.
         let received = try await onThread { try silent.read(count: 3) }
         #expect(received == DelimitedFramer.frame(WrapperMessage.requestForFastResponse.encoded))
+        #expect(await clock.waitForDeadlines([.milliseconds(300)]))
+        clock.advance(by: .milliseconds(300))
+        await #expect(throws: FastSlowClientError.timeout) { try await call.value }
+        // The client dropped the connection (the late answer would hold the line).
         #expect(try await onThread { try silent.waitForEOF(timeout: .seconds(5)) })
         #expect(await log.waitFor(matching: { if case .requestFailed(.fast, .timeout) = $0 { true } else { false } }))
-        // Reconnected: this time the server answers.
+        // Reconnected after the 1 s delay: this time the server answers.
+        #expect(await clock.waitForDeadlines([.milliseconds(1300)]))
+        clock.advance(by: .seconds(1))
         let answering = try await onThread { try listener.accept() }
         let answer = Task { try await client.fast() }
         let request = try await onThread { try answering.read(count: 3) }
