@@ -15,7 +15,9 @@ let package = Package(
         // An incremental UTF-8 validator shared by the WebSocket core and the JSON parser.
         .target(name: "UTF8Validation"),
         // Sans-I/O RFC 6455 core: frames, masking, message assembly, close/ping state, handshake.
-        .target(name: "WebSocketCore", dependencies: ["UTF8Validation"]),
+        .target(name: "WebSocketCore", dependencies: ["UTF8Validation", "CZlib"]),
+        // zlib as a system library (permessage-deflate); Debian's zlib1g-dev, which the Swift toolchain needs anyway.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
         // A pthread-mutex-protected value box that ThreadSanitizer understands.
         .target(name: "Locking"),
         // POSIX TCP sockets: name resolution, connect with timeout, listener, wake-up pipe.

@@ -57,9 +57,17 @@ package protocol StreamCodec: Sendable {
     /// Queues a liveness probe carrying `id` (a WebSocket ping); false when the protocol has
     /// none or cannot send now. Its answer comes back as ``CodecEvent/probeAnswered(_:)``.
     mutating func sendProbe(id: UInt64) -> Bool
+
+    /// Told once, before any input, what the connection's handshake learned (its
+    /// ``HandshakeProgress/complete(reply:leftover:result:)`` result), for codecs whose
+    /// framing depends on what was negotiated (WebSocket extensions).
+    mutating func handshakeCompleted(_ result: any Sendable)
 }
 
 extension StreamCodec {
+    /// Nothing negotiated matters to the codec by default.
+    package mutating func handshakeCompleted(_ result: any Sendable) {}
+
     /// Takes back an output buffer that was written whole, to reuse its memory for the next
     /// output. The default keeps nothing.
     package mutating func reclaimOutputBuffer(_ buffer: inout [UInt8]) {}

@@ -135,6 +135,7 @@ package struct StreamConnectionState: Sendable {
             handshake = nil
             handshakeResult = result
             handshakeDeadline = nil
+            codec.handshakeCompleted(result)
             outbound.append(reply)
             if let onReady {
                 deferred.append { onReady(.success(())) }

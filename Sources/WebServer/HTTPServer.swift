@@ -111,9 +111,10 @@ package final class HTTPServer: Sendable {
                 }
                 guard let request = item as? HTTPRequest else { continue }
                 if request.isWebSocketUpgrade, upgrades {
-                    switch ServerHandshake.respond(to: request.head) {
+                    switch ServerHandshake.respond(to: request.head, deflate: webSocketConfiguration.deflate) {
                     case .success(let accepted):
-                        let codec = WebSocketCodec(role: .server, limits: webSocketConfiguration.limits)
+                        let codec = WebSocketCodec(role: .server, limits: webSocketConfiguration.limits,
+                                                   deflateConfiguration: webSocketConfiguration.deflate, deflate: accepted.deflate)
                         guard (try? await connection.send(HTTPUpgrade(response: accepted.response, codec: codec))) != nil else { return nil }
                         return (WebSocketConnection(upgraded: connection, path: accepted.path, head: request.head, configuration: webSocketConfiguration), request)
                     case .failure(let rejected):

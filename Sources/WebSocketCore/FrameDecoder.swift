@@ -125,6 +125,8 @@ package struct FrameDecoder: Sendable {
         let reserved = (byte0 >> 4) & 0x7
         if reserved & ~allowedReservedBits != 0 { throw .reservedBitsSet(reserved) }
         guard let opcode = WebSocketOpcode(rawValue: byte0 & 0x0F) else { throw .unknownOpcode(byte0 & 0x0F) }
+        // An extension's bits (permessage-deflate's RSV1) belong on a message's first frame only.
+        if reserved != 0 && (opcode.isControl || opcode == .continuation) { throw .compressedFrameNotAllowed(opcode) }
         let masked = byte1 & 0x80 != 0
         switch role {
         case .client where masked: throw .unexpectedMask

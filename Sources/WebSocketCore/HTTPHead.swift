@@ -19,6 +19,13 @@ package struct HTTPHead: Sendable, Hashable {
         return fields.first { $0.name.lowercased() == lowered }?.value
     }
 
+    /// The values of every field named `name` joined with ", " (RFC 9110 section 5.3), or nil.
+    package func combinedValue(_ name: String) -> String? {
+        let lowered = name.lowercased()
+        let values = fields.filter { $0.name.lowercased() == lowered }.map(\.value)
+        return values.isEmpty ? nil : values.joined(separator: ", ")
+    }
+
     /// Every value of fields named `name`, each split at commas into trimmed tokens.
     package func tokens(_ name: String) -> [String] {
         let lowered = name.lowercased()

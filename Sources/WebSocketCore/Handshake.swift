@@ -40,6 +40,8 @@ package struct ClientHandshake: Sendable {
     package let key: String
     /// The request bytes to send.
     package let request: [UInt8]
+    /// The permessage-deflate offer made, if any.
+    package let deflate: PerMessageDeflateConfiguration?
 
     /// Builds the request.
     /// - Parameters:
@@ -48,7 +50,10 @@ package struct ClientHandshake: Sendable {
     ///   - path: The request target: starts with "/", may carry a query.
     ///   - extraHeaders: Further header fields (e.g. `Origin`, authorization).
     ///   - nonce: The 16 key bytes; fresh CSPRNG bytes by default (tests pass fixed ones).
-    package init(host: String, port: Int, path: String, extraHeaders: [(String, String)] = [], nonce: [UInt8]? = nil) {
+    ///   - deflate: Offer permessage-deflate (RFC 7692) with this configuration; nil offers nothing.
+    package init(host: String, port: Int, path: String, extraHeaders: [(String, String)] = [], nonce: [UInt8]? = nil,
+                 deflate: PerMessageDeflateConfiguration? = nil) {
+        self.deflate = deflate
         var bytes = nonce ?? [UInt8](repeating: 0, count: 16)
         if nonce == nil { bytes.withUnsafeMutableBytes { fillWithSecureRandomBytes($0) } }
         key = Data(bytes).base64EncodedString()
@@ -60,6 +65,9 @@ package struct ClientHandshake: Sendable {
             ("Sec-WebSocket-Key", key),
             ("Sec-WebSocket-Version", "13"),
         ]
+        if let deflate {
+            fields.append(("Sec-WebSocket-Extensions", PerMessageDeflateParameters.offer(deflate).headerText))
+        }
         fields.append(contentsOf: extraHeaders.map { (name: $0.0, value: $0.1) })
         request = HTTPHead(startLine: "GET \(path.isEmpty ? "/" : path) HTTP/1.1", fields: fields).bytes
     }
@@ -70,9 +78,11 @@ package struct ClientHandshake: Sendable {
         Data(SHA1.hash(Array((key + websocketGUID).utf8))).base64EncodedString()
     }
 
-    /// Checks the server's response head.
+    /// Checks the server's response head; returns the permessage-deflate parameters the
+    /// server accepted, or nil when it accepted none.
     /// - Throws: ``HandshakeError`` naming the first thing wrong.
-    package func validate(_ response: HTTPHead) throws(HandshakeError) {
+    @discardableResult
+    package func validate(_ response: HTTPHead) throws(HandshakeError) -> PerMessageDeflateParameters? {
         // status-line = HTTP-version SP status-code SP [ reason-phrase ] (RFC 9112 section 4)
         let parts = response.startLine.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count >= 2, isHTTPVersion(parts[0]), parts[1].utf8.count == 3,
@@ -89,12 +99,14 @@ package struct ClientHandshake: Sendable {
         }
         let accept = response["Sec-WebSocket-Accept"]
         guard accept == Self.acceptValue(forKey: key) else { throw .invalidAccept(accept) }
-        if let extensions = response["Sec-WebSocket-Extensions"], !extensions.isEmpty {
-            throw .unrequestedNegotiation("extension \(extensions)")
-        }
         if let subprotocol = response["Sec-WebSocket-Protocol"], !subprotocol.isEmpty {
             throw .unrequestedNegotiation("subprotocol \(subprotocol)")
         }
+        guard let header = response.combinedValue("Sec-WebSocket-Extensions") else { return nil }
+        guard let extensions = WebSocketExtension.parseList(header) else {
+            throw .unrequestedNegotiation("extension \(header)")
+        }
+        return try PerMessageDeflateParameters.acceptResponse(extensions, offered: deflate)
     }
 }
 
@@ -109,6 +121,8 @@ package enum ServerHandshake {
         package var request: HTTPHead
         /// The 101 response to send.
         package var response: [UInt8]
+        /// The permessage-deflate parameters accepted, if the client offered any acceptable.
+        package var deflate: PerMessageDeflateParameters?
     }
 
     /// A request that must be refused, with the response that says why.
@@ -120,7 +134,9 @@ package enum ServerHandshake {
     }
 
     /// Validates `request` and returns the response to send.
-    package static func respond(to request: HTTPHead) -> Result<Accepted, Rejected> {
+    /// - Parameter deflate: Accept a permessage-deflate offer (RFC 7692) on these terms; nil
+    ///   declines every offer.
+    package static func respond(to request: HTTPHead, deflate: PerMessageDeflateConfiguration? = nil) -> Result<Accepted, Rejected> {
         let parts = request.startLine.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 3, isHTTPVersion(parts[2]), parts[2] != "HTTP/1.0", parts[1].hasPrefix("/") else {
             return .failure(reject(400, "invalid request line"))
@@ -139,12 +155,21 @@ package enum ServerHandshake {
         guard let key = request["Sec-WebSocket-Key"], let nonce = Data(base64Encoded: key), nonce.count == 16 else {
             return .failure(reject(400, "invalid Sec-WebSocket-Key"))
         }
-        let response = HTTPHead(startLine: "HTTP/1.1 101 Switching Protocols", fields: [
+        var fields: [(name: String, value: String)] = [
             ("Upgrade", "websocket"),
             ("Connection", "Upgrade"),
             ("Sec-WebSocket-Accept", ClientHandshake.acceptValue(forKey: key)),
-        ])
-        return .success(Accepted(path: String(parts[1]), request: request, response: response.bytes))
+        ]
+        var agreed: PerMessageDeflateParameters?
+        // An offer that does not parse or that cannot be accepted is declined, not refused.
+        if let deflate, let header = request.combinedValue("Sec-WebSocket-Extensions"),
+           let offers = WebSocketExtension.parseList(header),
+           let (parameters, element) = PerMessageDeflateParameters.negotiate(offers: offers, configuration: deflate) {
+            agreed = parameters
+            fields.append(("Sec-WebSocket-Extensions", element.headerText))
+        }
+        let response = HTTPHead(startLine: "HTTP/1.1 101 Switching Protocols", fields: fields)
+        return .success(Accepted(path: String(parts[1]), request: request, response: response.bytes, deflate: agreed))
     }
 
     /// The response refusing a request that is not even valid HTTP.

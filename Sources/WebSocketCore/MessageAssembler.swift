@@ -63,17 +63,27 @@ package struct MessageAssembler: Sendable {
         case idle
         /// Inside a fragmented (or split) message whose first frame had this opcode.
         case inMessage(WebSocketOpcode)
+        /// Inside a compressed message (RSV1 on its first frame) whose first frame had this opcode.
+        case inCompressedMessage(WebSocketOpcode)
     }
 
-    /// The largest message, summed over its fragments; larger ones fail with 1009.
+    /// The largest message, summed over its fragments (after decompression); larger ones fail with 1009.
     package let maxMessageSize: Int
     private var state: State = .idle
     private var messageBuffer: [UInt8] = []
     private var controlBuffer: [UInt8] = []
     private var validator = UTF8Validator()
+    /// The peer's compressed messages are inflated here, when permessage-deflate was negotiated.
+    private let decompressor: DeflateDecompressor?
+    private let decompressorResets: Bool
+    /// How many inflated bytes of the current message are already UTF-8-validated.
+    private var validatedCount = 0
 
-    package init(maxMessageSize: Int) {
+    /// An assembler; with `deflate`, messages with RSV1 are inflated (RFC 7692).
+    package init(maxMessageSize: Int, deflate: PerMessageDeflate? = nil) {
         self.maxMessageSize = maxMessageSize
+        decompressor = deflate.map { DeflateDecompressor(windowBits: $0.decompressWindowBits) }
+        decompressorResets = deflate?.decompressResets ?? false
     }
 
     /// Consumes one frame part and returns what it completed, if anything.
@@ -84,11 +94,26 @@ package struct MessageAssembler: Sendable {
         if header.opcode.isControl {
             return consumeControl(part)
         }
+        if case .inCompressedMessage(let opcode) = state {
+            if part.isFrameStart && header.opcode != .continuation { throw .expectedContinuation }
+            return try consumeCompressed(part, opcode: opcode)
+        }
+        if part.isFrameStart && header.reservedBits & 0b100 != 0 {
+            // The decoder lets RSV1 through only when permessage-deflate was negotiated, and only
+            // on text and binary frames.
+            guard let decompressor else { throw .reservedBitsSet(header.reservedBits) }
+            guard case .idle = state else { throw .expectedContinuation }
+            decompressor.startMessage()
+            validator = UTF8Validator()
+            validatedCount = 0
+            state = .inCompressedMessage(header.opcode)
+            return try consumeCompressed(part, opcode: header.opcode)
+        }
         if part.isFrameStart {
             switch (state, header.opcode) {
             case (.idle, .continuation):
                 throw .unexpectedContinuation
-            case (.inMessage, .text), (.inMessage, .binary):
+            case (.inMessage, .text), (.inMessage, .binary), (.inCompressedMessage, _):
                 throw .expectedContinuation
             case (.inMessage, _):
                 if header.payloadLength > maxMessageSize - messageBuffer.count {
@@ -118,6 +143,25 @@ package struct MessageAssembler: Sendable {
         let payload = AssembledPayload.owned(messageBuffer)
         messageBuffer = []
         state = .idle
+        return opcode == .text ? .text(payload) : .binary(payload)
+    }
+
+    /// A part of a compressed message: inflated at once, under the message limit, and
+    /// validated as it inflates; the whole message is lent from the decompressor's buffer.
+    private mutating func consumeCompressed(_ part: FramePart, opcode: WebSocketOpcode) throws(WebSocketProtocolError) -> Output? {
+        guard let decompressor else { throw .reservedBitsSet(part.header.reservedBits) }
+        try decompressor.decompress(part.payload, limit: maxMessageSize)
+        let finished = part.isFrameEnd && part.header.fin
+        if finished { try decompressor.finishMessage(limit: maxMessageSize, reset: decompressorResets) }
+        if opcode == .text {
+            let inflated = decompressor.bytes
+            guard validator.validate(UnsafeRawBufferPointer(rebasing: inflated[validatedCount...])) else { throw .invalidUTF8 }
+            validatedCount = inflated.count
+            if finished && !validator.isAtCodePointBoundary { throw .invalidUTF8 }
+        }
+        guard finished else { return nil }
+        state = .idle
+        let payload = AssembledPayload.borrowed(decompressor.bytes)
         return opcode == .text ? .text(payload) : .binary(payload)
     }
 

@@ -28,13 +28,18 @@ package enum WebSocketProtocolError: Error, Hashable, Sendable, CustomStringConv
     case invalidUTF8
     /// A frame larger than the configured maximum frame size. (1009)
     case frameTooLarge(UInt64, limit: Int)
-    /// A message larger than the configured maximum message size. (1009)
+    /// A message larger than the configured maximum message size, after decompression when
+    /// it was compressed. (1009)
     case messageTooLarge(limit: Int)
+    /// A compressed message (permessage-deflate) whose data zlib cannot inflate. (1007)
+    case invalidCompressedData
+    /// RSV1 on a continuation or control frame, where permessage-deflate does not allow it. (1002)
+    case compressedFrameNotAllowed(WebSocketOpcode)
 
     /// The close code this violation fails the connection with.
     package var closeCode: WebSocketCloseCode {
         switch self {
-        case .invalidUTF8: .invalidPayloadData
+        case .invalidUTF8, .invalidCompressedData: .invalidPayloadData
         case .frameTooLarge, .messageTooLarge: .messageTooBig
         default: .protocolError
         }
@@ -57,6 +62,8 @@ package enum WebSocketProtocolError: Error, Hashable, Sendable, CustomStringConv
         case .invalidUTF8: "invalid UTF-8"
         case .frameTooLarge(let length, let limit): "frame of \(length) bytes exceeds \(limit)"
         case .messageTooLarge(let limit): "message exceeds \(limit) bytes"
+        case .invalidCompressedData: "invalid compressed data"
+        case .compressedFrameNotAllowed(let opcode): "RSV1 on a \(opcode) frame"
         }
     }
 }

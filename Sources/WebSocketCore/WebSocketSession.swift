@@ -96,16 +96,24 @@ package struct WebSocketSession: Sendable {
     private var maskingKeys: any MaskingKeySource
     private var output: [UInt8] = []
     private var outputStart = 0
+    /// permessage-deflate as negotiated in the handshake, if it was.
+    package let deflate: PerMessageDeflate?
+    private let compressor: DeflateCompressor?
 
     /// Creates the session for a connection whose handshake just completed.
-    /// - Parameter maskingKeys: where a client's masking keys come from (default: the CSPRNG).
+    /// - Parameters:
+    ///   - maskingKeys: Where a client's masking keys come from (default: the CSPRNG).
+    ///   - deflate: permessage-deflate as the handshake negotiated it (RFC 7692), or nil.
     package init(role: Role, configuration: Configuration = .init(),
-                 maskingKeys: any MaskingKeySource = SecureRandomMaskingKeys()) {
+                 maskingKeys: any MaskingKeySource = SecureRandomMaskingKeys(), deflate: PerMessageDeflate? = nil) {
         self.role = role
         self.configuration = configuration
-        self.decoder = FrameDecoder(role: role == .client ? .client : .server, maxFrameSize: configuration.maxFrameSize)
-        self.assembler = MessageAssembler(maxMessageSize: configuration.maxMessageSize)
+        self.decoder = FrameDecoder(role: role == .client ? .client : .server, maxFrameSize: configuration.maxFrameSize,
+                                    allowedReservedBits: deflate == nil ? 0 : 0b100)
+        self.assembler = MessageAssembler(maxMessageSize: configuration.maxMessageSize, deflate: deflate)
         self.maskingKeys = maskingKeys
+        self.deflate = deflate
+        compressor = deflate.map { DeflateCompressor(windowBits: $0.compressWindowBits, memoryLevel: $0.memoryLevel) }
     }
 
     // MARK: State
@@ -205,7 +213,7 @@ package struct WebSocketSession: Sendable {
 
     // MARK: Sending
 
-    /// Queues one data frame (a whole message, or one fragment of it).
+    /// Queues one data frame (a whole message, or one fragment of it), never compressed.
     /// - Throws: ``SendError/closed`` once this side's close frame is queued.
     package mutating func send(_ opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer, fin: Bool = true) throws(SendError) {
         guard canSend else { throw .closed }
@@ -216,13 +224,26 @@ package struct WebSocketSession: Sendable {
     package mutating func sendText(_ text: String) throws(SendError) {
         guard canSend else { throw .closed }
         var text = text
-        text.withUTF8 { appendFrame(.text, payload: UnsafeRawBufferPointer($0)) }
+        text.withUTF8 { appendMessage(.text, payload: UnsafeRawBufferPointer($0)) }
     }
 
     /// Queues a binary message.
     package mutating func sendBinary(_ bytes: [UInt8]) throws(SendError) {
         guard canSend else { throw .closed }
-        bytes.withUnsafeBytes { appendFrame(.binary, payload: $0) }
+        bytes.withUnsafeBytes { appendMessage(.binary, payload: $0) }
+    }
+
+    /// Queues a whole message in one frame, compressed when permessage-deflate was negotiated
+    /// and the message is long enough (RSV1 set); uncompressed otherwise.
+    private mutating func appendMessage(_ opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) {
+        guard let compressor, let deflate, payload.count >= deflate.minimumSize else {
+            appendFrame(opcode, payload: payload)
+            return
+        }
+        let key = role == .client ? maskingKeys.nextKey() : nil
+        compressor.compress(payload, reset: deflate.compressResets) { compressed in
+            FrameEncoder.append(opcode: opcode, reservedBits: 0b100, payload: compressed, maskingKey: key, to: &output)
+        }
     }
 
     /// Queues a ping (at most 125 bytes of payload).

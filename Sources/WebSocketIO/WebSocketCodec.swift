@@ -19,6 +19,8 @@ struct WebSocketHandshakeResult: Sendable {
     var path: String
     /// The request head (server side) or response head (client side).
     var head: HTTPHead
+    /// The permessage-deflate parameters agreed on, if any.
+    var deflate: PerMessageDeflateParameters?
 }
 
 /// RFC 6455 after the opening handshake, as a ``StreamCodec``: ``WebSocketSession`` (frames,
@@ -29,10 +31,32 @@ package struct WebSocketCodec: StreamCodec {
     /// The frame-level state.
     package var session: WebSocketSession
 
+    /// This side's permessage-deflate wishes, applied when the handshake agreed on it.
+    private let deflateConfiguration: PerMessageDeflateConfiguration?
+    private let maskingKeys: any MaskingKeySource
+
     /// A codec for `role` with these limits.
+    /// - Parameters:
+    ///   - deflateConfiguration: This side's permessage-deflate configuration, used when the
+    ///     handshake (``handshakeCompleted(_:)``) or `deflate` says it was agreed on.
+    ///   - deflate: Parameters already agreed on (a server that answered the upgrade itself).
     package init(role: WebSocketSession.Role, limits: WebSocketSession.Configuration,
-                 maskingKeys: any MaskingKeySource = SecureRandomMaskingKeys()) {
-        session = WebSocketSession(role: role, configuration: limits, maskingKeys: maskingKeys)
+                 maskingKeys: any MaskingKeySource = SecureRandomMaskingKeys(),
+                 deflateConfiguration: PerMessageDeflateConfiguration? = nil,
+                 deflate: PerMessageDeflateParameters? = nil) {
+        self.deflateConfiguration = deflateConfiguration
+        self.maskingKeys = maskingKeys
+        let settings = deflate.flatMap { parameters in
+            deflateConfiguration.map { PerMessageDeflate(parameters: parameters, isServer: role == .server, configuration: $0) }
+        }
+        session = WebSocketSession(role: role, configuration: limits, maskingKeys: maskingKeys, deflate: settings)
+    }
+
+    package mutating func handshakeCompleted(_ result: any Sendable) {
+        guard let parameters = (result as? WebSocketHandshakeResult)?.deflate, let deflateConfiguration else { return }
+        session = WebSocketSession(role: session.role, configuration: session.configuration, maskingKeys: maskingKeys,
+                                   deflate: PerMessageDeflate(parameters: parameters, isServer: session.role == .server,
+                                                              configuration: deflateConfiguration))
     }
 
     package mutating func send(_ message: any Sendable) throws(ConnectionError) {

@@ -23,11 +23,16 @@ package struct WebSocketConfiguration: Sendable {
     package var outboundHighWater: Int
     /// Extra request header fields a client sends (Origin, authorization ...).
     package var extraHeaders: [(String, String)]
+    /// permessage-deflate (RFC 7692): what a client offers, what a server accepts; nil
+    /// (the default here) neither offers nor accepts it.
+    package var deflate: PerMessageDeflateConfiguration?
 
     package init(limits: WebSocketSession.Configuration = .init(), maxHandshakeSize: Int = 16 * 1024,
                  connectTimeout: Duration = .seconds(10), handshakeTimeout: Duration = .seconds(10),
                  closeTimeout: Duration = .seconds(5), inboundBufferLimit: Int = 4 << 20,
-                 outboundHighWater: Int = 4 << 20, extraHeaders: [(String, String)] = []) {
+                 outboundHighWater: Int = 4 << 20, extraHeaders: [(String, String)] = [],
+                 deflate: PerMessageDeflateConfiguration? = nil) {
+        self.deflate = deflate
         self.limits = limits
         self.maxHandshakeSize = maxHandshakeSize
         self.connectTimeout = connectTimeout

@@ -57,7 +57,8 @@ package final class WebSocketConnection: Sendable {
     package static func connect(host: String, port: Int, path: String = "/", configuration: WebSocketConfiguration = .init(),
                                 maskingKeys: any MaskingKeySource = SecureRandomMaskingKeys(),
                                 loop: EventLoop = .shared) async throws(WebSocketError) -> WebSocketConnection {
-        let codec = WebSocketCodec(role: .client, limits: configuration.limits, maskingKeys: maskingKeys)
+        let codec = WebSocketCodec(role: .client, limits: configuration.limits, maskingKeys: maskingKeys,
+                                   deflateConfiguration: configuration.deflate)
         let upgrade = ClientUpgrade(host: host, port: port, path: path, configuration: configuration)
         do {
             let core = try await StreamConnector.open(host: host, port: port, codec: codec, handshake: upgrade,

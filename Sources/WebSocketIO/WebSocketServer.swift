@@ -33,7 +33,8 @@ package final class WebSocketServer: Sendable {
                 host: host, port: port, loop: loop, configuration: configuration.connection,
                 handshakeTimeout: configuration.handshakeTimeout,
                 makeConnection: {
-                    (WebSocketCodec(role: .server, limits: configuration.limits), ServerUpgrade(configuration: configuration))
+                    (WebSocketCodec(role: .server, limits: configuration.limits, deflateConfiguration: configuration.deflate),
+                     ServerUpgrade(configuration: configuration))
                 },
                 onConnection: { core in
                     let connection = WebSocketConnection(core: core, role: .server, configuration: configuration)

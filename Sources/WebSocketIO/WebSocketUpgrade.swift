@@ -8,7 +8,8 @@ struct ClientUpgrade: StreamHandshake {
     var reader: HTTPHeadReader
 
     init(host: String, port: Int, path: String, configuration: WebSocketConfiguration) {
-        handshake = ClientHandshake(host: host, port: port, path: path, extraHeaders: configuration.extraHeaders)
+        handshake = ClientHandshake(host: host, port: port, path: path, extraHeaders: configuration.extraHeaders,
+                                    deflate: configuration.deflate)
         reader = HTTPHeadReader(maxSize: configuration.maxHandshakeSize)
         self.path = path
     }
@@ -20,8 +21,8 @@ struct ClientUpgrade: StreamHandshake {
     mutating func receive(_ input: UnsafeRawBufferPointer) -> HandshakeProgress {
         do {
             guard let (head, rest) = try reader.append(input) else { return .needMore }
-            try handshake.validate(head)
-            return .complete(reply: [], leftover: rest, result: WebSocketHandshakeResult(path: path, head: head))
+            let deflate = try handshake.validate(head)
+            return .complete(reply: [], leftover: rest, result: WebSocketHandshakeResult(path: path, head: head, deflate: deflate))
         } catch let error as HTTPHeadError {
             return .failed(reply: [], error: HandshakeError.malformedHead(error))
         } catch {
@@ -34,9 +35,11 @@ struct ClientUpgrade: StreamHandshake {
 /// 101, or 400/405/426/431 and closes.
 struct ServerUpgrade: StreamHandshake {
     var reader: HTTPHeadReader
+    let deflate: PerMessageDeflateConfiguration?
 
     init(configuration: WebSocketConfiguration) {
         reader = HTTPHeadReader(maxSize: configuration.maxHandshakeSize)
+        deflate = configuration.deflate
     }
 
     func initialOutput() -> [UInt8] { [] }
@@ -52,12 +55,12 @@ struct ServerUpgrade: StreamHandshake {
             let rejection = ServerHandshake.reject(status, error.description)
             return .failed(reply: rejection.response, error: ServerUpgradeRefusal(status: status, reason: error.description))
         }
-        switch ServerHandshake.respond(to: head) {
+        switch ServerHandshake.respond(to: head, deflate: deflate) {
         case .failure(let rejection):
             return .failed(reply: rejection.response, error: ServerUpgradeRefusal(status: rejection.status, reason: rejection.reason))
         case .success(let accepted):
             return .complete(reply: accepted.response, leftover: rest,
-                             result: WebSocketHandshakeResult(path: accepted.path, head: accepted.request))
+                             result: WebSocketHandshakeResult(path: accepted.path, head: accepted.request, deflate: accepted.deflate))
         }
     }
 }

@@ -9,7 +9,9 @@ import WebSocketIO
 /// library's default limits (1 MiB) through configuration, as an application would.
 let conformanceConfiguration = WebSocketConfiguration(
     limits: .init(maxFrameSize: 64 << 20, maxMessageSize: 64 << 20),
-    closeTimeout: .seconds(3), inboundBufferLimit: 64 << 20, outboundHighWater: 64 << 20)
+    closeTimeout: .seconds(3), inboundBufferLimit: 64 << 20, outboundHighWater: 64 << 20,
+    // permessage-deflate offered (client) and accepted (server) with the defaults, for sections 12 and 13.
+    deflate: PerMessageDeflateConfiguration())
 
 func log(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
