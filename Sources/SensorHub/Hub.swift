@@ -101,16 +101,19 @@ package final class Hub: Sendable {
     ///     nil keeps it in memory. Read it with ``RegistryFile/read(_:)`` for `savedDevices`.
     ///   - savedDevices: devices an earlier hub registered, by agent (disconnected until their
     ///     agents connect).
+    ///   - deflate: accept permessage-deflate (RFC 7692) from clients that offer it, on these
+    ///     terms; nil (the default) declines every offer.
     /// - Throws: ``WebSocketError/connectFailed(_:)`` when the port cannot be bound.
     package init(host: String = "127.0.0.1", port: Int = 0, maxBacklog: Int = 1 << 20,
                  maxMessageSize: Int = 1 << 20, overflow: SubscriberOverflow = .dropReadings,
                  agentToken: String? = nil, commandTimeout: Duration = .seconds(10), registryFile: String? = nil,
-                 savedDevices: [String: [Device]] = [:], loop: EventLoop = .shared) throws(WebSocketError) {
+                 savedDevices: [String: [Device]] = [:], deflate: PerMessageDeflateConfiguration? = nil,
+                 loop: EventLoop = .shared) throws(WebSocketError) {
         self.agentToken = agentToken
         self.registryFile = registryFile
         shared = LockedValue(Shared(devices: DeviceRegistry(restoring: savedDevices), commands: CommandRouter(timeout: commandTimeout)))
         let configuration = WebSocketConfiguration(limits: .init(maxFrameSize: maxMessageSize, maxMessageSize: maxMessageSize),
-                                                   closeTimeout: .seconds(2))
+                                                   closeTimeout: .seconds(2), deflate: deflate)
         let (events, eventsContinuation) = AsyncStream.makeStream(of: HubEvent.self, bufferingPolicy: .bufferingNewest(10_000))
         self.events = events
         self.eventsContinuation = eventsContinuation

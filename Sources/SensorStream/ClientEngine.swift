@@ -321,7 +321,8 @@ final class ClientEngine: Sendable {
         let limits = WebSocketSession.Configuration(maxFrameSize: configuration.maxMessageSize,
                                                     maxMessageSize: configuration.maxMessageSize)
         let webSocketConfiguration = WebSocketConfiguration(limits: limits, connectTimeout: configuration.connectTimeout,
-                                                            handshakeTimeout: configuration.connectTimeout)
+                                                            handshakeTimeout: configuration.connectTimeout,
+                                                            deflate: configuration.compression.deflateConfiguration)
         let error: SensorClientError
         do {
             return .success(try await WebSocketConnection.connect(host: host, port: port, path: configuration.path,

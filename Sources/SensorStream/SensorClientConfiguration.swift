@@ -21,6 +21,9 @@ extension SensorClient {
         /// back. Default `.newest(1024)`. (A consumer takes what is buffered in one step and
         /// then works through it, so at most twice the limit of one stream is held at a time.)
         public var readingBuffering: ReadingBuffering
+        /// WebSocket compression (permessage-deflate) offered to the server. Default: offered,
+        /// which costs nothing when the server declines. See ``Compression``.
+        public var compression: Compression
 
         /// The limit of ``readingBuffering``; setting it keeps the policy and changes the limit.
         public var readingBufferSize: Int {
@@ -38,9 +41,12 @@ extension SensorClient {
         ///   - maxMessageSize: See ``maxMessageSize``.
         ///   - readingBufferSize: The limit of a `.newest` ``readingBuffering``.
         ///   - readingBuffering: See ``readingBuffering``; wins over `readingBufferSize` when given.
+        ///   - compression: See ``compression``.
         public init(requestTimeout: Duration = .seconds(5), heartbeat: Heartbeat = .init(),
                     reconnect: Reconnect = .init(), path: String = "/", connectTimeout: Duration = .seconds(10),
-                    maxMessageSize: Int = 1 << 20, readingBufferSize: Int = 1024, readingBuffering: ReadingBuffering? = nil) {
+                    maxMessageSize: Int = 1 << 20, readingBufferSize: Int = 1024, readingBuffering: ReadingBuffering? = nil,
+                    compression: Compression = .init()) {
+            self.compression = compression
             self.requestTimeout = requestTimeout
             self.heartbeat = heartbeat
             self.reconnect = reconnect

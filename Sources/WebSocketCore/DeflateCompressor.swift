@@ -55,8 +55,14 @@ package final class DeflateCompressor: @unchecked Sendable {
         stream.pointee.next_in = nil
         stream.pointee.next_out = nil
         if reset { deflateReset(stream) }
-        // A sync flush always ends with the empty stored block 00 00 FF FF.
-        precondition(produced >= 4, "Internal inconsistency: a sync flush of \(produced) bytes")
+        guard produced >= 4 else {
+            // No input since the last flush: zlib writes nothing. The message is the empty
+            // stored block's first byte, which the receiver's appended 00 00 FF FF completes
+            // (RFC 7692 section 7.2.3.6).
+            precondition(produced == 0, "Internal inconsistency: a sync flush of \(produced) bytes")
+            return withUnsafeBytes(of: UInt8(0)) { body($0) }
+        }
+        // A sync flush ends with the empty stored block 00 00 FF FF, which is not sent.
         return body(UnsafeRawBufferPointer(rebasing: buffer[..<(produced - 4)]))
     }
 

@@ -29,6 +29,9 @@ package final class DeflateDecompressor: @unchecked Sendable {
         buffer.deallocate()
     }
 
+    /// The bytes the output buffer holds now: never more than the message limit plus one.
+    package var bufferCapacity: Int { buffer.count }
+
     /// The inflated bytes of the current message so far; valid until the next call.
     package var bytes: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[..<count])

@@ -74,7 +74,7 @@ package struct MessageAssembler: Sendable {
     private var controlBuffer: [UInt8] = []
     private var validator = UTF8Validator()
     /// The peer's compressed messages are inflated here, when permessage-deflate was negotiated.
-    private let decompressor: DeflateDecompressor?
+    package let decompressor: DeflateDecompressor?
     private let decompressorResets: Bool
     /// How many inflated bytes of the current message are already UTF-8-validated.
     private var validatedCount = 0

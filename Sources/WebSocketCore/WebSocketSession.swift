@@ -93,6 +93,8 @@ package struct WebSocketSession: Sendable {
     private var state: State = .open
     private var decoder: FrameDecoder
     private var assembler: MessageAssembler
+    /// The decompressor for the peer's messages, when permessage-deflate was negotiated.
+    package var decompressor: DeflateDecompressor? { assembler.decompressor }
     private var maskingKeys: any MaskingKeySource
     private var output: [UInt8] = []
     private var outputStart = 0

@@ -1,12 +1,14 @@
 import Foundation
 import SensorAgent
 import SensorHub
+import WebSocketCore
 
 enum HubCommand {
     static let usage = """
     usage: sensorctl hub [--host HOST] [--port PORT] [--simulate-agents N] [--sensors-per-agent M]
                          [--rate HZ] [--log-file PATH] [--backpressure]
                          [--agent-token TOKEN] [--command-timeout S] [--data-dir DIR]
+                         [--compression]
 
     Runs the reference hub in the foreground (default 127.0.0.1:5192). Apps and agents connect
     over WebSocket on that port. With --simulate-agents, N in-process agents publish M sensors
@@ -24,12 +26,16 @@ enum HubCommand {
     --data-dir the device registry is kept in DIR/devices.json (written atomically after every
     change) and read back at start: known devices are listed, disconnected, until their agents
     connect.
+
+    With --compression the hub accepts WebSocket compression (permessage-deflate, RFC 7692)
+    from clients that offer it (SensorClient does by default): far fewer bytes on the wire,
+    more CPU per reading (see README, Performance).
     """
 
     static func run(_ arguments: [String]) async throws(UsageError) -> Int32 {
         let parsed = try Arguments(arguments, options: ["--host", "--port", "--simulate-agents", "--sensors-per-agent", "--rate", "--log-file",
                                                           "--agent-token", "--command-timeout", "--data-dir"],
-                                   flags: ["--help", "-h", "--backpressure"])
+                                   flags: ["--help", "-h", "--backpressure", "--compression"])
         if !parsed.flags.isDisjoint(with: ["--help", "-h"]) { printLine(usage); return 0 }
         guard parsed.positional.isEmpty else { throw UsageError(message: "unexpected argument \(parsed.positional[0])") }
         let host = parsed.string("--host", default: "127.0.0.1")
@@ -78,7 +84,8 @@ enum HubCommand {
         do {
             hub = try Hub(host: host, port: port, overflow: parsed.flags.contains("--backpressure") ? .backpressure : .dropReadings,
                           agentToken: agentToken, commandTimeout: .milliseconds(Int64(commandTimeout * 1000)),
-                          registryFile: registryFile, savedDevices: saved)
+                          registryFile: registryFile, savedDevices: saved,
+                          deflate: parsed.flags.contains("--compression") ? PerMessageDeflateConfiguration() : nil)
         } catch {
             printError("sensorctl: cannot listen on \(host):\(port): \(error)")
             return 1

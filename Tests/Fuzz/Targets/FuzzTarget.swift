@@ -31,6 +31,9 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
     /// JSON text into the device protocol's decoders (hub -> agent, agent -> hub) and the
     /// agent's session.
     case agentMessages = "agent-messages"
+    /// permessage-deflate: compressed frame streams into sessions that negotiated it (whole,
+    /// byte by byte, in chunks), and extension headers through both sides' negotiation.
+    case deflate
 
     /// Runs the target on one input.
     package func run(_ input: UnsafeRawBufferPointer) {
@@ -45,6 +48,7 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
         case .lanternTLV: LanternTLVFuzzTarget.run(input)
         case .httpRequest: HTTPRequestFuzzTarget.run(input)
         case .agentMessages: AgentMessagesFuzzTarget.run(input)
+        case .deflate: DeflateFuzzTarget.run(input)
         }
     }
 

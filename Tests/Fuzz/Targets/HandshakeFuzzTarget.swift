@@ -7,7 +7,7 @@ import WebSocketCore
 /// Input: the first byte is the chunking seed; the rest is what the peer sent.
 enum HandshakeFuzzTarget {
     static let maxHeadSize = 2048
-    static let client = ClientHandshake(host: "hub.local", port: 5192, path: "/", nonce: Array(0..<16))
+    static let client = ClientHandshake(host: "hub.local", port: 5192, path: "/", nonce: Array(0..<16), deflate: .init())
 
     static func runClient(_ input: UnsafeRawBufferPointer) {
         guard let head = readHead(input) else { return }
@@ -24,7 +24,7 @@ enum HandshakeFuzzTarget {
 
     static func runServer(_ input: UnsafeRawBufferPointer) {
         guard let request = readHead(input) else { return }
-        switch ServerHandshake.respond(to: request) {
+        switch ServerHandshake.respond(to: request, deflate: .init()) {
         case .success(let accepted):
             guard let key = request["Sec-WebSocket-Key"] else { preconditionFailure("accepted a request without a key") }
             let response = parse(accepted.response)
