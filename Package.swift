@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -10,6 +10,9 @@ let package = Package(
         .library(name: "FastSlow", targets: ["FastSlow"]),
         .library(name: "Lantern", targets: ["Lantern"]),
         .library(name: "SensorAgent", targets: ["SensorAgent"]),
+    ],
+    traits: [
+        .trait(name: "TLS", description: "wss:// and TLS for every client and server through the system's OpenSSL 3 (libssl-dev)"),
     ],
     targets: [
         // An incremental UTF-8 validator shared by the WebSocket core and the JSON parser.
@@ -24,7 +27,10 @@ let package = Package(
         .target(name: "TCPTransport"),
         // The one I/O edge: an event loop (epoll) running any sans-I/O codec over TCP, reconnect
         // state machine, request correlation, bounded consumer queues and broadcasters.
-        .target(name: "ConnectionCore", dependencies: ["CSystemShims", "TCPTransport", "Locking"]),
+        .target(name: "ConnectionCore", dependencies: ["CSystemShims", "TCPTransport", "Locking",
+                                                       .target(name: "COpenSSL", condition: .when(traits: ["TLS"]))]),
+        // OpenSSL 3 as a system library, only with the TLS trait.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]),
         // System headers Glibc's module map leaves out (epoll).
         .target(name: "CSystemShims"),
         // WebSocket on the core: the RFC 6455 codec and opening handshakes, client and server.

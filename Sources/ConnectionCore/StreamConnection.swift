@@ -33,13 +33,14 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     }
 
     /// Wraps a connected socket; nothing happens until ``start(handshakeDeadline:onReady:)``.
+    /// - Parameter transport: TLS between the socket and the handshake and codec, or nil.
     package init(socket: Socket, loop: EventLoop, configuration: ConnectionConfiguration, codec: any StreamCodec,
-                 handshake: (any StreamHandshake)?, remoteAddress: String) {
+                 handshake: (any StreamHandshake)?, transport: (any SecureTransport)? = nil, remoteAddress: String) {
         self.socket = socket
         self.loop = loop
         self.configuration = configuration
         self.remoteAddress = remoteAddress
-        self.state = LockedValue(StreamConnectionState(codec: codec, handshake: handshake))
+        self.state = LockedValue(StreamConnectionState(codec: codec, handshake: handshake, transport: transport))
         self.registration = LoopConfined(Registration(), loop: loop)
     }
 
@@ -51,12 +52,12 @@ package final class StreamConnection: EventLoopHandler, Sendable {
         state.withLock { state in
             // Without a handshake there is nothing to time out (found by a flaky test: 300
             // connections opened slowly under load lost their first ones to this deadline).
-            state.handshakeDeadline = state.handshake == nil ? nil : handshakeDeadline
+            state.handshakeDeadline = state.handshake == nil && !state.securingTransport ? nil : handshakeDeadline
             state.onReady = onReady
         }
         loop.execute { [self] in
             withState { state in
-                guard state.handshake == nil else {
+                guard state.handshake == nil && !state.securingTransport else {
                     var empty: [UInt8] = []
                     empty.withUnsafeMutableBytes { state.process($0, configuration: configuration) }
                     return

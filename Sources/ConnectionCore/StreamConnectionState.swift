@@ -36,6 +36,13 @@ package struct StreamConnectionState: Sendable {
     typealias Waiter = CheckedContinuation<Result<Void, ConnectionError>, Never>
 
     var codec: any StreamCodec
+    /// TLS between the socket and the handshake and codec, when the connection uses it:
+    /// everything received is decrypted first, everything queued is encrypted.
+    let transport: (any SecureTransport)?
+    /// The codec closed and the transport's close notification was queued.
+    private var transportCloseQueued = false
+    /// Reused for decrypted bytes.
+    private var plaintextScratch: [UInt8] = []
     /// The handshake still running; nil once it completed.
     var handshake: (any StreamHandshake)?
     /// What the completed handshake learned.
@@ -99,26 +106,99 @@ package struct StreamConnectionState: Sendable {
     /// The socket is open: writers may use it. Cleared, under the lock, before it is closed.
     private(set) var socketOpen = true
 
-    package init(codec: any StreamCodec, handshake: (any StreamHandshake)?) {
+    package init(codec: any StreamCodec, handshake: (any StreamHandshake)?, transport: (any SecureTransport)? = nil) {
         self.codec = codec
         self.handshake = handshake
-        if let handshake { outbound.append(handshake.initialOutput()) }
+        self.transport = transport
+        if let transport { outbound.append(transport.start()) }
+        if let handshake { queueOutbound(handshake.initialOutput()) }
     }
 
-    var isOpen: Bool { handshake == nil && handshakeFailure == nil && !isFinished }
+    /// Whether the transport's own handshake is still running.
+    var securingTransport: Bool { !(transport?.isEstablished ?? true) }
+
+    var isOpen: Bool { handshake == nil && handshakeFailure == nil && !isFinished && !securingTransport }
     var pendingOutputCount: Int { outbound.count }
+
+    /// Queues plaintext for the socket, through the transport when there is one.
+    private mutating func queueOutbound(_ bytes: [UInt8]) {
+        guard let transport else {
+            outbound.append(bytes)
+            return
+        }
+        if !bytes.isEmpty { bytes.withUnsafeBytes { transport.send($0) } }
+        collectTransportOutput()
+    }
+
+    /// Moves what the transport has to send (handshake records, data, alerts) to the queue.
+    private mutating func collectTransportOutput() {
+        guard let transport else { return }
+        if codec.isClosed && !transportCloseQueued {
+            transportCloseQueued = true
+            transport.close()
+        }
+        let bytes = transport.takeOutput()
+        bytesQueued += UInt64(bytes.count)
+        outbound.append(bytes)
+    }
 
     /// Moves what the codec queued into the outbound queue.
     mutating func collectOutput() {
         let bytes = codec.takeOutput()
+        guard transport == nil else {
+            if !bytes.isEmpty { bytes.withUnsafeBytes { transport?.send($0) } }
+            collectTransportOutput()
+            return
+        }
         bytesQueued += UInt64(bytes.count)
         outbound.append(bytes)
     }
 
     // MARK: Receiving
 
-    /// Feeds received bytes to the handshake, then to the codec; queues what they complete.
+    /// Feeds received bytes through the transport (TLS), then to the handshake, then to the
+    /// codec; queues what they complete.
     package mutating func process(_ bytes: UnsafeMutableRawBufferPointer, configuration: ConnectionConfiguration) {
+        guard let transport else {
+            processPlaintext(bytes, configuration: configuration)
+            return
+        }
+        let wasSecuring = securingTransport
+        var plaintext = plaintextScratch
+        plaintextScratch = []
+        plaintext.removeAll(keepingCapacity: true)
+        let status = transport.receive(UnsafeRawBufferPointer(bytes), into: &plaintext)
+        collectTransportOutput()
+        switch status {
+        case .open:
+            break
+        case .closedByPeer:
+            endOfInput = true
+        case .failed(let error, let reply):
+            if wasSecuring || handshake != nil {
+                outbound.append(reply)
+                handshake = nil
+                handshakeDeadline = nil
+                handshakeFailure = .handshake(error)
+            } else {
+                endOfInput = true
+            }
+            plaintextScratch = plaintext
+            return
+        }
+        if wasSecuring && transport.isEstablished && handshake == nil, let onReady {
+            // No protocol handshake: the connection is ready once TLS is.
+            handshakeDeadline = nil
+            deferred.append { onReady(.success(())) }
+            self.onReady = nil
+        }
+        if !plaintext.isEmpty || !wasSecuring {
+            plaintext.withUnsafeMutableBytes { processPlaintext($0, configuration: configuration) }
+        }
+        plaintextScratch = plaintext
+    }
+
+    private mutating func processPlaintext(_ bytes: UnsafeMutableRawBufferPointer, configuration: ConnectionConfiguration) {
         guard handshake != nil else {
             receiveOpen(bytes, configuration: configuration)
             return
@@ -129,14 +209,14 @@ package struct StreamConnectionState: Sendable {
         case .failed(let reply, let error):
             handshake = nil
             handshakeDeadline = nil
-            outbound.append(reply)
+            queueOutbound(reply)
             handshakeFailure = .handshake(error)
         case .complete(let reply, var leftover, let result):
             handshake = nil
             handshakeResult = result
             handshakeDeadline = nil
             codec.handshakeCompleted(result)
-            outbound.append(reply)
+            queueOutbound(reply)
             if let onReady {
                 deferred.append { onReady(.success(())) }
                 self.onReady = nil
@@ -385,7 +465,7 @@ package struct StreamConnectionState: Sendable {
         if handshakeFailure != nil {
             if outbound.isEmpty && !writerActive { return .finish }
             read = false
-        } else if handshake != nil {
+        } else if handshake != nil || securingTransport {
             read = true
         } else if codec.isClosed {
             // Closed: flush the last frames; then the side that closes first closes TCP, the

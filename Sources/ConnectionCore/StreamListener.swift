@@ -19,6 +19,7 @@ package final class StreamListener: EventLoopHandler, Sendable {
     private let onConnection: @Sendable (StreamConnection) -> Void
     private let onRejection: @Sendable (String) -> Void
     private let onStop: @Sendable () -> Void
+    private let tls: TLSServerContext?
     private let stopped = LockedValue(false)
 
     /// Binds `host`:`port` (0 = any free port) and starts accepting.
@@ -27,9 +28,10 @@ package final class StreamListener: EventLoopHandler, Sendable {
     ///   - onConnection: called on the loop with each connection whose handshake succeeded.
     ///   - onRejection: what went wrong with peers that never became connections, for logs.
     ///   - onStop: called once, on the loop, after ``stop()`` closed the listening socket.
+    ///   - tls: the server's TLS identity: every accepted socket speaks TLS first. Nil: plaintext.
     /// - Throws: the bind error (e.g. address in use).
     package init(host: String, port: Int, loop: EventLoop = .shared, configuration: ConnectionConfiguration,
-                 handshakeTimeout: Duration,
+                 handshakeTimeout: Duration, tls: TLSServerContext? = nil,
                  makeConnection: @escaping @Sendable () -> (any StreamCodec, (any StreamHandshake)?),
                  onConnection: @escaping @Sendable (StreamConnection) -> Void,
                  onRejection: @escaping @Sendable (String) -> Void,
@@ -44,6 +46,7 @@ package final class StreamListener: EventLoopHandler, Sendable {
         self.onConnection = onConnection
         self.onRejection = onRejection
         self.onStop = onStop
+        self.tls = tls
         loop.execute { [self] in
             guard !stopped.withLock({ $0 }) else { return }
             loop.setInterest(listener.socket.descriptor, .readable, handler: self)
@@ -83,7 +86,7 @@ package final class StreamListener: EventLoopHandler, Sendable {
             let remote = socket.peerAddress?.description ?? "?"
             let (codec, handshake) = makeConnection()
             let connection = StreamConnection(socket: socket, loop: loop, configuration: configuration, codec: codec,
-                                              handshake: handshake, remoteAddress: remote)
+                                              handshake: handshake, transport: tls?.makeTransport(), remoteAddress: remote)
             connection.start(handshakeDeadline: .now + handshakeTimeout) { [onConnection, onRejection] result in
                 switch result {
                 case .success: onConnection(connection)

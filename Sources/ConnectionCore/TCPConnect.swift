@@ -22,9 +22,17 @@ package enum StreamConnector {
     package static func open(
         host: String, port: Int, codec: any StreamCodec, handshake: (any StreamHandshake)?,
         timeout: Duration, handshakeTimeout: Duration? = nil,
-        configuration: ConnectionConfiguration = .init(), loop: EventLoop = .shared
+        configuration: ConnectionConfiguration = .init(), tls: TLSConfiguration? = nil, loop: EventLoop = .shared
     ) async throws(ConnectFailure) -> StreamConnection {
-        let operation = ConnectOperation(host: host, port: port, codec: codec, handshake: handshake,
+        // TLS is set up before anything goes on the network: without the trait, or with an
+        // unreadable CA file, the open fails at once.
+        let transport: (any SecureTransport)?
+        do throws(TLSError) {
+            transport = try tls?.makeClientTransport(host: host)
+        } catch {
+            throw .handshake(error)
+        }
+        let operation = ConnectOperation(host: host, port: port, codec: codec, handshake: handshake, transport: transport,
                                          deadline: .now + timeout, handshakeTimeout: handshakeTimeout,
                                          configuration: configuration, loop: loop)
         let result = await withTaskCancellationHandler {
@@ -64,14 +72,16 @@ private final class ConnectOperation: EventLoopHandler, Sendable {
     let port: Int
     let codec: any StreamCodec
     let handshake: (any StreamHandshake)?
+    let transport: (any SecureTransport)?
     let deadline: ContinuousClock.Instant
     let handshakeTimeout: Duration?
     let configuration: ConnectionConfiguration
     let loop: EventLoop
     private let state = LockedValue(State())
 
-    init(host: String, port: Int, codec: any StreamCodec, handshake: (any StreamHandshake)?, deadline: ContinuousClock.Instant,
-         handshakeTimeout: Duration?, configuration: ConnectionConfiguration, loop: EventLoop) {
+    init(host: String, port: Int, codec: any StreamCodec, handshake: (any StreamHandshake)?, transport: (any SecureTransport)?,
+         deadline: ContinuousClock.Instant, handshakeTimeout: Duration?, configuration: ConnectionConfiguration, loop: EventLoop) {
+        self.transport = transport
         self.handshakeTimeout = handshakeTimeout
         self.host = host
         self.port = port
@@ -186,7 +196,8 @@ private final class ConnectOperation: EventLoopHandler, Sendable {
     /// TCP is up: runs the handshake on a new connection. The caller owns `socket`. Loop thread.
     private func startHandshake(on socket: Socket) {
         let connection = StreamConnection(socket: socket, loop: loop, configuration: configuration, codec: codec,
-                                          handshake: handshake, remoteAddress: socket.peerAddress?.description ?? "\(host):\(port)")
+                                          handshake: handshake, transport: transport,
+                                          remoteAddress: socket.peerAddress?.description ?? "\(host):\(port)")
         guard advance(to: .handshaking(connection)) else {
             socket.close()
             return

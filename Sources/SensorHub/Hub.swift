@@ -103,12 +103,14 @@ package final class Hub: Sendable {
     ///     agents connect).
     ///   - deflate: accept permessage-deflate (RFC 7692) from clients that offer it, on these
     ///     terms; nil (the default) declines every offer.
+    ///   - tls: serve TLS (wss:// for apps and agents, https:// for the dashboard) with this
+    ///     identity; nil serves plaintext.
     /// - Throws: ``WebSocketError/connectFailed(_:)`` when the port cannot be bound.
     package init(host: String = "127.0.0.1", port: Int = 0, maxBacklog: Int = 1 << 20,
                  maxMessageSize: Int = 1 << 20, overflow: SubscriberOverflow = .dropReadings,
                  agentToken: String? = nil, commandTimeout: Duration = .seconds(10), registryFile: String? = nil,
                  savedDevices: [String: [Device]] = [:], deflate: PerMessageDeflateConfiguration? = nil,
-                 loop: EventLoop = .shared) throws(WebSocketError) {
+                 tls: TLSServerContext? = nil, loop: EventLoop = .shared) throws(WebSocketError) {
         self.agentToken = agentToken
         self.registryFile = registryFile
         shared = LockedValue(Shared(devices: DeviceRegistry(restoring: savedDevices), commands: CommandRouter(timeout: commandTimeout)))
@@ -123,7 +125,7 @@ package final class Hub: Sendable {
         routes.add("GET", "/") { _ in HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: Array(DashboardPage.html.utf8)) }
         let table = routes
         do {
-            server = try HTTPServer(host: host, port: port, webSocketConfiguration: configuration, loop: loop, webSocket: { connection, _ in
+            server = try HTTPServer(host: host, port: port, tls: tls, webSocketConfiguration: configuration, loop: loop, webSocket: { connection, _ in
                 // The hub registers itself right after binding; a connection that is quicker waits for it.
                 for _ in 0..<1000 {
                     if let hub = owner.server {

@@ -32,15 +32,17 @@ package final class HTTPServer: Sendable {
     ///   - requestTimeout: how long a connection may take to complete its next request (the
     ///     first one included; a keep-alive connection idle that long is closed too), so a
     ///     client that sends half a head and stalls holds nothing for long.
+    ///   - tls: the server's TLS identity (https and wss); nil serves plaintext. The TLS
+    ///     handshake must complete within 10 s of the connection.
     package init(host: String = "127.0.0.1", port: Int, maxHeadSize: Int = 16 << 10, maxBodySize: Int = 64 << 10, maxConnections: Int = 16_384,
-                 requestTimeout: Duration = .seconds(10),
+                 requestTimeout: Duration = .seconds(10), tls: TLSServerContext? = nil,
                  webSocketConfiguration: WebSocketConfiguration = .init(), loop: EventLoop = .shared,
                  webSocket: WebSocketHandler? = nil, onRejection: @escaping @Sendable (String) -> Void = { _ in },
                  handler: @escaping Handler) throws(SocketError) {
         let owner = ListenerOwner<HTTPServer>()
         listener = try StreamListener(
             host: host, port: port, loop: loop, configuration: webSocketConfiguration.connection,
-            handshakeTimeout: .seconds(10),
+            handshakeTimeout: .seconds(10), tls: tls,
             makeConnection: { (HTTPServerCodec(maxHeadSize: maxHeadSize, maxBodySize: maxBodySize), nil) },
             onConnection: owner.forward { server, connection in
                 guard server.admit(connection, limit: maxConnections) else {

@@ -46,20 +46,21 @@ package struct ClientHandshake: Sendable {
     /// Builds the request.
     /// - Parameters:
     ///   - host: The host as given by the application (an IPv6 literal gets brackets).
-    ///   - port: The TCP port; left out of `Host` when it is 80.
+    ///   - port: The TCP port; left out of `Host` when it is the scheme's default (80, or 443 with `secure`).
     ///   - path: The request target: starts with "/", may carry a query.
     ///   - extraHeaders: Further header fields (e.g. `Origin`, authorization).
     ///   - nonce: The 16 key bytes; fresh CSPRNG bytes by default (tests pass fixed ones).
     ///   - deflate: Offer permessage-deflate (RFC 7692) with this configuration; nil offers nothing.
+    ///   - secure: The connection runs over TLS (`wss://`): port 443 is the one left out of `Host`.
     package init(host: String, port: Int, path: String, extraHeaders: [(String, String)] = [], nonce: [UInt8]? = nil,
-                 deflate: PerMessageDeflateConfiguration? = nil) {
+                 deflate: PerMessageDeflateConfiguration? = nil, secure: Bool = false) {
         self.deflate = deflate
         var bytes = nonce ?? [UInt8](repeating: 0, count: 16)
         if nonce == nil { bytes.withUnsafeMutableBytes { fillWithSecureRandomBytes($0) } }
         key = Data(bytes).base64EncodedString()
         let hostValue = host.contains(":") ? "[\(host)]" : host
         var fields: [(name: String, value: String)] = [
-            ("Host", port == 80 ? hostValue : "\(hostValue):\(port)"),
+            ("Host", port == (secure ? 443 : 80) ? hostValue : "\(hostValue):\(port)"),
             ("Upgrade", "websocket"),
             ("Connection", "Upgrade"),
             ("Sec-WebSocket-Key", key),

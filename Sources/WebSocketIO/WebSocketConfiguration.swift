@@ -26,13 +26,16 @@ package struct WebSocketConfiguration: Sendable {
     /// permessage-deflate (RFC 7692): what a client offers, what a server accepts; nil
     /// (the default here) neither offers nor accepts it.
     package var deflate: PerMessageDeflateConfiguration?
+    /// TLS for a client (`wss://`): nil (the default) connects in plaintext.
+    package var tls: TLSConfiguration?
 
     package init(limits: WebSocketSession.Configuration = .init(), maxHandshakeSize: Int = 16 * 1024,
                  connectTimeout: Duration = .seconds(10), handshakeTimeout: Duration = .seconds(10),
                  closeTimeout: Duration = .seconds(5), inboundBufferLimit: Int = 4 << 20,
                  outboundHighWater: Int = 4 << 20, extraHeaders: [(String, String)] = [],
-                 deflate: PerMessageDeflateConfiguration? = nil) {
+                 deflate: PerMessageDeflateConfiguration? = nil, tls: TLSConfiguration? = nil) {
         self.deflate = deflate
+        self.tls = tls
         self.limits = limits
         self.maxHandshakeSize = maxHandshakeSize
         self.connectTimeout = connectTimeout

@@ -64,7 +64,7 @@ package final class WebSocketConnection: Sendable {
             let core = try await StreamConnector.open(host: host, port: port, codec: codec, handshake: upgrade,
                                                       timeout: configuration.connectTimeout,
                                                       handshakeTimeout: configuration.handshakeTimeout,
-                                                      configuration: configuration.connection, loop: loop)
+                                                      configuration: configuration.connection, tls: configuration.tls, loop: loop)
             return WebSocketConnection(core: core, role: .client, configuration: configuration)
         } catch {
             switch error {
@@ -72,6 +72,7 @@ package final class WebSocketConnection: Sendable {
             case .timedOut: throw .handshakeTimedOut
             case .cancelled: throw .cancelled
             case .closedDuringHandshake: throw .handshakeFailed(.connectionClosed)
+            case .handshake(let failure as TLSError): throw .tlsFailed(failure)
             case .handshake(let failure): throw .handshakeFailed(failure as? HandshakeError ?? .connectionClosed)
             }
         }

@@ -1,3 +1,4 @@
+import ConnectionCore
 import TCPTransport
 import WebSocketCore
 
@@ -9,6 +10,9 @@ package enum WebSocketError: Error, Sendable, Hashable, CustomStringConvertible 
     case handshakeFailed(HandshakeError)
     /// The handshake did not finish within the configured time.
     case handshakeTimedOut
+    /// TLS could not be set up: the certificate was rejected, the peer does not speak TLS,
+    /// or this build has no TLS.
+    case tlsFailed(TLSError)
     /// The connection is closed (or closing): nothing more can be sent. Carries how it ended,
     /// once known.
     case closed(WebSocketSession.Closure?)
@@ -26,6 +30,7 @@ package enum WebSocketError: Error, Sendable, Hashable, CustomStringConvertible 
         case .connectFailed(let error): "connect failed: \(error)"
         case .handshakeFailed(let error): "handshake failed: \(error)"
         case .handshakeTimedOut: "handshake timed out"
+        case .tlsFailed(let error): error.description
         case .closed(let closure): closure.map { "connection closed (\($0.code))" } ?? "connection closed"
         case .transportFailed(let error): "connection lost: \(error)"
         case .outboundFull: "outbound buffer full"

@@ -21,9 +21,10 @@ package final class WebSocketServer: Sendable {
     private let listener: StreamListener
 
     /// Binds `host`:`port` (0 = any free port) and starts accepting.
+    /// - Parameter tls: the server's TLS identity (`wss://`); nil serves plaintext.
     /// - Throws: ``WebSocketError/connectFailed(_:)`` carrying the bind error (e.g. address in use).
     package init(host: String = "127.0.0.1", port: Int = 0, configuration: WebSocketConfiguration = .init(),
-                 loop: EventLoop = .shared) throws(WebSocketError) {
+                 tls: TLSServerContext? = nil, loop: EventLoop = .shared) throws(WebSocketError) {
         let (connections, connectionsContinuation) = AsyncStream.makeStream(of: WebSocketConnection.self)
         let (rejections, rejectionsContinuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(100))
         self.connections = connections
@@ -31,7 +32,7 @@ package final class WebSocketServer: Sendable {
         do {
             listener = try StreamListener(
                 host: host, port: port, loop: loop, configuration: configuration.connection,
-                handshakeTimeout: configuration.handshakeTimeout,
+                handshakeTimeout: configuration.handshakeTimeout, tls: tls,
                 makeConnection: {
                     (WebSocketCodec(role: .server, limits: configuration.limits, deflateConfiguration: configuration.deflate),
                      ServerUpgrade(configuration: configuration))

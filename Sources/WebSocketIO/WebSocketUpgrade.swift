@@ -9,7 +9,7 @@ struct ClientUpgrade: StreamHandshake {
 
     init(host: String, port: Int, path: String, configuration: WebSocketConfiguration) {
         handshake = ClientHandshake(host: host, port: port, path: path, extraHeaders: configuration.extraHeaders,
-                                    deflate: configuration.deflate)
+                                    deflate: configuration.deflate, secure: configuration.tls != nil)
         reader = HTTPHeadReader(maxSize: configuration.maxHandshakeSize)
         self.path = path
     }
