@@ -322,13 +322,16 @@ final class ClientEngine: Sendable {
                                                     maxMessageSize: configuration.maxMessageSize)
         let webSocketConfiguration = WebSocketConfiguration(limits: limits, connectTimeout: configuration.connectTimeout,
                                                             handshakeTimeout: configuration.connectTimeout,
-                                                            deflate: configuration.compression.deflateConfiguration)
+                                                            deflate: configuration.compression.deflateConfiguration,
+                                                            tls: configuration.tls)
         let error: SensorClientError
         do {
             return .success(try await WebSocketConnection.connect(host: host, port: port, path: configuration.path,
                                                                   configuration: webSocketConfiguration))
         } catch .cancelled {
             error = .disconnected
+        } catch .tlsFailed(let failure) {
+            error = .tls(failure)
         } catch .handshakeFailed(let failure) where failure != .connectionClosed {
             // The server answered, but not as RFC 6455 requires.
             error = .protocolViolation("handshake: \(failure)")

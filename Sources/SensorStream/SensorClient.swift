@@ -57,6 +57,32 @@ public final class SensorClient: Sendable {
         engine.shutdown()
     }
 
+    /// Creates a client for a WebSocket URL: `ws://HOST[:PORT][/PATH]`, or
+    /// `wss://HOST[:PORT][/PATH]` for TLS. The port defaults to 80 or 443; the path (query
+    /// included) replaces ``Configuration/path``. For `wss://`, ``Configuration/tls`` is used
+    /// when set, the default ``TLSConfiguration`` (full verification) otherwise; for `ws://` it
+    /// is cleared.
+    /// - Parameters:
+    ///   - url: The server's URL; an IPv6 address goes in brackets (`ws://[::1]:5192/`).
+    ///   - configuration: Timeouts, heartbeat, reconnect policy, limits, TLS.
+    ///   - clock: The clock for heartbeats, backoff and timeouts.
+    /// - Throws: ``SensorClientError/invalidURL(_:)`` for anything else (another scheme, no
+    ///   host, a bad port, user info or a fragment); ``SensorClientError/tls(_:)`` with
+    ///   ``TLSError/unavailable`` for `wss://` in a build without the TLS trait.
+    public convenience init(url: String, configuration: Configuration = .init(),
+                            clock: any Clock<Duration> = ContinuousClock()) throws(SensorClientError) {
+        guard let parsed = WebSocketURL(url) else { throw .invalidURL(url) }
+        var configuration = configuration
+        configuration.path = parsed.path
+        if parsed.secure {
+            guard TLSConfiguration.isAvailable else { throw .tls(.unavailable) }
+            configuration.tls = configuration.tls ?? TLSConfiguration()
+        } else {
+            configuration.tls = nil
+        }
+        self.init(host: parsed.host, port: parsed.port, configuration: configuration, clock: clock)
+    }
+
     /// Creates a client from a port given as text (a command-line argument, a setting).
     /// - Parameters:
     ///   - host: As ``init(host:port:configuration:clock:)``.

@@ -24,6 +24,10 @@ extension SensorClient {
         /// WebSocket compression (permessage-deflate) offered to the server. Default: offered,
         /// which costs nothing when the server declines. See ``Compression``.
         public var compression: Compression
+        /// TLS for the connection; nil (the default) connects in plaintext. A `wss://` URL
+        /// given to ``SensorClient/init(url:configuration:clock:)`` sets it to the default
+        /// (full verification against the system's trust store) unless it is already set.
+        public var tls: TLSConfiguration?
 
         /// The limit of ``readingBuffering``; setting it keeps the policy and changes the limit.
         public var readingBufferSize: Int {
@@ -42,11 +46,13 @@ extension SensorClient {
         ///   - readingBufferSize: The limit of a `.newest` ``readingBuffering``.
         ///   - readingBuffering: See ``readingBuffering``; wins over `readingBufferSize` when given.
         ///   - compression: See ``compression``.
+        ///   - tls: See ``tls``.
         public init(requestTimeout: Duration = .seconds(5), heartbeat: Heartbeat = .init(),
                     reconnect: Reconnect = .init(), path: String = "/", connectTimeout: Duration = .seconds(10),
                     maxMessageSize: Int = 1 << 20, readingBufferSize: Int = 1024, readingBuffering: ReadingBuffering? = nil,
-                    compression: Compression = .init()) {
+                    compression: Compression = .init(), tls: TLSConfiguration? = nil) {
             self.compression = compression
+            self.tls = tls
             self.requestTimeout = requestTimeout
             self.heartbeat = heartbeat
             self.reconnect = reconnect

@@ -18,6 +18,13 @@ public enum SensorClientError: Error, Sendable, Hashable, CustomStringConvertibl
     /// The server broke the WebSocket protocol: a bad handshake response (wrong status,
     /// missing or wrong `Sec-WebSocket-Accept` ...). Thrown by ``SensorClient/connect()``.
     case protocolViolation(String)
+    /// TLS could not be set up (`wss://`): the server's certificate was rejected (expired,
+    /// wrong name, untrusted), the server does not speak TLS, or this build has no TLS
+    /// (``TLSError/unavailable``: build with `--traits TLS`). Thrown by ``SensorClient/connect()``
+    /// and, for a build without TLS, by ``SensorClient/init(url:configuration:clock:)``.
+    case tls(TLSError)
+    /// A URL that is not `ws://HOST[:PORT][/PATH]` or `wss://HOST[:PORT][/PATH]`.
+    case invalidURL(String)
 
     /// A readable explanation, for logs and messages.
     public var description: String {
@@ -29,6 +36,8 @@ public enum SensorClientError: Error, Sendable, Hashable, CustomStringConvertibl
         case .disconnected: "the client was disconnected"
         case .connectionFailed(let reason): "connection failed: \(reason)"
         case .protocolViolation(let what): "protocol violation: \(what)"
+        case .tls(let error): error.description
+        case .invalidURL(let url): "invalid URL \"\(url)\" (expected ws://HOST[:PORT][/PATH] or wss://...)"
         }
     }
 

@@ -73,6 +73,7 @@ package struct HTTPHeadReader: Sendable {
     package let maxSize: Int
     private var buffer: [UInt8] = []
     private var searchedUpTo = 0
+    private var startLineEnded = false
 
     package init(maxSize: Int) {
         self.maxSize = maxSize
@@ -82,7 +83,19 @@ package struct HTTPHeadReader: Sendable {
     /// line is in, or nil if more bytes are needed.
     /// - Throws: ``HTTPHeadError`` if the head exceeds `maxSize` or is malformed.
     package mutating func append(_ bytes: UnsafeRawBufferPointer) throws(HTTPHeadError) -> (head: HTTPHead, rest: [UInt8])? {
+        let start = buffer.count
         buffer.append(contentsOf: bytes)
+        // The start line is text: a control byte before its end (a TLS hello on a plaintext
+        // port, binary junk) fails at once instead of waiting for a CR LF CR LF that never comes.
+        if !startLineEnded {
+            for byte in buffer[start...] {
+                if byte == 13 || byte == 10 {
+                    startLineEnded = true
+                    break
+                }
+                if byte < 0x20 && byte != 9 || byte == 0x7F { throw .malformed("start line") }
+            }
+        }
         // Look for CR LF CR LF, resuming where the last search stopped.
         var index = max(0, searchedUpTo - 3)
         while index + 3 < buffer.count {

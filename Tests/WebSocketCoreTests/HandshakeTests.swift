@@ -56,7 +56,10 @@ struct HandshakeTests {
         #expect(try failure("garbage\r\n\r\n") == .malformedHead(.malformed("status line")))
         // Fuzzer finding (client-handshake): Int("+101") is 101, and any "HTTP/..." token passed.
         let accept = "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"
-        for statusLine in ["HTTP/1.1 +101 S", "HTTP/\u{7}\u{7}1.1 101 S", "HTTP/1.1 0101 S", "HTTP/1.1 101.0", "HTTP/0.9 101 S",
+        // A control byte in the start line now fails in the reader, as soon as it arrives.
+        #expect(throws: HTTPHeadError.malformed("start line")) { try readHead("HTTP/\u{7}\u{7}1.1 101 S" + accept) }
+        #expect(throws: HTTPHeadError.malformed("start line")) { try readHead("\u{16}\u{3}\u{1}\u{2}\u{0}") }
+        for statusLine in ["HTTP/1.1 +101 S", "HTTP/1.1 0101 S", "HTTP/1.1 101.0", "HTTP/0.9 101 S",
                            "HTTP/1.1  101 S", "HTTP/11 101 S", "HTTP/1.1 1O1 S"] {
             #expect(try failure(statusLine + accept) == .malformedHead(.malformed("status line")), "\(statusLine)")
         }
