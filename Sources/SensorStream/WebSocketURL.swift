@@ -6,6 +6,13 @@ struct WebSocketURL: Hashable, Sendable {
     /// The request target: the path (at least "/") and the query.
     var path: String
 
+    init(secure: Bool, host: String, port: Int, path: String) {
+        self.secure = secure
+        self.host = host
+        self.port = port
+        self.path = path
+    }
+
     /// Parses `text`; nil unless it is `ws[s]://host[:port][/path][?query]` with a host,
     /// a port in 1...65535 if one is given, no user info and no fragment.
     init?(_ text: String) {
