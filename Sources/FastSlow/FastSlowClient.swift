@@ -32,6 +32,8 @@ public final class FastSlowClient: Sendable {
         public var connectTimeout: Duration = .seconds(10)
         /// The largest answer accepted, in bytes. Default 1 MiB.
         public var maxMessageSize: Int = 1 << 20
+        /// TLS to the server (needs the package trait `TLS`). Default nil: plaintext.
+        public var tls: TLSConfiguration?
 
         /// The allowed ``reconnectDelay``s.
         public static let reconnectDelayRange: ClosedRange<Duration> = .seconds(1) ... .seconds(10)
@@ -362,7 +364,7 @@ public final class FastSlowClient: Sendable {
         do {
             let connection = try await StreamConnector.open(
                 host: host, port: port, codec: FastSlowCodec(maxMessageSize: configuration.maxMessageSize), handshake: nil,
-                timeout: configuration.connectTimeout)
+                timeout: configuration.connectTimeout, tls: configuration.tls)
             return .success(connection)
         } catch {
             let reason = "\(error)"

@@ -56,11 +56,19 @@ public final class FastSlowServer: Sendable {
         loop = .shared
         let maxMessageSize = configuration.maxMessageSize
         let owner = ListenerOwner<FastSlowServer>()
+        var tls: TLSServerContext?
+        if let identity = configuration.tls {
+            do throws(TLSError) {
+                tls = try TLSServerContext(identity)
+            } catch {
+                throw .tls(error)
+            }
+        }
         do {
             listener = try StreamListener(
                 host: configuration.host, port: configuration.port, loop: loop,
                 configuration: ConnectionConfiguration(inboundBufferLimit: 1 << 20, outboundHighWater: 1 << 20),
-                handshakeTimeout: .seconds(10),
+                handshakeTimeout: .seconds(10), tls: tls,
                 makeConnection: { (FastSlowCodec(maxMessageSize: maxMessageSize), nil) },
                 onConnection: owner.forward { server, connection in server.accept(connection) },
                 onRejection: { _ in })
@@ -208,12 +216,15 @@ public enum FastSlowServerError: Error, Sendable, Hashable, CustomStringConverti
     case listen(host: String, port: Int, reason: String)
     /// The log file could not be opened.
     case logFile(path: String, reason: String)
+    /// The TLS identity could not be used (or this build has no TLS).
+    case tls(TLSError)
 
     /// A readable explanation.
     public var description: String {
         switch self {
         case .listen(let host, let port, let reason): "cannot listen on \(host):\(port): \(reason)"
         case .logFile(let path, let reason): "log file \(path): \(reason)"
+        case .tls(let error): error.description
         }
     }
 }

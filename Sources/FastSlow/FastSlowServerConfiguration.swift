@@ -26,6 +26,8 @@ public struct FastSlowServerConfiguration: Sendable, Hashable {
     public var maxPendingSlowRequests: Int
     /// Connections served at once; the next one is accepted and closed at once. Default 10,000.
     public var maxConnections: Int
+    /// Serve TLS with this identity (needs the package trait `TLS`). Default nil: plaintext.
+    public var tls: TLSServerConfiguration?
 
     /// A configuration; what is left out keeps its default.
     /// - Parameters:
@@ -35,8 +37,10 @@ public struct FastSlowServerConfiguration: Sendable, Hashable {
     ///   - maxMessageSize: See ``maxMessageSize``.
     ///   - maxPendingSlowRequests: See ``maxPendingSlowRequests``.
     ///   - maxConnections: See ``maxConnections``.
+    ///   - tls: See ``tls``.
     public init(host: String = "127.0.0.1", port: Int, logFile: String? = nil, maxMessageSize: Int = 1 << 20,
-                maxPendingSlowRequests: Int = 10_000, maxConnections: Int = 10_000) {
+                maxPendingSlowRequests: Int = 10_000, maxConnections: Int = 10_000, tls: TLSServerConfiguration? = nil) {
+        self.tls = tls
         self.host = host
         self.port = port
         self.logFile = logFile

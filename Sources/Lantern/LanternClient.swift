@@ -21,6 +21,8 @@ public final class LanternClient: Sendable {
         public var connectTimeout: Duration = .seconds(5)
         /// The commands understood. Default ``LanternCommandRegistry/standard``.
         public var registry: LanternCommandRegistry = .standard
+        /// TLS to the control server (needs the package trait `TLS`). Default nil: plaintext.
+        public var tls: TLSConfiguration?
 
         /// The defaults.
         public init() {}
@@ -123,7 +125,7 @@ public final class LanternClient: Sendable {
     private func open() async -> Result<StreamConnection, Reconnector<StreamConnection, String>.OpenFailure> {
         do {
             let connection = try await StreamConnector.open(host: host, port: port, codec: LanternCodec(registry: configuration.registry),
-                                                            handshake: nil, timeout: configuration.connectTimeout)
+                                                            handshake: nil, timeout: configuration.connectTimeout, tls: configuration.tls)
             return .success(connection)
         } catch {
             return .failure(.init(reason: "\(error)", detail: error))

@@ -72,7 +72,7 @@ enum LanternPage {
     picker.onchange = () => send({ command: 'COLOR', value: picker.value });
     fetch('/state').then(response => response.json()).then(render);
     function connect() {
-      const socket = new WebSocket('ws://' + location.host + '/live');
+      const socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/live');
       socket.onopen = () => { status.textContent = 'live'; };
       socket.onmessage = event => {
         const message = JSON.parse(event.data);

@@ -1,4 +1,7 @@
 @_exported import struct ConnectionCore.Backoff
+@_exported import struct ConnectionCore.TLSConfiguration
+@_exported import struct ConnectionCore.TLSServerConfiguration
+@_exported import enum ConnectionCore.TLSError
 import ConnectionCore
 import Foundation
 import Locking
@@ -37,6 +40,8 @@ public final class MetricStoreClient: Sendable {
 
     private let state = LockedValue(State())
     private let states = Broadcaster<MetricConnectionState>(bufferingNewest: 64)
+    /// TLS to the server, or nil.
+    private let tls: TLSConfiguration?
     private let driver = LockedValue<Reconnector<StreamConnection, String>?>(nil)
     private let startGate = LockedValue<Task<MetricStoreClientError?, Never>?>(nil)
 
@@ -46,8 +51,11 @@ public final class MetricStoreClient: Sendable {
     ///   - port: The server's port.
     ///   - timeout: How long a call may wait for its answer; nil waits forever.
     ///   - reconnect: Delays between reconnect attempts, and how many.
+    ///   - tls: TLS to the server (needs the package trait `TLS`); nil, the default, is plaintext.
     public init(host: String, port: Int, timeout: Duration? = nil,
-                reconnect: Backoff = Backoff(initialDelay: .milliseconds(100), maxDelay: .seconds(10), multiplier: 2, jitter: 0.2, maxAttempts: nil)) {
+                reconnect: Backoff = Backoff(initialDelay: .milliseconds(100), maxDelay: .seconds(10), multiplier: 2, jitter: 0.2, maxAttempts: nil),
+                tls: TLSConfiguration? = nil) {
+        self.tls = tls
         self.host = host
         self.port = port
         self.timeout = timeout
@@ -265,7 +273,7 @@ public final class MetricStoreClient: Sendable {
     private func open() async -> Result<StreamConnection, Reconnector<StreamConnection, String>.OpenFailure> {
         do {
             let connection = try await StreamConnector.open(host: host, port: port, codec: MetricClientCodec(), handshake: nil,
-                                                            timeout: .seconds(10))
+                                                            timeout: .seconds(10), tls: tls)
             return .success(connection)
         } catch {
             let reason = "\(error)"

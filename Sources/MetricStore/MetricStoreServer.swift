@@ -25,6 +25,8 @@ public final class MetricStoreServer: Sendable {
         public var maxLineLength: Int
         /// Answer bytes that may wait for a client before its commands stop being read. Default 1 MiB.
         public var outputLimit: Int
+        /// Serve TLS with this identity (needs the package trait `TLS`). Default nil: plaintext.
+        public var tls: TLSServerConfiguration?
 
         /// A configuration; every parameter left out keeps its default.
         /// - Parameters:
@@ -32,7 +34,10 @@ public final class MetricStoreServer: Sendable {
         ///   - maxConnections: See ``maxConnections``.
         ///   - maxLineLength: See ``maxLineLength``.
         ///   - outputLimit: See ``outputLimit``.
-        public init(dataFile: String? = nil, maxConnections: Int = 1024, maxLineLength: Int = 65_536, outputLimit: Int = 1 << 20) {
+        ///   - tls: See ``tls``.
+        public init(dataFile: String? = nil, maxConnections: Int = 1024, maxLineLength: Int = 65_536, outputLimit: Int = 1 << 20,
+                    tls: TLSServerConfiguration? = nil) {
+            self.tls = tls
             self.dataFile = dataFile
             self.maxConnections = maxConnections
             self.maxLineLength = maxLineLength
@@ -83,11 +88,19 @@ public final class MetricStoreServer: Sendable {
         }
         shared = LockedValue(Shared(storage: storage))
         let maxLineLength = configuration.maxLineLength
+        var tls: TLSServerContext?
+        if let identity = configuration.tls {
+            do throws(TLSError) {
+                tls = try TLSServerContext(identity)
+            } catch {
+                throw .tls(error)
+            }
+        }
         let owner = ListenerOwner<MetricStoreServer>()
         do {
             listener = try StreamListener(
                 host: host, port: port, configuration: ConnectionConfiguration(inboundBufferLimit: 1 << 20, outboundHighWater: configuration.outputLimit),
-                handshakeTimeout: .seconds(10),
+                handshakeTimeout: .seconds(10), tls: tls,
                 makeConnection: { (MetricServerCodec(maxLineLength: maxLineLength), nil) },
                 onConnection: owner.forward { server, connection in server.accept(connection) },
                 onRejection: { _ in })
@@ -176,12 +189,15 @@ public enum MetricStoreServerError: Error, Sendable, Hashable, CustomStringConve
     case listen(host: String, port: Int, reason: String)
     /// The data file could not be opened, read or created.
     case dataFile(path: String, reason: String)
+    /// The TLS identity could not be used (or this build has no TLS).
+    case tls(TLSError)
 
     /// A readable explanation.
     public var description: String {
         switch self {
         case .listen(let host, let port, let reason): "cannot listen on \(host):\(port): \(reason)"
         case .dataFile(let path, let reason): "data file \(path): \(reason)"
+        case .tls(let error): error.description
         }
     }
 }

@@ -31,6 +31,8 @@ public final class AgentClient: Sendable {
         public var reconnect = Backoff(initialDelay: .milliseconds(250), maxDelay: .seconds(5), multiplier: 2, jitter: 0.2, maxAttempts: nil)
         /// How long opening a connection may take. Default 10 s.
         public var connectTimeout: Duration = .seconds(10)
+        /// TLS to the hub (`wss://`; needs the package trait `TLS`). Default nil: plaintext.
+        public var tls: TLSConfiguration?
 
         /// A configuration.
         /// - Parameter token: See ``token``.
@@ -295,6 +297,7 @@ public final class AgentClient: Sendable {
     private func open() async -> Result<WebSocketConnection, Reconnector<WebSocketConnection, String>.OpenFailure> {
         var webSocket = WebSocketConfiguration()
         webSocket.connectTimeout = configuration.connectTimeout
+        webSocket.tls = configuration.tls
         do {
             return .success(try await WebSocketConnection.connect(host: host, port: port, configuration: webSocket))
         } catch {

@@ -23,13 +23,17 @@ package final class Simulation: Sendable {
     /// Starts `agents` agents of `sensorsPerAgent` sensors each, connecting to `hub` at `host`
     /// (with `token` if the hub asks for one), each sensor publishing `rate` readings per
     /// second once its agent is connected. Returns at once: see ``ready(timeout:)``.
-    package init(hub: Hub, agents: Int, sensorsPerAgent: Int, rate: Double, seed: UInt64 = 42, host: String = "127.0.0.1", token: String? = nil) {
+    /// With `overTLS` the agents connect with TLS without verifying the certificate: they run
+    /// in the hub's own process, over loopback, and the hub's certificate may be self-signed.
+    package init(hub: Hub, agents: Int, sensorsPerAgent: Int, rate: Double, seed: UInt64 = 42, host: String = "127.0.0.1",
+                 token: String? = nil, overTLS: Bool = false) {
         self.hub = hub
         var ids: [String] = []
         var clients: [AgentClient] = []
         var tasks: [Task<Void, Never>] = []
         let interval = Duration.nanoseconds(Int64(1e9 / max(rate, 0.001)))
         var configuration = AgentClient.Configuration(token: token)
+        if overTLS { configuration.tls = TLSConfiguration(certificateVerification: .noneInsecureForDevelopmentOnly) }
         configuration.reconnect = Backoff(initialDelay: .milliseconds(100), maxDelay: .seconds(1), multiplier: 2, jitter: 0.2, maxAttempts: nil)
         for agentNumber in 1...max(agents, 1) {
             let sensors = (1...max(sensorsPerAgent, 1)).map { Self.sensorID(agent: agentNumber, sensor: $0) }

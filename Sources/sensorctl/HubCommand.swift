@@ -1,6 +1,7 @@
 import Foundation
 import SensorAgent
 import SensorHub
+import ConnectionCore
 import WebSocketCore
 
 enum HubCommand {
@@ -8,7 +9,7 @@ enum HubCommand {
     usage: sensorctl hub [--host HOST] [--port PORT] [--simulate-agents N] [--sensors-per-agent M]
                          [--rate HZ] [--log-file PATH] [--backpressure]
                          [--agent-token TOKEN] [--command-timeout S] [--data-dir DIR]
-                         [--compression]
+                         [--compression] [--tls-cert CERT.pem --tls-key KEY.pem]
 
     Runs the reference hub in the foreground (default 127.0.0.1:5192). Apps and agents connect
     over WebSocket on that port. With --simulate-agents, N in-process agents publish M sensors
@@ -30,11 +31,15 @@ enum HubCommand {
     With --compression the hub accepts WebSocket compression (permessage-deflate, RFC 7692)
     from clients that offer it (SensorClient does by default): far fewer bytes on the wire,
     more CPU per reading (see README, Performance).
+
+    With --tls-cert and --tls-key (PEM files: the certificate chain, then its unencrypted key)
+    the hub serves TLS only: wss:// for apps and agents, https:// for the dashboard. Needs a
+    build with --traits TLS.
     """
 
     static func run(_ arguments: [String]) async throws(UsageError) -> Int32 {
         let parsed = try Arguments(arguments, options: ["--host", "--port", "--simulate-agents", "--sensors-per-agent", "--rate", "--log-file",
-                                                          "--agent-token", "--command-timeout", "--data-dir"],
+                                                          "--agent-token", "--command-timeout", "--data-dir", "--tls-cert", "--tls-key"],
                                    flags: ["--help", "-h", "--backpressure", "--compression"])
         if !parsed.flags.isDisjoint(with: ["--help", "-h"]) { printLine(usage); return 0 }
         guard parsed.positional.isEmpty else { throw UsageError(message: "unexpected argument \(parsed.positional[0])") }
@@ -45,6 +50,20 @@ enum HubCommand {
         let rate = try parsed.double("--rate", default: 1, in: 0.01...10000)
         let commandTimeout = try parsed.double("--command-timeout", default: 10, in: 0.1...3600)
         let agentToken = parsed.options["--agent-token"]
+        var tls: TLSServerContext?
+        switch (parsed.options["--tls-cert"], parsed.options["--tls-key"]) {
+        case (nil, nil):
+            break
+        case (let certificate?, let key?):
+            do throws(TLSError) {
+                tls = try TLSServerContext(TLSServerConfiguration(certificateChainFile: certificate, privateKeyFile: key))
+            } catch {
+                printError("sensorctl: \(error)")
+                return 2
+            }
+        default:
+            throw UsageError(message: "--tls-cert and --tls-key go together")
+        }
 
         let log: FileHandle
         if let path = parsed.options["--log-file"] {
@@ -85,7 +104,7 @@ enum HubCommand {
             hub = try Hub(host: host, port: port, overflow: parsed.flags.contains("--backpressure") ? .backpressure : .dropReadings,
                           agentToken: agentToken, commandTimeout: .milliseconds(Int64(commandTimeout * 1000)),
                           registryFile: registryFile, savedDevices: saved,
-                          deflate: parsed.flags.contains("--compression") ? PerMessageDeflateConfiguration() : nil)
+                          deflate: parsed.flags.contains("--compression") ? PerMessageDeflateConfiguration() : nil, tls: tls)
         } catch {
             printError("sensorctl: cannot listen on \(host):\(port): \(error)")
             return 1
@@ -95,12 +114,13 @@ enum HubCommand {
         if agents > 0 {
             // The simulated agents are device agents like any other, over loopback.
             simulation = Simulation(hub: hub, agents: agents, sensorsPerAgent: sensorsPerAgent, rate: rate,
-                                    host: host == "0.0.0.0" ? "127.0.0.1" : host, token: agentToken)
+                                    host: host == "0.0.0.0" ? "127.0.0.1" : host, token: agentToken, overTLS: tls != nil)
             if await simulation?.ready() != true { write("the simulated agents did not all register within 10 s") }
         }
-        write("hub listening on ws://\(host):\(hub.port)" + (simulation.map { ", simulating \($0.sensorIDs.count) sensors: \($0.sensorIDs.joined(separator: " "))" } ?? ""))
-        printLine("hub listening on ws://\(host):\(hub.port)")
-        printLine("dashboard: http://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(hub.port)/")
+        let scheme = tls == nil ? "ws" : "wss"
+        write("hub listening on \(scheme)://\(host):\(hub.port)" + (simulation.map { ", simulating \($0.sensorIDs.count) sensors: \($0.sensorIDs.joined(separator: " "))" } ?? ""))
+        printLine("hub listening on \(scheme)://\(host):\(hub.port)")
+        printLine("dashboard: \(tls == nil ? "http" : "https")://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(hub.port)/")
 
         let stop = AsyncStream.makeStream(of: Void.self)
         let signals = onTerminationSignal { stop.continuation.yield() }

@@ -4,21 +4,49 @@ import SensorStream
 enum WatchCommand {
     static let usage = """
     usage: sensorctl watch ID... [--host HOST] [--port PORT] [--json]
+           sensorctl watch ID... --url ws[s]://HOST[:PORT][/PATH] [--tls-ca FILE] [--insecure-skip-verify]
 
     Streams the readings of the given sensors from a running server (default localhost:5192)
-    until Ctrl-C. --json prints one JSON object per line, for piping.
+    until Ctrl-C. --json prints one JSON object per line, for piping. A wss:// URL connects
+    over TLS (a build with --traits TLS), verifying the server's certificate against the
+    system's trust store, or against the CA certificates in --tls-ca; --insecure-skip-verify
+    turns verification off (development servers only).
     """
 
     static func run(_ arguments: [String]) async throws(UsageError) -> Int32 {
-        let parsed = try Arguments(arguments, options: ["--host", "--port"], flags: ["--json", "--help", "-h"])
+        let parsed = try Arguments(arguments, options: ["--host", "--port", "--url", "--tls-ca"],
+                                   flags: ["--json", "--help", "-h", "--insecure-skip-verify"])
         if !parsed.flags.isDisjoint(with: ["--help", "-h"]) { printLine(usage); return 0 }
         guard !parsed.positional.isEmpty else { throw UsageError(message: "give at least one sensor id") }
         for id in parsed.positional where !(1...40).contains(id.count) {
             throw UsageError(message: "invalid sensor id \"\(id)\" (1 to 40 characters)")
         }
-        let port = try parsed.port(default: 5192)
         let json = parsed.flags.contains("--json")
-        let client = SensorClient(host: parsed.string("--host", default: "localhost"), port: port)
+        let client: SensorClient
+        if let url = parsed.options["--url"] {
+            guard parsed.options["--host"] == nil && parsed.options["--port"] == nil else {
+                throw UsageError(message: "--url replaces --host and --port")
+            }
+            var configuration = SensorClient.Configuration()
+            if parsed.options["--tls-ca"] != nil || parsed.flags.contains("--insecure-skip-verify") {
+                configuration.tls = TLSConfiguration(
+                    certificateVerification: parsed.flags.contains("--insecure-skip-verify") ? .noneInsecureForDevelopmentOnly : .full,
+                    trustedCertificatesFile: parsed.options["--tls-ca"])
+            }
+            do {
+                client = try SensorClient(url: url, configuration: configuration)
+            } catch .tls(let error) {
+                printError("sensorctl: \(error)")
+                return 2
+            } catch {
+                throw UsageError(message: error.description)
+            }
+        } else {
+            guard parsed.options["--tls-ca"] == nil && !parsed.flags.contains("--insecure-skip-verify") else {
+                throw UsageError(message: "--tls-ca and --insecure-skip-verify go with a wss:// --url")
+            }
+            client = SensorClient(host: parsed.string("--host", default: "localhost"), port: try parsed.port(default: 5192))
+        }
         do {
             try await client.connect()
         } catch {
