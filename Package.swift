@@ -67,7 +67,7 @@ let package = Package(
         // with our WebSocket client (run by .ci/browser).
         .executableTarget(name: "browser-check", dependencies: ["WebSocketIO", "SensorWire", "TCPTransport"], path: "Tests/Browser/Check"),
         // Autobahn|Testsuite echo peer (client and server roles) for RFC 6455 conformance runs.
-        .executableTarget(name: "ws-conformance", dependencies: ["WebSocketIO", "WebSocketCore"]),
+        .executableTarget(name: "ws-conformance", dependencies: ["WebSocketIO", "WebSocketCore", "ConnectionCore"]),
         // Test helpers shared by the test targets: raw TCP peers, a manual clock.
         .target(name: "TestSupport", dependencies: ["WebSocketIO", "WebSocketCore", "TCPTransport", "Locking"], path: "Tests/TestSupport"),
         // The fuzz targets as plain functions: replayed over the committed corpus by the unit tests,
@@ -84,9 +84,9 @@ let package = Package(
         .testTarget(name: "TransportTests", dependencies: ["TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore", "UTF8Validation", "TestSupport", "FuzzTargets"]),
-        .testTarget(name: "WebSocketIOTests", dependencies: ["WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport"]),
+        .testTarget(name: "WebSocketIOTests", dependencies: ["WebSocketIO", "WebSocketCore", "ConnectionCore", "TCPTransport", "TestSupport"]),
         .testTarget(name: "SensorHubTests", dependencies: ["SensorHub", "SensorWire", "SensorStream", "MetricStore", "FastSlow", "Lantern", "WebSocketIO", "WebSocketCore", "TestSupport", "Locking"]),
-        .testTarget(name: "SensorStreamTests", dependencies: ["SensorStream", "SensorWire", "UTF8Validation", "SensorHub", "WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport", "Locking"],
+        .testTarget(name: "SensorStreamTests", dependencies: ["SensorStream", "ConnectionCore", "SensorWire", "UTF8Validation", "SensorHub", "WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport", "Locking"],
                     exclude: ["JSONTestSuite"]),
     ],
     swiftLanguageModes: [.v6]

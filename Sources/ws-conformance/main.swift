@@ -1,6 +1,7 @@
 // ws-conformance: the echo peer that Autobahn|Testsuite drives, on the same WebSocket code
 // apps use. `client` follows the fuzzingserver protocol (tests our client role); `server`
 // echoes for the fuzzingclient mode (tests our server role).
+import ConnectionCore
 import Foundation
 import WebSocketCore
 import WebSocketIO
@@ -19,8 +20,8 @@ func log(_ line: String) {
 
 func usage() -> Never {
     FileHandle.standardError.write(Data("""
-    usage: ws-conformance client --url ws://127.0.0.1:9001 [--agent NAME] [--first I] [--last J]
-           ws-conformance server [--host 127.0.0.1] [--port 9002]
+    usage: ws-conformance client --url ws[s]://127.0.0.1:9001 [--tls-ca FILE] [--agent NAME] [--first I] [--last J]
+           ws-conformance server [--host 127.0.0.1] [--port 9002] [--tls-cert FILE --tls-key FILE]
 
     """.utf8))
     exit(2)
@@ -46,8 +47,14 @@ func echo(_ connection: WebSocketConnection) async {
 func runClient(_ arguments: [String]) async {
     guard let url = option("--url", in: arguments).flatMap(URL.init(string:)), let host = url.host, let port = url.port else { usage() }
     let agent = option("--agent", in: arguments) ?? "SensorStream"
+    var configuration = conformanceConfiguration
+    if url.scheme == "wss" {
+        // The suite's certificate is made for the run: trust the CA file given, verify the name.
+        configuration.tls = TLSConfiguration(trustedCertificatesFile: option("--tls-ca", in: arguments))
+    }
+    let clientConfiguration = configuration
     func open(_ path: String) async throws(WebSocketError) -> WebSocketConnection {
-        try await WebSocketConnection.connect(host: host, port: port, path: path, configuration: conformanceConfiguration)
+        try await WebSocketConnection.connect(host: host, port: port, path: path, configuration: clientConfiguration)
     }
     let caseCount: Int
     do {
@@ -83,14 +90,23 @@ func runClient(_ arguments: [String]) async {
 func runServer(_ arguments: [String]) async {
     let host = option("--host", in: arguments) ?? "127.0.0.1"
     let port = option("--port", in: arguments).flatMap(Int.init) ?? 9002
+    var tls: TLSServerContext?
+    if let certificate = option("--tls-cert", in: arguments), let key = option("--tls-key", in: arguments) {
+        do {
+            tls = try TLSServerContext(TLSServerConfiguration(certificateChainFile: certificate, privateKeyFile: key))
+        } catch {
+            log("ws-conformance: \(error)")
+            exit(1)
+        }
+    }
     let server: WebSocketServer
     do {
-        server = try WebSocketServer(host: host, port: port, configuration: conformanceConfiguration)
+        server = try WebSocketServer(host: host, port: port, configuration: conformanceConfiguration, tls: tls)
     } catch {
         log("ws-conformance: cannot listen on \(host):\(port): \(error)")
         exit(1)
     }
-    log("ws-conformance: echo server on ws://\(host):\(server.port)")
+    log("ws-conformance: echo server on \(tls == nil ? "ws" : "wss")://\(host):\(server.port)")
     await withDiscardingTaskGroup { group in
         for await connection in server.connections {
             group.addTask { await echo(connection) }
