@@ -305,6 +305,11 @@ if filter.map({ "end-to-end".contains($0) || $0 == "end-to-end" }) ?? true {
     if let peak = peakResidentMiB() { print(String(format: "peak resident memory of the benchmark process   %.0f MiB", peak)) }
 }
 
+if filter.map({ "wire".contains($0) || $0 == "tls" || $0 == "compression" }) ?? true {
+    // Compression and TLS: bytes per reading, and end-to-end readings/s for each combination.
+    try await WireCost.report(samples: samples)
+}
+
 if filter.map({ "connections".contains($0) }) ?? true {
     // 10,000 idle app connections and 1,000 active subscribers on one hub (its own process).
     let report = try await Connections.run(idle: 10_000, active: 1_000, window: .seconds(3))
