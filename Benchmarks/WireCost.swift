@@ -41,12 +41,14 @@ enum WireCost {
         var clientOffers: Bool
         var hubAccepts: Bool
         var tls: Bool
+        var level = 6
     }
 
     static let variants: [Variant] = [
         Variant(label: "not offered", clientOffers: false, hubAccepts: false, tls: false),
         Variant(label: "offered, declined", clientOffers: true, hubAccepts: false, tls: false),
         Variant(label: "compressed", clientOffers: true, hubAccepts: true, tls: false),
+        Variant(label: "compressed, level 1", clientOffers: true, hubAccepts: true, tls: false, level: 1),
         Variant(label: "TLS", clientOffers: false, hubAccepts: false, tls: true),
         Variant(label: "TLS + compressed", clientOffers: true, hubAccepts: true, tls: true),
     ]
@@ -61,7 +63,7 @@ enum WireCost {
                                                                   privateKeyFile: certificates.serverKeyFile))
             clientTLS = TLSConfiguration(trustedCertificatesFile: certificates.caFile)
         }
-        let hub = try Hub(maxBacklog: 64 << 20, deflate: variant.hubAccepts ? PerMessageDeflateConfiguration() : nil,
+        let hub = try Hub(maxBacklog: 64 << 20, deflate: variant.hubAccepts ? PerMessageDeflateConfiguration(level: variant.level) : nil,
                           tls: context, loop: EndToEnd.hubLoop)
         let agent = hub.attachAgent(name: "bench", sensors: ["S1"])
         let client = SensorClient(host: "localhost", port: hub.port,
@@ -101,8 +103,10 @@ enum WireCost {
         let takeover = frameBytes(count: count, sensors: 6, deflate: PerMessageDeflate(parameters: .init(), isServer: true, configuration: .init()))
         let alone = frameBytes(count: count, sensors: 6, deflate: PerMessageDeflate(
             parameters: .init(serverNoContextTakeover: true), isServer: true, configuration: .init()))
-        print(String(format: "wire: bytes per reading (6 sensors, hub frames)  uncompressed %.1f, deflate %.1f (%.0f%%), deflate without context takeover %.1f (%.0f%%)",
+        let fast = frameBytes(count: count, sensors: 6, deflate: PerMessageDeflate(parameters: .init(), isServer: true, configuration: .init(level: 1)))
+        print(String(format: "wire: bytes per reading (6 sensors, hub frames)  uncompressed %.1f, deflate %.1f (%.0f%%), level 1 %.1f (%.0f%%), without context takeover %.1f (%.0f%%)",
                      Double(plain) / Double(count), Double(takeover) / Double(count), 100 * Double(takeover) / Double(plain),
+                     Double(fast) / Double(count), 100 * Double(fast) / Double(plain),
                      Double(alone) / Double(count), 100 * Double(alone) / Double(plain)))
         for batch in [64, 1] {
             for variant in variants where !variant.tls || TLSConfiguration.isAvailable {

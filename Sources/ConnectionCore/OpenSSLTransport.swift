@@ -79,6 +79,8 @@ final class OpenSSLTransport: SecureTransport, @unchecked Sendable {
     private var failed = false
     /// Plaintext queued before the handshake completed.
     private var pending: [UInt8] = []
+    /// Where SSL_read decrypts to before the bytes are appended to the caller's buffer.
+    private let readChunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
 
     /// A client connection to `host`.
     convenience init(client configuration: TLSConfiguration, host: String) throws(TLSError) {
@@ -117,7 +119,10 @@ final class OpenSSLTransport: SecureTransport, @unchecked Sendable {
         SSL_set_bio(ssl, input, output)  // the SSL owns both BIOs from here on
     }
 
-    deinit { SSL_free(ssl) }
+    deinit {
+        SSL_free(ssl)
+        readChunk.deallocate()
+    }
 
     func start() -> [UInt8] {
         guard isClient else { return [] }
@@ -159,12 +164,11 @@ final class OpenSSLTransport: SecureTransport, @unchecked Sendable {
     }
 
     private func readPlaintext(into plaintext: inout [UInt8]) -> SecureTransportStatus {
-        var chunk = [UInt8](repeating: 0, count: 16 * 1024)
         while true {
             ERR_clear_error()
-            let count = chunk.withUnsafeMutableBytes { SSL_read(ssl, $0.baseAddress, Int32($0.count)) }
+            let count = SSL_read(ssl, readChunk.baseAddress, Int32(readChunk.count))
             if count > 0 {
-                plaintext.append(contentsOf: chunk[..<Int(count)])
+                plaintext.append(contentsOf: UnsafeRawBufferPointer(rebasing: readChunk[..<Int(count)]))
                 continue
             }
             let error = SSL_get_error(ssl, count)
@@ -199,9 +203,10 @@ final class OpenSSLTransport: SecureTransport, @unchecked Sendable {
     func takeOutput() -> [UInt8] {
         let available = Int(BIO_ctrl_pending(output))
         guard available > 0 else { return [] }
-        var bytes = [UInt8](repeating: 0, count: available)
-        let read = bytes.withUnsafeMutableBytes { BIO_read(output, $0.baseAddress, Int32(available)) }
-        return Array(bytes.prefix(Int(max(0, read))))
+        // A memory BIO hands over everything pending in one read.
+        return [UInt8](unsafeUninitializedCapacity: available) { buffer, initialized in
+            initialized = Int(max(0, BIO_read(output, buffer.baseAddress, Int32(available))))
+        }
     }
 
     var isEstablished: Bool { handshakeComplete }

@@ -14,11 +14,14 @@ import CZlib
 package final class DeflateCompressor: @unchecked Sendable {
     private let windowBits: Int32
     private let memoryLevel: Int32
+    private let level: Int32
     private var stream: UnsafeMutablePointer<z_stream>?
     private var buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
 
-    /// A compressor with a window of 2^`windowBits` bytes (9 to 15) and zlib memory level `memoryLevel`.
-    package init(windowBits: Int, memoryLevel: Int) {
+    /// A compressor with a window of 2^`windowBits` bytes (9 to 15), zlib memory level
+    /// `memoryLevel` and compression level `level` (1 to 9).
+    package init(windowBits: Int, memoryLevel: Int, level: Int = 6) {
+        self.level = Int32(min(max(level, 1), 9))
         self.windowBits = Int32(min(max(windowBits, 9), 15))
         self.memoryLevel = Int32(min(max(memoryLevel, 1), 9))
     }
@@ -70,7 +73,7 @@ package final class DeflateCompressor: @unchecked Sendable {
         if let stream { return stream }
         let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
         stream.initialize(to: z_stream())
-        let status = deflateInit2_(stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -windowBits, memoryLevel,
+        let status = deflateInit2_(stream, level, Z_DEFLATED, -windowBits, memoryLevel,
                                    Z_DEFAULT_STRATEGY, zlibVersion(), Int32(MemoryLayout<z_stream>.size))
         // Only out of memory or a zlib built without raw deflate fail here.
         precondition(status == Z_OK, "deflateInit2 failed with \(status)")

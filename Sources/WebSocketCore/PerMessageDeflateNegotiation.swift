@@ -20,9 +20,14 @@ package struct PerMessageDeflateConfiguration: Sendable, Hashable {
     /// Messages shorter than this are sent uncompressed (RSV1 clear), which RFC 7692 allows
     /// for any message. Default 0: every message is compressed.
     package var minimumSize: Int
+    /// zlib's compression level, 1 (fastest) to 9 (smallest). Default 6, zlib's own default.
+    /// On the hub's reading stream level 1 is about 15 % faster and sends about 40 % more
+    /// bytes (README, TLS and compression).
+    package var level: Int
 
     package init(windowBits: Int = 15, memoryLevel: Int = 8, noContextTakeover: Bool = false,
-                 peerNoContextTakeover: Bool = false, peerMaxWindowBits: Int? = nil, minimumSize: Int = 0) {
+                 peerNoContextTakeover: Bool = false, peerMaxWindowBits: Int? = nil, minimumSize: Int = 0, level: Int = 6) {
+        self.level = min(max(level, 1), 9)
         self.windowBits = min(max(windowBits, 9), 15)
         self.memoryLevel = min(max(memoryLevel, 1), 9)
         self.noContextTakeover = noContextTakeover
@@ -207,6 +212,8 @@ package struct PerMessageDeflate: Sendable, Hashable {
     package var memoryLevel: Int
     /// Messages shorter than this go out uncompressed.
     package var minimumSize: Int
+    /// zlib's compression level for the compressor.
+    package var level: Int
 
     /// The settings for `role` given the agreed parameters and this side's configuration.
     package init(parameters: PerMessageDeflateParameters, isServer: Bool, configuration: PerMessageDeflateConfiguration) {
@@ -219,5 +226,6 @@ package struct PerMessageDeflate: Sendable, Hashable {
         decompressResets = isServer ? parameters.clientNoContextTakeover : parameters.serverNoContextTakeover
         memoryLevel = configuration.memoryLevel
         minimumSize = configuration.minimumSize
+        level = configuration.level
     }
 }

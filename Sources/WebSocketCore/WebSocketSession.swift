@@ -115,7 +115,7 @@ package struct WebSocketSession: Sendable {
         self.assembler = MessageAssembler(maxMessageSize: configuration.maxMessageSize, deflate: deflate)
         self.maskingKeys = maskingKeys
         self.deflate = deflate
-        compressor = deflate.map { DeflateCompressor(windowBits: $0.compressWindowBits, memoryLevel: $0.memoryLevel) }
+        compressor = deflate.map { DeflateCompressor(windowBits: $0.compressWindowBits, memoryLevel: $0.memoryLevel, level: $0.level) }
     }
 
     // MARK: State
