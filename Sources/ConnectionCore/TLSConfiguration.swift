@@ -1,4 +1,4 @@
-/// TLS for a client connection: `wss://` for ``SensorClient``-style clients, and the same
+/// TLS for a client connection: `wss://` for `SensorClient`-style clients, and the same
 /// value for every client of this package (metric store, fast/slow, lantern, agent).
 ///
 /// TLS needs the package trait `TLS` (`swift build --traits TLS`), which links the system's
@@ -68,6 +68,7 @@ public enum TLSError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A certificate, key or CA file could not be used (OpenSSL's text).
     case invalidConfiguration(String)
 
+    /// A readable explanation, for logs and messages.
     public var description: String {
         switch self {
         case .unavailable: "TLS is not available in this build (build with --traits TLS)"
