@@ -150,19 +150,33 @@ package struct MessageAssembler: Sendable {
     /// validated as it inflates; the whole message is lent from the decompressor's buffer.
     private mutating func consumeCompressed(_ part: FramePart, opcode: WebSocketOpcode) throws(WebSocketProtocolError) -> Output? {
         guard let decompressor else { throw .reservedBitsSet(part.header.reservedBits) }
-        try decompressor.decompress(part.payload, limit: maxMessageSize)
         let finished = part.isFrameEnd && part.header.fin
-        if finished { try decompressor.finishMessage(limit: maxMessageSize, reset: decompressorResets) }
+        do throws(WebSocketProtocolError) {
+            try decompressor.decompress(part.payload, limit: maxMessageSize)
+            if finished { try decompressor.finishMessage(limit: maxMessageSize, reset: decompressorResets) }
+        } catch {
+            // What inflated before the failure is checked first, so that the first fault in
+            // stream order wins however the input was split (found by the fuzzer: invalid
+            // UTF-8 ahead of corrupt data, seen one way byte by byte and the other way whole).
+            if opcode == .text { try validateInflated(upTo: min(decompressor.count, maxMessageSize), in: decompressor) }
+            throw error
+        }
         if opcode == .text {
-            let inflated = decompressor.bytes
-            guard validator.validate(UnsafeRawBufferPointer(rebasing: inflated[validatedCount...])) else { throw .invalidUTF8 }
-            validatedCount = inflated.count
+            try validateInflated(upTo: decompressor.count, in: decompressor)
             if finished && !validator.isAtCodePointBoundary { throw .invalidUTF8 }
         }
         guard finished else { return nil }
         state = .idle
         let payload = AssembledPayload.borrowed(decompressor.bytes)
         return opcode == .text ? .text(payload) : .binary(payload)
+    }
+
+    /// Validates the inflated text from where the last check stopped up to `end`.
+    private mutating func validateInflated(upTo end: Int, in decompressor: DeflateDecompressor) throws(WebSocketProtocolError) {
+        guard end > validatedCount else { return }
+        let inflated = decompressor.bytes
+        guard validator.validate(UnsafeRawBufferPointer(rebasing: inflated[validatedCount..<end])) else { throw .invalidUTF8 }
+        validatedCount = end
     }
 
     private mutating func consumeControl(_ part: FramePart) -> Output? {
