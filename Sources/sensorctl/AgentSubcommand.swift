@@ -6,17 +6,21 @@ import SensorAgent
 enum AgentSubcommand {
     static let usage = """
     usage: sensorctl agent [--host 127.0.0.1] [--port 5192] [--id home-1] [--devices-file devices.json]
-                           [--simulate N] [--rate HZ] [--token T]
+                           [--simulate N] [--rate HZ] [--token T] [--tls [--tls-ca CA.pem] [--insecure-skip-verify]]
 
     A device program: loads (or creates) the devices file, registers its devices with the hub
     and keeps them registered across reconnects, pushes simulated readings (service "reading")
     at HZ per device (default 1), and answers every command with 200 and {"done": true} (printing
     it). With --simulate N, simulated thermometers are added until the file holds N devices;
-    existing devices are kept. A hub that refuses the token ends it with exit 1.
+    existing devices are kept. A hub that refuses the token ends it with exit 1. --tls connects
+    with TLS (wss://; a build with --traits TLS), verifying the hub's certificate against the
+    system's trust store or the CA certificates in --tls-ca; --insecure-skip-verify turns the
+    check off (development hubs only).
     """
 
     static func run(_ arguments: [String]) async throws(UsageError) -> Int32 {
-        let parsed = try Arguments(arguments, options: ["--host", "--port", "--id", "--devices-file", "--simulate", "--rate", "--token"], flags: ["--help", "-h"])
+        let parsed = try Arguments(arguments, options: ["--host", "--port", "--id", "--devices-file", "--simulate", "--rate", "--token", "--tls-ca"],
+                                   flags: ["--help", "-h", "--tls", "--insecure-skip-verify"])
         if !parsed.flags.isDisjoint(with: ["--help", "-h"]) {
             printLine(usage)
             return 0
@@ -42,7 +46,19 @@ enum AgentSubcommand {
             printError("sensorctl: \(error)")
             return 1
         }
-        let agent = AgentClient(host: host, port: port, agentID: agentID, devices: store, configuration: .init(token: parsed.options["--token"]))
+        var configuration = AgentClient.Configuration(token: parsed.options["--token"])
+        if parsed.flags.contains("--tls") {
+            guard TLSConfiguration.isAvailable else {
+                printError("sensorctl: \(TLSError.unavailable)")
+                return 2
+            }
+            configuration.tls = TLSConfiguration(
+                certificateVerification: parsed.flags.contains("--insecure-skip-verify") ? .noneInsecureForDevelopmentOnly : .full,
+                trustedCertificatesFile: parsed.options["--tls-ca"])
+        } else if parsed.options["--tls-ca"] != nil || parsed.flags.contains("--insecure-skip-verify") {
+            throw UsageError(message: "--tls-ca and --insecure-skip-verify go with --tls")
+        }
+        let agent = AgentClient(host: host, port: port, agentID: agentID, devices: store, configuration: configuration)
         printLine("agent \(agentID): \(store.devices.count) devices from \(path)")
         for device in store.devices { printLine("  \(device)") }
         agent.onCommand { command in
