@@ -15,15 +15,27 @@ package final class DeflateCompressor: @unchecked Sendable {
     private let windowBits: Int32
     private let memoryLevel: Int32
     private let level: Int32
+    /// Messages shorter than this go out uncompressed.
+    package let minimumSize: Int
+    /// No context takeover: the window is reset after every message.
+    package let resetsAfterEachMessage: Bool
     private var stream: UnsafeMutablePointer<z_stream>?
     private var buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
 
     /// A compressor with a window of 2^`windowBits` bytes (9 to 15), zlib memory level
     /// `memoryLevel` and compression level `level` (1 to 9).
-    package init(windowBits: Int, memoryLevel: Int, level: Int = 6) {
+    package init(windowBits: Int, memoryLevel: Int, level: Int = 6, minimumSize: Int = 0, resetsAfterEachMessage: Bool = false) {
         self.level = Int32(min(max(level, 1), 9))
+        self.minimumSize = minimumSize
+        self.resetsAfterEachMessage = resetsAfterEachMessage
         self.windowBits = Int32(min(max(windowBits, 9), 15))
         self.memoryLevel = Int32(min(max(memoryLevel, 1), 9))
+    }
+
+    /// The compressor one side of a negotiated connection uses.
+    package convenience init(settings: PerMessageDeflate) {
+        self.init(windowBits: settings.compressWindowBits, memoryLevel: settings.memoryLevel, level: settings.level,
+                  minimumSize: settings.minimumSize, resetsAfterEachMessage: settings.compressResets)
     }
 
     deinit {

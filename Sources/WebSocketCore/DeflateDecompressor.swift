@@ -15,10 +15,13 @@ package final class DeflateDecompressor: @unchecked Sendable {
     private var buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
     /// Inflated bytes of the current message.
     package private(set) var count = 0
+    /// The peer resets its window after every message (no context takeover), so this side does too.
+    package let resetsAfterEachMessage: Bool
 
     /// A decompressor for streams with a window of up to 2^`windowBits` bytes (8 to 15).
-    package init(windowBits: Int) {
+    package init(windowBits: Int, resetsAfterEachMessage: Bool = false) {
         self.windowBits = Int32(min(max(windowBits, 8), 15))
+        self.resetsAfterEachMessage = resetsAfterEachMessage
     }
 
     deinit {

@@ -75,15 +75,13 @@ package struct MessageAssembler: Sendable {
     private var validator = UTF8Validator()
     /// The peer's compressed messages are inflated here, when permessage-deflate was negotiated.
     package let decompressor: DeflateDecompressor?
-    private let decompressorResets: Bool
     /// How many inflated bytes of the current message are already UTF-8-validated.
     private var validatedCount = 0
 
     /// An assembler; with `deflate`, messages with RSV1 are inflated (RFC 7692).
     package init(maxMessageSize: Int, deflate: PerMessageDeflate? = nil) {
         self.maxMessageSize = maxMessageSize
-        decompressor = deflate.map { DeflateDecompressor(windowBits: $0.decompressWindowBits) }
-        decompressorResets = deflate?.decompressResets ?? false
+        decompressor = deflate.map { DeflateDecompressor(windowBits: $0.decompressWindowBits, resetsAfterEachMessage: $0.decompressResets) }
     }
 
     /// Consumes one frame part and returns what it completed, if anything.
@@ -153,7 +151,7 @@ package struct MessageAssembler: Sendable {
         let finished = part.isFrameEnd && part.header.fin
         do throws(WebSocketProtocolError) {
             try decompressor.decompress(part.payload, limit: maxMessageSize)
-            if finished { try decompressor.finishMessage(limit: maxMessageSize, reset: decompressorResets) }
+            if finished { try decompressor.finishMessage(limit: maxMessageSize, reset: decompressor.resetsAfterEachMessage) }
         } catch {
             // What inflated before the failure is checked first, so that the first fault in
             // stream order wins however the input was split (found by the fuzzer: invalid

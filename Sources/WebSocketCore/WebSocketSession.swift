@@ -98,8 +98,8 @@ package struct WebSocketSession: Sendable {
     private var maskingKeys: any MaskingKeySource
     private var output: [UInt8] = []
     private var outputStart = 0
-    /// permessage-deflate as negotiated in the handshake, if it was.
-    package let deflate: PerMessageDeflate?
+    /// This side's compressor when permessage-deflate was negotiated (one reference: an idle
+    /// connection without compression pays 8 bytes for it).
     private let compressor: DeflateCompressor?
 
     /// Creates the session for a connection whose handshake just completed.
@@ -114,8 +114,7 @@ package struct WebSocketSession: Sendable {
                                     allowedReservedBits: deflate == nil ? 0 : 0b100)
         self.assembler = MessageAssembler(maxMessageSize: configuration.maxMessageSize, deflate: deflate)
         self.maskingKeys = maskingKeys
-        self.deflate = deflate
-        compressor = deflate.map { DeflateCompressor(windowBits: $0.compressWindowBits, memoryLevel: $0.memoryLevel, level: $0.level) }
+        compressor = deflate.map(DeflateCompressor.init(settings:))
     }
 
     // MARK: State
@@ -238,12 +237,12 @@ package struct WebSocketSession: Sendable {
     /// Queues a whole message in one frame, compressed when permessage-deflate was negotiated
     /// and the message is long enough (RSV1 set); uncompressed otherwise.
     private mutating func appendMessage(_ opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) {
-        guard let compressor, let deflate, payload.count >= deflate.minimumSize else {
+        guard let compressor, payload.count >= compressor.minimumSize else {
             appendFrame(opcode, payload: payload)
             return
         }
         let key = role == .client ? maskingKeys.nextKey() : nil
-        compressor.compress(payload, reset: deflate.compressResets) { compressed in
+        compressor.compress(payload, reset: compressor.resetsAfterEachMessage) { compressed in
             FrameEncoder.append(opcode: opcode, reservedBits: 0b100, payload: compressed, maskingKey: key, to: &output)
         }
     }

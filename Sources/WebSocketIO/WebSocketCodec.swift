@@ -31,9 +31,18 @@ package struct WebSocketCodec: StreamCodec {
     /// The frame-level state.
     package var session: WebSocketSession
 
-    /// This side's permessage-deflate wishes, applied when the handshake agreed on it.
-    private let deflateConfiguration: PerMessageDeflateConfiguration?
-    private let maskingKeys: any MaskingKeySource
+    /// What a handshake that agrees on permessage-deflate needs to rebuild the session; nil
+    /// when this side does not offer it (one reference, so an idle plain connection stays small).
+    private let pendingDeflate: PendingDeflate?
+
+    private final class PendingDeflate: Sendable {
+        let configuration: PerMessageDeflateConfiguration
+        let maskingKeys: any MaskingKeySource
+        init(configuration: PerMessageDeflateConfiguration, maskingKeys: any MaskingKeySource) {
+            self.configuration = configuration
+            self.maskingKeys = maskingKeys
+        }
+    }
 
     /// A codec for `role` with these limits.
     /// - Parameters:
@@ -44,8 +53,7 @@ package struct WebSocketCodec: StreamCodec {
                  maskingKeys: any MaskingKeySource = SecureRandomMaskingKeys(),
                  deflateConfiguration: PerMessageDeflateConfiguration? = nil,
                  deflate: PerMessageDeflateParameters? = nil) {
-        self.deflateConfiguration = deflateConfiguration
-        self.maskingKeys = maskingKeys
+        pendingDeflate = deflate == nil ? deflateConfiguration.map { PendingDeflate(configuration: $0, maskingKeys: maskingKeys) } : nil
         let settings = deflate.flatMap { parameters in
             deflateConfiguration.map { PerMessageDeflate(parameters: parameters, isServer: role == .server, configuration: $0) }
         }
@@ -53,10 +61,10 @@ package struct WebSocketCodec: StreamCodec {
     }
 
     package mutating func handshakeCompleted(_ result: any Sendable) {
-        guard let parameters = (result as? WebSocketHandshakeResult)?.deflate, let deflateConfiguration else { return }
-        session = WebSocketSession(role: session.role, configuration: session.configuration, maskingKeys: maskingKeys,
+        guard let pendingDeflate, let parameters = (result as? WebSocketHandshakeResult)?.deflate else { return }
+        session = WebSocketSession(role: session.role, configuration: session.configuration, maskingKeys: pendingDeflate.maskingKeys,
                                    deflate: PerMessageDeflate(parameters: parameters, isServer: session.role == .server,
-                                                              configuration: deflateConfiguration))
+                                                              configuration: pendingDeflate.configuration))
     }
 
     package mutating func send(_ message: any Sendable) throws(ConnectionError) {

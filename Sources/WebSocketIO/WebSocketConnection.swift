@@ -9,7 +9,6 @@ import WebSocketCore
 /// type adds the WebSocket vocabulary: text and binary messages, pings, close codes.
 package final class WebSocketConnection: Sendable {
     package let role: WebSocketSession.Role
-    package let configuration: WebSocketConfiguration
     /// The request target: the client's path, or the path the server was asked for.
     package let path: String
     /// The opening-handshake request head (server side) or response head (client side).
@@ -20,10 +19,11 @@ package final class WebSocketConnection: Sendable {
     /// The peer's address, e.g. "127.0.0.1:52144".
     package var remoteAddress: String { core.remoteAddress }
 
+    /// The configuration was used to open the connection; it is not kept (it is large, and a
+    /// hub holds thousands of connections).
     init(core: StreamConnection, role: WebSocketSession.Role, configuration: WebSocketConfiguration) {
         self.core = core
         self.role = role
-        self.configuration = configuration
         let result = core.handshakeResult as? WebSocketHandshakeResult
         path = result?.path ?? "/"
         handshakeHead = result?.head ?? HTTPHead(startLine: "", fields: [])
@@ -34,7 +34,6 @@ package final class WebSocketConnection: Sendable {
     package init(upgraded core: StreamConnection, path: String, head: HTTPHead, configuration: WebSocketConfiguration) {
         self.core = core
         self.role = .server
-        self.configuration = configuration
         self.path = path
         handshakeHead = head
     }
