@@ -24,14 +24,22 @@ enum EndToEnd {
     /// readings per second delivered to the consumer.
     static func throughput(count: Int, batch: Int) async throws -> Double {
         let hub = try Hub(maxBacklog: 64 << 20, loop: hubLoop)
-        let agent = hub.attachAgent(name: "bench", sensors: ["S1"])
         let client = SensorClient(host: "127.0.0.1", port: hub.port,
                                   configuration: .init(heartbeat: .disabled, readingBufferSize: count))
+        return try await measure(hub: hub, client: client, count: count, batch: batch) { .number(Double($0)) }
+    }
+
+    /// Connects `client`, publishes `count` readings made by `reading` on `hub` in batches of
+    /// `batch` as fast as the hub takes them, and returns readings per second delivered to one
+    /// `for await` consumer. Disconnects and stops both.
+    static func measure(hub: Hub, client: SensorClient, count: Int, batch: Int,
+                        reading: @escaping @Sendable (Int) -> JSONValue) async throws -> Double {
+        let agent = hub.attachAgent(name: "bench", sensors: ["S1"])
         try await client.connect()
         let consumer = Task { () -> Int in
             var received = 0
-            for await reading in client.readings("S1") {
-                received += reading.readings.intValue ?? 0 >= 0 ? 1 : 0
+            for await delivered in client.readings("S1") {
+                received += delivered.readings == .null ? 0 : 1
                 if received == count { break }
             }
             return received
@@ -42,9 +50,9 @@ enum EndToEnd {
         while index < count {
             let end = min(count, index + batch)
             if batch == 1 {
-                agent.publish("S1", .number(Double(index)))
+                agent.publish("S1", reading(index))
             } else {
-                agent.publish((index..<end).map { (sensorID: "S1", readings: JSONValue.number(Double($0))) })
+                agent.publish((index..<end).map { (sensorID: "S1", readings: reading($0)) })
             }
             index = end
         }

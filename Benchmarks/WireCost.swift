@@ -65,36 +65,10 @@ enum WireCost {
         }
         let hub = try Hub(maxBacklog: 64 << 20, deflate: variant.hubAccepts ? PerMessageDeflateConfiguration(level: variant.level) : nil,
                           tls: context, loop: EndToEnd.hubLoop)
-        let agent = hub.attachAgent(name: "bench", sensors: ["S1"])
         let client = SensorClient(host: "localhost", port: hub.port,
                                   configuration: .init(heartbeat: .disabled, readingBufferSize: count,
                                                        compression: variant.clientOffers ? .init() : .disabled, tls: clientTLS))
-        try await client.connect()
-        let consumer = Task { () -> Int in
-            var received = 0
-            for await reading in client.readings("S1") {
-                received += reading.readings.objectValue == nil ? 0 : 1
-                if received == count { break }
-            }
-            return received
-        }
-        while hub.subscriberCount("S1") == 0 { try await Task.sleep(for: .milliseconds(1)) }
-        let start = ContinuousClock.now
-        var index = 0
-        while index < count {
-            let end = min(count, index + batch)
-            if batch == 1 {
-                agent.publish("S1", reading(index))
-            } else {
-                agent.publish((index..<end).map { (sensorID: "S1", readings: reading($0)) })
-            }
-            index = end
-        }
-        let received = await consumer.value
-        let elapsed = ContinuousClock.now - start
-        await client.disconnect()
-        await hub.stop()
-        return Double(received) / elapsed.secondsValue
+        return try await EndToEnd.measure(hub: hub, client: client, count: count, batch: batch, reading: reading)
     }
 
     static func report(samples: Int) async throws {

@@ -58,6 +58,13 @@ package final class TLSServerContext: Sendable {
         #endif
     }
 
+    /// The context for an optional identity: nil for nil (a plaintext server).
+    /// - Throws: as ``init(_:)``.
+    package static func loading(_ configuration: TLSServerConfiguration?) throws(TLSError) -> TLSServerContext? {
+        guard let configuration else { return nil }
+        return try TLSServerContext(configuration)
+    }
+
     /// A fresh layer for one accepted connection.
     package func makeTransport() -> any SecureTransport {
         #if TLS

@@ -56,14 +56,8 @@ public final class FastSlowServer: Sendable {
         loop = .shared
         let maxMessageSize = configuration.maxMessageSize
         let owner = ListenerOwner<FastSlowServer>()
-        var tls: TLSServerContext?
-        if let identity = configuration.tls {
-            do throws(TLSError) {
-                tls = try TLSServerContext(identity)
-            } catch {
-                throw .tls(error)
-            }
-        }
+        let tls: TLSServerContext?
+        do throws(TLSError) { tls = try TLSServerContext.loading(configuration.tls) } catch { throw .tls(error) }
         do {
             listener = try StreamListener(
                 host: configuration.host, port: configuration.port, loop: loop,

@@ -88,14 +88,8 @@ public final class MetricStoreServer: Sendable {
         }
         shared = LockedValue(Shared(storage: storage))
         let maxLineLength = configuration.maxLineLength
-        var tls: TLSServerContext?
-        if let identity = configuration.tls {
-            do throws(TLSError) {
-                tls = try TLSServerContext(identity)
-            } catch {
-                throw .tls(error)
-            }
-        }
+        let tls: TLSServerContext?
+        do throws(TLSError) { tls = try TLSServerContext.loading(configuration.tls) } catch { throw .tls(error) }
         let owner = ListenerOwner<MetricStoreServer>()
         do {
             listener = try StreamListener(
