@@ -129,6 +129,28 @@ struct TLSLoopbackTests {
         await #expect(throws: WebSocketError.tlsFailed(.notTLS)) { _ = try await connect(server.port, host: "127.0.0.1", tls: try trusting()) }
     }
 
+    @Test("a peer that opens TCP and never speaks TLS is dropped at the handshake deadline; one that sends garbage instead of a hello is dropped too")
+    func silentAndGarbagePeers() async throws {
+        let certificates = try TestCertificates.shared()
+        let (server, task) = try server(certificate: certificates.serverCertificateFile,
+                                        configuration: WebSocketConfiguration(handshakeTimeout: .milliseconds(300)))
+        defer { server.stop(); task.cancel() }
+        let (silentClosed, garbageClosed) = try await onThread {
+            let silent = RawPeer(socket: try TCPConnector.connect(host: "127.0.0.1", port: server.port, timeout: .seconds(5)))
+            defer { silent.close() }
+            let garbage = RawPeer(socket: try TCPConnector.connect(host: "127.0.0.1", port: server.port, timeout: .seconds(5)))
+            defer { garbage.close() }
+            try garbage.write([0x16, 0x03, 0x01, 0x00, 0x05, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])
+            return (try silent.waitForEOF(timeout: .seconds(10)), try garbage.waitForEOF(timeout: .seconds(10)))
+        }
+        #expect(silentClosed && garbageClosed)
+        // Positive control: a real client still gets through.
+        let client = try await connect(server.port, tls: try trusting())
+        try await client.send(text: "ok")
+        #expect(await client.receive() == .text("ok"))
+        await client.close()
+    }
+
     @Test("a missing certificate or a key that does not match is an error when the server is configured")
     func badServerConfiguration() throws {
         let certificates = try TestCertificates.shared()
