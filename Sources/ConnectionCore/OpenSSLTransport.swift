@@ -76,7 +76,8 @@ final class OpenSSLTransport: SecureTransport, @unchecked Sendable {
     /// The name the certificate is checked against (clients).
     private let serverName: String
     private var handshakeComplete = false
-    private var failed = false
+    /// Set once OpenSSL failed; every later call reports it, so the connection ends.
+    private var failure: TLSError?
     /// Plaintext queued before the handshake completed.
     private var pending: [UInt8] = []
     /// Where SSL_read decrypts to before the bytes are appended to the caller's buffer.
@@ -131,7 +132,7 @@ final class OpenSSLTransport: SecureTransport, @unchecked Sendable {
     }
 
     func receive(_ ciphertext: UnsafeRawBufferPointer, into plaintext: inout [UInt8]) -> SecureTransportStatus {
-        guard !failed else { return .open }
+        if let failure { return .failed(failure, reply: []) }
         if ciphertext.count > 0 {
             let written = BIO_write(input, ciphertext.baseAddress, Int32(ciphertext.count))
             precondition(written == Int32(ciphertext.count), "Internal inconsistency: a memory BIO took \(written) of \(ciphertext.count) bytes")
@@ -158,9 +159,9 @@ final class OpenSSLTransport: SecureTransport, @unchecked Sendable {
         }
         let error = SSL_get_error(ssl, result)
         if error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE { return nil }
-        failed = true
-        let (failure, plaintextHTTP) = handshakeError()
-        return .failed(failure, reply: !isClient && plaintextHTTP ? Self.plaintextRefusal : [])
+        let (reason, plaintextHTTP) = handshakeError()
+        failure = reason
+        return .failed(reason, reply: !isClient && plaintextHTTP ? Self.plaintextRefusal : [])
     }
 
     private func readPlaintext(into plaintext: inout [UInt8]) -> SecureTransportStatus {
@@ -178,14 +179,15 @@ final class OpenSSLTransport: SecureTransport, @unchecked Sendable {
             case SSL_ERROR_ZERO_RETURN:
                 return .closedByPeer
             default:
-                failed = true
-                return .failed(.protocolFailure(openSSLErrors()), reply: [])
+                let error = TLSError.protocolFailure(openSSLErrors())
+                failure = error
+                return .failed(error, reply: [])
             }
         }
     }
 
     func send(_ plaintext: UnsafeRawBufferPointer) {
-        guard plaintext.count > 0, !failed else { return }
+        guard plaintext.count > 0, failure == nil else { return }
         guard handshakeComplete else {
             pending.append(contentsOf: plaintext)
             return
@@ -197,7 +199,8 @@ final class OpenSSLTransport: SecureTransport, @unchecked Sendable {
         ERR_clear_error()
         // A memory BIO grows as needed, so SSL_write takes everything at once.
         let written = SSL_write(ssl, plaintext.baseAddress, Int32(plaintext.count))
-        if written != Int32(plaintext.count) { failed = true }
+        // Only a fatal error fails here; the next received bytes end the connection with it.
+        if written != Int32(plaintext.count) { failure = .protocolFailure(openSSLErrors()) }
     }
 
     func takeOutput() -> [UInt8] {
@@ -212,7 +215,7 @@ final class OpenSSLTransport: SecureTransport, @unchecked Sendable {
     var isEstablished: Bool { handshakeComplete }
 
     func close() {
-        guard handshakeComplete, !failed else { return }
+        guard handshakeComplete, failure == nil else { return }
         ERR_clear_error()
         _ = SSL_shutdown(ssl)
     }

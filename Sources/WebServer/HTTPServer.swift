@@ -118,7 +118,7 @@ package final class HTTPServer: Sendable {
                         let codec = WebSocketCodec(role: .server, limits: webSocketConfiguration.limits,
                                                    deflateConfiguration: webSocketConfiguration.deflate, deflate: accepted.deflate)
                         guard (try? await connection.send(HTTPUpgrade(response: accepted.response, codec: codec))) != nil else { return nil }
-                        return (WebSocketConnection(upgraded: connection, path: accepted.path, head: request.head, configuration: webSocketConfiguration), request)
+                        return (WebSocketConnection(upgraded: connection, path: accepted.path, head: request.head), request)
                     case .failure(let rejected):
                         onRejection("\(connection.remoteAddress): \(rejected.status) \(rejected.reason)")
                         try? await connection.send(HTTPResponseMessage(response: .text(rejected.status, rejected.reason), keepAlive: false))

@@ -174,10 +174,10 @@ package struct PerMessageDeflateParameters: Sendable, Hashable {
                 agreed.clientNoContextTakeover = true
                 response.parameters.append((Name.clientNoContextTakeover.rawValue, nil))
             }
+            // A window under the one asked for is this side's own business; one asked for is
+            // answered. 8 is honoured with zlib's 9, which never reaches back past 250 bytes.
             agreed.serverMaxWindowBits = min(parsed.serverMaxWindowBits ?? 15, configuration.windowBits)
-            if let offered = parsed.serverMaxWindowBits {
-                // 8 is honoured with zlib's 9, which never reaches back past 250 bytes.
-                agreed.serverMaxWindowBits = min(offered, configuration.windowBits)
+            if parsed.serverMaxWindowBits != nil {
                 response.parameters.append((Name.serverMaxWindowBits.rawValue, String(agreed.serverMaxWindowBits)))
             }
             switch parsed.clientMaxWindowBits {

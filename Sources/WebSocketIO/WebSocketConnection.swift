@@ -19,9 +19,9 @@ package final class WebSocketConnection: Sendable {
     /// The peer's address, e.g. "127.0.0.1:52144".
     package var remoteAddress: String { core.remoteAddress }
 
-    /// The configuration was used to open the connection; it is not kept (it is large, and a
-    /// hub holds thousands of connections).
-    init(core: StreamConnection, role: WebSocketSession.Role, configuration: WebSocketConfiguration) {
+    /// Wraps a connection whose handshake completed. Its configuration was used to open it and
+    /// is not kept (it is large, and a hub holds thousands of connections).
+    init(core: StreamConnection, role: WebSocketSession.Role) {
         self.core = core
         self.role = role
         let result = core.handshakeResult as? WebSocketHandshakeResult
@@ -31,7 +31,7 @@ package final class WebSocketConnection: Sendable {
 
     /// A server connection whose opening handshake another protocol's server ran (an HTTP
     /// server that switched `core`'s codec to a ``WebSocketCodec`` after its 101 response).
-    package init(upgraded core: StreamConnection, path: String, head: HTTPHead, configuration: WebSocketConfiguration) {
+    package init(upgraded core: StreamConnection, path: String, head: HTTPHead) {
         self.core = core
         self.role = .server
         self.path = path
@@ -64,7 +64,7 @@ package final class WebSocketConnection: Sendable {
                                                       timeout: configuration.connectTimeout,
                                                       handshakeTimeout: configuration.handshakeTimeout,
                                                       configuration: configuration.connection, tls: configuration.tls, loop: loop)
-            return WebSocketConnection(core: core, role: .client, configuration: configuration)
+            return WebSocketConnection(core: core, role: .client)
         } catch {
             switch error {
             case .socket(let socketError): throw .connectFailed(socketError)

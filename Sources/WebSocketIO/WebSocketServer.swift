@@ -38,7 +38,7 @@ package final class WebSocketServer: Sendable {
                      ServerUpgrade(configuration: configuration))
                 },
                 onConnection: { core in
-                    let connection = WebSocketConnection(core: core, role: .server, configuration: configuration)
+                    let connection = WebSocketConnection(core: core, role: .server)
                     if case .terminated = connectionsContinuation.yield(connection) { connection.abort() }
                 },
                 onRejection: { rejectionsContinuation.yield($0) },

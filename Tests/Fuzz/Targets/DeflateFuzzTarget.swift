@@ -38,9 +38,9 @@ enum DeflateFuzzTarget {
             let reparsed = WebSocketExtension.parseList(response.headerText)
             precondition(reparsed == [response], "the response element does not round-trip")
             // Sessions built from the agreement work both ways.
-            var server = WebSocketSession(role: .server, configuration: configuration_, deflate: PerMessageDeflate(
+            var server = WebSocketSession(role: .server, configuration: roundTripLimits, deflate: PerMessageDeflate(
                 parameters: agreed, isServer: true, configuration: configuration))
-            var client = WebSocketSession(role: .client, configuration: configuration_, deflate: PerMessageDeflate(
+            var client = WebSocketSession(role: .client, configuration: roundTripLimits, deflate: PerMessageDeflate(
                 parameters: agreed, isServer: false, configuration: .init()))
             try? server.sendText(header)
             var bytes = server.takePendingOutput()
@@ -50,11 +50,12 @@ enum DeflateFuzzTarget {
                     if case .text(let payload) = event { received.append(payload.string) }
                 }
             }
-            precondition(header.utf8.count > configuration_.maxMessageSize || received == [header], "a compressed message did not round-trip")
+            precondition(header.utf8.count > roundTripLimits.maxMessageSize || received == [header], "a compressed message did not round-trip")
         }
     }
 
-    private static let configuration_ = WebSocketSession.Configuration(maxFrameSize: 1 << 16, maxMessageSize: 1 << 16)
+    /// Limits of the sessions that round-trip a header's text: large enough for any input.
+    private static let roundTripLimits = WebSocketSession.Configuration(maxFrameSize: 1 << 16, maxMessageSize: 1 << 16)
 
     static func runFrames(mode: UInt8, stream: [UInt8]) {
         let role: WebSocketSession.Role = mode & 1 == 0 ? .client : .server
