@@ -65,8 +65,7 @@ enum AgentSubcommand {
             printLine("\(clockTime()) command \(command.id): \(command)")
             try? await agent.respond(to: command, status: 200, data: ["done": true])
         }
-        let signals = onTerminationSignal { Task { await agent.stop() } }
-        defer { _ = signals }
+        onTerminationSignal { Task { await agent.stop() } }
         agent.start()
         let publisher = Task {
             var walks = store.devices.enumerated().map { TemperatureWalk(seed: UInt64($0.offset) &* 7919 &+ 17) }

@@ -65,7 +65,7 @@ enum DemoCommand {
         }
 
         let stop = AsyncStream.makeStream(of: Void.self)
-        let signals = onTerminationSignal { stop.continuation.yield() }
+        onTerminationSignal { stop.continuation.yield() }
         let timeline = Task {
             try await Task.sleep(for: .seconds(duration * 0.4))
             printLine("\(clockTime())  demo       dropping every connection on purpose: watch the reconnect and resubscribe")
@@ -76,7 +76,6 @@ enum DemoCommand {
         var waitForStop = stop.stream.makeAsyncIterator()
         _ = await waitForStop.next()
         timeline.cancel()
-        _ = signals
 
         await client.disconnect()
         for loop in loops { _ = await loop.value }

@@ -54,9 +54,8 @@ enum FastSlowCommand {
             printError("sensorctl: \(error)")
             return 1
         }
-        let signals = onTerminationSignal { server.stop() }
+        onTerminationSignal { server.stop() }
         await server.run()
-        _ = signals
         return 0
     }
 
@@ -92,9 +91,8 @@ enum FastSlowCommand {
             for await event in events { printLine("\(clockTime()) \(event)") }
         }
         let answers = AnswerCounter(limit: count)
-        let signals = onTerminationSignal { client.close() }
+        onTerminationSignal { client.close() }
         defer {
-            _ = signals
             client.close()
         }
         // The first connect is retried like a reconnect: a server that comes up later is found.

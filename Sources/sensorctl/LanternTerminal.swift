@@ -34,8 +34,7 @@ enum LanternTerminalCommand {
         }
         let lantern = LanternClient(host: host, port: port)
         let terminal = isatty(STDOUT_FILENO) == 1
-        let signals = onTerminationSignal { Task { await lantern.close() } }
-        defer { _ = signals }
+        onTerminationSignal { Task { await lantern.close() } }
         let (updates, continuation) = AsyncStream<LanternView.Update>.makeStream()
         let states = Task {
             for await state in lantern.states { continuation.yield(.state(state)) }

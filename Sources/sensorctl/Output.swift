@@ -51,15 +51,3 @@ func jsonLine(_ reading: SensorReading) -> String {
     ]
     return object.description
 }
-
-/// Calls `handler` once on SIGINT or SIGTERM (the default action is disabled). Keep the
-/// returned sources alive as long as the handler should work.
-func onTerminationSignal(_ handler: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
-    [SIGINT, SIGTERM].map { number in
-        signal(number, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-        source.setEventHandler(handler: handler)
-        source.resume()
-        return source
-    }
-}

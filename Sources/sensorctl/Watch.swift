@@ -62,10 +62,9 @@ enum WatchCommand {
             }
         }
         let stop = AsyncStream.makeStream(of: Void.self)
-        let signals = onTerminationSignal { stop.continuation.yield() }
+        onTerminationSignal { stop.continuation.yield() }
         var waitForStop = stop.stream.makeAsyncIterator()
         _ = await waitForStop.next()
-        _ = signals
         await client.disconnect()
         for loop in loops { _ = await loop.value }
         return 0
