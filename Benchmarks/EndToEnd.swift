@@ -17,13 +17,13 @@ func peakResidentMiB() -> Double? {
 /// Hub and client share this process; the hub gets an event loop of its own, as it would in
 /// its own process, so the client's loop thread carries only the client's work.
 enum EndToEnd {
-    static let hubLoop = EventLoop(name: "hub I/O")
+    static let hubLoops = EventLoopGroup(loops: [EventLoop(name: "hub I/O")])
 
     /// Publishes `count` readings of one subscribed sensor as fast as the hub takes them, in
     /// batches of `batch` (what one read of a busy agent's socket brings the hub); returns
     /// readings per second delivered to the consumer.
     static func throughput(count: Int, batch: Int) async throws -> Double {
-        let hub = try Hub(maxBacklog: 64 << 20, loop: hubLoop)
+        let hub = try Hub(maxBacklog: 64 << 20, group: hubLoops)
         let client = SensorClient(host: "127.0.0.1", port: hub.port,
                                   configuration: .init(heartbeat: .disabled, readingBufferSize: count))
         return try await measure(hub: hub, client: client, count: count, batch: batch) { .number(Double($0)) }
@@ -66,7 +66,7 @@ enum EndToEnd {
     /// Publishes `count` readings at `rate` per second, each stamped with its send time;
     /// returns the hub-stamp-to-consumer latencies, sorted, in microseconds.
     static func latency(count: Int, rate: Double) async throws -> [Double] {
-        let hub = try Hub(loop: hubLoop)
+        let hub = try Hub(group: hubLoops)
         let agent = hub.attachAgent(name: "bench", sensors: ["S1"])
         let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: .init(heartbeat: .disabled))
         try await client.connect()

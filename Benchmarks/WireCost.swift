@@ -64,7 +64,7 @@ enum WireCost {
             clientTLS = TLSConfiguration(trustedCertificatesFile: certificates.caFile)
         }
         let hub = try Hub(maxBacklog: 64 << 20, deflate: variant.hubAccepts ? PerMessageDeflateConfiguration(level: variant.level) : nil,
-                          tls: context, loop: EndToEnd.hubLoop)
+                          tls: context, group: EndToEnd.hubLoops)
         let client = SensorClient(host: "localhost", port: hub.port,
                                   configuration: .init(heartbeat: .disabled, readingBufferSize: count,
                                                        compression: variant.clientOffers ? .init() : .disabled, tls: clientTLS))

@@ -12,11 +12,13 @@ package protocol EventLoopHandler: AnyObject, Sendable {
 /// to it: the single I/O edge every connection, listener and handshake of this package runs on.
 ///
 /// Handlers, interest changes and timers are loop-thread business: from another thread, hand
-/// the work over with ``execute(_:)``. ``shared`` is the process-wide loop; tests and servers
-/// may make their own.
+/// the work over with ``execute(_:)``; the loop checks it in release builds too. ``shared`` is
+/// the process-wide loop (the first of ``EventLoopGroup``'s process-wide loops); servers run
+/// on a group of them, tests may make their own.
 package final class EventLoop: Sendable {
-    /// The process-wide loop, started on first use; it lives as long as the process.
-    package static let shared = EventLoop(name: "SensorStream I/O")
+    /// The process-wide loop, started on first use; it lives as long as the process. Clients
+    /// run on it; it is also loop 0 of every ``EventLoopGroup/shared(loops:)`` group.
+    package static var shared: EventLoop { EventLoopGroup.processLoop(0) }
 
     /// A scheduled timer; ``cancel()`` makes sure it will not run (if it has not run yet).
     package struct Timer: Sendable {
@@ -32,7 +34,6 @@ package final class EventLoop: Sendable {
         var timers = TimerHeap()
         var timerBodies: [UInt64: @Sendable () -> Void] = [:]
         var lastTimerID: UInt64 = 0
-        var thread: pthread_t?
     }
 
     private let state = LockedValue(State())
@@ -46,36 +47,53 @@ package final class EventLoop: Sendable {
     /// The loop's thread name, for debuggers.
     package let name: String
 
-    /// Starts a loop on a new thread. `usePoll` picks the portable `poll(2)` poller instead of
-    /// epoll (tests cover both).
-    package init(name: String, usePoll: Bool = false) {
+    /// Which kernel interface the loop waits with, and what it implies.
+    package let backend: PollerBackend
+    /// The most descriptors this loop watches at once (nil: no limit but the process's). A
+    /// registration past it is refused (``setInterest(_:_:handler:)`` returns false) and the
+    /// connection fails with a clear error: macOS's `poll(2)` fails with EINVAL for every
+    /// descriptor above 10,240, which would stop the loop for all of them.
+    package let descriptorLimit: Int?
+
+    /// Starts a loop on a new thread.
+    /// - Parameters:
+    ///   - usePoll: true picks the portable `poll(2)` poller, false epoll (Linux); nil, the
+    ///     default, follows ``PollerBackend/processDefault`` (`SENSORSTREAM_POLLER`).
+    ///   - descriptorLimit: see ``descriptorLimit``; nil takes the backend's own limit.
+    package init(name: String, usePoll: Bool? = nil, descriptorLimit: Int? = nil) {
         self.name = name
         do {
             wakeup = try WakeupPipe()
         } catch {
             preconditionFailure("Internal inconsistency: no pipe for the event loop: \(error)")
         }
+        let backend = usePoll.map { $0 ? PollerBackend.poll : .epoll } ?? .processDefault
         let poller: any Poller
         #if os(Linux)
-        if usePoll {
+        if backend == .poll {
             poller = PollPoller()
+            self.backend = .poll
         } else {
             do { poller = try EpollPoller() } catch { preconditionFailure("Internal inconsistency: no epoll instance: \(error)") }
+            self.backend = .epoll
         }
         #else
         poller = PollPoller()
+        self.backend = .poll
         #endif
         self.poller = poller
+        // The wake-up pipe takes one of the descriptors poll(2) is asked about.
+        self.descriptorLimit = descriptorLimit ?? self.backend.descriptorLimit.map { $0 - 1 }
         let thread = Thread { [self] in run() }
         thread.name = name
         thread.stackSize = 1 << 20
         thread.start()
     }
 
-    /// Whether the caller runs on this loop's thread.
+    /// Whether the caller runs on this loop's thread. One thread-specific read, no lock: cheap
+    /// enough to check loop confinement in release builds.
     package var inLoop: Bool {
-        let thread = state.withLock { $0.thread }
-        return thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
+        LoopThreadMarker.isCurrent(self)
     }
 
     /// Runs `task` on the loop's thread, after what it is doing now, in the order of calls.
@@ -92,12 +110,12 @@ package final class EventLoop: Sendable {
     /// Runs `body` on the loop's thread at `deadline` (or soon after).
     @discardableResult
     package func schedule(at deadline: ContinuousClock.Instant, _ body: @escaping @Sendable () -> Void) -> Timer {
+        let onLoop = inLoop
         let (id, wake) = state.withLock { state -> (UInt64, Bool) in
             state.lastTimerID += 1
             let id = state.lastTimerID
             state.timers.insert(.init(deadline: deadline, id: id))
             state.timerBodies[id] = body
-            let onLoop = state.thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
             guard !onLoop, !state.wakePending else { return (id, false) }
             state.wakePending = true
             return (id, true)
@@ -115,15 +133,35 @@ package final class EventLoop: Sendable {
 
     /// Watches `descriptor` for `interest` on behalf of `handler` (an empty set: not at all,
     /// but the handler stays registered). Loop thread only.
-    package func setInterest(_ descriptor: Int32, _ interest: PollEvents, handler: any EventLoopHandler) {
-        assert(inLoop, "Internal inconsistency: interest changed off the loop thread")
-        if handlers[descriptor] !== handler { handlers[descriptor] = handler }
-        try? poller.setInterest(descriptor, interest)
+    /// - Returns: false when the descriptor could not be watched: a new registration past
+    ///   ``descriptorLimit``, or the kernel refused it. The handler is then not registered and
+    ///   its owner must give the descriptor up.
+    @discardableResult
+    package func setInterest(_ descriptor: Int32, _ interest: PollEvents, handler: any EventLoopHandler) -> Bool {
+        precondition(inLoop, "Internal inconsistency: interest changed off the loop thread")
+        if handlers[descriptor] !== handler {
+            if handlers[descriptor] == nil, let descriptorLimit, handlers.count >= descriptorLimit { return false }
+            handlers[descriptor] = handler
+        }
+        do {
+            try poller.setInterest(descriptor, interest)
+            return true
+        } catch {
+            handlers.removeValue(forKey: descriptor)
+            return false
+        }
+    }
+
+    /// How many descriptors the loop has handlers for (connections, listeners, connects).
+    /// Loop thread only.
+    package var registeredCount: Int {
+        precondition(inLoop, "Internal inconsistency: registrations counted off the loop thread")
+        return handlers.count
     }
 
     /// Stops watching `descriptor` and forgets its handler; call before closing it. Loop thread only.
     package func deregister(_ descriptor: Int32) {
-        assert(inLoop, "Internal inconsistency: deregistered off the loop thread")
+        precondition(inLoop, "Internal inconsistency: deregistered off the loop thread")
         handlers.removeValue(forKey: descriptor)
         try? poller.setInterest(descriptor, [])
     }
@@ -131,7 +169,7 @@ package final class EventLoop: Sendable {
     // MARK: The loop
 
     private func run() {
-        state.withLock { $0.thread = pthread_self() }
+        LoopThreadMarker.mark(self)
         try? poller.setInterest(wakeup.readDescriptor, .readable)
         var ready: [(descriptor: Int32, events: PollEvents)] = []
         var timeout: Int32 = 0

@@ -380,7 +380,13 @@ package final class StreamConnection: EventLoopHandler, Sendable {
                 defer { registration.interest = interest }
                 return registration.interest != interest
             }
-            if changed { loop.setInterest(socket.descriptor, interest, handler: self) }
+            if changed && !loop.setInterest(socket.descriptor, interest, handler: self) {
+                // The loop cannot watch one more descriptor: fail the connection, clearly.
+                registration.withValue { $0.interest = nil }
+                state.withLock { $0.transportError = .loopFull(limit: loop.descriptorLimit) }
+                update()
+                return
+            }
             scheduleTimer(deadline)
         case .finish:
             let (close, reset) = withState { state in (state.finish(configuration: configuration), state.resetOnClose) }

@@ -11,6 +11,8 @@ package final class StreamListener: EventLoopHandler, Sendable {
     package let address: SocketAddress
     /// The loop it runs on.
     package let loop: EventLoop
+    /// The loops its connections are spread over (the listener's own loop is the first).
+    package let group: EventLoopGroup
 
     private let listener: TCPListener
     private let configuration: ConnectionConfiguration
@@ -30,7 +32,9 @@ package final class StreamListener: EventLoopHandler, Sendable {
     ///   - onStop: called once, on the loop, after ``stop()`` closed the listening socket.
     ///   - tls: the server's TLS identity: every accepted socket speaks TLS first. Nil: plaintext.
     /// - Throws: the bind error (e.g. address in use).
-    package init(host: String, port: Int, loop: EventLoop = .shared, configuration: ConnectionConfiguration,
+    ///   - group: the loops accepted connections are spread over, in turn; the listener runs on
+    ///     the first. Default: ``EventLoop/shared`` alone.
+    package init(host: String, port: Int, group: EventLoopGroup = EventLoopGroup(loops: [.shared]), configuration: ConnectionConfiguration,
                  handshakeTimeout: Duration, tls: TLSServerContext? = nil,
                  makeConnection: @escaping @Sendable () -> (any StreamCodec, (any StreamHandshake)?),
                  onConnection: @escaping @Sendable (StreamConnection) -> Void,
@@ -39,7 +43,8 @@ package final class StreamListener: EventLoopHandler, Sendable {
         listener = try TCPListener.bind(host: host, port: port)
         self.port = listener.port
         self.address = listener.address
-        self.loop = loop
+        self.loop = group.loops[0]
+        self.group = group
         self.configuration = configuration
         self.handshakeTimeout = handshakeTimeout
         self.makeConnection = makeConnection
@@ -49,7 +54,9 @@ package final class StreamListener: EventLoopHandler, Sendable {
         self.tls = tls
         loop.execute { [self] in
             guard !stopped.withLock({ $0 }) else { return }
-            loop.setInterest(listener.socket.descriptor, .readable, handler: self)
+            if !loop.setInterest(listener.socket.descriptor, .readable, handler: self) {
+                onRejection("the listener could not be watched: \(SocketError.loopFull(limit: loop.descriptorLimit))")
+            }
         }
     }
 
@@ -85,7 +92,7 @@ package final class StreamListener: EventLoopHandler, Sendable {
             guard let socket = accepted else { return }
             let remote = socket.peerAddress?.description ?? "?"
             let (codec, handshake) = makeConnection()
-            let connection = StreamConnection(socket: socket, loop: loop, configuration: configuration, codec: codec,
+            let connection = StreamConnection(socket: socket, loop: group.next(), configuration: configuration, codec: codec,
                                               handshake: handshake, transport: tls?.makeTransport(), remoteAddress: remote)
             connection.start(handshakeDeadline: .now + handshakeTimeout) { [onConnection, onRejection] result in
                 switch result {

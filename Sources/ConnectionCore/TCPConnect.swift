@@ -7,8 +7,8 @@ import Darwin
 import Glibc
 #endif
 
-/// Opens a ``StreamConnection`` as a client: resolves the host (on a short-lived thread, since
-/// `getaddrinfo` blocks), connects over TCP trying each address in turn on the loop, then runs
+/// Opens a ``StreamConnection`` as a client: resolves the host (an IP literal on the loop, a
+/// name on a short-lived thread, since `getaddrinfo` blocks), connects over TCP trying each address in turn on the loop, then runs
 /// the handshake; all of it within one deadline. Cancelling the calling task abandons it.
 package enum StreamConnector {
     /// Opens a connection to `host`:`port` running `codec` after `handshake`.
@@ -104,6 +104,12 @@ private final class ConnectOperation: EventLoopHandler, Sendable {
         }
         let timer = loop.schedule(at: deadline) { [self] in fail(.timedOut) }
         state.withLock { $0.timer = timer }
+        // An IP literal needs no resolver: connect from the loop, starting no thread (the
+        // FastSlow client's spec allows none).
+        if let literal = try? SocketAddress.resolve(host: host, port: port, numericOnly: true) {
+            loop.execute { [self] in connect(literal, index: 0, lastError: .connectionRefused) }
+            return
+        }
         let thread = Thread { [self] in
             let resolved = Result { () throws(SocketError) in try SocketAddress.resolve(host: host, port: port) }
             loop.execute { [self] in
@@ -151,8 +157,8 @@ private final class ConnectOperation: EventLoopHandler, Sendable {
             }
             if connected {
                 startHandshake(on: socket)
-            } else {
-                loop.setInterest(socket.descriptor, .writable, handler: self)
+            } else if !loop.setInterest(socket.descriptor, .writable, handler: self) {
+                fail(.socket(.loopFull(limit: loop.descriptorLimit)))
             }
         }
     }

@@ -60,7 +60,7 @@ public final class FastSlowServer: Sendable {
         do throws(TLSError) { tls = try TLSServerContext.loading(configuration.tls) } catch { throw .tls(error) }
         do {
             listener = try StreamListener(
-                host: configuration.host, port: configuration.port, loop: loop,
+                host: configuration.host, port: configuration.port, group: EventLoopGroup(loops: [loop]),
                 configuration: ConnectionConfiguration(inboundBufferLimit: 1 << 20, outboundHighWater: 1 << 20),
                 handshakeTimeout: .seconds(10), tls: tls,
                 makeConnection: { (FastSlowCodec(maxMessageSize: maxMessageSize), nil) },

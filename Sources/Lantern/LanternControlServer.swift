@@ -50,11 +50,13 @@ public final class LanternControlServer: Sendable {
     /// - Parameters:
     ///   - host: The address; default 127.0.0.1.
     ///   - port: The TLV port; 0 picks a free one. Default 9999.
+    ///   - loops: The event loops (threads) the lanterns' connections are spread over; nil,
+    ///     the default, one per active core.
     /// - Throws: When the address cannot be bound (its reason).
-    public init(host: String = "127.0.0.1", port: Int = 9999) throws {
+    public init(host: String = "127.0.0.1", port: Int = 9999, loops: Int? = nil) throws {
         let owner = ListenerOwner<LanternControlServer>()
         listener = try StreamListener(
-            host: host, port: port, configuration: ConnectionConfiguration(inboundBufferLimit: 64 << 10, outboundHighWater: 1 << 20),
+            host: host, port: port, group: .shared(loops: loops ?? EventLoopGroup.defaultServerLoopCount), configuration: ConnectionConfiguration(inboundBufferLimit: 64 << 10, outboundHighWater: 1 << 20),
             handshakeTimeout: .seconds(10),
             makeConnection: { (LanternServerCodec(), nil) },
             onConnection: owner.forward { server, connection in server.accept(connection) },

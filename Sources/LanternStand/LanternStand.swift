@@ -1,3 +1,4 @@
+import ConnectionCore
 import Lantern
 import Locking
 import SensorWire
@@ -21,20 +22,22 @@ package final class LanternStand: Sendable {
     package let web: HTTPServer
 
     /// Starts all three servers.
+    /// - Parameter loops: the event loops all three spread their connections over; nil, one per core.
     /// - Throws: the first bind that fails.
-    package init(host: String = "127.0.0.1", tlvPort: Int = 9999, apiPort: Int = 9000, webPort: Int = 8888) throws {
-        let control = try LanternControlServer(host: host, port: tlvPort)
+    package init(host: String = "127.0.0.1", tlvPort: Int = 9999, apiPort: Int = 9000, webPort: Int = 8888, loops: Int? = nil) throws {
+        let group = EventLoopGroup.shared(loops: loops ?? EventLoopGroup.defaultServerLoopCount)
+        let control = try LanternControlServer(host: host, port: tlvPort, loops: group.loops.count)
         self.control = control
         var apiRoutes = HTTPRoutes()
         apiRoutes.add("POST", "/") { request in Self.answer(request, control: control) }
         let apiTable = apiRoutes
-        api = try HTTPServer(host: host, port: apiPort) { await apiTable.respond(to: $0) }
+        api = try HTTPServer(host: host, port: apiPort, group: group) { await apiTable.respond(to: $0) }
         var webRoutes = HTTPRoutes()
         webRoutes.add("GET", "/") { _ in HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: Array(LanternPage.html.utf8)) }
         webRoutes.add("GET", "/state") { _ in .json(200, Self.snapshot(control)) }
         webRoutes.add("POST", "/api") { request in Self.answer(request, control: control) }
         let webTable = webRoutes
-        web = try HTTPServer(host: host, port: webPort, webSocket: { connection, request in
+        web = try HTTPServer(host: host, port: webPort, group: group, webSocket: { connection, request in
             guard request.path == "/live" else {
                 _ = await connection.close(code: .policyViolation, reason: "no such socket")
                 return

@@ -27,6 +27,9 @@ public final class MetricStoreServer: Sendable {
         public var outputLimit: Int
         /// Serve TLS with this identity (needs the package trait `TLS`). Default nil: plaintext.
         public var tls: TLSServerConfiguration?
+        /// The event loops (threads) connections are spread over, each pinned to one. Default
+        /// nil: one per active core.
+        public var loops: Int?
 
         /// A configuration; every parameter left out keeps its default.
         /// - Parameters:
@@ -35,8 +38,10 @@ public final class MetricStoreServer: Sendable {
         ///   - maxLineLength: See ``maxLineLength``.
         ///   - outputLimit: See ``outputLimit``.
         ///   - tls: See ``tls``.
+        ///   - loops: See ``loops``.
         public init(dataFile: String? = nil, maxConnections: Int = 1024, maxLineLength: Int = 65_536, outputLimit: Int = 1 << 20,
-                    tls: TLSServerConfiguration? = nil) {
+                    tls: TLSServerConfiguration? = nil, loops: Int? = nil) {
+            self.loops = loops
             self.tls = tls
             self.dataFile = dataFile
             self.maxConnections = maxConnections
@@ -93,7 +98,8 @@ public final class MetricStoreServer: Sendable {
         let owner = ListenerOwner<MetricStoreServer>()
         do {
             listener = try StreamListener(
-                host: host, port: port, configuration: ConnectionConfiguration(inboundBufferLimit: 1 << 20, outboundHighWater: configuration.outputLimit),
+                host: host, port: port, group: .shared(loops: configuration.loops ?? EventLoopGroup.defaultServerLoopCount),
+                configuration: ConnectionConfiguration(inboundBufferLimit: 1 << 20, outboundHighWater: configuration.outputLimit),
                 handshakeTimeout: .seconds(10), tls: tls,
                 makeConnection: { (MetricServerCodec(maxLineLength: maxLineLength), nil) },
                 onConnection: owner.forward { server, connection in server.accept(connection) },

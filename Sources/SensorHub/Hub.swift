@@ -105,12 +105,13 @@ package final class Hub: Sendable {
     ///     terms; nil (the default) declines every offer.
     ///   - tls: serve TLS (wss:// for apps and agents, https:// for the dashboard) with this
     ///     identity; nil serves plaintext.
+    ///   - group: the event loops the hub's connections are spread over (default: one per core).
     /// - Throws: ``WebSocketError/connectFailed(_:)`` when the port cannot be bound.
     package init(host: String = "127.0.0.1", port: Int = 0, maxBacklog: Int = 1 << 20,
                  maxMessageSize: Int = 1 << 20, overflow: SubscriberOverflow = .dropReadings,
                  agentToken: String? = nil, commandTimeout: Duration = .seconds(10), registryFile: String? = nil,
                  savedDevices: [String: [Device]] = [:], deflate: PerMessageDeflateConfiguration? = nil,
-                 tls: TLSServerContext? = nil, loop: EventLoop = .shared) throws(WebSocketError) {
+                 tls: TLSServerContext? = nil, group: EventLoopGroup = .shared(loops: EventLoopGroup.defaultServerLoopCount)) throws(WebSocketError) {
         self.agentToken = agentToken
         self.registryFile = registryFile
         shared = LockedValue(Shared(devices: DeviceRegistry(restoring: savedDevices), commands: CommandRouter(timeout: commandTimeout)))
@@ -125,7 +126,7 @@ package final class Hub: Sendable {
         routes.add("GET", "/") { _ in HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: Array(DashboardPage.html.utf8)) }
         let table = routes
         do {
-            server = try HTTPServer(host: host, port: port, tls: tls, webSocketConfiguration: configuration, loop: loop, webSocket: { connection, _ in
+            server = try HTTPServer(host: host, port: port, tls: tls, webSocketConfiguration: configuration, group: group, webSocket: { connection, _ in
                 // The hub registers itself right after binding; a connection that is quicker waits for it.
                 for _ in 0..<1000 {
                     if let hub = owner.server {

@@ -50,13 +50,16 @@ package struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// Resolves `host` for a TCP connection to `port`: every IPv6 and IPv4 address, in the
     /// order the system prefers (RFC 6724). Blocks while the resolver works.
-    /// - Throws: ``SocketError/nameResolutionFailed(host:reason:)``.
-    package static func resolve(host: String, port: Int, passive: Bool = false) throws(SocketError) -> [SocketAddress] {
+    /// - Parameter numericOnly: accept only an IP literal ("127.0.0.1", "::1"): never asks a
+    ///   resolver, so it does not block and may run on an event loop.
+    /// - Throws: ``SocketError/nameResolutionFailed(host:reason:)`` (with `numericOnly`, for
+    ///   any name that is not a literal).
+    package static func resolve(host: String, port: Int, passive: Bool = false, numericOnly: Bool = false) throws(SocketError) -> [SocketAddress] {
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = SocketType.stream
         hints.ai_protocol = Int32(IPPROTO_TCP)
-        hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0)
+        hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0) | (numericOnly ? AI_NUMERICHOST : 0)
         var list: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host.isEmpty ? nil : host, String(port), &hints, &list)
         guard status == 0, let first = list else {

@@ -18,6 +18,9 @@ package enum SocketError: Error, Hashable, Sendable, CustomStringConvertible {
     case connectionReset
     /// The address is already in use (EADDRINUSE), when binding a listener.
     case addressInUse
+    /// The event loop that would run this socket already watches as many descriptors as its
+    /// poller can (macOS's `poll(2)`: 10,240), or the kernel refused to watch it.
+    case loopFull(limit: Int?)
     /// Any other system call failure.
     case system(call: String, errno: Int32)
 
@@ -41,6 +44,8 @@ package enum SocketError: Error, Hashable, Sendable, CustomStringConvertible {
         case .unreachable: "host unreachable"
         case .connectionReset: "connection reset by peer"
         case .addressInUse: "address already in use"
+        case .loopFull(let limit?): "the event loop already watches its limit of \(limit) descriptors"
+        case .loopFull(nil): "the event loop could not watch the socket"
         case .system(let call, let code): "\(call) failed: \(String(cString: strerror(code))) (errno \(code))"
         }
     }

@@ -4,7 +4,7 @@ import TCPTransport
 import WebSocketCore
 import WebSocketIO
 
-/// A small HTTP/1.1 server on the shared event loop: `Content-Length` bodies, keep-alive,
+/// A small HTTP/1.1 server on a group of event loops (connections spread over them): `Content-Length` bodies, keep-alive,
 /// pipelined requests answered in order, limits (head 16 KiB: 431, body 64 KiB: 413,
 /// chunked: 501, garbage: 400), and WebSocket upgrades on the same port handed to a handler.
 package final class HTTPServer: Sendable {
@@ -25,7 +25,7 @@ package final class HTTPServer: Sendable {
     ///   - maxConnections: served at once; the next is accepted and closed at once.
     ///   - webSocketConfiguration: limits and buffers of upgraded connections (and of every
     ///     connection's buffers).
-    ///   - loop: the event loop the connections run on.
+    ///   - group: the event loops the connections are spread over (default: one per core).
     ///   - webSocket: upgrades requests with `Upgrade: websocket` (any path); nil answers them
     ///     as plain requests (404 unless routed).
     ///   - onRejection: hears about bad requests and refused upgrades, for logs.
@@ -36,12 +36,12 @@ package final class HTTPServer: Sendable {
     ///     handshake must complete within 10 s of the connection.
     package init(host: String = "127.0.0.1", port: Int, maxHeadSize: Int = 16 << 10, maxBodySize: Int = 64 << 10, maxConnections: Int = 16_384,
                  requestTimeout: Duration = .seconds(10), tls: TLSServerContext? = nil,
-                 webSocketConfiguration: WebSocketConfiguration = .init(), loop: EventLoop = .shared,
+                 webSocketConfiguration: WebSocketConfiguration = .init(), group: EventLoopGroup = .shared(loops: EventLoopGroup.defaultServerLoopCount),
                  webSocket: WebSocketHandler? = nil, onRejection: @escaping @Sendable (String) -> Void = { _ in },
                  handler: @escaping Handler) throws(SocketError) {
         let owner = ListenerOwner<HTTPServer>()
         listener = try StreamListener(
-            host: host, port: port, loop: loop, configuration: webSocketConfiguration.connection,
+            host: host, port: port, group: group, configuration: webSocketConfiguration.connection,
             handshakeTimeout: .seconds(10), tls: tls,
             makeConnection: { (HTTPServerCodec(maxHeadSize: maxHeadSize, maxBodySize: maxBodySize), nil) },
             onConnection: owner.forward { server, connection in

@@ -2,7 +2,7 @@ import ConnectionCore
 import TCPTransport
 import WebSocketCore
 
-/// A WebSocket server: a listener on the shared event loop whose accepted connections complete
+/// A WebSocket server: a listener on a group of event loops whose accepted connections complete
 /// the opening handshake on the loop and are then handed out on ``connections``. No thread per
 /// connection.
 ///
@@ -21,17 +21,19 @@ package final class WebSocketServer: Sendable {
     private let listener: StreamListener
 
     /// Binds `host`:`port` (0 = any free port) and starts accepting.
-    /// - Parameter tls: the server's TLS identity (`wss://`); nil serves plaintext.
+    /// - Parameters:
+    ///   - tls: the server's TLS identity (`wss://`); nil serves plaintext.
+    ///   - group: the event loops the connections are spread over (default: one per core).
     /// - Throws: ``WebSocketError/connectFailed(_:)`` carrying the bind error (e.g. address in use).
     package init(host: String = "127.0.0.1", port: Int = 0, configuration: WebSocketConfiguration = .init(),
-                 tls: TLSServerContext? = nil, loop: EventLoop = .shared) throws(WebSocketError) {
+                 tls: TLSServerContext? = nil, group: EventLoopGroup = .shared(loops: EventLoopGroup.defaultServerLoopCount)) throws(WebSocketError) {
         let (connections, connectionsContinuation) = AsyncStream.makeStream(of: WebSocketConnection.self)
         let (rejections, rejectionsContinuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(100))
         self.connections = connections
         self.rejections = rejections
         do {
             listener = try StreamListener(
-                host: host, port: port, loop: loop, configuration: configuration.connection,
+                host: host, port: port, group: group, configuration: configuration.connection,
                 handshakeTimeout: configuration.handshakeTimeout, tls: tls,
                 makeConnection: {
                     (WebSocketCodec(role: .server, limits: configuration.limits, deflateConfiguration: configuration.deflate),

@@ -56,6 +56,12 @@ struct Arguments {
         return number
     }
 
+    /// An optional whole-number option: nil when it is not given.
+    func optionalInt(_ name: String, in range: ClosedRange<Int>) throws(UsageError) -> Int? {
+        guard options[name] != nil else { return nil }
+        return try int(name, default: range.lowerBound, in: range)
+    }
+
     func double(_ name: String, default value: Double, in range: ClosedRange<Double>) throws(UsageError) -> Double {
         guard let text = options[name] else { return value }
         guard let number = Double(text), range.contains(number) else {

@@ -9,7 +9,7 @@ enum HubCommand {
     usage: sensorctl hub [--host HOST] [--port PORT] [--simulate-agents N] [--sensors-per-agent M]
                          [--rate HZ] [--log-file PATH] [--backpressure]
                          [--agent-token TOKEN] [--command-timeout S] [--data-dir DIR]
-                         [--compression] [--tls-cert CERT.pem --tls-key KEY.pem]
+                         [--compression] [--tls-cert CERT.pem --tls-key KEY.pem] [--loops N]
 
     Runs the reference hub in the foreground (default 127.0.0.1:5192). Apps and agents connect
     over WebSocket on that port. With --simulate-agents, N in-process agents publish M sensors
@@ -35,11 +35,13 @@ enum HubCommand {
     With --tls-cert and --tls-key (PEM files: the certificate chain, then its unencrypted key)
     the hub serves TLS only: wss:// for apps and agents, https:// for the dashboard. Needs a
     build with --traits TLS.
+
+    --loops N spreads the connections over N event loop threads (default: one per core).
     """
 
     static func run(_ arguments: [String]) async throws(UsageError) -> Int32 {
         let parsed = try Arguments(arguments, options: ["--host", "--port", "--simulate-agents", "--sensors-per-agent", "--rate", "--log-file",
-                                                          "--agent-token", "--command-timeout", "--data-dir", "--tls-cert", "--tls-key"],
+                                                          "--agent-token", "--command-timeout", "--data-dir", "--tls-cert", "--tls-key", "--loops"],
                                    flags: ["--help", "-h", "--backpressure", "--compression"])
         if !parsed.flags.isDisjoint(with: ["--help", "-h"]) { printLine(usage); return 0 }
         guard parsed.positional.isEmpty else { throw UsageError(message: "unexpected argument \(parsed.positional[0])") }
@@ -50,6 +52,7 @@ enum HubCommand {
         let rate = try parsed.double("--rate", default: 1, in: 0.01...10000)
         let commandTimeout = try parsed.double("--command-timeout", default: 10, in: 0.1...3600)
         let agentToken = parsed.options["--agent-token"]
+        let loops = try parsed.optionalInt("--loops", in: 1...256) ?? EventLoopGroup.defaultServerLoopCount
         var tls: TLSServerContext?
         switch (parsed.options["--tls-cert"], parsed.options["--tls-key"]) {
         case (nil, nil):
@@ -104,7 +107,8 @@ enum HubCommand {
             hub = try Hub(host: host, port: port, overflow: parsed.flags.contains("--backpressure") ? .backpressure : .dropReadings,
                           agentToken: agentToken, commandTimeout: .milliseconds(Int64(commandTimeout * 1000)),
                           registryFile: registryFile, savedDevices: saved,
-                          deflate: parsed.flags.contains("--compression") ? PerMessageDeflateConfiguration() : nil, tls: tls)
+                          deflate: parsed.flags.contains("--compression") ? PerMessageDeflateConfiguration() : nil, tls: tls,
+                          group: .shared(loops: loops))
         } catch {
             printError("sensorctl: cannot listen on \(host):\(port): \(error)")
             return 1
@@ -123,10 +127,9 @@ enum HubCommand {
         printLine("dashboard: \(tls == nil ? "http" : "https")://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(hub.port)/")
 
         let stop = AsyncStream.makeStream(of: Void.self)
-        let signals = onTerminationSignal { stop.continuation.yield() }
+        onTerminationSignal { stop.continuation.yield() }
         var waitForStop = stop.stream.makeAsyncIterator()
         _ = await waitForStop.next()
-        _ = signals
         write("shutting down")
         await simulation?.stop()
         await hub.stop()

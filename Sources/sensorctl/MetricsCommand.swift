@@ -4,13 +4,14 @@ import MetricStore
 /// `sensorctl metrics serve|put|get`: the MetricStore server and a client from the shell.
 enum MetricsCommand {
     static let usage = """
-    usage: sensorctl metrics serve [--host 127.0.0.1] [--port 8888] [--data-file PATH]
+    usage: sensorctl metrics serve [--host 127.0.0.1] [--port 8888] [--data-file PATH] [--loops N]
            sensorctl metrics put KEY VALUE [TIMESTAMP] [--host H] [--port P]
            sensorctl metrics get KEY [--host H] [--port P] [--json]
 
     serve runs a metric store in the foreground (the put/get line protocol over TCP); with
     --data-file every acknowledged put is journaled to PATH (fsync before its ok) and replayed
-    on start. SIGINT/SIGTERM stop it.
+    on start; --loops N spreads the connections over N event loop threads (default: one per
+    core). SIGINT/SIGTERM stop it.
     put stores VALUE (a finite decimal number; negative values work as is) for KEY at
     TIMESTAMP (unix seconds; default now). get prints KEY's points (or every key's, for '*')
     as a table, or with --json as {"key": [[timestamp, value], ...], ...}.
@@ -20,7 +21,7 @@ enum MetricsCommand {
     static func run(_ arguments: [String]) async throws(UsageError) -> Int32 {
         guard let subcommand = arguments.first else { throw UsageError(message: "metrics needs serve, put or get") }
         let rest = Array(arguments.dropFirst())
-        let parsed = try Arguments(rest, options: ["--host", "--port", "--data-file"], flags: ["--help", "-h", "--json"])
+        let parsed = try Arguments(rest, options: ["--host", "--port", "--data-file", "--loops"], flags: ["--help", "-h", "--json"])
         if subcommand == "--help" || subcommand == "-h" || !parsed.flags.isDisjoint(with: ["--help", "-h"]) {
             printLine(usage)
             return 0
@@ -30,7 +31,7 @@ enum MetricsCommand {
         switch subcommand {
         case "serve":
             guard parsed.positional.isEmpty else { throw UsageError(message: "unexpected argument \(parsed.positional[0])") }
-            return await serve(host: host, port: port, dataFile: parsed.options["--data-file"])
+            return await serve(host: host, port: port, dataFile: parsed.options["--data-file"], loops: try parsed.optionalInt("--loops", in: 1...256))
         case "put":
             guard (2...3).contains(parsed.positional.count) else { throw UsageError(message: "put needs KEY VALUE [TIMESTAMP]") }
             let key = parsed.positional[0]
@@ -74,19 +75,18 @@ enum MetricsCommand {
         }
     }
 
-    private static func serve(host: String, port: Int, dataFile: String?) async -> Int32 {
+    private static func serve(host: String, port: Int, dataFile: String?, loops: Int?) async -> Int32 {
         let server: MetricStoreServer
         do {
-            server = try MetricStoreServer(host: host, port: port, configuration: .init(dataFile: dataFile))
+            server = try MetricStoreServer(host: host, port: port, configuration: .init(dataFile: dataFile, loops: loops))
         } catch {
             printError("sensorctl: \(error)")
             return 1
         }
         for note in server.startupNotes { printError("sensorctl: \(note)") }
         printLine("metric store listening on \(host):\(server.port)" + (dataFile.map { ", journal \($0) (\(server.pointCount) points)" } ?? ""))
-        let signals = onTerminationSignal { server.stop() }
+        onTerminationSignal { server.stop() }
         await server.run()
-        _ = signals
         return 0
     }
 

@@ -69,7 +69,7 @@ final class LineEchoServer: Sendable {
          handshakeTimeout: Duration = .seconds(5)) throws {
         let accepted = self.accepted
         listener = try StreamListener(
-            host: "127.0.0.1", port: 0, loop: loop, configuration: configuration, handshakeTimeout: handshakeTimeout,
+            host: "127.0.0.1", port: 0, group: EventLoopGroup(loops: [loop]), configuration: configuration, handshakeTimeout: handshakeTimeout,
             makeConnection: { (LineCodec(), nil) },
             onConnection: { connection in
                 accepted.withLock { $0.append(connection) }
