@@ -270,7 +270,8 @@ package final class StreamConnection: EventLoopHandler, Sendable {
         }
         let spent: [UInt8]? = remaining == nil && failure == nil && chunks.more.isEmpty ? chunks.first : nil
         _ = consume chunks
-        let (again, finishWaiting) = withState { $0.finishWriting(remaining: remaining, written: written, error: failure, spent: spent) }
+        let (again, finishWaiting) = withState { $0.finishWriting(remaining: remaining, written: written, error: failure, spent: spent,
+                                                                         configuration: configuration) }
         if remaining != nil || failure != nil || finishWaiting {
             // The loop watches for writability, notices the failure, or finishes a close
             // that waited for this writer.
@@ -344,8 +345,13 @@ package final class StreamConnection: EventLoopHandler, Sendable {
         }
     }
 
-    /// Whether reading is paused because the consumer is behind (for tests and statistics).
+    /// Whether reading is paused because the consumer is behind, or (a server) because its
+    /// output passed the high-water mark (for tests and statistics).
     package var isReadingPaused: Bool { state.withLock { $0.readingPaused } }
+
+    /// Whether reading is paused because more than the high-water mark of output waits for
+    /// the socket (write backpressure; see ``ConnectionConfiguration/outboundLowWater``).
+    package var isReadingPausedForOutput: Bool { state.withLock { $0.pausedForOutput } }
 
     /// Counts every start and end of a reading pause (odd while paused): equal values at two
     /// moments mean reading never paused in between. See ``StreamConnectionState``.
@@ -414,15 +420,14 @@ package final class StreamConnection: EventLoopHandler, Sendable {
         registration.withValue { $0.timer = (deadline, scheduled) }
     }
 
-    /// Reads what the socket has (a few reads while it keeps filling the buffer and the
-    /// consumer keeps up) and processes it.
-    /// Reads what the socket has (a few reads while it keeps filling the buffer and the
-    /// consumer keeps up) and processes it. One lock acquisition per read: process, take what
+    /// Reads what the socket has (up to ``ConnectionConfiguration/readsPerEvent`` reads while
+    /// it keeps filling the buffer and the consumer keeps up: the loop then serves the other
+    /// ready connections and comes back on its next turn) and processes it. One lock acquisition per read: process, take what
     /// to write (answers such as pongs), check deadlines and plan. Returns the last plan, or nil
     /// when the loop must plan afresh (end of input, a failure, nothing read).
     private func readAvailable() -> StreamConnectionState.Plan? {
         let buffer = loop.readBuffer
-        for _ in 0..<4 {
+        for _ in 0..<configuration.readsPerEvent {
             let result = Result { () throws(SocketError) in try socket.read(into: buffer) }
             switch result {
             case .success(.bytes(let count)):

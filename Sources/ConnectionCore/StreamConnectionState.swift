@@ -87,6 +87,10 @@ package struct StreamConnectionState: Sendable {
     private var writeBlocked = false
     /// ``finish(configuration:)`` found a writer busy: it asks the loop to finish when done.
     private var finishWaitsForWriter = false
+    /// Reading stopped because more than the high-water mark waited for the socket; it
+    /// resumes once output falls to the low-water mark (servers only: see
+    /// ``ConnectionConfiguration/outboundLowWater``).
+    private(set) var pausedForOutput = false
     private var bytesQueued: UInt64 = 0
     private var bytesWritten: UInt64 = 0
     private var sendWaiters: [(target: UInt64, continuation: Waiter)] = []
@@ -418,7 +422,8 @@ package struct StreamConnectionState: Sendable {
     }
 
     /// Hands the queued chunks to a writer, unless another thread is writing, the socket is
-    /// gone, or nothing is queued. The writer must call ``finishWriting(remaining:written:error:)``.
+    /// gone, or nothing is queued. The writer must call
+    /// ``finishWriting(remaining:written:error:spent:configuration:)``.
     mutating func takeForWriting(socketWritable: Bool = false) -> OutboundChunks? {
         if socketWritable { writeBlocked = false }
         // While the socket is known to be full, senders only queue: the loop writes once it
@@ -432,14 +437,16 @@ package struct StreamConnectionState: Sendable {
     /// are out. Returns whether there is more to write right away, and whether the loop must
     /// look at the connection (a finish waited for this writer).
     mutating func finishWriting(remaining: OutboundChunks?, written: Int, error: SocketError?,
-                                spent: consuming [UInt8]?) -> (again: Bool, finishWaiting: Bool) {
+                                spent: consuming [UInt8]?, configuration: ConnectionConfiguration) -> (again: Bool, finishWaiting: Bool) {
         writerActive = false
         writeBlocked = remaining != nil
         // A buffer written whole goes back to the codec: its next message reuses the memory.
         if var spent { codec.reclaimOutputBuffer(&spent) }
-        let finishWaiting = finishWaitsForWriter
-        finishWaitsForWriter = false
         outbound.putBack(remaining)
+        // Output fell to the low-water mark: the loop must plan again to read.
+        let resumeReading = pausedForOutput && outbound.count <= (configuration.outboundLowWater ?? 0)
+        let finishWaiting = finishWaitsForWriter || resumeReading
+        finishWaitsForWriter = false
         bytesWritten += UInt64(written)
         if !sendWaiters.isEmpty {
             sendWaiters.removeAll { waiter in
@@ -474,7 +481,14 @@ package struct StreamConnectionState: Sendable {
             if outbound.isEmpty && !writerActive && codec.closesTransportFirst { return .finish }
             read = outbound.isEmpty
         } else {
-            read = codec.isReading && inboxBytes < configuration.inboundBufferLimit
+            if let lowWater = configuration.outboundLowWater {
+                if outbound.count > configuration.outboundHighWater {
+                    pausedForOutput = true
+                } else if outbound.count <= lowWater {
+                    pausedForOutput = false
+                }
+            }
+            read = codec.isReading && inboxBytes < configuration.inboundBufferLimit && !pausedForOutput
         }
         readingPaused = handshake == nil && !codec.isClosed && codec.isReading && !read
         var interest: PollEvents = []

@@ -26,6 +26,9 @@ package final class StreamListener: EventLoopHandler, Sendable {
 
     /// Binds `host`:`port` (0 = any free port) and starts accepting.
     /// - Parameters:
+    ///   - configuration: every accepted connection's buffers; without an
+    ///     ``ConnectionConfiguration/outboundLowWater``, half the high-water mark (servers stop
+    ///     reading peers that do not read their answers).
     ///   - makeConnection: a fresh codec and handshake for each accepted socket.
     ///   - onConnection: called on the loop with each connection whose handshake succeeded.
     ///   - onRejection: what went wrong with peers that never became connections, for logs.
@@ -45,6 +48,9 @@ package final class StreamListener: EventLoopHandler, Sendable {
         self.address = listener.address
         self.loop = group.loops[0]
         self.group = group
+        // Every server stops reading a peer whose answers pile up (write backpressure).
+        var configuration = configuration
+        if configuration.outboundLowWater == nil { configuration.outboundLowWater = configuration.outboundHighWater / 2 }
         self.configuration = configuration
         self.handshakeTimeout = handshakeTimeout
         self.makeConnection = makeConnection
