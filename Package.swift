@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "SensorStream",
-    platforms: [.macOS(.v15)],
+    platforms: [.macOS(.v15), .iOS(.v18)],
     products: [
         .library(name: "SensorStream", targets: ["SensorStream"]),
         .library(name: "MetricStore", targets: ["MetricStore"]),

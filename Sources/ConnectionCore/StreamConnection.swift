@@ -171,10 +171,11 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     /// - Throws: ``ConnectionError/closed`` once the connection is closing or closed,
     ///   ``ConnectionError/transportFailed(_:)`` if the socket fails, or what the codec throws.
     package func send(_ message: any Sendable) async throws(ConnectionError) {
-        let highWater = configuration.outboundHighWater
+        var replan = false
         let target = try withState { (state) throws(ConnectionError) in
-            try state.queue(message, highWater: highWater, refuseAbove: nil)
+            try state.queue(message, configuration: configuration, refuseAbove: nil, replan: &replan)
         }
+        if replan { loop.execute { [self] in update() } }
         flush()
         guard let target else { return }
         let drained: Result<Void, ConnectionError> = await withCheckedContinuation { continuation in
@@ -188,10 +189,11 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     /// - Throws: ``ConnectionError/outboundFull`` (nothing queued) while more than the
     ///   high-water mark waits; otherwise as ``send(_:)``.
     package func enqueue(_ message: any Sendable) throws(ConnectionError) {
-        let highWater = configuration.outboundHighWater
+        var replan = false
         _ = try withState { (state) throws(ConnectionError) in
-            try state.queue(message, highWater: highWater, refuseAbove: highWater)
+            try state.queue(message, configuration: configuration, refuseAbove: configuration.outboundHighWater, replan: &replan)
         }
+        if replan { loop.execute { [self] in update() } }
     }
 
     /// Queues a message and writes it now, from any context, without waiting for
@@ -200,11 +202,12 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     ///   mark): a server drops what a slow peer cannot take, in the same lock acquisition.
     package func sendNow(_ message: any Sendable, refusingAbove limit: Int? = nil) throws(ConnectionError) {
         // Queue and take for writing in one lock acquisition: the common single-message send.
-        let highWater = configuration.outboundHighWater
+        var replan = false
         let chunks = try withState { (state) throws(ConnectionError) -> OutboundChunks? in
-            _ = try state.queue(message, highWater: highWater, refuseAbove: limit ?? highWater)
+            _ = try state.queue(message, configuration: configuration, refuseAbove: limit ?? configuration.outboundHighWater, replan: &replan)
             return state.takeForWriting()
         }
+        if replan { loop.execute { [self] in update() } }
         if let chunks, write(chunks) { flush() }
     }
 
@@ -359,6 +362,26 @@ package final class StreamConnection: EventLoopHandler, Sendable {
 
     /// Bytes of received messages waiting for the consumer.
     package var inboundBufferedBytes: Int { state.withLock { $0.inboxBytes } }
+
+    /// What a connection holds in memory and whether it reads, at one moment.
+    package struct Buffers: Sendable, Hashable {
+        /// Bytes queued for the socket and not yet written.
+        package var pendingOutput: Int
+        /// Bytes of received messages waiting for the consumer.
+        package var inboundBuffered: Int
+        /// Reading is paused because output passed the high-water mark.
+        package var readingPausedForOutput: Bool
+        /// Reading is paused, for either reason.
+        package var readingPaused: Bool
+    }
+
+    /// The connection's buffers, read under one lock acquisition (for statistics and tests).
+    package var buffers: Buffers {
+        state.withLock { state in
+            Buffers(pendingOutput: state.pendingOutputCount, inboundBuffered: state.inboxBytes,
+                    readingPausedForOutput: state.pausedForOutput, readingPaused: state.readingPaused)
+        }
+    }
 
     // MARK: Loop thread
 

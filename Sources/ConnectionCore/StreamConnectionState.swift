@@ -380,12 +380,20 @@ package struct StreamConnectionState: Sendable {
     ///   connection ended; what the codec throws.
     /// - Parameter refuseAbove: refuse (``ConnectionError/outboundFull``, nothing queued) while
     ///   more than this many bytes wait; nil queues whatever waits.
-    mutating func queue(_ message: any Sendable, highWater: Int, refuseAbove: Int?) throws(ConnectionError) -> UInt64? {
+    /// - Parameter replan: set when this message took a server's output past the high-water
+    ///   mark: reading pauses, and the loop must plan again to stop watching for input.
+    mutating func queue(_ message: any Sendable, configuration: ConnectionConfiguration, refuseAbove: Int?,
+                        replan: inout Bool) throws(ConnectionError) -> UInt64? {
         guard isOpen else { throw .closed }
         if let transportError { throw .transportFailed(transportError) }
         if let refuseAbove, outbound.count > refuseAbove { throw .outboundFull }
         try codec.send(message)
         collectOutput()
+        let highWater = configuration.outboundHighWater
+        if configuration.outboundLowWater != nil && !pausedForOutput && outbound.count > highWater {
+            pausedForOutput = true
+            replan = true
+        }
         return outbound.count > highWater ? bytesQueued - UInt64(highWater) : nil
     }
 

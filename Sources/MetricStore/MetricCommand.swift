@@ -52,12 +52,7 @@ public enum MetricAnswer: Sendable, Hashable {
         case .ok(let records):
             bytes.append(contentsOf: "ok\n".utf8)
             for record in records {
-                bytes.append(contentsOf: record.key.utf8)
-                bytes.append(UInt8(ascii: " "))
-                bytes.append(contentsOf: record.point.value.description.utf8)
-                bytes.append(UInt8(ascii: " "))
-                appendDecimal(Int64(record.point.timestamp), to: &bytes)
-                bytes.append(UInt8(ascii: "\n"))
+                appendRecordLine(key: record.key, value: record.point.value, timestamp: Int64(record.point.timestamp), to: &bytes)
             }
             bytes.append(UInt8(ascii: "\n"))
         case .error(let message):
@@ -121,6 +116,16 @@ public struct MetricPoint: Sendable, Hashable, Comparable {
     ///   - lhs: A point.
     ///   - rhs: Another point.
     public static func < (lhs: MetricPoint, rhs: MetricPoint) -> Bool { lhs.timestamp < rhs.timestamp }
+}
+
+/// Appends `<key> <value> <timestamp>\n`, the line a `get` answer lists a point with.
+func appendRecordLine(key: String, value: Double, timestamp: Int64, to bytes: inout [UInt8]) {
+    bytes.append(contentsOf: key.utf8)
+    bytes.append(UInt8(ascii: " "))
+    bytes.append(contentsOf: value.description.utf8)
+    bytes.append(UInt8(ascii: " "))
+    appendDecimal(timestamp, to: &bytes)
+    bytes.append(UInt8(ascii: "\n"))
 }
 
 /// Appends `value` in decimal.

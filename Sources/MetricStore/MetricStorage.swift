@@ -69,6 +69,52 @@ public struct MetricStorage: Sendable {
         return records
     }
 
+    /// Appends the record lines of a `get` answer (`key`, or every key for `*`) from
+    /// `cursor` on, at most `limit` of them, without the answer's `ok` and closing empty line:
+    /// a server produces a large answer in pieces as its client reads, taking the store's lock
+    /// once per piece.
+    ///
+    /// Between pieces the store may change: every point stored before the first piece is
+    /// listed exactly once, in the order ``get(_:)`` lists it; a point put meanwhile is listed
+    /// if it sorts after the cursor (with its newest value).
+    /// - Parameters:
+    ///   - key: A key, or `*`.
+    ///   - cursor: Where the previous piece ended; a new cursor for the first piece.
+    ///   - limit: The most records to append (at least one is appended while any remain).
+    ///   - bytes: Where the lines go.
+    /// - Returns: How many records were appended, and where the next piece starts (nil when
+    ///   the answer is complete).
+    package func appendRecords(of key: String, from cursor: MetricGetCursor, limit: Int,
+                               to bytes: inout [UInt8]) -> (count: Int, next: MetricGetCursor?) {
+        var cursor = cursor
+        var count = 0
+        let names = key == "*" ? order[...] : [key][...]
+        while cursor.keyIndex < names.count {
+            let name = names[names.startIndex + cursor.keyIndex]
+            if let points = series[name] {
+                var index = 0
+                if let after = cursor.after {
+                    // The first point past the cursor (points may have been inserted before it).
+                    var high = points.timestamps.count
+                    while index < high {
+                        let middle = (index + high) / 2
+                        if points.timestamps[middle] <= after { index = middle + 1 } else { high = middle }
+                    }
+                }
+                while index < points.timestamps.count {
+                    guard count < max(1, limit) else { return (count, cursor) }
+                    appendRecordLine(key: name, value: points.values[index], timestamp: points.timestamps[index], to: &bytes)
+                    cursor.after = points.timestamps[index]
+                    count += 1
+                    index += 1
+                }
+            }
+            cursor.keyIndex += 1
+            cursor.after = nil
+        }
+        return (count, nil)
+    }
+
     /// Applies one parsed line: what the server answers to it.
     /// - Parameter line: The parsed line.
     /// - Returns: The answer.

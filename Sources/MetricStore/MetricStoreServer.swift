@@ -61,6 +61,7 @@ public final class MetricStoreServer: Sendable {
     private struct Shared: Sendable {
         var storage = MetricStorage()
         var connections = 0
+        var open: [ObjectIdentifier: StreamConnection] = [:]
     }
 
     private let shared: LockedValue<Shared>
@@ -132,10 +133,17 @@ public final class MetricStoreServer: Sendable {
     /// How many clients are connected.
     public var connectionCount: Int { shared.withLock { $0.connections } }
 
+    /// Each connected client's buffers (output waiting, commands buffered, whether it is
+    /// read), for statistics and tests.
+    package var connectionBuffers: [StreamConnection.Buffers] {
+        shared.withLock { Array($0.open.values) }.map(\.buffers)
+    }
+
     private func accept(_ connection: StreamConnection) {
         let admitted = shared.withLock { shared -> Bool in
             guard !stopped.isStopped, shared.connections < configuration.maxConnections else { return false }
             shared.connections += 1
+            shared.open[ObjectIdentifier(connection)] = connection
             return true
         }
         guard admitted else {
@@ -145,39 +153,97 @@ public final class MetricStoreServer: Sendable {
         Task { await serve(connection) }
     }
 
-    /// Answers one client's commands in order, a read's worth at a time: the store is changed
-    /// under one lock acquisition per read, puts are journaled (one fsync per read) before
-    /// their answers go out, and the answers are written together.
+    /// Records of a `get` answer produced under one acquisition of the store's lock.
+    package static let recordsPerPiece = 1024
+    /// Answer bytes gathered before they are handed to the connection (which waits while more
+    /// than ``Configuration/outputLimit`` bytes are unsent).
+    package static let bytesPerSend = 64 << 10
+
+    /// Answers one client's commands in order. Puts and wrong lines are applied a run at a
+    /// time under one lock acquisition; a `get` answer is produced in pieces of
+    /// ``recordsPerPiece`` records, each handed to the connection as it drains, so a client
+    /// that asks for much and reads slowly holds at most the output limit plus one piece
+    /// (and, while its output is past the limit, is no longer read). Puts are journaled (one
+    /// fsync per send) before their answers go out.
     private func serve(_ connection: StreamConnection) async {
-        defer { shared.withLock { $0.connections -= 1 } }
-        var closeAfter = false
-        while !closeAfter, let batch = await connection.receiveBatch() {
-            var lines: [MetricLineParser.Line] = []
-            for message in batch { if let part = message as? [MetricLineParser.Line] { lines += part } }
-            if lines.contains(.tooLong) { closeAfter = true }
-            let (answers, puts) = shared.withLock { shared -> ([UInt8], [MetricCommand]) in
-                var bytes: [UInt8] = []
-                var puts: [MetricCommand] = []
-                for line in lines {
-                    if case .command(let command) = line, case .put = command { puts.append(command) }
-                    shared.storage.answer(line).append(to: &bytes)
-                }
-                return (bytes, puts)
+        defer {
+            shared.withLock { shared in
+                shared.connections -= 1
+                shared.open[ObjectIdentifier(connection)] = nil
             }
+        }
+        var output: [UInt8] = []
+        var puts: [MetricCommand] = []
+        var closeAfter = false
+
+        /// Journals the puts answered so far, then hands their answers (and everything before
+        /// them) to the connection. False when the connection is gone or the journal failed.
+        func emit() async -> Bool {
             if let journal, !puts.isEmpty {
                 do {
                     try journal.append(puts)
                 } catch {
                     // Not durable: say so the only way the protocol can, and stop.
                     connection.abort()
-                    return
+                    return false
+                }
+                puts.removeAll(keepingCapacity: true)
+            }
+            guard !output.isEmpty else { return true }
+            defer { output = [] }
+            do {
+                try await connection.send(output)
+                return true
+            } catch {
+                return false
+            }
+        }
+
+        receiving: while !closeAfter, let batch = await connection.receiveBatch() {
+            var lines: [MetricLineParser.Line] = []
+            for message in batch { if let part = message as? [MetricLineParser.Line] { lines += part } }
+            if lines.contains(.tooLong) { closeAfter = true }
+            var index = 0
+            while index < lines.count {
+                // A run of lines under one lock acquisition, up to a get whose answer needs more
+                // than one piece.
+                let unfinished = shared.withLock { shared -> (key: String, cursor: MetricGetCursor)? in
+                    while index < lines.count {
+                        let line = lines[index]
+                        index += 1
+                        guard case .command(.get(let key)) = line else {
+                            if case .command(let command) = line, case .put = command { puts.append(command) }
+                            shared.storage.answer(line).append(to: &output)
+                            continue
+                        }
+                        output.append(contentsOf: "ok\n".utf8)
+                        let piece = shared.storage.appendRecords(of: key, from: MetricGetCursor(), limit: Self.recordsPerPiece, to: &output)
+                        if let next = piece.next { return (key, next) }
+                        output.append(UInt8(ascii: "\n"))
+                        if output.count >= Self.bytesPerSend { return nil }
+                    }
+                    return nil
+                }
+                if let (key, start) = unfinished {
+                    var cursor = start
+                    // The rest of a large answer, a piece per lock acquisition, sent as the
+                    // client drains it; other tasks run between pieces.
+                    while true {
+                        if output.count >= Self.bytesPerSend {
+                            guard await emit() else { break receiving }
+                        }
+                        await Task.yield()
+                        let piece = shared.withLock { $0.storage.appendRecords(of: key, from: cursor, limit: Self.recordsPerPiece, to: &output) }
+                        guard let next = piece.next else { break }
+                        cursor = next
+                    }
+                    output.append(UInt8(ascii: "\n"))
+                }
+                if output.count >= Self.bytesPerSend {
+                    guard await emit() else { break receiving }
                 }
             }
-            do {
-                try await connection.send(answers)
-            } catch {
-                break
-            }
+            guard await emit() else { break }
         }
         _ = await connection.close("done")
     }

@@ -21,9 +21,9 @@ package struct RawPeer: Sendable {
     package let socket: Socket
     package init(socket: Socket) { self.socket = socket }
 
-    /// Writes all bytes within 5 s.
-    package func write(_ bytes: [UInt8]) throws {
-        let deadline = ContinuousClock.now + .seconds(5)
+    /// Writes all bytes within `timeout` (default 5 s).
+    package func write(_ bytes: [UInt8], timeout: Duration = .seconds(5)) throws {
+        let deadline = ContinuousClock.now + timeout
         try HandshakeIO.writeAll(bytes, to: socket, deadline: deadline, cancellation: nil)
     }
 
