@@ -21,10 +21,19 @@ package struct ConnectionConfiguration: Sendable, Hashable {
     /// How long the close handshake (or the peer's closing of TCP after it) may take before the
     /// connection is dropped (default 5 s).
     package var closeTimeout: Duration
+    /// An open connection on which no byte was received or sent for this long is closed
+    /// (see ``ActivityWatch``). Nil (the default): never.
+    package var idleTimeout: Duration?
+    /// A connection whose output waits and has not moved by one byte for this long is dropped
+    /// (the peer stopped reading). Nil (the default): never.
+    package var drainTimeout: Duration?
 
     /// A configuration with these values.
     package init(inboundBufferLimit: Int = 4 << 20, outboundHighWater: Int = 4 << 20, outboundLowWater: Int? = nil,
-                 readsPerEvent: Int = 4, closeTimeout: Duration = .seconds(5)) {
+                 readsPerEvent: Int = 4, closeTimeout: Duration = .seconds(5), idleTimeout: Duration? = nil,
+                 drainTimeout: Duration? = nil) {
+        self.idleTimeout = idleTimeout
+        self.drainTimeout = drainTimeout
         self.inboundBufferLimit = inboundBufferLimit
         self.outboundHighWater = outboundHighWater
         self.outboundLowWater = outboundLowWater.map { min($0, outboundHighWater) }

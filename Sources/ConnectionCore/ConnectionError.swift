@@ -36,6 +36,8 @@ package enum ConnectionError: Error, Sendable, Hashable, CustomStringConvertible
     case rejected(String)
     /// The protocol has no liveness probe.
     case probeUnsupported
+    /// The task waiting (for the output to drain) was cancelled; what it sent stays queued.
+    case cancelled
 
     package var description: String {
         switch self {
@@ -44,6 +46,7 @@ package enum ConnectionError: Error, Sendable, Hashable, CustomStringConvertible
         case .outboundFull: "outbound buffer full"
         case .rejected(let why): "message rejected: \(why)"
         case .probeUnsupported: "the protocol has no liveness probe"
+        case .cancelled: "cancelled"
         }
     }
 }

@@ -166,9 +166,10 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     // MARK: Sending
 
     /// Queues `message` (one of the codec's outbound message types) and writes it. Returns
-    /// once the bytes are written or queued; waits first while more than the high-water mark
-    /// is queued.
+    /// once the bytes are written or queued; waits while more than the high-water mark is
+    /// queued (a wait the task's cancellation ends: the message stays queued).
     /// - Throws: ``ConnectionError/closed`` once the connection is closing or closed,
+    ///   ``ConnectionError/cancelled`` if the task is cancelled while it waits,
     ///   ``ConnectionError/transportFailed(_:)`` if the socket fails, or what the codec throws.
     package func send(_ message: any Sendable) async throws(ConnectionError) {
         var replan = false
@@ -178,10 +179,22 @@ package final class StreamConnection: EventLoopHandler, Sendable {
         if replan { loop.execute { [self] in update() } }
         flush()
         guard let target else { return }
-        let drained: Result<Void, ConnectionError> = await withCheckedContinuation { continuation in
-            withState { $0.waitForDrain(to: target, continuation) }
+        try await waitForDrain(to: target).get()
+    }
+
+    /// Waits until `target` bytes were written in all, the connection ended, or the task is
+    /// cancelled.
+    private func waitForDrain(to target: UInt64) async -> Result<Void, ConnectionError> {
+        let id = state.withLock { $0.reserveSendWaiterID() }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                // A cancellation that came first is seen here; one that comes later finds the
+                // waiter by its id.
+                withState { $0.waitForDrain(to: target, id: id, cancelled: Task.isCancelled, continuation) }
+            }
+        } onCancel: {
+            withState { $0.cancelSendWaiter(id: id) }
         }
-        try drained.get()
     }
 
     /// Queues a message without writing it: for callers holding a lock of their own, whose
@@ -211,13 +224,11 @@ package final class StreamConnection: EventLoopHandler, Sendable {
         if let chunks, write(chunks) { flush() }
     }
 
-    /// Waits until at most `limit` bytes wait for the socket (the peer caught up), or the
-    /// connection ended. A server holds a fast producer back with it.
+    /// Waits until at most `limit` bytes wait for the socket (the peer caught up), the
+    /// connection ended, or the task is cancelled. A server holds a fast producer back with it.
     package func waitForOutput(below limit: Int) async {
         guard let target = state.withLock({ $0.drainTarget(below: limit) }) else { return }
-        let _: Result<Void, ConnectionError> = await withCheckedContinuation { continuation in
-            withState { $0.waitForDrain(to: target, continuation) }
-        }
+        _ = await waitForDrain(to: target)
     }
 
     /// Bytes queued for the socket and not yet written: how far the peer lags behind.
@@ -335,6 +346,9 @@ package final class StreamConnection: EventLoopHandler, Sendable {
         }
         loop.execute { [self] in update() }
     }
+
+    /// Which timeout ended the connection (idle or drain), if one did.
+    package var expiry: ActivityWatch.Expiry? { state.withLock { $0.expiry } }
 
     /// How the connection ended; nil while it is open.
     package var closure: (any Sendable)? {

@@ -91,9 +91,16 @@ package struct StreamConnectionState: Sendable {
     /// resumes once output falls to the low-water mark (servers only: see
     /// ``ConnectionConfiguration/outboundLowWater``).
     private(set) var pausedForOutput = false
+    /// Idle and drain timeouts, once the connection is open (when configured).
+    private var activityWatch: ActivityWatch?
+    /// Which of them ended the connection, if one did.
+    private(set) var expiry: ActivityWatch.Expiry?
+    /// Every byte received from the socket.
+    private var bytesRead: UInt64 = 0
     private var bytesQueued: UInt64 = 0
     private var bytesWritten: UInt64 = 0
-    private var sendWaiters: [(target: UInt64, continuation: Waiter)] = []
+    private var sendWaiters: [(id: UInt64, target: UInt64, continuation: Waiter)] = []
+    private var lastSendWaiterID: UInt64 = 0
 
     private var probeCounter: UInt64 = 0
     private var probeWaiters: [(id: UInt64, continuation: Waiter)] = []
@@ -163,6 +170,7 @@ package struct StreamConnectionState: Sendable {
     /// Feeds received bytes through the transport (TLS), then to the handshake, then to the
     /// codec; queues what they complete.
     package mutating func process(_ bytes: UnsafeMutableRawBufferPointer, configuration: ConnectionConfiguration) {
+        bytesRead &+= UInt64(bytes.count)
         guard let transport else {
             processPlaintext(bytes, configuration: configuration)
             return
@@ -404,14 +412,34 @@ package struct StreamConnectionState: Sendable {
     }
 
     /// Registers a sender waiting for the output to drain down to `target` bytes written.
-    mutating func waitForDrain(to target: UInt64, _ continuation: Waiter) {
+    /// - Parameters:
+    ///   - id: The waiter's id from ``reserveSendWaiterID()``, for its cancellation.
+    ///   - cancelled: The waiting task was cancelled before it got here: it gets
+    ///     ``ConnectionError/cancelled`` at once.
+    mutating func waitForDrain(to target: UInt64, id: UInt64, cancelled: Bool, _ continuation: Waiter) {
         if bytesWritten >= target {
             deferred.append { continuation.resume(returning: .success(())) }
         } else if isFinished {
             deferred.append { continuation.resume(returning: .failure(.closed)) }
+        } else if cancelled {
+            deferred.append { continuation.resume(returning: .failure(.cancelled)) }
         } else {
-            sendWaiters.append((target, continuation))
+            sendWaiters.append((id, target, continuation))
         }
+    }
+
+    /// An id for a sender about to wait for the output to drain.
+    mutating func reserveSendWaiterID() -> UInt64 {
+        lastSendWaiterID += 1
+        return lastSendWaiterID
+    }
+
+    /// A sender waiting for the output to drain was cancelled: it gets
+    /// ``ConnectionError/cancelled`` (what it sent stays queued and goes out).
+    mutating func cancelSendWaiter(id: UInt64) {
+        guard let index = sendWaiters.firstIndex(where: { $0.id == id }) else { return }
+        let continuation = sendWaiters.remove(at: index).continuation
+        deferred.append { continuation.resume(returning: .failure(.cancelled)) }
     }
 
     /// Queues a probe and registers its waiter.
@@ -502,14 +530,27 @@ package struct StreamConnectionState: Sendable {
         var interest: PollEvents = []
         if read { interest.insert(.readable) }
         if write { interest.insert(.writable) }
-        let deadline = [handshakeDeadline, finishClosingDeadline, closeDeadline].compactMap { $0 }.min()
+        if activityWatch == nil && isOpen && (configuration.idleTimeout != nil || configuration.drainTimeout != nil) {
+            activityWatch = ActivityWatch(idleTimeout: configuration.idleTimeout, drainTimeout: configuration.drainTimeout, now: .now)
+        }
+        let deadline = [handshakeDeadline, finishClosingDeadline, closeDeadline, activityWatch?.nextCheck].compactMap { $0 }.min()
         return .watch(interest, deadline: deadline)
     }
 
     /// Applies deadlines that have passed.
-    mutating func checkDeadlines() {
-        guard handshakeDeadline != nil || finishClosingDeadline != nil || closeDeadline != nil else { return }
-        let now = ContinuousClock.now
+    mutating func checkDeadlines(now: ContinuousClock.Instant = .now) {
+        guard handshakeDeadline != nil || finishClosingDeadline != nil || closeDeadline != nil || activityWatch != nil else { return }
+        if var watch = activityWatch, now >= watch.nextCheck {
+            let expired = watch.check(bytesRead: bytesRead, bytesWritten: bytesWritten, outputWaiting: !outbound.isEmpty || writerActive, now: now)
+            activityWatch = watch
+            if let expired, !isFinished {
+                expiry = expired
+                activityWatch = nil
+                abortRequested = true
+                // A peer that stopped reading gets a reset: a FIN would wait behind its output.
+                if expired == .drain { resetOnClose = true }
+            }
+        }
         if let deadline = handshakeDeadline, now >= deadline {
             handshakeDeadline = nil
             handshakeFailure = .timedOut

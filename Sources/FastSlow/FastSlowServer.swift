@@ -61,7 +61,8 @@ public final class FastSlowServer: Sendable {
         do {
             listener = try StreamListener(
                 host: configuration.host, port: configuration.port, group: EventLoopGroup(loops: [loop]),
-                configuration: ConnectionConfiguration(inboundBufferLimit: 1 << 20, outboundHighWater: 1 << 20),
+                configuration: ConnectionConfiguration(inboundBufferLimit: 1 << 20, outboundHighWater: 1 << 20,
+                                                       idleTimeout: configuration.idleTimeout, drainTimeout: configuration.drainTimeout),
                 handshakeTimeout: .seconds(10), tls: tls,
                 makeConnection: { (FastSlowCodec(maxMessageSize: maxMessageSize), nil) },
                 onConnection: owner.forward { server, connection in server.accept(connection) },

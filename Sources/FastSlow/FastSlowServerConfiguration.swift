@@ -28,6 +28,13 @@ public struct FastSlowServerConfiguration: Sendable, Hashable {
     public var maxConnections: Int
     /// Serve TLS with this identity (needs the package trait `TLS`). Default nil: plaintext.
     public var tls: TLSServerConfiguration?
+    /// A client that sends and receives nothing for this long is disconnected, a slow request
+    /// waiting for its answer included; nil, the default: never (a slow request may ask for
+    /// any number of seconds, and its answer must arrive).
+    public var idleTimeout: Duration?
+    /// A client whose answers wait without one byte taken for this long (it stopped reading)
+    /// is disconnected; nil: never. Default 60 s.
+    public var drainTimeout: Duration?
 
     /// A configuration; what is left out keeps its default.
     /// - Parameters:
@@ -38,8 +45,13 @@ public struct FastSlowServerConfiguration: Sendable, Hashable {
     ///   - maxPendingSlowRequests: See ``maxPendingSlowRequests``.
     ///   - maxConnections: See ``maxConnections``.
     ///   - tls: See ``tls``.
+    ///   - idleTimeout: See ``idleTimeout``.
+    ///   - drainTimeout: See ``drainTimeout``.
     public init(host: String = "127.0.0.1", port: Int, logFile: String? = nil, maxMessageSize: Int = 1 << 20,
-                maxPendingSlowRequests: Int = 10_000, maxConnections: Int = 10_000, tls: TLSServerConfiguration? = nil) {
+                maxPendingSlowRequests: Int = 10_000, maxConnections: Int = 10_000, tls: TLSServerConfiguration? = nil,
+                idleTimeout: Duration? = nil, drainTimeout: Duration? = .seconds(60)) {
+        self.idleTimeout = idleTimeout
+        self.drainTimeout = drainTimeout
         self.tls = tls
         self.host = host
         self.port = port

@@ -52,11 +52,18 @@ public final class LanternControlServer: Sendable {
     ///   - port: The TLV port; 0 picks a free one. Default 9999.
     ///   - loops: The event loops (threads) the lanterns' connections are spread over; nil,
     ///     the default, one per active core.
+    ///   - idleTimeout: A lantern that sends and receives nothing for this long is
+    ///     disconnected; nil, the default: never (lanterns only listen, and may wait for
+    ///     commands for hours).
+    ///   - drainTimeout: A lantern whose commands wait without one byte taken for this long
+    ///     (it stopped reading) is disconnected; nil: never. Default 60 s.
     /// - Throws: When the address cannot be bound (its reason).
-    public init(host: String = "127.0.0.1", port: Int = 9999, loops: Int? = nil) throws {
+    public init(host: String = "127.0.0.1", port: Int = 9999, loops: Int? = nil, idleTimeout: Duration? = nil,
+                drainTimeout: Duration? = .seconds(60)) throws {
         let owner = ListenerOwner<LanternControlServer>()
         listener = try StreamListener(
-            host: host, port: port, group: .shared(loops: loops ?? EventLoopGroup.defaultServerLoopCount), configuration: ConnectionConfiguration(inboundBufferLimit: 64 << 10, outboundHighWater: 1 << 20),
+            host: host, port: port, group: .shared(loops: loops ?? EventLoopGroup.defaultServerLoopCount), configuration: ConnectionConfiguration(inboundBufferLimit: 64 << 10, outboundHighWater: 1 << 20,
+                                                                                                                     idleTimeout: idleTimeout, drainTimeout: drainTimeout),
             handshakeTimeout: .seconds(10),
             makeConnection: { (LanternServerCodec(), nil) },
             onConnection: owner.forward { server, connection in server.accept(connection) },

@@ -30,6 +30,12 @@ public final class MetricStoreServer: Sendable {
         /// The event loops (threads) connections are spread over, each pinned to one. Default
         /// nil: one per active core.
         public var loops: Int?
+        /// A client that sends and receives nothing for this long is disconnected, so silent
+        /// peers cannot hold ``maxConnections`` forever; nil: never. Default 300 s.
+        public var idleTimeout: Duration?
+        /// A client whose answers wait without one byte taken for this long (it stopped
+        /// reading) is disconnected; nil: never. Default 60 s.
+        public var drainTimeout: Duration?
 
         /// A configuration; every parameter left out keeps its default.
         /// - Parameters:
@@ -39,8 +45,13 @@ public final class MetricStoreServer: Sendable {
         ///   - outputLimit: See ``outputLimit``.
         ///   - tls: See ``tls``.
         ///   - loops: See ``loops``.
+        ///   - idleTimeout: See ``idleTimeout``.
+        ///   - drainTimeout: See ``drainTimeout``.
         public init(dataFile: String? = nil, maxConnections: Int = 1024, maxLineLength: Int = 65_536, outputLimit: Int = 1 << 20,
-                    tls: TLSServerConfiguration? = nil, loops: Int? = nil) {
+                    tls: TLSServerConfiguration? = nil, loops: Int? = nil, idleTimeout: Duration? = .seconds(300),
+                    drainTimeout: Duration? = .seconds(60)) {
+            self.idleTimeout = idleTimeout
+            self.drainTimeout = drainTimeout
             self.loops = loops
             self.tls = tls
             self.dataFile = dataFile
@@ -100,7 +111,8 @@ public final class MetricStoreServer: Sendable {
         do {
             listener = try StreamListener(
                 host: host, port: port, group: .shared(loops: configuration.loops ?? EventLoopGroup.defaultServerLoopCount),
-                configuration: ConnectionConfiguration(inboundBufferLimit: 1 << 20, outboundHighWater: configuration.outputLimit),
+                configuration: ConnectionConfiguration(inboundBufferLimit: 1 << 20, outboundHighWater: configuration.outputLimit,
+                                                       idleTimeout: configuration.idleTimeout, drainTimeout: configuration.drainTimeout),
                 handshakeTimeout: .seconds(10), tls: tls,
                 makeConnection: { (MetricServerCodec(maxLineLength: maxLineLength), nil) },
                 onConnection: owner.forward { server, connection in server.accept(connection) },

@@ -28,12 +28,21 @@ package struct WebSocketConfiguration: Sendable {
     package var deflate: PerMessageDeflateConfiguration?
     /// TLS for a client (`wss://`): nil (the default) connects in plaintext.
     package var tls: TLSConfiguration?
+    /// A connection on which nothing was received or sent for this long is closed; nil (the
+    /// default) never: WebSocket liveness is the heartbeat's business.
+    package var idleTimeout: Duration?
+    /// A connection whose output waits without one byte written for this long (the peer
+    /// stopped reading) is dropped (default 60 s).
+    package var drainTimeout: Duration?
 
     package init(limits: WebSocketSession.Configuration = .init(), maxHandshakeSize: Int = 16 * 1024,
                  connectTimeout: Duration = .seconds(10), handshakeTimeout: Duration = .seconds(10),
                  closeTimeout: Duration = .seconds(5), inboundBufferLimit: Int = 4 << 20,
                  outboundHighWater: Int = 4 << 20, extraHeaders: [(String, String)] = [],
-                 deflate: PerMessageDeflateConfiguration? = nil, tls: TLSConfiguration? = nil) {
+                 deflate: PerMessageDeflateConfiguration? = nil, tls: TLSConfiguration? = nil,
+                 idleTimeout: Duration? = nil, drainTimeout: Duration? = .seconds(60)) {
+        self.idleTimeout = idleTimeout
+        self.drainTimeout = drainTimeout
         self.deflate = deflate
         self.tls = tls
         self.limits = limits
@@ -48,6 +57,7 @@ package struct WebSocketConfiguration: Sendable {
 
     /// The buffer and close settings of the connection underneath.
     package var connection: ConnectionConfiguration {
-        ConnectionConfiguration(inboundBufferLimit: inboundBufferLimit, outboundHighWater: outboundHighWater, closeTimeout: closeTimeout)
+        ConnectionConfiguration(inboundBufferLimit: inboundBufferLimit, outboundHighWater: outboundHighWater, closeTimeout: closeTimeout,
+                                idleTimeout: idleTimeout, drainTimeout: drainTimeout)
     }
 }

@@ -213,6 +213,7 @@ package final class WebSocketConnection: Sendable {
         case .transportFailed(let socketError): .transportFailed(socketError)
         case .outboundFull: .outboundFull
         case .rejected, .probeUnsupported: .invalidControlPayload
+        case .cancelled: .cancelled
         }
     }
 
