@@ -3,10 +3,17 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Locking
+import ConnectionCore
 
 /// The durable side of a ``MetricStoreServer``: every accepted put appended, as its command
 /// line, to a file, and flushed to the disk (`fsync`) before its `ok` goes out.
+///
+/// Appends are made in the same lock acquisition that applies the puts to the store (they take
+/// only the writer's lock and make no system call), so the file holds the puts in the order
+/// the store applied them, across connections. A thread of its own writes and syncs them
+/// (``GroupCommitWriter``): one `fsync` covers every put that arrived while the previous one
+/// ran, and no event loop or cooperative-pool thread waits for the disk. After a failed write
+/// or `fsync` nothing more is acknowledged (fail-stop).
 ///
 /// On start the file is replayed (keys keep their first-put order; a torn last line, written
 /// only in part when the process died, is ignored and reported) and compacted: rewritten with
@@ -17,15 +24,14 @@ final class MetricJournal: Sendable {
         let description: String
     }
 
-    private let descriptor: Int32
-    private let lock = LockedValue(())
+    private let writer: GroupCommitWriter
 
     private init(descriptor: Int32) {
-        self.descriptor = descriptor
+        writer = GroupCommitWriter(descriptor: descriptor, name: "MetricStore journal")
     }
 
     deinit {
-        close(descriptor)
+        writer.close()
     }
 
     /// Replays and compacts `path` (created if missing) and opens it for appending.
@@ -61,16 +67,29 @@ final class MetricJournal: Sendable {
         return (MetricJournal(descriptor: descriptor), storage, notes)
     }
 
-    /// Appends the puts' lines and waits until they are on the disk.
-    /// - Parameter puts: The accepted puts, in order.
-    func append(_ puts: [MetricCommand]) throws(Failure) {
+    /// Accepts the puts' lines after every put appended before (call it in the lock
+    /// acquisition that applies them); then ``wake(_:)`` once unlocked, and wait with
+    /// ``waitUntilDurable(_:)`` before acknowledging them.
+    /// - Throws: ``GroupCommitFailure`` once the journal failed (nothing may be acknowledged).
+    func append(_ puts: [MetricCommand]) throws(GroupCommitFailure) -> GroupCommitWriter.Ticket {
         var bytes: [UInt8] = []
-        for put in puts { bytes += Array(put.line.utf8) }
-        try lock.withLock { (_) throws(Failure) in
-            try Self.writeAll(bytes, to: descriptor)
-            guard fsync(descriptor) == 0 else { throw Failure(description: "fsync failed: \(Self.errnoText())") }
-        }
+        for put in puts { put.append(to: &bytes) }
+        return try writer.append(bytes)
     }
+
+    /// Starts the writer for `ticket` if it was idle.
+    func wake(_ ticket: GroupCommitWriter.Ticket) { writer.wake(ticket) }
+
+    /// Waits until append `sequence` and every one before it are on the disk.
+    func waitUntilDurable(_ sequence: UInt64) async -> Result<Void, GroupCommitFailure> {
+        await writer.waitUntilDurable(sequence)
+    }
+
+    /// Whether a write or `fsync` failed: the server acknowledges nothing more.
+    var hasFailed: Bool { writer.hasFailed }
+
+    /// Stops the writer (it closes the file once idle).
+    func shutDown() { writer.close() }
 
     private static func readAll(_ path: String) throws(Failure) -> [UInt8] {
         let descriptor = systemOpen(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0o644)

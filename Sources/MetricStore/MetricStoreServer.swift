@@ -124,9 +124,10 @@ public final class MetricStoreServer: Sendable {
         owner.attach(self)
     }
 
-    /// A server the app lets go of stops listening.
+    /// A server the app lets go of stops listening and closes its journal.
     deinit {
         listener.stop()
+        journal?.shutDown()
     }
 
     /// Serves until the calling task is cancelled or ``stop()`` is called.
@@ -153,7 +154,7 @@ public final class MetricStoreServer: Sendable {
 
     private func accept(_ connection: StreamConnection) {
         let admitted = shared.withLock { shared -> Bool in
-            guard !stopped.isStopped, shared.connections < configuration.maxConnections else { return false }
+            guard !stopped.isStopped, shared.connections < configuration.maxConnections, journal?.hasFailed != true else { return false }
             shared.connections += 1
             shared.open[ObjectIdentifier(connection)] = connection
             return true
@@ -185,21 +186,21 @@ public final class MetricStoreServer: Sendable {
             }
         }
         var output: [UInt8] = []
-        var puts: [MetricCommand] = []
+        /// The last journal append whose puts are answered in `output`.
+        var journaled: UInt64?
         var closeAfter = false
 
-        /// Journals the puts answered so far, then hands their answers (and everything before
-        /// them) to the connection. False when the connection is gone or the journal failed.
+        /// Waits until the puts answered so far are on the disk, then hands their answers (and
+        /// everything before them) to the connection. False when the connection is gone or the
+        /// journal failed.
         func emit() async -> Bool {
-            if let journal, !puts.isEmpty {
-                do {
-                    try journal.append(puts)
-                } catch {
-                    // Not durable: say so the only way the protocol can, and stop.
+            if let journal, let sequence = journaled {
+                guard case .success = await journal.waitUntilDurable(sequence) else {
+                    // Not durable: acknowledge nothing, and stop (fail-stop).
                     connection.abort()
                     return false
                 }
-                puts.removeAll(keepingCapacity: true)
+                journaled = nil
             }
             guard !output.isEmpty else { return true }
             defer { output = [] }
@@ -219,7 +220,17 @@ public final class MetricStoreServer: Sendable {
             while index < lines.count {
                 // A run of lines under one lock acquisition, up to a get whose answer needs more
                 // than one piece.
+                var ticket: GroupCommitWriter.Ticket?
+                var journalFailed = false
                 let unfinished = shared.withLock { shared -> (key: String, cursor: MetricGetCursor)? in
+                    var puts: [MetricCommand] = []
+                    // The puts go to the journal in this same lock acquisition: the file keeps
+                    // the order in which the store applied them, across connections.
+                    defer {
+                        if let journal, !puts.isEmpty {
+                            do { ticket = try journal.append(puts) } catch { journalFailed = true }
+                        }
+                    }
                     while index < lines.count {
                         let line = lines[index]
                         index += 1
@@ -235,6 +246,14 @@ public final class MetricStoreServer: Sendable {
                         if output.count >= Self.bytesPerSend { return nil }
                     }
                     return nil
+                }
+                if journalFailed {
+                    connection.abort()
+                    break receiving
+                }
+                if let ticket {
+                    journal?.wake(ticket)
+                    journaled = ticket.sequence
                 }
                 if let (key, start) = unfinished {
                     var cursor = start

@@ -1,0 +1,129 @@
+import Foundation
+import Locking
+#if canImport(Darwin)
+import Darwin
+#elseif canImport(Glibc)
+import Glibc
+#endif
+
+/// An append-only file written by a thread of its own with group commit: callers append from
+/// any context (even under a lock of their own: an append takes only this writer's lock and
+/// makes no system call), then wait until their bytes are on the disk. The thread writes
+/// everything appended since its last batch with one `write` and one `fsync`, so the file
+/// costs one `fsync` per batch however many connections append, and no event loop or
+/// cooperative-pool thread ever blocks on the disk. ``GroupCommitState`` holds the rules.
+package final class GroupCommitWriter: Sendable {
+    /// Why an append failed or was not made durable.
+    package typealias Failure = GroupCommitFailure
+    package typealias Waiter = CheckedContinuation<Result<Void, GroupCommitFailure>, Never>
+
+    /// An accepted append: wait for it with ``waitUntilDurable(_:)`` after ``wake(_:)``.
+    package struct Ticket: Sendable, Hashable {
+        /// The append's number, in file order.
+        package let sequence: UInt64
+        /// The writer was idle: wake it (outside any lock).
+        let wake: Bool
+    }
+
+    private let state = LockedValue(GroupCommitState<Waiter>())
+    private let wakeup = DispatchSemaphore(value: 0)
+    private let descriptor: Int32
+    private let sync: @Sendable (Int32) -> Int32
+
+    /// Starts the writer thread for `descriptor` (open for appending); the writer closes it
+    /// after ``close()``.
+    /// - Parameter sync: flushes the descriptor to the disk, returning 0 or -1 with `errno`
+    ///   set (`fsync`; tests inject failures here).
+    package init(descriptor: Int32, name: String, sync: @escaping @Sendable (Int32) -> Int32 = { fsync($0) }) {
+        self.descriptor = descriptor
+        self.sync = sync
+        let thread = Thread { [self] in run() }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Accepts `bytes` after everything appended before. Call ``wake(_:)`` with the ticket
+    /// once any lock of the caller's is released.
+    /// - Throws: ``Failure`` once a batch failed (fail-stop) or the writer is closed.
+    package func append(_ bytes: [UInt8]) throws(Failure) -> Ticket {
+        let (sequence, wake) = try state.withLock { (state) throws(Failure) in try state.append(bytes) }
+        return Ticket(sequence: sequence, wake: wake)
+    }
+
+    /// Wakes the writer for `ticket` if it was idle.
+    package func wake(_ ticket: Ticket) {
+        if ticket.wake { wakeup.signal() }
+    }
+
+    /// Waits until the append `sequence` (and every one before it) is on the disk.
+    /// - Returns: success, or why it will never be.
+    package func waitUntilDurable(_ sequence: UInt64) async -> Result<Void, Failure> {
+        await withCheckedContinuation { continuation in
+            let ready = state.withLock { $0.wait(for: sequence, continuation) }
+            if let (waiter, outcome) = ready { waiter.resume(returning: outcome) }
+        }
+    }
+
+    /// Whether a write or `fsync` failed (then every append fails).
+    package var hasFailed: Bool {
+        state.withLock { if case .failed = $0.failure { true } else { false } }
+    }
+
+    /// Refuses further appends, fails the waiters, and lets the thread finish (it writes
+    /// nothing more and closes the file).
+    package func close() {
+        let waiters = state.withLock { $0.close() }
+        for (waiter, outcome) in waiters { waiter.resume(returning: outcome) }
+        wakeup.signal()
+    }
+
+    private func run() {
+        while true {
+            wakeup.wait()
+            while let batch = state.withLock({ $0.takeBatch() }) {
+                let error = write(batch.bytes)
+                let done = state.withLock { $0.batchFinished(upTo: batch.upTo, error: error) }
+                for (waiter, outcome) in done { waiter.resume(returning: outcome) }
+            }
+            if state.withLock({ $0.failure != nil }) {
+                // Closed or failed: nothing more is written; the file is closed.
+                _ = systemClose(descriptor)
+                return
+            }
+        }
+    }
+
+    /// Writes and syncs `bytes`; nil, or what failed.
+    private func write(_ bytes: [UInt8]) -> String? {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { buffer -> Int in
+                guard let base = buffer.baseAddress else { return 0 }
+                return systemWrite(descriptor, base + offset, buffer.count - offset)
+            }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else { return "write failed: \(String(cString: strerror(errno)))" }
+            offset += written
+        }
+        guard sync(descriptor) == 0 else { return "fsync failed: \(String(cString: strerror(errno)))" }
+        return nil
+    }
+}
+
+/// `write(2)` by its module's name.
+private func systemWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
+    #if canImport(Darwin)
+    Darwin.write(descriptor, bytes, count)
+    #else
+    Glibc.write(descriptor, bytes, count)
+    #endif
+}
+
+/// `close(2)` by its module's name.
+private func systemClose(_ descriptor: Int32) -> Int32 {
+    #if canImport(Darwin)
+    Darwin.close(descriptor)
+    #else
+    Glibc.close(descriptor)
+    #endif
+}
