@@ -57,7 +57,7 @@ let package = Package(
         // client on the connection core, and the control server of its test stand.
         .target(name: "Lantern", dependencies: ["ConnectionCore", "Locking"]),
         // The lantern test stand: the TLV control server with a JSON API and a live web page.
-        .target(name: "LanternStand", dependencies: ["Lantern", "WebServer", "WebSocketIO", "SensorWire", "Locking"]),
+        .target(name: "LanternStand", dependencies: ["ConnectionCore", "Lantern", "WebServer", "WebSocketIO", "SensorWire", "Locking"]),
         // The command-line tool: demo, hub, watch, status, metrics, fastslow, lantern.
         .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "MetricStore", "FastSlow", "Lantern", "LanternStand", "SensorAgent", "SensorWire", "WebSocketCore", "ConnectionCore", "Locking"]),
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.
@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore", "UTF8Validation", "TestSupport", "FuzzTargets"]),
         .testTarget(name: "WebSocketIOTests", dependencies: ["WebSocketIO", "WebSocketCore", "ConnectionCore", "TCPTransport", "TestSupport"]),
-        .testTarget(name: "SensorHubTests", dependencies: ["SensorHub", "SensorWire", "SensorStream", "MetricStore", "FastSlow", "Lantern", "WebSocketIO", "WebSocketCore", "TestSupport", "Locking"]),
+        .testTarget(name: "SensorHubTests", dependencies: ["ConnectionCore", "SensorHub", "SensorWire", "SensorStream", "MetricStore", "FastSlow", "Lantern", "WebSocketIO", "WebSocketCore", "TestSupport", "Locking"]),
         .testTarget(name: "SensorStreamTests", dependencies: ["SensorStream", "ConnectionCore", "SensorWire", "UTF8Validation", "SensorHub", "WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport", "Locking"],
                     exclude: ["JSONTestSuite"]),
     ],

@@ -111,8 +111,14 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     /// Takes the next message and every further one already received (up to `limit`), in
     /// order: one wake-up for a burst. Nil once the connection has ended. Three lock
     /// acquisitions when it has to wait (look and reserve, register, take the rest), one when
-    /// messages are queued.
+    /// messages are queued (then the task yields once before it takes them, so a consumer
+    /// that is never out of work still lets the other tasks run).
     package func receiveBatch(limit: Int = 256) async -> [any Sendable]? {
+        // Fairness on the cooperative pool: a consumer that always finds messages waiting (a
+        // peer flooding a server) never suspends on its own and would keep a pool thread from
+        // every other task; it steps aside once per batch, before it takes the messages (so
+        // they still count as received-and-waiting meanwhile, e.g. for a request deadline).
+        if state.withLock({ $0.hasQueuedItems }) { await Task.yield() }
         var wake = false
         let (queued, receiverID) = withState { state -> ([any Sendable], UInt64) in
             let messages = state.takeQueuedMessages(limit: limit, configuration: configuration, wake: &wake)

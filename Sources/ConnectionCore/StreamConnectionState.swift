@@ -289,6 +289,9 @@ package struct StreamConnectionState: Sendable {
         return .empty
     }
 
+    /// Whether the inbox holds anything a consumer would take without waiting.
+    var hasQueuedItems: Bool { inboxHead < inbox.count }
+
     /// A consumer took messages with ``takeQueuedMessages(limit:configuration:wake:)`` first:
     /// like ``takeNext(configuration:wake:)``, it may be answering them, so a close waits.
     mutating func consumerTookMessage() {

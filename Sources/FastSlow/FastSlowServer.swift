@@ -83,6 +83,12 @@ public final class FastSlowServer: Sendable {
     /// Clients connected now.
     public var connectionCount: Int { shared.withLock { $0.clients.count } }
 
+    /// Each client's buffers (answers waiting, requests buffered, whether it is read), for
+    /// statistics and tests.
+    package var connectionBuffers: [StreamConnection.Buffers] {
+        shared.withLock { $0.clients.values.map(\.connection) }.map(\.buffers)
+    }
+
     /// Serves until the calling task is cancelled or ``stop()`` is called.
     public func run() async {
         await stopped.wait { self.stop() }

@@ -182,6 +182,29 @@ package final class Hub: Sendable {
     /// How many app connections subscribe to `sensorID`.
     package func subscriberCount(_ sensorID: String) -> Int { shared.withLock { $0.state.subscribers(of: sensorID).count } }
 
+    /// One open connection as statistics and tests see it.
+    package struct ConnectionSnapshot: Sendable {
+        /// The hub's number for the peer.
+        package let peer: UInt64
+        /// Whether it announced itself as an agent.
+        package let isAgent: Bool
+        /// The name of the event loop it runs on.
+        package let loop: String
+        /// What it holds in memory, and whether it is read.
+        package let buffers: StreamConnection.Buffers
+    }
+
+    /// Every open connection: its role, loop and buffers.
+    package var connectionSnapshots: [ConnectionSnapshot] {
+        let connections = shared.withLock { shared in shared.connections.map { ($0.key, shared.agents.contains($0.key), $0.value) } }
+        return connections.sorted { $0.0 < $1.0 }.map { peer, isAgent, connection in
+            ConnectionSnapshot(peer: peer, isAgent: isAgent, loop: connection.core.loop.name, buffers: connection.core.buffers)
+        }
+    }
+
+    /// Readings dropped for slow subscribers since the start.
+    package var droppedReadings: Int { shared.withLock { $0.droppedTotal } }
+
     // MARK: Peers
 
     private func serve(_ connection: WebSocketConnection) async {

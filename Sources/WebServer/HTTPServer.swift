@@ -63,6 +63,12 @@ package final class HTTPServer: Sendable {
 
     deinit { stop() }
 
+    /// Each open connection's buffers (responses waiting, requests buffered, whether it is
+    /// read), for statistics and tests.
+    package var connectionBuffers: [StreamConnection.Buffers] {
+        connections.withLock { Array($0.values) }.map(\.buffers)
+    }
+
     /// Stops listening and drops every connection.
     package func stop() {
         stopAccepting()
@@ -89,18 +95,30 @@ package final class HTTPServer: Sendable {
     /// upgraded connection and its request, for the WebSocket handler.
     private static func serve(_ connection: StreamConnection, requestTimeout: Duration, webSocketConfiguration: WebSocketConfiguration,
                               handler: Handler, upgrades: Bool, onRejection: @Sendable (String) -> Void) async -> (WebSocketConnection, HTTPRequest)? {
+        var answered = false
         while true {
             // The deadline is a loop timer, cancelled as soon as the request is in (a sleeping
             // task per request would stay allocated until its deadline even when cancelled).
             let expired = LockedValue(false)
+            let idleAfterAnswer = answered
             let deadline = connection.loop.schedule(at: .now + requestTimeout) {
+                // A request that arrived in time but waits for this task (a busy cooperative
+                // pool) is not late: the timeout is the peer's, not ours.
+                guard connection.inboundBufferedBytes == 0 else { return }
                 expired.withLock { $0 = true }
-                connection.abort()
+                if idleAfterAnswer {
+                    // Keep-alive idle: close with a FIN after what was sent. A reset would make
+                    // the peer's kernel drop a response it has not read yet.
+                    Task { _ = await connection.close("idle") }
+                } else {
+                    connection.abort()
+                }
             }
             let received = await connection.receiveBatch()
             deadline.cancel()
             if expired.withLock({ $0 }) {
-                onRejection("\(connection.remoteAddress): no complete request within \(requestTimeout)")
+                if !idleAfterAnswer { onRejection("\(connection.remoteAddress): no complete request within \(requestTimeout)") }
+                _ = await connection.close("idle")
                 return nil
             }
             guard let batch = received else { break }
@@ -129,6 +147,7 @@ package final class HTTPServer: Sendable {
                 let response = await handler(request)
                 let keepAlive = request.keepAlive && !request.isWebSocketUpgrade
                 guard (try? await connection.send(HTTPResponseMessage(response: response, keepAlive: keepAlive))) != nil else { return nil }
+                answered = true
                 if !keepAlive {
                     _ = await connection.close("done")
                     return nil

@@ -19,8 +19,10 @@ struct LosslessDeliveryTests {
         try await client.connect()
         var readings = client.readings("S1", buffering: .lossless(256)).makeAsyncIterator()
         #expect(await readings.next().map(Self.seq) == 0)
-        // The loop stops taking readings here.
+        // The loop stops taking readings here. (The pause and the count of the receive loop's
+        // waits are set by two threads: wait for both.)
         #expect(await eventually { client.engine.connectionBacklog?.readingPaused == true }, "the connection paused reading the socket")
+        #expect(await eventually { client.statistics.losslessWaits >= 1 }, "the receive loop waited for the lossless consumer")
         let backlog = try #require(client.engine.connectionBacklog)
         #expect(backlog.inboxBytes <= 4 << 20 + 256 * 1024, "the inbox stays near its 4 MiB limit: \(backlog.inboxBytes)")
         // (Whether the sender is blocked yet depends on the kernel's socket buffers, which

@@ -27,7 +27,8 @@ package final class ReadingFlood: Sendable {
                 var offset = 0
                 while offset < stream.count {
                     let end = min(stream.count, offset + 64 * 1024)
-                    try peer.write(Array(stream[offset..<end]))
+                    // As long as the client holds TCP back (a paused consumer on a loaded machine).
+                    try peer.write(Array(stream[offset..<end]), timeout: .seconds(120))
                     offset = end
                 }
                 return peer

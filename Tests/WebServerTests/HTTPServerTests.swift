@@ -149,3 +149,57 @@ struct HTTPServerTests {
         }
     }
 }
+
+@Suite("HTTP server under a flood of pipelined requests whose responses are never read", .timeLimit(.minutes(3)))
+struct HTTPServerFloodTests {
+    @Test("1,000 pipelined GETs of 16 KiB each from a client that never reads: it is paused, not dropped; another client is answered at once; the flooder gets every response once it reads")
+    func flood() async throws {
+        let body = Array(String(repeating: "b", count: 16 << 10).utf8)
+        var routes = HTTPRoutes()
+        routes.add("GET", "/big") { _ in HTTPResponse(status: 200, contentType: "text/plain", body: body) }
+        routes.add("GET", "/") { _ in HTTPResponse(status: 200, contentType: "text/plain", body: Array("hi".utf8)) }
+        let table = routes
+        let server = try HTTPServer(port: 0, handler: { await table.respond(to: $0) })
+        defer { server.stop() }
+        let count = 1000
+        let flooder = RawPeer(socket: try TCPConnector.connect(host: "127.0.0.1", port: server.port, timeout: .seconds(5), receiveBuffer: 4096))
+        defer { flooder.close() }
+        let requests = Array(String(repeating: "GET /big HTTP/1.1\r\nHost: x\r\n\r\n", count: count).utf8)
+        try flooder.write(requests, timeout: .seconds(10))
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !server.connectionBuffers.contains(where: { $0.readingPausedForOutput }) && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(server.connectionBuffers.contains { $0.readingPausedForOutput }, "the flooder's reading never paused for its output")
+        // Another client is answered at once, ten times.
+        let prober = try RawPeer(socket: TCPConnector.connect(host: "127.0.0.1", port: server.port, timeout: .seconds(5)))
+        defer { prober.close() }
+        var slowest = Duration.zero
+        for _ in 0..<10 {
+            let started = ContinuousClock.now
+            let (status, body) = try await onThread {
+                try prober.write(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+                let response = try HTTPServerTests.Responses(prober).next()
+                return (response.status, response.body)
+            }
+            slowest = max(slowest, ContinuousClock.now - started)
+            #expect(status == 200 && body == "hi")
+        }
+        // Behind the flood it would never be answered; the bound leaves room for a loaded machine.
+        #expect(slowest < .seconds(3), "the slowest round trip took \(slowest)")
+        for buffers in server.connectionBuffers {
+            #expect(buffers.pendingOutput <= (4 << 20) + (64 << 10), "\(buffers.pendingOutput) bytes of responses wait for one client")
+        }
+        // Once it reads, every response arrives whole.
+        let complete = try await onThread { () -> Int in
+            let flooded = HTTPServerTests.Responses(flooder)
+            var complete = 0
+            for _ in 0..<count {
+                guard let response = try? flooded.next(), response.status == 200, response.body.utf8.count == 16 << 10 else { break }
+                complete += 1
+            }
+            return complete
+        }
+        #expect(complete == count)
+    }
+}

@@ -1,0 +1,72 @@
+import FastSlow
+import Foundation
+import Testing
+import TestSupport
+
+@Suite("FastSlow server under a flood of requests whose answers are never read", .timeLimit(.minutes(3)))
+struct FastSlowFloodTests {
+    @Test("250,000 pipelined fast requests from a client that never reads: it is paused, not dropped; another client is answered at once; the flooder gets every answer once it reads")
+    func flood() async throws {
+        let server = try FastSlowServer(configuration: .init(port: 0))
+        defer { server.stop() }
+        // About 27 bytes an answer: 6.7 MB, past the server's kernel send buffer (tcp_wmem's
+        // 4 MiB at most) plus its 1 MiB high-water mark.
+        let count = 250_000
+        let flooder = RawPeer(socket: try TCPConnector.connect(host: "127.0.0.1", port: server.port, timeout: .seconds(5), receiveBuffer: 4096))
+        defer { flooder.close() }
+        let request = DelimitedFramer.frame(WrapperMessage.requestForFastResponse.encoded)
+        let requests = Array(Array(repeating: request, count: count).joined())
+        // Written from a thread of its own: once the server stops reading, the write waits.
+        let written = Task.detached { try? await onThread { try flooder.write(requests, timeout: .seconds(30)) } }
+        let paused = try await pollUntil(timeout: .seconds(30)) { server.connectionBuffers.contains { $0.readingPausedForOutput } }
+        #expect(paused, "the flooder's reading never paused for its output")
+        // Another client is answered at once, ten times.
+        let prober = try FastSlowPeer(port: server.port)
+        defer { prober.peer.close() }
+        var slowest = Duration.zero
+        for _ in 0..<10 {
+            let started = ContinuousClock.now
+            let answer = try await onThread { () -> WrapperMessage in
+                try prober.send(.requestForFastResponse)
+                return try prober.receive()
+            }
+            slowest = max(slowest, ContinuousClock.now - started)
+            guard case .fastResponse = answer else {
+                Issue.record("the prober got \(answer)")
+                return
+            }
+        }
+        // Behind the flood it would never be answered; the bound leaves room for a loaded machine.
+        #expect(slowest < .seconds(3), "the slowest fast round trip took \(slowest)")
+        for buffers in server.connectionBuffers {
+            #expect(buffers.pendingOutput <= (1 << 20) + (64 << 10), "\(buffers.pendingOutput) bytes of answers wait for one client")
+        }
+        #expect(server.connectionCount == 2, "the flooder was dropped")
+        // Once it reads, every answer arrives, each a fast response.
+        let answers = try await onThread { () -> Int in
+            var framer = DelimitedFramer()
+            var bodies: [[UInt8]] = []
+            let deadline = ContinuousClock.now + .seconds(30)
+            while bodies.count < count && ContinuousClock.now < deadline {
+                let bytes = try flooder.read(count: 1, timeout: .seconds(5))
+                if bytes.isEmpty { break }
+                try framer.feed(bytes, into: &bodies)
+            }
+            return bodies.filter { body in
+                if case .fastResponse? = try? WrapperMessage.decode(body) { true } else { false }
+            }.count
+        }
+        _ = await written.value
+        #expect(answers == count)
+    }
+}
+
+/// Polls `condition` every 10 ms until it holds or `timeout` passes; whether it held.
+func pollUntil(timeout: Duration, _ condition: @Sendable () -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    return condition()
+}
