@@ -20,7 +20,8 @@ enum Connections {
     /// The child: a hub on a free port with simulated agents; prints the port, serves until
     /// its standard input closes.
     static func serveHub() async throws {
-        let hub = try Hub(maxBacklog: 1 << 20)
+        // Two loops, as `sensorctl hub --loops 2` (the default on this 2-core machine).
+        let hub = try Hub(maxBacklog: 1 << 20, group: .shared(loops: 2))
         let simulation = Simulation(hub: hub, agents: 10, sensorsPerAgent: 10, rate: 10)
         _ = await simulation.ready()
         FileHandle.standardOutput.write(Data("port \(hub.port)\n".utf8))

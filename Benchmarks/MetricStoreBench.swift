@@ -13,9 +13,10 @@ enum MetricStoreBench {
         var roundTrips: [Duration] = []
     }
 
-    /// The child: our server on a free port; prints the port, serves until stdin closes.
-    static func serve() async throws {
-        let server = try MetricStoreServer(port: 0)
+    /// The child: our server on a free port (with `loops` event loops; nil: one per core);
+    /// prints the port, serves until stdin closes.
+    static func serve(loops: Int? = nil) async throws {
+        let server = try MetricStoreServer(port: 0, configuration: .init(loops: loops))
         FileHandle.standardOutput.write(Data("port \(server.port)\n".utf8))
         _ = await Task.detached { FileHandle.standardInput.readDataToEndOfFile() }.value
         server.stop()
@@ -92,6 +93,60 @@ enum MetricStoreBench {
         let seconds = (ContinuousClock.now - start).secondsValue
         precondition(answers.count == puts * 4 && Array(answers.prefix(4)) == Array("ok\n\n".utf8), "wrong answers")
         return Double(puts) / seconds
+    }
+
+    /// The server's share with `connections` bare senders at once (each a writer and a
+    /// reader thread, `puts / connections` pre-encoded puts each); puts per second from the
+    /// first byte written to the last answer read on every connection.
+    static func bareSenders(executable: String, arguments: [String], connections: Int, puts: Int) throws -> Double {
+        let (child, port, input) = try start(executable, arguments)
+        defer {
+            try? input.fileHandleForWriting.close()
+            child.waitUntilExit()
+        }
+        let each = puts / connections
+        let streams = (0..<connections).map { connection -> [UInt8] in
+            var lines: [UInt8] = []
+            lines.reserveCapacity(each * 26)
+            for index in 0..<each { lines += Array("put c\(connection)k\(index % 100) \(index).5 \(index)\n".utf8) }
+            return lines
+        }
+        let peers = try (0..<connections).map { _ in RawPeer(socket: try TCPConnector.connect(host: "127.0.0.1", port: port, timeout: .seconds(5))) }
+        defer { for peer in peers { peer.close() } }
+        let done = DispatchGroup()
+        let start = ContinuousClock.now
+        for (peer, stream) in zip(peers, streams) {
+            Thread { try? peer.write(stream, timeout: .seconds(300)) }.start()
+            done.enter()
+            Thread {
+                let answers = (try? peer.read(count: each * 4, timeout: .seconds(300))) ?? []
+                precondition(answers.count == each * 4, "wrong answers")
+                done.leave()
+            }.start()
+        }
+        done.wait()
+        return Double(each * connections) / (ContinuousClock.now - start).secondsValue
+    }
+
+    /// The server's share (bare senders) with 1 and 8 connections on 1 and 2 event loops,
+    /// each configuration sampled in turn.
+    static func serverShare(executable: String, puts: Int, samples: Int) async throws {
+        for connections in [1, 8] {
+            var rates: [Int: [Double]] = [:]
+            for _ in 0..<samples {
+                for loops in [1, 2] {
+                    let rate = try await Task.detached {
+                        try bareSenders(executable: executable, arguments: ["--serve-metrics", "\(loops)"], connections: connections, puts: puts)
+                    }.value
+                    rates[loops, default: []].append(rate)
+                }
+            }
+            for loops in [1, 2] {
+                let sorted = (rates[loops] ?? []).sorted()
+                print("metricstore: server share, \(connections) connection\(connections == 1 ? "" : "s"), --loops \(loops)".padding(toLength: 52, withPad: " ", startingAt: 0)
+                      + String(format: "pipelined puts %.3f M/s [%.3f ... %.3f]", sorted[sorted.count / 2] / 1e6, sorted.first! / 1e6, sorted.last! / 1e6))
+            }
+        }
     }
 
     static func report(_ name: String, executable: String, arguments: [String], puts: Int, samples: Int) async throws {

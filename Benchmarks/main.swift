@@ -64,7 +64,7 @@ func encodeClientFrames(keys: inout some MaskingKeySource) -> Benchmark.Work {
 }
 
 if CommandLine.arguments.dropFirst().first == "--serve-metrics" {
-    try await MetricStoreBench.serve()
+    try await MetricStoreBench.serve(loops: CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) })
     exit(0)
 }
 
@@ -75,6 +75,11 @@ if CommandLine.arguments.dropFirst().first == "--serve-fastslow" {
 
 if CommandLine.arguments.dropFirst().first == "--serve-hub" {
     try await Connections.serveHub()
+    exit(0)
+}
+
+if CommandLine.arguments.dropFirst().first == "--serve-fanout" {
+    try await FanOut.serve(loops: CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 1)
     exit(0)
 }
 
@@ -260,6 +265,7 @@ if filter.map({ "metricstore".contains($0) }) ?? true {
     } else {
         print("metricstore: Python asyncio peer skipped (no python3)")
     }
+    try await MetricStoreBench.serverShare(executable: CommandLine.arguments[0], puts: puts, samples: runs)
 }
 
 if filter.map({ "fastslow".contains($0) }) ?? true {
@@ -310,11 +316,16 @@ if filter.map({ "wire".contains($0) || $0 == "tls" || $0 == "compression" }) ?? 
     try await WireCost.report(samples: samples)
 }
 
+if filter.map({ "fan-out".contains($0) }) ?? true {
+    // The hub in its own process with 1 and 2 event loops; raw agents and subscribers here.
+    try await FanOut.report(samples: min(samples, 3))
+}
+
 if filter.map({ "connections".contains($0) }) ?? true {
     // 10,000 idle app connections and 1,000 active subscribers on one hub (its own process).
     let report = try await Connections.run(idle: 10_000, active: 1_000, window: .seconds(3))
     let perConnection = (report.hubRSSIdleMiB - report.hubRSSBaseMiB) * 1024 / Double(report.idle)
-    print(String(format: "connections: hub threads %d at start, %d with %d idle + %d active connections",
+    print(String(format: "connections: hub (--loops 2) threads %d at start, %d with %d idle + %d active connections",
                  report.hubThreadsIdle, report.hubThreadsLoaded, report.idle, report.active))
     print(String(format: "connections: hub resident memory %.0f MiB at start, %.0f MiB with %d idle (%.1f KiB per connection), %.0f MiB with the active ones",
                  report.hubRSSBaseMiB, report.hubRSSIdleMiB, report.idle, perConnection, report.hubRSSLoadedMiB))

@@ -1,8 +1,9 @@
 import ConnectionCore
 import Locking
 
-/// A metric store server: many clients at once over TCP, each on the shared event loop, all
-/// sharing one ``MetricStorage``; optionally durable (see ``Configuration/dataFile``).
+/// A metric store server: many clients at once over TCP, spread over a group of event loops
+/// (one per core by default), all sharing one ``MetricStorage``; optionally durable (see
+/// ``Configuration/dataFile``).
 ///
 /// ```swift
 /// let server = try MetricStoreServer(port: 8888)
@@ -10,8 +11,10 @@ import Locking
 /// ```
 ///
 /// One slow or malicious client never stalls the others: a client's answers wait in its own
-/// bounded output; while more than ``Configuration/outputLimit`` bytes wait, its commands are
-/// no longer read (TCP holds it back). A line over ``Configuration/maxLineLength`` bytes gets
+/// bounded output, a large `get` answer is produced in pieces as the client reads it, and
+/// while more than ``Configuration/outputLimit`` bytes wait its commands are no longer read
+/// (TCP holds it back) until half of them are gone; a client that reads nothing for
+/// ``Configuration/drainTimeout`` is dropped. A line over ``Configuration/maxLineLength`` bytes gets
 /// `error\nwrong command\n\n` and the connection is closed.
 public final class MetricStoreServer: Sendable {
     /// The server's limits and durability.

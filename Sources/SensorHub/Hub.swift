@@ -66,8 +66,8 @@ package final class Hub: Sendable {
     private let overflow: SubscriberOverflow
     private let agentToken: String?
     private let registryFile: String?
-    /// Serializes registry writes (a file write is not made under the state lock).
-    private let registryWriter = LockedValue(())
+    /// Saves the registry file on a thread of its own (nil without a file).
+    private let registryWriter: SnapshotFileWriter?
     private let shared: LockedValue<Shared>
     /// The hub's clock for command deadlines: time since it started.
     private let started = ContinuousClock.now
@@ -114,6 +114,16 @@ package final class Hub: Sendable {
                  tls: TLSServerContext? = nil, group: EventLoopGroup = .shared(loops: EventLoopGroup.defaultServerLoopCount)) throws(WebSocketError) {
         self.agentToken = agentToken
         self.registryFile = registryFile
+        registryWriter = registryFile.map { path in
+            SnapshotFileWriter(name: "SensorStream registry") { bytes in
+                do throws(AtomicFile.Failure) {
+                    try AtomicFile.write(bytes, to: path)
+                    return nil
+                } catch {
+                    return error.reason
+                }
+            }
+        }
         shared = LockedValue(Shared(devices: DeviceRegistry(restoring: savedDevices), commands: CommandRouter(timeout: commandTimeout)))
         let configuration = WebSocketConfiguration(limits: .init(maxFrameSize: maxMessageSize, maxMessageSize: maxMessageSize),
                                                    closeTimeout: .seconds(2), deflate: deflate)
@@ -144,6 +154,11 @@ package final class Hub: Sendable {
         self.maxBacklog = maxBacklog
         self.overflow = overflow
         owner.attach(self)
+    }
+
+    /// A hub the app lets go of finishes its registry writer (what is pending is written).
+    deinit {
+        registryWriter?.close()
     }
 
     /// Stops accepting, closes every connection with 1001 (going away) and waits for them.
@@ -224,6 +239,7 @@ package final class Hub: Sendable {
         reading: while let batch = await connection.receiveBatch() {
             var outbox = Outbox()
             var replies: [String] = []
+            var registryChanged = false
             for message in batch {
                 guard case .text(let text) = message, let envelope = SensorProtocol.decode(text) else {
                     eventsContinuation.yield(.skippedMessage(peer: peer, reason: "not a JSON envelope"))
@@ -240,7 +256,7 @@ package final class Hub: Sendable {
                         refusal = "invalid agent token"
                         break
                     }
-                    handleDeviceAgent(deviceMessage, from: peer, into: &outbox, replies: &replies)
+                    handleDeviceAgent(deviceMessage, from: peer, into: &outbox, replies: &replies, registryChanged: &registryChanged)
                 } else if let clientMessage = ClientMessage(envelope) {
                     if !announced {
                         announced = true
@@ -272,6 +288,8 @@ package final class Hub: Sendable {
                     eventsContinuation.yield(.skippedMessage(peer: peer, reason: "unknown event \(envelope.event)"))
                 }
             }
+            // A change is on the disk before it is acknowledged.
+            if registryChanged { await saveRegistry() }
             if !replies.isEmpty { try? connection.sendNow(texts: replies) }
             if let refusal {
                 send(outbox)
@@ -325,7 +343,8 @@ package final class Hub: Sendable {
 
     /// A device agent's message: registry changes, their acks (`replies`, to the agent), and
     /// what apps see (connection status, readings).
-    private func handleDeviceAgent(_ message: AgentToHub, from peer: UInt64, into outbox: inout Outbox, replies: inout [String]) {
+    private func handleDeviceAgent(_ message: AgentToHub, from peer: UInt64, into outbox: inout Outbox, replies: inout [String],
+                                   registryChanged: inout Bool) {
         func ack(_ id: String, _ outcome: DeviceRegistry.Outcome) {
             replies.append(SensorProtocol.encode(HubToAgent.ack(requestID: id, status: outcome.status, error: outcome.error).envelope))
         }
@@ -350,7 +369,7 @@ package final class Hub: Sendable {
                 if outcome.status == 200 { outbox.add(shared.state.sensorAdded(device.id, by: peer)) }
                 return outcome
             }
-            if outcome.status == 200 { saveRegistry() }
+            if outcome.status == 200 { registryChanged = true }
             ack(id, outcome)
         case .disconnect(let id, let deviceID), .delete(let id, let deviceID):
             let delete = if case .delete = message { true } else { false }
@@ -359,7 +378,7 @@ package final class Hub: Sendable {
                 if outcome.status == 200 { outbox.add(shared.state.sensorRemoved(deviceID, by: peer)) }
                 return outcome
             }
-            if delete && outcome.status == 200 { saveRegistry() }
+            if delete && outcome.status == 200 { registryChanged = true }
             ack(id, outcome)
         case .event(let id, let deviceID, let service, let data):
             let outcome = shared.withLock { shared -> DeviceRegistry.Outcome in
@@ -379,22 +398,19 @@ package final class Hub: Sendable {
         }
     }
 
-    /// Writes the registry file (if any) before the change is acknowledged: one writer at a
-    /// time, the snapshot taken under the state lock, the write made outside it.
-    private func saveRegistry() {
-        guard let registryFile else { return }
-        registryWriter.withLock { _ in
-            let saved = shared.withLock { $0.devices.saved }
-            do throws(RegistryFile.Failure) {
-                try RegistryFile.write(saved, to: registryFile)
-            } catch {
-                eventsContinuation.yield(.skippedMessage(peer: 0, reason: "device registry \(registryFile) not saved: \(error.reason)"))
-            }
+    /// Saves the registry file (if any) and waits until it is on the disk: the snapshot is
+    /// taken and handed to the writer under the state lock (so versions follow the states
+    /// they show), the write is made by the writer's thread while this task is suspended.
+    private func saveRegistry() async {
+        guard let registryWriter, let registryFile else { return }
+        let ticket = shared.withLock { registryWriter.enqueue(RegistryFile.encode($0.devices.saved)) }
+        guard let ticket else { return }
+        registryWriter.wake(ticket)
+        if let reason = await registryWriter.waitUntilSaved(ticket.version) {
+            eventsContinuation.yield(.skippedMessage(peer: 0, reason: "device registry \(registryFile) not saved: \(reason)"))
         }
     }
 
-    /// An app's command: to the device's agent (answered when it responds, or with 504 at the
-    /// deadline), or answered at once (404).
     private func routeCommand(from app: UInt64, requestID: String, sensorID: String, service: String, data: JSONValue, into outbox: inout Outbox) {
         let now = started.duration(to: .now)
         let (route, agentConnection) = shared.withLock { shared -> (CommandRouter.Route, WebSocketConnection?) in

@@ -29,13 +29,18 @@ package enum RegistryFile {
 
     /// Replaces the file with `saved`.
     package static func write(_ saved: [String: [Device]], to path: String) throws(Failure) {
-        var bytes: [UInt8] = []
-        JSONSerializer.append(["agents": .object(saved.mapValues { .array($0.map(\.storedValue)) })], to: &bytes)
-        bytes.append(UInt8(ascii: "\n"))
         do {
-            try AtomicFile.write(bytes, to: path)
+            try AtomicFile.write(encode(saved), to: path)
         } catch {
             throw Failure(reason: error.reason)
         }
+    }
+
+    /// The file's bytes for `saved`.
+    package static func encode(_ saved: [String: [Device]]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        JSONSerializer.append(["agents": .object(saved.mapValues { .array($0.map(\.storedValue)) })], to: &bytes)
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
     }
 }
