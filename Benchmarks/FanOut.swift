@@ -84,8 +84,11 @@ enum FanOut {
         let running = LockedValue(true)
         let counting = LockedValue(false)
         let received = LockedValue(0)
+        let threads = DispatchGroup()
         // Subscribers: one thread polls them all and counts what they receive.
+        threads.enter()
         let reader = Thread {
+            defer { threads.leave() }
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
             let descriptors = subscriberPeers.map { ($0.socket.descriptor, PollEvents.readable) }
             while running.withLock({ $0 }) {
@@ -104,7 +107,9 @@ enum FanOut {
         // Agents: a thread each, writing batches of 64 readings as fast as the hub reads them.
         let writers = agentPeers.enumerated().map { index, peer in
             let batch = Array((0..<64).map { _ in clientFrame(SensorProtocol.encode(AgentMessage.data(sensorID: sensors[index], readings: .number(21.5)).envelope)) }.joined())
+            threads.enter()
             let thread = Thread {
+                defer { threads.leave() }
                 while running.withLock({ $0 }) {
                     guard (try? peer.write(batch, timeout: .seconds(5))) != nil else { return }
                 }
@@ -118,7 +123,10 @@ enum FanOut {
         try await Task.sleep(for: window)
         counting.withLock { $0 = false }
         running.withLock { $0 = false }
-        try await Task.sleep(for: .milliseconds(200))
+        // Wake writers blocked in a write, wait for every thread, then close: no thread may
+        // still use a descriptor the next sample reuses.
+        for peer in agentPeers + subscriberPeers { peer.socket.shutdown() }
+        await withCheckedContinuation { continuation in threads.notify(queue: .global()) { continuation.resume() } }
         for peer in agentPeers + subscriberPeers { peer.close() }
         var frame: [UInt8] = []
         let text = ServerMessage.sensorData(sensorID: sensors[0], readings: .number(21.5)).encodedText

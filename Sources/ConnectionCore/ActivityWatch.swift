@@ -18,6 +18,7 @@ package struct ActivityWatch: Sendable, Hashable {
         /// Output waited and none of it was written for the drain timeout.
         case drain
 
+        /// The timeout, for logs.
         package var description: String {
             switch self {
             case .idle: "idle timeout"

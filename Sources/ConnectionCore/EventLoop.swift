@@ -18,7 +18,7 @@ package protocol EventLoopHandler: AnyObject, Sendable {
 package final class EventLoop: Sendable {
     /// The process-wide loop, started on first use; it lives as long as the process. Clients
     /// run on it; it is also loop 0 of every ``EventLoopGroup/shared(loops:)`` group.
-    package static var shared: EventLoop { EventLoopGroup.processLoop(0) }
+    package static let shared: EventLoop = EventLoopGroup.processLoop(0)
 
     /// A scheduled timer; ``cancel()`` makes sure it will not run (if it has not run yet).
     package struct Timer: Sendable {
@@ -150,13 +150,6 @@ package final class EventLoop: Sendable {
             handlers.removeValue(forKey: descriptor)
             return false
         }
-    }
-
-    /// How many descriptors the loop has handlers for (connections, listeners, connects).
-    /// Loop thread only.
-    package var registeredCount: Int {
-        precondition(inLoop, "Internal inconsistency: registrations counted off the loop thread")
-        return handlers.count
     }
 
     /// Stops watching `descriptor` and forgets its handler; call before closing it. Loop thread only.

@@ -12,17 +12,35 @@ import Locking
 package final class EventLoopGroup: Sendable {
     /// The loops, in the order ``next()`` hands them out.
     package let loops: [EventLoop]
-    private let turn = LockedValue(0)
+    private let turn: LockedValue<Int>
 
-    /// A group of exactly these loops.
+    /// A group of exactly these loops; the first connection goes to the first.
     package init(loops: [EventLoop]) {
         precondition(!loops.isEmpty, "Internal inconsistency: an event loop group needs at least one loop")
         self.loops = loops
+        turn = LockedValue(0)
     }
 
     /// The first `count` loops of the process-wide set (at least one), started as needed.
+    /// The same group (and so the same turn) for every caller asking for the same count, so
+    /// servers sharing loops spread their connections together; the turn starts at loop 1,
+    /// since loop 0 also runs the clients of the process.
     package static func shared(loops count: Int) -> EventLoopGroup {
-        EventLoopGroup(loops: (0..<max(1, count)).map(processLoop))
+        let count = max(1, count)
+        if let group = sharedGroups.withLock({ $0[count] }) { return group }
+        let group = EventLoopGroup(loops: (0..<count).map(processLoop), firstTurn: 1)
+        return sharedGroups.withLock { groups in
+            if let existing = groups[count] { return existing }
+            groups[count] = group
+            return group
+        }
+    }
+
+    private static let sharedGroups = LockedValue<[Int: EventLoopGroup]>([:])
+
+    private init(loops: [EventLoop], firstTurn: Int) {
+        self.loops = loops
+        turn = LockedValue(firstTurn % loops.count)
     }
 
     /// How many loops a server uses when its configuration does not say: one per active core.
@@ -39,14 +57,21 @@ package final class EventLoopGroup: Sendable {
     }
 
     private static let processLoops = LockedValue<[EventLoop]>([])
+    /// Held while loops are started, so two callers never start the same loop twice; the
+    /// list's own lock is never held across the start (a thread and descriptors are made).
+    private static let startingLoops = LockedValue(())
 
     /// Loop `index` of the process-wide set, started on first use.
     static func processLoop(_ index: Int) -> EventLoop {
-        processLoops.withLock { loops in
-            while loops.count <= index {
-                loops.append(EventLoop(name: loops.isEmpty ? "SensorStream I/O" : "SensorStream I/O \(loops.count)"))
+        if let loop = processLoops.withLock({ $0.count > index ? $0[index] : nil }) { return loop }
+        return startingLoops.withLock { _ in
+            var count = processLoops.withLock { $0.count }
+            while count <= index {
+                let loop = EventLoop(name: count == 0 ? "SensorStream I/O" : "SensorStream I/O \(count)")
+                processLoops.withLock { $0.append(loop) }
+                count += 1
             }
-            return loops[index]
+            return processLoops.withLock { $0[index] }
         }
     }
 }

@@ -111,22 +111,26 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     /// Takes the next message and every further one already received (up to `limit`), in
     /// order: one wake-up for a burst. Nil once the connection has ended. Three lock
     /// acquisitions when it has to wait (look and reserve, register, take the rest), one when
-    /// messages are queued (then the task yields once before it takes them, so a consumer
-    /// that is never out of work still lets the other tasks run).
+    /// messages are queued.
+    ///
+    /// Fairness on the cooperative pool: a consumer that always finds messages waiting (a peer
+    /// flooding a server) never suspends on its own and would keep a pool thread from every
+    /// other task. Every ``StreamConnectionState/batchesBeforeYield``-th batch in a row that
+    /// needed no wait, it steps aside (`Task.yield()`) before it takes the messages, so they
+    /// still count as received and waiting meanwhile (a request deadline sees them).
     package func receiveBatch(limit: Int = 256) async -> [any Sendable]? {
-        // Fairness on the cooperative pool: a consumer that always finds messages waiting (a
-        // peer flooding a server) never suspends on its own and would keep a pool thread from
-        // every other task; it steps aside once per batch, before it takes the messages (so
-        // they still count as received-and-waiting meanwhile, e.g. for a request deadline).
-        if state.withLock({ $0.hasQueuedItems }) { await Task.yield() }
         var wake = false
-        let (queued, receiverID) = withState { state -> ([any Sendable], UInt64) in
-            let messages = state.takeQueuedMessages(limit: limit, configuration: configuration, wake: &wake)
-            guard messages.isEmpty else {
-                state.consumerTookMessage()
-                return (messages, 0)
+        var stepAside = false
+        var (queued, receiverID) = withState { state -> ([any Sendable], UInt64) in
+            if state.stepsAsideBeforeTaking() {
+                stepAside = true
+                return ([], 0)
             }
-            return ([], state.reserveReceiverID())
+            return takeOrReserve(&state, limit: limit, wake: &wake)
+        }
+        if stepAside {
+            await Task.yield()
+            (queued, receiverID) = withState { takeOrReserve(&$0, limit: limit, wake: &wake) }
         }
         if wake { afterConsumerProgress() }
         if !queued.isEmpty { return queued }
@@ -134,6 +138,16 @@ package final class StreamConnection: EventLoopHandler, Sendable {
         let more = withState { $0.takeQueuedMessages(limit: limit - 1, configuration: configuration, wake: &wake) }
         if wake { afterConsumerProgress() }
         return more.isEmpty ? [first] : [first] + more
+    }
+
+    /// Takes what is queued, or reserves a receiver id to wait with.
+    private func takeOrReserve(_ state: inout StreamConnectionState, limit: Int, wake: inout Bool) -> ([any Sendable], UInt64) {
+        let messages = state.takeQueuedMessages(limit: limit, configuration: configuration, wake: &wake)
+        guard messages.isEmpty else {
+            state.consumerTookMessage()
+            return (messages, 0)
+        }
+        return ([], state.reserveReceiverID())
     }
 
     /// Waits for the next message as receiver `receiverID` (reserved under the lock before):
@@ -383,6 +397,15 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     /// Bytes of received messages waiting for the consumer.
     package var inboundBufferedBytes: Int { state.withLock { $0.inboxBytes } }
 
+    /// How many senders wait for the output to drain (for tests).
+    package var waitingSenderCount: Int { state.withLock { $0.waitingSenderCount } }
+
+    /// How many messages the codec has completed on this connection so far, whether the
+    /// consumer took them or not: a deadline for "the next message" compares it with the
+    /// count when it was set, and is not fooled by a message that arrived in time but waits
+    /// for its consumer's task.
+    package var messagesReceived: UInt64 { state.withLock { $0.messagesReceived } }
+
     /// What a connection holds in memory and whether it reads, at one moment.
     package struct Buffers: Sendable, Hashable {
         /// Bytes queued for the socket and not yet written.
@@ -470,7 +493,7 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     /// when the loop must plan afresh (end of input, a failure, nothing read).
     private func readAvailable() -> StreamConnectionState.Plan? {
         let buffer = loop.readBuffer
-        for _ in 0..<configuration.readsPerEvent {
+        for _ in 0..<max(1, configuration.readsPerEvent) {
             let result = Result { () throws(SocketError) in try socket.read(into: buffer) }
             switch result {
             case .success(.bytes(let count)):

@@ -97,6 +97,10 @@ package struct StreamConnectionState: Sendable {
     private(set) var expiry: ActivityWatch.Expiry?
     /// Every byte received from the socket.
     private var bytesRead: UInt64 = 0
+    /// Every message the codec completed, taken or not.
+    private(set) var messagesReceived: UInt64 = 0
+    /// Bytes a writer took out of ``outbound`` and has not reported back yet.
+    private var inFlight = 0
     private var bytesQueued: UInt64 = 0
     private var bytesWritten: UInt64 = 0
     private var sendWaiters: [(id: UInt64, target: UInt64, continuation: Waiter)] = []
@@ -129,7 +133,9 @@ package struct StreamConnectionState: Sendable {
     var securingTransport: Bool { !(transport?.isEstablished ?? true) }
 
     var isOpen: Bool { handshake == nil && handshakeFailure == nil && !isFinished && !securingTransport }
-    var pendingOutputCount: Int { outbound.count }
+    /// Bytes queued for the socket and not yet written, those a writer holds included: the
+    /// number every mark, refusal and drain target is about.
+    var pendingOutputCount: Int { outbound.count + inFlight }
 
     /// Queues plaintext for the socket, through the transport when there is one.
     private mutating func queueOutbound(_ bytes: [UInt8]) {
@@ -246,6 +252,7 @@ package struct StreamConnectionState: Sendable {
             switch event {
             case .message(let message, let size):
                 inboxBytes += size
+                messagesReceived &+= 1
                 inbox.append(.message(message, size))
             case .probeAnswered(let id):
                 probeWaiters.removeAll { waiter in
@@ -273,7 +280,7 @@ package struct StreamConnectionState: Sendable {
             switch item {
             case .message(let message, let size):
                 inboxBytes -= size
-                if readingPaused && inboxBytes < configuration.inboundBufferLimit { wake = true }
+                if readingPaused && !pausedForOutput && inboxBytes < configuration.inboundBufferLimit { wake = true }
                 consumerBusy = true
                 return .message(message)
             case .end(let finishClosing):
@@ -289,8 +296,24 @@ package struct StreamConnectionState: Sendable {
         return .empty
     }
 
-    /// Whether the inbox holds anything a consumer would take without waiting.
-    var hasQueuedItems: Bool { inboxHead < inbox.count }
+    /// Batches taken in a row without waiting after which a consumer yields its thread once.
+    static let batchesBeforeYield = 4
+    /// Batches taken in a row without waiting (reset whenever the consumer has to wait).
+    private var batchesWithoutWait = 0
+
+    /// Counts a consumer's batch: true when messages wait and this is the
+    /// ``batchesBeforeYield``-th batch in a row that needs no wait (the consumer yields, then
+    /// takes them); false when it should take (or wait) at once.
+    mutating func stepsAsideBeforeTaking() -> Bool {
+        guard inboxHead < inbox.count, case .message = inbox[inboxHead] else {
+            batchesWithoutWait = 0
+            return false
+        }
+        batchesWithoutWait += 1
+        guard batchesWithoutWait >= Self.batchesBeforeYield else { return false }
+        batchesWithoutWait = 0
+        return true
+    }
 
     /// A consumer took messages with ``takeQueuedMessages(limit:configuration:wake:)`` first:
     /// like ``takeNext(configuration:wake:)``, it may be answering them, so a close waits.
@@ -308,7 +331,7 @@ package struct StreamConnectionState: Sendable {
             messages.append(message)
         }
         compactInbox()
-        if readingPaused && inboxBytes < configuration.inboundBufferLimit && !messages.isEmpty { wake = true }
+        if readingPaused && !pausedForOutput && inboxBytes < configuration.inboundBufferLimit && !messages.isEmpty { wake = true }
         return messages
     }
 
@@ -397,21 +420,21 @@ package struct StreamConnectionState: Sendable {
                         replan: inout Bool) throws(ConnectionError) -> UInt64? {
         guard isOpen else { throw .closed }
         if let transportError { throw .transportFailed(transportError) }
-        if let refuseAbove, outbound.count > refuseAbove { throw .outboundFull }
+        if let refuseAbove, pendingOutputCount > refuseAbove { throw .outboundFull }
         try codec.send(message)
         collectOutput()
         let highWater = configuration.outboundHighWater
-        if configuration.outboundLowWater != nil && !pausedForOutput && outbound.count > highWater {
+        if configuration.outboundLowWater != nil && !pausedForOutput && pendingOutputCount > highWater {
             pausedForOutput = true
             replan = true
         }
-        return outbound.count > highWater ? bytesQueued - UInt64(highWater) : nil
+        return pendingOutputCount > highWater ? bytesQueued - UInt64(highWater) : nil
     }
 
     /// The byte count a sender must see written for the queued output to be at most `limit`
     /// bytes; nil when it is already.
     func drainTarget(below limit: Int) -> UInt64? {
-        outbound.count > limit ? bytesQueued - UInt64(limit) : nil
+        pendingOutputCount > limit ? bytesQueued - UInt64(limit) : nil
     }
 
     /// Registers a sender waiting for the output to drain down to `target` bytes written.
@@ -430,6 +453,9 @@ package struct StreamConnectionState: Sendable {
             sendWaiters.append((id, target, continuation))
         }
     }
+
+    /// How many senders wait for the output to drain.
+    var waitingSenderCount: Int { sendWaiters.count }
 
     /// An id for a sender about to wait for the output to drain.
     mutating func reserveSendWaiterID() -> UInt64 {
@@ -469,6 +495,7 @@ package struct StreamConnectionState: Sendable {
         // reports the socket writable (no failing `send` per message).
         guard socketOpen, !writerActive, !writeBlocked, transportError == nil, !outbound.isEmpty else { return nil }
         writerActive = true
+        inFlight = outbound.count
         return outbound.takeAll()
     }
 
@@ -481,9 +508,10 @@ package struct StreamConnectionState: Sendable {
         writeBlocked = remaining != nil
         // A buffer written whole goes back to the codec: its next message reuses the memory.
         if var spent { codec.reclaimOutputBuffer(&spent) }
+        inFlight = 0
         outbound.putBack(remaining)
         // Output fell to the low-water mark: the loop must plan again to read.
-        let resumeReading = pausedForOutput && outbound.count <= (configuration.outboundLowWater ?? 0)
+        let resumeReading = pausedForOutput && pendingOutputCount <= min(configuration.outboundLowWater ?? 0, configuration.outboundHighWater)
         let finishWaiting = finishWaitsForWriter || resumeReading
         finishWaitsForWriter = false
         bytesWritten += UInt64(written)
@@ -520,10 +548,10 @@ package struct StreamConnectionState: Sendable {
             if outbound.isEmpty && !writerActive && codec.closesTransportFirst { return .finish }
             read = outbound.isEmpty
         } else {
-            if let lowWater = configuration.outboundLowWater {
-                if outbound.count > configuration.outboundHighWater {
+            if let lowWater = configuration.outboundLowWater.map({ min($0, configuration.outboundHighWater) }) {
+                if pendingOutputCount > configuration.outboundHighWater {
                     pausedForOutput = true
-                } else if outbound.count <= lowWater {
+                } else if pendingOutputCount <= lowWater {
                     pausedForOutput = false
                 }
             }
@@ -541,8 +569,10 @@ package struct StreamConnectionState: Sendable {
     }
 
     /// Applies deadlines that have passed.
-    mutating func checkDeadlines(now: ContinuousClock.Instant = .now) {
+    /// - Parameter now: the time to judge by; nil reads the clock (only when a deadline is set).
+    mutating func checkDeadlines(now given: ContinuousClock.Instant? = nil) {
         guard handshakeDeadline != nil || finishClosingDeadline != nil || closeDeadline != nil || activityWatch != nil else { return }
+        let now = given ?? .now
         if var watch = activityWatch, now >= watch.nextCheck {
             let expired = watch.check(bytesRead: bytesRead, bytesWritten: bytesWritten, outputWaiting: !outbound.isEmpty || writerActive, now: now)
             activityWatch = watch

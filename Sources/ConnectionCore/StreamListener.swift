@@ -58,12 +58,7 @@ package final class StreamListener: EventLoopHandler, Sendable {
         self.onRejection = onRejection
         self.onStop = onStop
         self.tls = tls
-        loop.execute { [self] in
-            guard !stopped.withLock({ $0 }) else { return }
-            if !loop.setInterest(listener.socket.descriptor, .readable, handler: self) {
-                onRejection("the listener could not be watched: \(SocketError.loopFull(limit: loop.descriptorLimit))")
-            }
-        }
+        loop.execute { [self] in watch() }
     }
 
     /// Stops accepting and closes the listening socket. Open connections stay open. Idempotent.
@@ -80,6 +75,17 @@ package final class StreamListener: EventLoopHandler, Sendable {
         }
     }
 
+    /// Watches the listening socket for connections; when the loop cannot watch it now (a
+    /// loop at its descriptor limit), reports it and tries again in 100 ms. Loop thread.
+    private func watch() {
+        guard !stopped.withLock({ $0 }) else { return }
+        guard loop.setInterest(listener.socket.descriptor, .readable, handler: self) else {
+            onRejection("cannot watch the listening socket: \(SocketError.loopFull(limit: loop.descriptorLimit)); trying again in 100 ms")
+            loop.schedule(at: .now + .milliseconds(100)) { [self] in watch() }
+            return
+        }
+    }
+
     package func handleEvents(_ events: PollEvents) {
         while !stopped.withLock({ $0 }) {
             let accepted: Socket?
@@ -89,10 +95,7 @@ package final class StreamListener: EventLoopHandler, Sendable {
                 // EMFILE and friends: report, pause accepting briefly, keep serving the others.
                 onRejection("accept failed: \(error)")
                 loop.setInterest(listener.socket.descriptor, [], handler: self)
-                loop.schedule(at: .now + .milliseconds(100)) { [self] in
-                    guard !stopped.withLock({ $0 }) else { return }
-                    loop.setInterest(listener.socket.descriptor, .readable, handler: self)
-                }
+                loop.schedule(at: .now + .milliseconds(100)) { [self] in watch() }
                 return
             }
             guard let socket = accepted else { return }

@@ -81,13 +81,16 @@ public struct MetricStorage: Sendable {
     ///   - key: A key, or `*`.
     ///   - cursor: Where the previous piece ended; a new cursor for the first piece.
     ///   - limit: The most records to append (at least one is appended while any remain).
+    ///   - byteLimit: Stop once the piece has added this many bytes (long keys make long
+    ///     lines: a piece is bounded in bytes, not only in records).
     ///   - bytes: Where the lines go.
     /// - Returns: How many records were appended, and where the next piece starts (nil when
     ///   the answer is complete).
-    package func appendRecords(of key: String, from cursor: MetricGetCursor, limit: Int,
+    package func appendRecords(of key: String, from cursor: MetricGetCursor, limit: Int, byteLimit: Int = .max,
                                to bytes: inout [UInt8]) -> (count: Int, next: MetricGetCursor?) {
         var cursor = cursor
         var count = 0
+        let start = bytes.count
         let names = key == "*" ? order[...] : [key][...]
         while cursor.keyIndex < names.count {
             let name = names[names.startIndex + cursor.keyIndex]
@@ -102,7 +105,7 @@ public struct MetricStorage: Sendable {
                     }
                 }
                 while index < points.timestamps.count {
-                    guard count < max(1, limit) else { return (count, cursor) }
+                    guard count == 0 || (count < limit && bytes.count - start < byteLimit) else { return (count, cursor) }
                     appendRecordLine(key: name, value: points.values[index], timestamp: points.timestamps[index], to: &bytes)
                     cursor.after = points.timestamps[index]
                     count += 1

@@ -169,7 +169,8 @@ public final class MetricStoreServer: Sendable {
         Task { await serve(connection) }
     }
 
-    /// Records of a `get` answer produced under one acquisition of the store's lock.
+    /// Records of a `get` answer produced under one acquisition of the store's lock (at most
+    /// ``bytesPerSend`` bytes of them, whatever the keys' length).
     package static let recordsPerPiece = 1024
     /// Answer bytes gathered before they are handed to the connection (which waits while more
     /// than ``Configuration/outputLimit`` bytes are unsent).
@@ -243,7 +244,8 @@ public final class MetricStoreServer: Sendable {
                             continue
                         }
                         output.append(contentsOf: "ok\n".utf8)
-                        let piece = shared.storage.appendRecords(of: key, from: MetricGetCursor(), limit: Self.recordsPerPiece, to: &output)
+                        let piece = shared.storage.appendRecords(of: key, from: MetricGetCursor(), limit: Self.recordsPerPiece,
+                                                                              byteLimit: Self.bytesPerSend, to: &output)
                         if let next = piece.next { return (key, next) }
                         output.append(UInt8(ascii: "\n"))
                         if output.count >= Self.bytesPerSend { return nil }
@@ -267,7 +269,8 @@ public final class MetricStoreServer: Sendable {
                             guard await emit() else { break receiving }
                         }
                         await Task.yield()
-                        let piece = shared.withLock { $0.storage.appendRecords(of: key, from: cursor, limit: Self.recordsPerPiece, to: &output) }
+                        let piece = shared.withLock { $0.storage.appendRecords(of: key, from: cursor, limit: Self.recordsPerPiece,
+                                                                                    byteLimit: Self.bytesPerSend, to: &output) }
                         guard let next = piece.next else { break }
                         cursor = next
                     }

@@ -126,7 +126,8 @@ package final class Hub: Sendable {
         }
         shared = LockedValue(Shared(devices: DeviceRegistry(restoring: savedDevices), commands: CommandRouter(timeout: commandTimeout)))
         let configuration = WebSocketConfiguration(limits: .init(maxFrameSize: maxMessageSize, maxMessageSize: maxMessageSize),
-                                                   closeTimeout: .seconds(2), deflate: deflate)
+                                                   closeTimeout: .seconds(2), deflate: deflate,
+                                                   drainTimeout: WebSocketConfiguration.serverDrainTimeout)
         let (events, eventsContinuation) = AsyncStream.makeStream(of: HubEvent.self, bufferingPolicy: .bufferingNewest(10_000))
         self.events = events
         self.eventsContinuation = eventsContinuation

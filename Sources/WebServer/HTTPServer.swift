@@ -36,7 +36,7 @@ package final class HTTPServer: Sendable {
     ///     handshake must complete within 10 s of the connection.
     package init(host: String = "127.0.0.1", port: Int, maxHeadSize: Int = 16 << 10, maxBodySize: Int = 64 << 10, maxConnections: Int = 16_384,
                  requestTimeout: Duration = .seconds(10), tls: TLSServerContext? = nil,
-                 webSocketConfiguration: WebSocketConfiguration = .init(), group: EventLoopGroup = .shared(loops: EventLoopGroup.defaultServerLoopCount),
+                 webSocketConfiguration: WebSocketConfiguration = .init(drainTimeout: WebSocketConfiguration.serverDrainTimeout), group: EventLoopGroup = .shared(loops: EventLoopGroup.defaultServerLoopCount),
                  webSocket: WebSocketHandler? = nil, onRejection: @escaping @Sendable (String) -> Void = { _ in },
                  handler: @escaping Handler) throws(SocketError) {
         let owner = ListenerOwner<HTTPServer>()
@@ -101,10 +101,11 @@ package final class HTTPServer: Sendable {
             // task per request would stay allocated until its deadline even when cancelled).
             let expired = LockedValue(false)
             let idleAfterAnswer = answered
+            let received = connection.messagesReceived
             let deadline = connection.loop.schedule(at: .now + requestTimeout) {
                 // A request that arrived in time but waits for this task (a busy cooperative
                 // pool) is not late: the timeout is the peer's, not ours.
-                guard connection.inboundBufferedBytes == 0 else { return }
+                guard connection.messagesReceived == received else { return }
                 expired.withLock { $0 = true }
                 if idleAfterAnswer {
                     // Keep-alive idle: close with a FIN after what was sent. A reset would make
@@ -114,14 +115,14 @@ package final class HTTPServer: Sendable {
                     connection.abort()
                 }
             }
-            let received = await connection.receiveBatch()
+            let batch = await connection.receiveBatch()
             deadline.cancel()
             if expired.withLock({ $0 }) {
                 if !idleAfterAnswer { onRejection("\(connection.remoteAddress): no complete request within \(requestTimeout)") }
                 _ = await connection.close("idle")
                 return nil
             }
-            guard let batch = received else { break }
+            guard let batch else { break }
             for item in batch {
                 if let failure = item as? HTTPRequestParser.Failure {
                     onRejection("\(connection.remoteAddress): \(failure.status) \(failure.reason)")

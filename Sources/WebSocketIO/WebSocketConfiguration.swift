@@ -32,15 +32,20 @@ package struct WebSocketConfiguration: Sendable {
     /// default) never: WebSocket liveness is the heartbeat's business.
     package var idleTimeout: Duration?
     /// A connection whose output waits without one byte written for this long (the peer
-    /// stopped reading) is dropped (default 60 s).
+    /// stopped reading) is dropped; nil (the default here, right for clients: a server that
+    /// holds an agent back on purpose must not make it reset itself) never. The servers set
+    /// 60 s (``serverDrainTimeout``).
     package var drainTimeout: Duration?
+
+    /// The drain timeout of every WebSocket and HTTP server unless told otherwise.
+    package static let serverDrainTimeout: Duration = .seconds(60)
 
     package init(limits: WebSocketSession.Configuration = .init(), maxHandshakeSize: Int = 16 * 1024,
                  connectTimeout: Duration = .seconds(10), handshakeTimeout: Duration = .seconds(10),
                  closeTimeout: Duration = .seconds(5), inboundBufferLimit: Int = 4 << 20,
                  outboundHighWater: Int = 4 << 20, extraHeaders: [(String, String)] = [],
                  deflate: PerMessageDeflateConfiguration? = nil, tls: TLSConfiguration? = nil,
-                 idleTimeout: Duration? = nil, drainTimeout: Duration? = .seconds(60)) {
+                 idleTimeout: Duration? = nil, drainTimeout: Duration? = nil) {
         self.idleTimeout = idleTimeout
         self.drainTimeout = drainTimeout
         self.deflate = deflate

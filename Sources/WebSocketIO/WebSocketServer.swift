@@ -25,7 +25,8 @@ package final class WebSocketServer: Sendable {
     ///   - tls: the server's TLS identity (`wss://`); nil serves plaintext.
     ///   - group: the event loops the connections are spread over (default: one per core).
     /// - Throws: ``WebSocketError/connectFailed(_:)`` carrying the bind error (e.g. address in use).
-    package init(host: String = "127.0.0.1", port: Int = 0, configuration: WebSocketConfiguration = .init(),
+    package init(host: String = "127.0.0.1", port: Int = 0,
+                 configuration: WebSocketConfiguration = .init(drainTimeout: WebSocketConfiguration.serverDrainTimeout),
                  tls: TLSServerContext? = nil, group: EventLoopGroup = .shared(loops: EventLoopGroup.defaultServerLoopCount)) throws(WebSocketError) {
         let (connections, connectionsContinuation) = AsyncStream.makeStream(of: WebSocketConnection.self)
         let (rejections, rejectionsContinuation) = AsyncStream.makeStream(of: String.self, bufferingPolicy: .bufferingNewest(100))

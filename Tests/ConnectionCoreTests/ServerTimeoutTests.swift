@@ -143,13 +143,14 @@ struct ServerTimeoutTests {
                 return error
             }
         }
-        // The control: it really waits (the peer reads nothing).
-        try await Task.sleep(for: .milliseconds(200))
+        // The control: it really waits (the peer reads nothing), registered as a waiter.
+        #expect(try await waitFor(timeout: .seconds(10)) { client.waitingSenderCount == 1 }, "the send never waited")
         #expect(!returned.withLock { $0 })
         let pending = client.pendingOutputBytes
         waiting.cancel()
         let outcome = await waiting.value
         #expect(outcome == .cancelled, "\(String(describing: outcome))")
+        #expect(client.waitingSenderCount == 0)
         #expect(client.pendingOutputBytes >= pending, "the cancelled message was taken back")
         // An already-cancelled task does not wait at all.
         let early = Task { () -> ConnectionError? in
@@ -170,4 +171,40 @@ func waitFor(timeout: Duration, _ condition: @Sendable () -> Bool) async throws 
         try await Task.sleep(for: .milliseconds(10))
     }
     return condition()
+}
+
+@Suite("A loop at its descriptor limit (poll's 10,240 on Darwin) refuses with loopFull", .timeLimit(.minutes(1)))
+struct LoopFullTests {
+    @Test("connections past the loop's limit fail with loopFull; the ones within it work, and room comes back when one closes")
+    func descriptorLimit() async throws {
+        // A limit of 3: the listener and two connections.
+        let loop = EventLoop(name: "full", usePoll: true, descriptorLimit: 3)
+        let server = try LineEchoServer(loop: loop)
+        defer { server.listener.stop() }
+        let clientLoop = EventLoop(name: "full clients")
+        var clients: [StreamConnection] = []
+        for _ in 0..<3 {
+            clients.append(try await StreamConnector.open(host: "127.0.0.1", port: server.listener.port, codec: LineCodec(),
+                                                          handshake: nil, timeout: .seconds(5), loop: clientLoop))
+        }
+        // The two within the limit are echoed (positive control); the third is closed.
+        for client in clients.prefix(2) {
+            try await client.send("hello")
+            #expect(await client.receive() as? String == "hello")
+        }
+        #expect(await clients[2].receive() == nil, "the connection past the limit was served")
+        let refused = try await waitFor(timeout: .seconds(10)) {
+            server.accepted.withLock { $0.contains { ($0.closure as? String) != nil && $0.expiry == nil } }
+        }
+        #expect(refused)
+        // Room comes back when one closes.
+        clients[0].abort()
+        #expect(try await waitFor(timeout: .seconds(10)) { server.accepted.withLock { $0.first?.closure != nil } })
+        let again = try await StreamConnector.open(host: "127.0.0.1", port: server.listener.port, codec: LineCodec(),
+                                                   handshake: nil, timeout: .seconds(5), loop: clientLoop)
+        try await again.send("again")
+        #expect(await again.receive() as? String == "again")
+        again.abort()
+        clients[1].abort()
+    }
 }

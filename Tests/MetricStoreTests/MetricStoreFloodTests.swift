@@ -82,6 +82,15 @@ struct MetricStoreFloodTests {
                 if key == "*" { #expect(pieces >= 9 / limit) }
             }
         }
+        // Long keys: a piece stops at its byte budget, whatever the record count.
+        var long = MetricStorage()
+        let key = String(repeating: "k", count: 1000)
+        for timestamp in 1...50 { long.put(key, 1, timestamp: Int64(timestamp)) }
+        var longBytes: [UInt8] = []
+        let firstPiece = long.appendRecords(of: "*", from: MetricGetCursor(), limit: 1024, byteLimit: 4096, to: &longBytes)
+        #expect(firstPiece.count == 5 && firstPiece.next != nil, "\(firstPiece.count) records of 1,000-byte lines in a 4 KiB piece")
+        #expect(longBytes.count < 4096 + 1100)
+
         // Between pieces the store changes: a point before the cursor is not listed, one after
         // it is, every point stored at the start is listed once.
         var bytes: [UInt8] = []
@@ -119,7 +128,8 @@ struct MetricStoreFloodTests {
 
         // Meanwhile another client is served at once, ten times over, and the flooder's
         // buffers stay within the limit plus what one send and one piece add.
-        let bound = outputLimit + MetricStoreServer.bytesPerSend + MetricStoreServer.recordsPerPiece * 64
+        // The limit, one send's worth, and one piece (itself at most a send plus a line).
+        let bound = outputLimit + 2 * MetricStoreServer.bytesPerSend + 256
         var slowest = Duration.zero
         let prober = try MetricPeer(port: server.port)
         defer { prober.peer.close() }

@@ -144,7 +144,8 @@ struct HTTPServerTests {
             #expect(try Responses(quick).next().status == 200)
             let start = ContinuousClock.now
             #expect(try staller.waitForEOF(timeout: .seconds(5)), "the staller is closed")
-            #expect(try quick.waitForEOF(timeout: .seconds(5)), "an idle keep-alive connection is closed too")
+            // With a FIN: a reset could make the client's kernel drop a response it has not read.
+            #expect(quick.waitForFIN(timeout: .seconds(5)), "an idle keep-alive connection is closed too, cleanly")
             #expect(ContinuousClock.now - start < .seconds(2))
         }
     }

@@ -24,8 +24,10 @@ package struct GroupCommitState<Waiter: Sendable>: Sendable {
 
     /// Accepts `bytes` for the file. Returns its sequence number and whether the writer must be
     /// woken (it was idle).
+    /// An empty append adds nothing: its number is the last one's, durable with it.
     package mutating func append(_ bytes: [UInt8]) throws(GroupCommitFailure) -> (sequence: UInt64, wake: Bool) {
         if let failure { throw failure }
+        if bytes.isEmpty { return (lastAppended, false) }
         pending += bytes
         lastAppended += 1
         return (lastAppended, !writing && pending.count == bytes.count)
@@ -90,6 +92,7 @@ package enum GroupCommitFailure: Error, Sendable, Hashable, CustomStringConverti
     /// The writer was closed.
     case closed
 
+    /// What failed, for logs.
     package var description: String {
         switch self {
         case .failed(let reason): "the journal failed: \(reason)"

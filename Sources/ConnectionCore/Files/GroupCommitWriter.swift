@@ -102,7 +102,7 @@ package final class GroupCommitWriter: Sendable {
                 return systemWrite(descriptor, base + offset, buffer.count - offset)
             }
             if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return "write failed: \(String(cString: strerror(errno)))" }
+            guard written > 0 else { return written == 0 ? "write wrote nothing" : "write failed: \(String(cString: strerror(errno)))" }
             offset += written
         }
         guard sync(descriptor) == 0 else { return "fsync failed: \(String(cString: strerror(errno)))" }
