@@ -44,21 +44,10 @@ enum Connections {
     /// SensorClients each subscribed to one simulated sensor, and counts the readings they
     /// receive for `window`.
     static func run(idle: Int, active: Int, window: Duration) async throws -> Report {
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        child.arguments = ["--serve-hub"]
-        let input = Pipe(), output = Pipe()
-        child.standardInput = input
-        child.standardOutput = output
-        try child.run()
+        let (child, port, input) = try MetricStoreBench.start(CommandLine.arguments[0], ["--serve-hub"])
         defer {
             try? input.fileHandleForWriting.close()
             child.waitUntilExit()
-        }
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) { line += output.fileHandleForReading.availableData }
-        guard let port = Int(String(decoding: line, as: UTF8.self).split(separator: " ")[1].trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw CocoaError(.fileReadCorruptFile)
         }
         let pid = child.processIdentifier
         var report = Report(idle: idle, active: active)

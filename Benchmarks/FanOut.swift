@@ -48,21 +48,10 @@ enum FanOut {
     /// Readings delivered per second to `subscribers` raw subscribers of `agents` agents (one
     /// sensor each; every subscriber subscribes to every sensor), over `window`.
     static func run(loops: Int, agents: Int, subscribers: Int, window: Duration) async throws -> Double {
-        let child = Process()
-        child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-        child.arguments = ["--serve-fanout", "\(loops)"]
-        let input = Pipe(), output = Pipe()
-        child.standardInput = input
-        child.standardOutput = output
-        try child.run()
+        let (child, port, input) = try MetricStoreBench.start(CommandLine.arguments[0], ["--serve-fanout", "\(loops)"])
         defer {
             try? input.fileHandleForWriting.close()
             child.waitUntilExit()
-        }
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) { line += output.fileHandleForReading.availableData }
-        guard let port = Int(String(decoding: line, as: UTF8.self).split(separator: " ")[1].trimmingCharacters(in: .whitespacesAndNewlines)) else {
-            throw CocoaError(.fileReadCorruptFile)
         }
         let sensors = (0..<agents).map { "F\($0)" }
         let agentPeers = try await onThread {

@@ -22,7 +22,9 @@ enum MetricStoreBench {
         server.stop()
     }
 
-    /// Starts a server process and returns it with its port and the pipe that stops it.
+    /// Starts a server process (a child that prints `port N` and serves until its standard
+    /// input closes; every benchmark's children do) and returns it with its port and the pipe
+    /// that stops it.
     static func start(_ executable: String, _ arguments: [String]) throws -> (Process, Int, Pipe) {
         let child = Process()
         child.executableURL = URL(fileURLWithPath: executable)

@@ -500,7 +500,7 @@ package final class StreamConnection: EventLoopHandler, Sendable {
                 let (plan, chunks) = withState { state -> (StreamConnectionState.Plan, OutboundChunks?) in
                     state.process(UnsafeMutableRawBufferPointer(rebasing: buffer[..<count]), configuration: configuration)
                     let chunks = state.takeForWriting()
-                    state.checkDeadlines()
+                    state.checkDeadlines(activity: false)
                     return (state.plan(configuration: configuration), chunks)
                 }
                 if let chunks {

@@ -569,11 +569,16 @@ package struct StreamConnectionState: Sendable {
     }
 
     /// Applies deadlines that have passed.
-    /// - Parameter now: the time to judge by; nil reads the clock (only when a deadline is set).
-    mutating func checkDeadlines(now given: ContinuousClock.Instant? = nil) {
-        guard handshakeDeadline != nil || finishClosingDeadline != nil || closeDeadline != nil || activityWatch != nil else { return }
+    /// - Parameters:
+    ///   - now: the time to judge by; nil reads the clock (only when a deadline is set).
+    ///   - activity: whether to look at the idle and drain timeouts too. The loop's timer does;
+    ///     the read path does not (a read is activity, and a clock read per read would cost
+    ///     every busy connection for a check due every few seconds).
+    mutating func checkDeadlines(now given: ContinuousClock.Instant? = nil, activity: Bool = true) {
+        let watching = activity && activityWatch != nil
+        guard handshakeDeadline != nil || finishClosingDeadline != nil || closeDeadline != nil || watching else { return }
         let now = given ?? .now
-        if var watch = activityWatch, now >= watch.nextCheck {
+        if watching, var watch = activityWatch, now >= watch.nextCheck {
             let expired = watch.check(bytesRead: bytesRead, bytesWritten: bytesWritten, outputWaiting: !outbound.isEmpty || writerActive, now: now)
             activityWatch = watch
             if let expired, !isFinished {

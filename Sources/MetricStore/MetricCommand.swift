@@ -14,13 +14,9 @@ public enum MetricCommand: Sendable, Hashable {
     public func append(to bytes: inout [UInt8]) {
         switch self {
         case .put(let key, let value, let timestamp):
+            // `put ` and the line a get answer lists the point with.
             bytes.append(contentsOf: "put ".utf8)
-            bytes.append(contentsOf: key.utf8)
-            bytes.append(UInt8(ascii: " "))
-            bytes.append(contentsOf: value.description.utf8)
-            bytes.append(UInt8(ascii: " "))
-            appendDecimal(timestamp, to: &bytes)
-            bytes.append(UInt8(ascii: "\n"))
+            appendRecordLine(key: key, value: value, timestamp: timestamp, to: &bytes)
         case .get(let key):
             bytes.append(contentsOf: "get ".utf8)
             bytes.append(contentsOf: key.utf8)

@@ -62,7 +62,7 @@ final class MetricJournal: Sendable {
         let temporary = path + ".compacting"
         try write(Array(compacted.utf8), to: temporary)
         guard rename(temporary, path) == 0 else { throw Failure(description: "cannot rename \(temporary): \(errnoText())") }
-        let descriptor = systemOpen(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        let descriptor = FileDescriptorIO.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard descriptor >= 0 else { throw Failure(description: "cannot open \(path): \(errnoText())") }
         return (MetricJournal(descriptor: descriptor), storage, notes)
     }
@@ -92,7 +92,7 @@ final class MetricJournal: Sendable {
     func shutDown() { writer.close() }
 
     private static func readAll(_ path: String) throws(Failure) -> [UInt8] {
-        let descriptor = systemOpen(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0o644)
+        let descriptor = FileDescriptorIO.open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw Failure(description: "cannot open \(path): \(errnoText())") }
         defer { close(descriptor) }
         var bytes: [UInt8] = []
@@ -107,7 +107,7 @@ final class MetricJournal: Sendable {
     }
 
     private static func write(_ bytes: [UInt8], to path: String) throws(Failure) {
-        let descriptor = systemOpen(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let descriptor = FileDescriptorIO.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw Failure(description: "cannot create \(path): \(errnoText())") }
         defer { close(descriptor) }
         try writeAll(bytes, to: descriptor)
@@ -115,32 +115,8 @@ final class MetricJournal: Sendable {
     }
 
     private static func writeAll(_ bytes: [UInt8], to descriptor: Int32) throws(Failure) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { systemWrite(descriptor, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { throw Failure(description: "write failed: \(errnoText())") }
-            offset += written
-        }
+        if let failure = FileDescriptorIO.writeAll(bytes, to: descriptor) { throw Failure(description: failure) }
     }
 
     private static func errnoText() -> String { String(cString: strerror(errno)) }
-}
-
-/// `open(2)` by its module's name: the bare name is ambiguous beside Foundation's overloads.
-private func systemOpen(_ path: String, _ flags: Int32, _ mode: mode_t = 0) -> Int32 {
-    #if canImport(Darwin)
-    Darwin.open(path, flags, mode)
-    #else
-    Glibc.open(path, flags, mode)
-    #endif
-}
-
-/// `write(2)` by its module's name.
-private func systemWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
-    #if canImport(Darwin)
-    Darwin.write(descriptor, bytes, count)
-    #else
-    Glibc.write(descriptor, bytes, count)
-    #endif
 }

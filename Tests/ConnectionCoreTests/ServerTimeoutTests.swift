@@ -99,7 +99,7 @@ struct ServerTimeoutTests {
         try await onThread {
             for _ in 0..<64 { try? stalled.write(lines, timeout: .milliseconds(500)) }
         }
-        let dropped = try await waitFor(timeout: .seconds(10)) { server.accepted.withLock { $0.contains { $0.expiry == .drain } } }
+        let dropped = await eventually(timeout: .seconds(10)) { server.accepted.withLock { $0.contains { $0.expiry == .drain } } }
         #expect(dropped, "the stalled peer was not dropped")
         // Positive control: the reading peer is served throughout.
         for index in 0..<5 {
@@ -144,7 +144,7 @@ struct ServerTimeoutTests {
             }
         }
         // The control: it really waits (the peer reads nothing), registered as a waiter.
-        #expect(try await waitFor(timeout: .seconds(10)) { client.waitingSenderCount == 1 }, "the send never waited")
+        #expect(await eventually(timeout: .seconds(10)) { client.waitingSenderCount == 1 }, "the send never waited")
         #expect(!returned.withLock { $0 })
         let pending = client.pendingOutputBytes
         waiting.cancel()
@@ -163,15 +163,6 @@ struct ServerTimeoutTests {
     }
 }
 
-/// Polls `condition` every 10 ms until it holds or `timeout` passes; whether it held.
-func waitFor(timeout: Duration, _ condition: @Sendable () -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
-}
 
 @Suite("A loop at its descriptor limit (poll's 10,240 on Darwin) refuses with loopFull", .timeLimit(.minutes(1)))
 struct LoopFullTests {
@@ -193,13 +184,13 @@ struct LoopFullTests {
             #expect(await client.receive() as? String == "hello")
         }
         #expect(await clients[2].receive() == nil, "the connection past the limit was served")
-        let refused = try await waitFor(timeout: .seconds(10)) {
+        let refused = await eventually(timeout: .seconds(10)) {
             server.accepted.withLock { $0.contains { ($0.closure as? String) != nil && $0.expiry == nil } }
         }
         #expect(refused)
         // Room comes back when one closes.
         clients[0].abort()
-        #expect(try await waitFor(timeout: .seconds(10)) { server.accepted.withLock { $0.first?.closure != nil } })
+        #expect(await eventually(timeout: .seconds(10)) { server.accepted.withLock { $0.first?.closure != nil } })
         let again = try await StreamConnector.open(host: "127.0.0.1", port: server.listener.port, codec: LineCodec(),
                                                    handshake: nil, timeout: .seconds(5), loop: clientLoop)
         try await again.send("again")

@@ -18,7 +18,7 @@ struct FastSlowFloodTests {
         let requests = Array(Array(repeating: request, count: count).joined())
         // Written from a thread of its own: once the server stops reading, the write waits.
         let written = Task.detached { try? await onThread { try flooder.write(requests, timeout: .seconds(30)) } }
-        let paused = try await pollUntil(timeout: .seconds(30)) { server.connectionBuffers.contains { $0.readingPausedForOutput } }
+        let paused = await eventually(timeout: .seconds(30)) { server.connectionBuffers.contains { $0.readingPausedForOutput } }
         #expect(paused, "the flooder's reading never paused for its output")
         // Another client is answered at once, ten times.
         let prober = try FastSlowPeer(port: server.port)
@@ -61,12 +61,3 @@ struct FastSlowFloodTests {
     }
 }
 
-/// Polls `condition` every 10 ms until it holds or `timeout` passes; whether it held.
-func pollUntil(timeout: Duration, _ condition: @Sendable () -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
-}

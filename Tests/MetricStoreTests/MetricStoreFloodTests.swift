@@ -121,7 +121,7 @@ struct MetricStoreFloodTests {
         try flooder.write(Array(String(repeating: "get *\n", count: 2000).utf8))
 
         // The server answers until the output limit, then stops reading the flooder.
-        let paused = try await waitUntil(timeout: .seconds(30)) {
+        let paused = await eventually(timeout: .seconds(30)) {
             server.connectionBuffers.contains { $0.readingPausedForOutput }
         }
         #expect(paused, "the flooder's reading never paused for its output")
@@ -184,7 +184,7 @@ struct MetricStoreFloodTests {
         defer { flooder.close() }
         let count = 300
         try flooder.write(Array(String(repeating: "get *\n", count: count).utf8))
-        let paused = try await waitUntil(timeout: .seconds(30)) {
+        let paused = await eventually(timeout: .seconds(30)) {
             server.connectionBuffers.contains { $0.readingPausedForOutput }
         }
         #expect(paused, "\(count) answers of \(store.answer.count) bytes never paused a reader of 4 KiB")
@@ -196,17 +196,8 @@ struct MetricStoreFloodTests {
         }
         #expect(mismatches == 0)
         // Answered everything: reading resumed.
-        let resumed = try await waitUntil(timeout: .seconds(10)) { server.connectionBuffers.allSatisfy { !$0.readingPaused } }
+        let resumed = await eventually(timeout: .seconds(10)) { server.connectionBuffers.allSatisfy { !$0.readingPaused } }
         #expect(resumed)
     }
 }
 
-/// Polls `condition` every 10 ms until it holds or `timeout` passes; whether it held.
-func waitUntil(timeout: Duration, _ condition: @Sendable () -> Bool) async throws -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
-}

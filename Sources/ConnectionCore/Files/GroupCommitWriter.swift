@@ -87,7 +87,7 @@ package final class GroupCommitWriter: Sendable {
             }
             if state.withLock({ $0.failure != nil }) {
                 // Closed or failed: nothing more is written; the file is closed.
-                _ = systemClose(descriptor)
+                FileDescriptorIO.close(descriptor)
                 return
             }
         }
@@ -95,35 +95,8 @@ package final class GroupCommitWriter: Sendable {
 
     /// Writes and syncs `bytes`; nil, or what failed.
     private func write(_ bytes: [UInt8]) -> String? {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { buffer -> Int in
-                guard let base = buffer.baseAddress else { return 0 }
-                return systemWrite(descriptor, base + offset, buffer.count - offset)
-            }
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return written == 0 ? "write wrote nothing" : "write failed: \(String(cString: strerror(errno)))" }
-            offset += written
-        }
+        if let failure = FileDescriptorIO.writeAll(bytes, to: descriptor) { return failure }
         guard sync(descriptor) == 0 else { return "fsync failed: \(String(cString: strerror(errno)))" }
         return nil
     }
-}
-
-/// `write(2)` by its module's name.
-private func systemWrite(_ descriptor: Int32, _ bytes: UnsafeRawPointer, _ count: Int) -> Int {
-    #if canImport(Darwin)
-    Darwin.write(descriptor, bytes, count)
-    #else
-    Glibc.write(descriptor, bytes, count)
-    #endif
-}
-
-/// `close(2)` by its module's name.
-private func systemClose(_ descriptor: Int32) -> Int32 {
-    #if canImport(Darwin)
-    Darwin.close(descriptor)
-    #else
-    Glibc.close(descriptor)
-    #endif
 }
