@@ -52,7 +52,9 @@ struct ServerTimeoutTests {
     @Test("a silent peer is closed after the idle timeout, a chatty one beside it is not")
     func idleOnLoopback() async throws {
         let loop = EventLoop(name: "idle")
-        let idleTimeout = Duration.seconds(1)
+        // 2 s: the chatty peer's writes every 50 ms must reach the server's loop within it
+        // while the whole suite runs on two cores.
+        let idleTimeout = Duration.seconds(2)
         let server = try LineEchoServer(loop: loop, configuration: ConnectionConfiguration(idleTimeout: idleTimeout), echo: false)
         defer { server.listener.stop() }
         // Raw peers on threads of their own: their timing does not depend on a busy
