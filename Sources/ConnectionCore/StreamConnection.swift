@@ -386,10 +386,6 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     /// output passed the high-water mark (for tests and statistics).
     package var isReadingPaused: Bool { state.withLock { $0.readingPaused } }
 
-    /// Whether reading is paused because more than the high-water mark of output waits for
-    /// the socket (write backpressure; see ``ConnectionConfiguration/outboundLowWater``).
-    package var isReadingPausedForOutput: Bool { state.withLock { $0.pausedForOutput } }
-
     /// Counts every start and end of a reading pause (odd while paused): equal values at two
     /// moments mean reading never paused in between. See ``StreamConnectionState``.
     package var readingPauseEpoch: UInt64 { state.withLock { $0.pauseEpoch } }
