@@ -14,6 +14,9 @@ package struct HubState: Sendable {
     }
 
     private var subscribers: [String: Set<PeerID>] = [:]
+    /// Each sensor's subscribers, sorted, kept beside the set: every reading goes to this one
+    /// array (shared, not copied), instead of a set sorted per reading.
+    private var recipients: [String: [PeerID]] = [:]
     private var subscriptions: [PeerID: Set<String>] = [:]
     /// Which agent serves a sensor.
     private var owners: [String: PeerID] = [:]
@@ -49,12 +52,11 @@ package struct HubState: Sendable {
         case .connectionStatus(let id):
             return [Delivery(message: .connectionStatus(sensorID: id, connected: isConnected(id)), recipients: [peer])]
         case .subscribe(let id):
-            subscribers[id, default: []].insert(peer)
+            if subscribers[id, default: []].insert(peer).inserted { recipientsChanged(id) }
             subscriptions[peer, default: []].insert(id)
             return []
         case .unsubscribe(let id):
-            subscribers[id]?.remove(peer)
-            if subscribers[id]?.isEmpty == true { subscribers[id] = nil }
+            unsubscribe(peer, from: id)
             subscriptions[peer]?.remove(id)
             return []
         }
@@ -62,10 +64,17 @@ package struct HubState: Sendable {
 
     /// An app connection closed: it subscribes to nothing any more.
     package mutating func appGone(_ peer: PeerID) {
-        for id in subscriptions.removeValue(forKey: peer) ?? [] {
-            subscribers[id]?.remove(peer)
-            if subscribers[id]?.isEmpty == true { subscribers[id] = nil }
-        }
+        for id in subscriptions.removeValue(forKey: peer) ?? [] { unsubscribe(peer, from: id) }
+    }
+
+    private mutating func unsubscribe(_ peer: PeerID, from id: String) {
+        guard subscribers[id]?.remove(peer) != nil else { return }
+        if subscribers[id]?.isEmpty == true { subscribers[id] = nil }
+        recipientsChanged(id)
+    }
+
+    private mutating func recipientsChanged(_ id: String) {
+        recipients[id] = subscribers[id]?.sorted()
     }
 
     // MARK: Agents
@@ -105,12 +114,12 @@ package struct HubState: Sendable {
 
     /// A reading from an agent, for every subscriber; ignored unless the agent serves it.
     package func reading(_ sensorID: String, _ readings: JSONValue, from agent: PeerID) -> Delivery? {
-        guard owners[sensorID] == agent, let peers = subscribers[sensorID], !peers.isEmpty else { return nil }
-        return Delivery(message: .sensorData(sensorID: sensorID, readings: readings), recipients: peers.sorted())
+        guard owners[sensorID] == agent, let peers = recipients[sensorID], !peers.isEmpty else { return nil }
+        return Delivery(message: .sensorData(sensorID: sensorID, readings: readings), recipients: peers)
     }
 
     private func statusChange(_ sensorID: String, connected: Bool) -> [Delivery] {
-        guard let peers = subscribers[sensorID], !peers.isEmpty else { return [] }
-        return [Delivery(message: .connectionStatus(sensorID: sensorID, connected: connected), recipients: peers.sorted())]
+        guard let peers = recipients[sensorID], !peers.isEmpty else { return [] }
+        return [Delivery(message: .connectionStatus(sensorID: sensorID, connected: connected), recipients: peers)]
     }
 }
