@@ -244,6 +244,37 @@ package final class StreamConnection: EventLoopHandler, Sendable {
         if let chunks, write(chunks) { flush() }
     }
 
+    /// Queues a message and writes it, at once or, inside a long burst of sends, at the end of
+    /// its loop's current turn together with everything else queued for this connection by
+    /// then: one system call for many messages, from any thread (NIO's write-then-flush; the
+    /// rule is ``WriteCoalescing``). The calling thread writes at once too when more than
+    /// ``coalescingLimit`` bytes (or half of `limit`) wait unwritten, so a fast producer
+    /// paces itself and never fills a refusal limit with output merely waiting for the loop.
+    /// - Parameter limit: as ``sendNow(_:refusingAbove:)``.
+    /// - Throws: as ``sendNow(_:refusingAbove:)``.
+    package func sendSoon(_ message: any Sendable, refusingAbove limit: Int? = nil) throws(ConnectionError) {
+        var replan = false
+        let refusal = limit ?? configuration.outboundHighWater
+        let now = ContinuousClock.now
+        let (chunks, scheduleFlush) = try withState { (state) throws(ConnectionError) -> (OutboundChunks?, Bool) in
+            _ = try state.queue(message, configuration: configuration, refuseAbove: refusal, replan: &replan)
+            return state.queueForFlush(limit: min(Self.coalescingLimit, refusal / 2), now: now)
+        }
+        if replan { loop.execute { [self] in update() } }
+        if scheduleFlush { loop.execute { [self] in flushScheduledOutput() } }
+        if let chunks, write(chunks) { flush() }
+    }
+
+    /// Bytes ``sendSoon(_:refusingAbove:)`` leaves for the loop's flush before the sender
+    /// writes itself.
+    package static let coalescingLimit = 16 * 1024
+
+    /// The flush ``sendSoon(_:refusingAbove:)`` scheduled, on the loop.
+    private func flushScheduledOutput() {
+        guard let chunks = withState({ $0.takeForScheduledFlush() }) else { return }
+        if write(chunks) { flush() }
+    }
+
     /// Waits until at most `limit` bytes wait for the socket (the peer caught up), the
     /// connection ended, or the task is cancelled. A server holds a fast producer back with it.
     package func waitForOutput(below limit: Int) async {
@@ -392,6 +423,10 @@ package final class StreamConnection: EventLoopHandler, Sendable {
 
     /// Bytes of received messages waiting for the consumer.
     package var inboundBufferedBytes: Int { state.withLock { $0.inboxBytes } }
+
+    /// How many times ``sendSoon(_:refusingAbove:)`` left the write to the loop's flush (for
+    /// tests and statistics).
+    package var flushesScheduled: UInt64 { state.withLock { $0.flushesScheduled } }
 
     /// How many senders wait for the output to drain (for tests).
     package var waitingSenderCount: Int { state.withLock { $0.waitingSenderCount } }

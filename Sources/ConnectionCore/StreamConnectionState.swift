@@ -85,6 +85,12 @@ package struct StreamConnectionState: Sendable {
     private(set) var writerActive = false
     /// The last write found the socket full; cleared when the loop sees it writable.
     private var writeBlocked = false
+    /// A flush at the end of the loop's turn is scheduled (``queueForFlush(limit:now:)``).
+    private var flushScheduled = false
+    /// Whether ``queueForFlush(limit:now:)`` leaves a send to the loop or writes it at once.
+    private var coalescing = WriteCoalescing()
+    /// How many flushes were left to the loop (for tests and statistics).
+    private(set) var flushesScheduled: UInt64 = 0
     /// ``finish(configuration:)`` found a writer busy: it asks the loop to finish when done.
     private var finishWaitsForWriter = false
     /// Reading stopped because more than the high-water mark waited for the socket; it
@@ -497,6 +503,26 @@ package struct StreamConnectionState: Sendable {
         writerActive = true
         inFlight = outbound.count
         return outbound.takeAll()
+    }
+
+    /// After queueing a message that may wait for the loop's flush: returns chunks to write
+    /// at once (the send is not part of a long burst, see ``WriteCoalescing``; or more than
+    /// `limit` bytes wait unwritten: the sender writes, and so paces itself), or whether the
+    /// caller must schedule the flush (none is scheduled, and neither a writer nor the loop's
+    /// writability watch will pick the bytes up).
+    mutating func queueForFlush(limit: Int, now: ContinuousClock.Instant) -> (chunks: OutboundChunks?, scheduleFlush: Bool) {
+        let defers = coalescing.defersSend(at: now)
+        guard defers || flushScheduled, outbound.count <= limit else { return (takeForWriting(), false) }
+        guard !flushScheduled, !writerActive, !writeBlocked, socketOpen else { return (nil, false) }
+        flushScheduled = true
+        flushesScheduled &+= 1
+        return (nil, true)
+    }
+
+    /// The loop's scheduled flush runs: takes what is queued for writing.
+    mutating func takeForScheduledFlush() -> OutboundChunks? {
+        flushScheduled = false
+        return takeForWriting()
     }
 
     /// A writer is back: puts back what the socket did not take and wakes senders whose bytes

@@ -440,64 +440,37 @@ package final class Hub: Sendable {
         send(Outbox(expired.map { HubState.Delivery(message: $0.message, recipients: [$0.app]) }))
     }
 
-    /// Writes what a batch produced: each message encoded once, each recipient's messages in
-    /// one write. Readings to a subscriber whose backlog is full are dropped (and reported once
-    /// per 1,000), or with ``SubscriberOverflow/backpressure`` sent anyway and the subscriber
-    /// returned among those to wait for; status messages always go out.
+    /// Writes what a batch produced: each message encoded and framed once for all its
+    /// recipients, each recipient's messages in one write. Readings to a subscriber whose
+    /// backlog is full are dropped (and reported once per 1,000), or with
+    /// ``SubscriberOverflow/backpressure`` sent anyway and the subscriber returned among those
+    /// to wait for; status messages always go out.
     @discardableResult
     private func send(_ outbox: Outbox) -> [WebSocketConnection] {
         guard !outbox.deliveries.isEmpty else { return [] }
+        let runs = FanOutRuns(outbox.deliveries)
+        let recipients = runs.recipients
+        let connections = shared.withLock { shared in
+            shared.delivered += runs.readingCount
+            return recipients.compactMap { recipient in shared.connections[recipient.peer].map { (recipient, $0) } }
+        }
         let dropsReadings = overflow == .dropReadings
         var congested: [WebSocketConnection] = []
-        if outbox.deliveries.count == 1 {
-            // One message (a single publish, a status answer): no grouping needed.
-            let delivery = outbox.deliveries[0]
-            let text = delivery.message.encodedText
-            let isReading = if case .sensorData = delivery.message { true } else { false }
-            let connections = shared.withLock { shared in
-                if isReading { shared.delivered += delivery.recipients.count }
-                return delivery.recipients.compactMap { peer in shared.connections[peer].map { (peer, $0) } }
-            }
-            for (peer, connection) in connections {
-                do {
-                    // With backpressure nothing is refused: the producer waits instead.
-                    try connection.sendNow(text: text, refusingAbove: dropsReadings ? (isReading ? maxBacklog : nil) : Int.max)
-                    if isReading && !dropsReadings && connection.pendingOutputBytes > maxBacklog { congested.append(connection) }
-                } catch .outboundFull where isReading {
-                    countDropped(1, for: peer)
-                } catch {
-                    // Closing or failed: its serve loop ends and cleans up.
-                }
-            }
-            return congested
-        }
-        var textsByPeer: [UInt64: [(text: String, isReading: Bool)]] = [:]
-        var peerOrder: [UInt64] = []
-        var readingCount = 0
-        for delivery in outbox.deliveries {
-            let text = delivery.message.encodedText
-            let isReading = if case .sensorData = delivery.message { true } else { false }
-            if isReading { readingCount += delivery.recipients.count }
-            for peer in delivery.recipients {
-                if textsByPeer[peer] == nil { peerOrder.append(peer) }
-                textsByPeer[peer, default: []].append((text, isReading))
-            }
-        }
-        let connections = shared.withLock { shared in
-            shared.delivered += readingCount
-            return peerOrder.compactMap { peer in shared.connections[peer].map { (peer, $0) } }
-        }
-        for (peer, connection) in connections {
-            guard var messages = textsByPeer[peer] else { continue }
-            if dropsReadings && connection.pendingOutputBytes > maxBacklog {
-                let before = messages.count
-                messages.removeAll(where: \.isReading)
-                countDropped(before - messages.count, for: peer)
+        for (recipient, connection) in connections {
+            var groups = recipient.runs.map { runs.runs[$0] }
+            let onlyReadings = groups.allSatisfy(\.isReading)
+            if dropsReadings && !onlyReadings && connection.pendingOutputBytes > maxBacklog {
+                // Statuses go out; the readings beside them are dropped.
+                countDropped(groups.reduce(0) { $0 + ($1.isReading ? $1.messages.texts.count : 0) }, for: recipient.peer)
+                groups.removeAll(where: \.isReading)
             }
             do {
-                try connection.sendNow(texts: messages.lazy.map(\.text), refusingAbove: dropsReadings ? nil : Int.max)
+                // Readings alone are refused in the same lock acquisition that would queue
+                // them; with backpressure nothing is refused: the producer waits instead.
+                let limit = dropsReadings ? (onlyReadings ? maxBacklog : nil) : Int.max
+                try connection.sendSoon(encoded: groups.map(\.messages), refusingAbove: limit)
             } catch .outboundFull {
-                countDropped(messages.count { $0.isReading }, for: peer)
+                countDropped(groups.reduce(0) { $0 + ($1.isReading ? $1.messages.texts.count : 0) }, for: recipient.peer)
             } catch {
                 // Closing or failed: its serve loop ends and cleans up.
             }

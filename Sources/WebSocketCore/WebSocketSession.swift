@@ -228,6 +228,20 @@ package struct WebSocketSession: Sendable {
         text.withUTF8 { appendMessage(.text, payload: UnsafeRawBufferPointer($0)) }
     }
 
+    /// Queues text messages framed once for many connections: their frames are copied as
+    /// they are on a server connection without permessage-deflate, and each text is framed
+    /// anew otherwise (masked, or compressed).
+    package mutating func sendText(_ messages: EncodedTextMessages) throws(SendError) {
+        guard canSend else { throw .closed }
+        guard role == .server, compressor == nil, let frames = messages.serverFrames else {
+            for var text in messages.texts {
+                text.withUTF8 { appendMessage(.text, payload: UnsafeRawBufferPointer($0)) }
+            }
+            return
+        }
+        output.append(contentsOf: frames)
+    }
+
     /// Queues a binary message.
     package mutating func sendBinary(_ bytes: [UInt8]) throws(SendError) {
         guard canSend else { throw .closed }

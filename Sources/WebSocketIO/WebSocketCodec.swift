@@ -7,6 +7,8 @@ package enum WebSocketOutbound: Sendable {
     case text(String)
     /// Text messages, in order.
     case texts([String])
+    /// Text messages framed once for many connections, in order.
+    case encoded([EncodedTextMessages])
     /// A binary message.
     case binary([UInt8])
     /// One raw data frame (tests and conformance tools that need fragments).
@@ -75,6 +77,8 @@ package struct WebSocketCodec: StreamCodec {
                 try session.sendText(text)
             case .texts(let texts):
                 for text in texts { try session.sendText(text) }
+            case .encoded(let groups):
+                for messages in groups { try session.sendText(messages) }
             case .binary(let bytes):
                 try session.sendBinary(bytes)
             case .frame(let opcode, let payload, let fin):

@@ -179,6 +179,20 @@ package final class WebSocketConnection: Sendable {
         }
     }
 
+    /// Queues text messages framed once for many connections (the hub's fan-out: see
+    /// ``EncodedTextMessages``), in order, to be written by the connection's loop at the end
+    /// of its turn with whatever else was queued by then (see `StreamConnection.sendSoon`).
+    /// - Parameter limit: as ``sendNow(texts:refusingAbove:)``.
+    /// - Throws: as ``sendNow(text:)``.
+    package func sendSoon(encoded groups: [EncodedTextMessages], refusingAbove limit: Int? = nil) throws(WebSocketError) {
+        guard !groups.isEmpty else { return }
+        do {
+            try core.sendSoon(WebSocketOutbound.encoded(groups), refusingAbove: limit)
+        } catch {
+            throw map(error)
+        }
+    }
+
     /// Queues text messages without writing them: for a caller that holds a lock of its own
     /// whose order the messages must follow. Call ``flush()`` once that lock is released.
     /// - Throws: as ``sendNow(text:)``.
