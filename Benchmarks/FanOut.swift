@@ -47,7 +47,7 @@ enum FanOut {
 
     /// Readings delivered per second to `subscribers` raw subscribers of `agents` agents (one
     /// sensor each; every subscriber subscribes to every sensor), over `window`.
-    static func run(loops: Int, agents: Int, subscribers: Int, window: Duration) async throws -> Double {
+    static func run(loops: Int, agents: Int, subscribers: Int, window: Duration) async throws -> Sample {
         let (child, port, input) = try MetricStoreBench.start(CommandLine.arguments[0], ["--serve-fanout", "\(loops)"])
         defer {
             try? input.fileHandleForWriting.close()
@@ -108,9 +108,13 @@ enum FanOut {
         }
         _ = writers
         try await Task.sleep(for: .milliseconds(500))
+        let hubCPUBefore = cpuSeconds(process: child.processIdentifier)
+        let ownCPUBefore = cpuSeconds(process: nil)
         counting.withLock { $0 = true }
         try await Task.sleep(for: window)
         counting.withLock { $0 = false }
+        let hubCores = (cpuSeconds(process: child.processIdentifier) - hubCPUBefore) / window.secondsValue
+        let ownCores = (cpuSeconds(process: nil) - ownCPUBefore) / window.secondsValue
         running.withLock { $0 = false }
         // Wake writers blocked in a write, wait for every thread, then close: no thread may
         // still use a descriptor the next sample reuses.
@@ -120,23 +124,49 @@ enum FanOut {
         var frame: [UInt8] = []
         let text = ServerMessage.sensorData(sensorID: sensors[0], readings: .number(21.5)).encodedText
         FrameEncoder.append(opcode: .text, payload: Array(text.utf8), maskingKey: nil, to: &frame)
-        return Double(received.withLock { $0 }) / Double(frame.count) / window.secondsValue
+        return Sample(readingsPerSecond: Double(received.withLock { $0 }) / Double(frame.count) / window.secondsValue,
+                      hubCores: hubCores, benchmarkCores: ownCores)
+    }
+
+    /// One run's result.
+    struct Sample {
+        /// Readings delivered per second.
+        var readingsPerSecond: Double
+        /// CPU time the hub process used per second of the window (cores busy).
+        var hubCores: Double
+        /// The same for this process (the raw agents and subscribers).
+        var benchmarkCores: Double
+    }
+
+    /// User + system CPU seconds of a process (nil: this one) from /proc; 0 where it is absent.
+    static func cpuSeconds(process: Int32?) -> Double {
+        let path = process.map { "/proc/\($0)/stat" } ?? "/proc/self/stat"
+        guard let stat = try? String(contentsOfFile: path, encoding: .utf8),
+              let afterName = stat.range(of: ") ", options: .backwards) else { return 0 }
+        // Fields after the command name start at field 3 (state); utime and stime are 14 and 15.
+        let fields = stat[afterName.upperBound...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// Prints readings delivered per second for both shapes with 1 and 2 loops, alternated.
     static func report(samples: Int) async throws {
         for (agents, subscribers) in [(1, 1000), (100, 100)] {
             var rates: [Int: [Double]] = [1: [], 2: []]
+            var cores: [Int: [(hub: Double, benchmark: Double)]] = [1: [], 2: []]
             _ = try await run(loops: 1, agents: agents, subscribers: subscribers, window: .seconds(1))  // warm-up
             for _ in 0..<samples {
                 for loops in [1, 2] {
-                    rates[loops, default: []].append(try await run(loops: loops, agents: agents, subscribers: subscribers, window: .seconds(2)))
+                    let sample = try await run(loops: loops, agents: agents, subscribers: subscribers, window: .seconds(2))
+                    rates[loops, default: []].append(sample.readingsPerSecond)
+                    cores[loops, default: []].append((sample.hubCores, sample.benchmarkCores))
                 }
             }
             for loops in [1, 2] {
                 let sorted = (rates[loops] ?? []).sorted()
                 print("fan-out: \(agents) agent\(agents == 1 ? "" : "s") -> \(subscribers) subscribers, --loops \(loops)".padding(toLength: 52, withPad: " ", startingAt: 0)
-                      + String(format: "%.2f M readings/s delivered [%.2f ... %.2f]", sorted[sorted.count / 2] / 1e6, sorted.first! / 1e6, sorted.last! / 1e6))
+                      + String(format: "%.2f M readings/s delivered [%.2f ... %.2f]", sorted[sorted.count / 2] / 1e6, sorted.first! / 1e6, sorted.last! / 1e6)
+                      + (cores[loops] ?? []).map { String(format: "; cores busy: hub %.2f, agents+subscribers %.2f", $0.hub, $0.benchmark) }.joined())
             }
             let one = (rates[1] ?? []).sorted(), two = (rates[2] ?? []).sorted()
             print(String(format: "fan-out: %d -> %d, 2 loops / 1 loop (medians)                  %.2fx", agents, subscribers,
