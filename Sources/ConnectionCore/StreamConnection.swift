@@ -249,7 +249,9 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     /// then: one system call for many messages, from any thread (NIO's write-then-flush; the
     /// rule is ``WriteCoalescing``). The calling thread writes at once too when more than
     /// ``coalescingLimit`` bytes (or half of `limit`) wait unwritten, so a fast producer
-    /// paces itself and never fills a refusal limit with output merely waiting for the loop.
+    /// paces itself, and `limit` refuses only while the socket is full (the peer is behind) or
+    /// past the high-water mark: output merely waiting for this process's writer (the loop's
+    /// flush, a writer thread the system preempted) is not held against the peer.
     /// - Parameter limit: as ``sendNow(_:refusingAbove:)``.
     /// - Throws: as ``sendNow(_:refusingAbove:)``.
     package func sendSoon(_ message: any Sendable, refusingAbove limit: Int? = nil) throws(ConnectionError) {
@@ -257,7 +259,7 @@ package final class StreamConnection: EventLoopHandler, Sendable {
         let refusal = limit ?? configuration.outboundHighWater
         let now = ContinuousClock.now
         let (chunks, scheduleFlush) = try withState { (state) throws(ConnectionError) -> (OutboundChunks?, Bool) in
-            _ = try state.queue(message, configuration: configuration, refuseAbove: refusal, replan: &replan)
+            _ = try state.queue(message, configuration: configuration, refuseAbove: refusal, onlyWhenPeerBehind: true, replan: &replan)
             return state.queueForFlush(limit: min(Self.coalescingLimit, refusal / 2), now: now)
         }
         if replan { loop.execute { [self] in update() } }

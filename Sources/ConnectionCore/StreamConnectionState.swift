@@ -422,11 +422,18 @@ package struct StreamConnectionState: Sendable {
     ///   more than this many bytes wait; nil queues whatever waits.
     /// - Parameter replan: set when this message took a server's output past the high-water
     ///   mark: reading pauses, and the loop must plan again to stop watching for input.
+    /// - Parameter onlyWhenPeerBehind: refuse past `refuseAbove` only while the socket is full
+    ///   (the peer is behind), or past the high-water mark: bytes that wait because this
+    ///   process's own writer has not run yet (a loop's flush, a preempted writer) are not the
+    ///   peer's backlog (``StreamConnection/sendSoon(_:refusingAbove:)``).
     mutating func queue(_ message: any Sendable, configuration: ConnectionConfiguration, refuseAbove: Int?,
-                        replan: inout Bool) throws(ConnectionError) -> UInt64? {
+                        onlyWhenPeerBehind: Bool = false, replan: inout Bool) throws(ConnectionError) -> UInt64? {
         guard isOpen else { throw .closed }
         if let transportError { throw .transportFailed(transportError) }
-        if let refuseAbove, pendingOutputCount > refuseAbove { throw .outboundFull }
+        if let refuseAbove, pendingOutputCount > refuseAbove,
+           !onlyWhenPeerBehind || writeBlocked || pendingOutputCount > configuration.outboundHighWater {
+            throw .outboundFull
+        }
         try codec.send(message)
         collectOutput()
         let highWater = configuration.outboundHighWater

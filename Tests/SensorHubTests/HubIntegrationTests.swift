@@ -111,7 +111,10 @@ struct HubIntegrationTests {
         }
         let readings = await received.value
         #expect(readings.count == count)
-        #expect(readings.map { $0.readings["seq"]?.intValue ?? -1 } == Array(0..<count), "the fast subscriber got everything in order")
+        let sequence = readings.map { $0.readings["seq"]?.intValue ?? -1 }
+        let firstGap = zip(sequence, 0..<count).first { $0.0 != $0.1 }?.1
+        let inOrder = sequence == Array(0..<count)
+        #expect(inOrder, "the fast subscriber got everything in order; first gap at \(firstGap.map(String.init) ?? "none")")
         let events = Task { () -> Bool in
             for await event in hub.events { if case .readingsDropped = event { return true } }
             return false
