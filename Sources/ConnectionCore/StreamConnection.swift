@@ -244,14 +244,15 @@ package final class StreamConnection: EventLoopHandler, Sendable {
         if let chunks, write(chunks) { flush() }
     }
 
-    /// Queues a message and writes it, at once or, inside a long burst of sends, at the end of
-    /// its loop's current turn together with everything else queued for this connection by
-    /// then: one system call for many messages, from any thread (NIO's write-then-flush; the
-    /// rule is ``WriteCoalescing``). The calling thread writes at once too when more than
-    /// ``coalescingLimit`` bytes (or half of `limit`) wait unwritten, so a fast producer
-    /// paces itself, and `limit` refuses only while the socket is full (the peer is behind) or
-    /// past the high-water mark: output merely waiting for this process's writer (the loop's
-    /// flush, a writer thread the system preempted) is not held against the peer.
+    /// Queues a message and writes it, at once or, inside a long rapid burst of sends, at the
+    /// end of its loop's current turn together with everything else queued for this
+    /// connection by then: one `send` per 64 KiB for many messages, from any thread (NIO's
+    /// write-then-flush; the rule is ``WriteCoalescing``). The calling thread writes at once
+    /// too when more than ``coalescingLimit`` bytes (or half of `limit`) wait unwritten and no
+    /// other writer is busy, so a fast producer paces itself. `limit` refuses only while the
+    /// peer is behind (the last write left bytes the socket did not take) or past the
+    /// high-water mark: output merely waiting for this process's writer (the loop's flush, a
+    /// writer thread the system preempted) is not held against the peer.
     /// - Parameter limit: as ``sendNow(_:refusingAbove:)``.
     /// - Throws: as ``sendNow(_:refusingAbove:)``.
     package func sendSoon(_ message: any Sendable, refusingAbove limit: Int? = nil) throws(ConnectionError) {
@@ -271,10 +272,13 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     /// writes itself.
     package static let coalescingLimit = 16 * 1024
 
-    /// The flush ``sendSoon(_:refusingAbove:)`` scheduled, on the loop.
+    /// The flush ``sendSoon(_:refusingAbove:)`` scheduled, on the loop: one write of what is
+    /// queued (gathered into chunks of up to 64 KiB, see `OutboundQueue`); more queued
+    /// meanwhile waits for the next turn, so the loop's other connections get theirs first.
     private func flushScheduledOutput() {
         guard let chunks = withState({ $0.takeForScheduledFlush() }) else { return }
-        if write(chunks) { flush() }
+        guard write(chunks) else { return }
+        if withState({ $0.rescheduleFlush() }) { loop.execute { [self] in flushScheduledOutput() } }
     }
 
     /// Waits until at most `limit` bytes wait for the socket (the peer caught up), the

@@ -87,6 +87,10 @@ package struct StreamConnectionState: Sendable {
     private var writeBlocked = false
     /// A flush at the end of the loop's turn is scheduled (``queueForFlush(limit:now:)``).
     private var flushScheduled = false
+    /// The last write left bytes the socket did not take, and no write since emptied the
+    /// queue: the peer reads slower than this side writes (unlike ``writeBlocked``, not
+    /// cleared by a writable socket, only by a write that took everything).
+    private var peerBehind = false
     /// Whether ``queueForFlush(limit:now:)`` leaves a send to the loop or writes it at once.
     private var coalescing = WriteCoalescing()
     /// How many flushes were left to the loop (for tests and statistics).
@@ -422,16 +426,17 @@ package struct StreamConnectionState: Sendable {
     ///   more than this many bytes wait; nil queues whatever waits.
     /// - Parameter replan: set when this message took a server's output past the high-water
     ///   mark: reading pauses, and the loop must plan again to stop watching for input.
-    /// - Parameter onlyWhenPeerBehind: refuse past `refuseAbove` only while the socket is full
-    ///   (the peer is behind), or past the high-water mark: bytes that wait because this
-    ///   process's own writer has not run yet (a loop's flush, a preempted writer) are not the
-    ///   peer's backlog (``StreamConnection/sendSoon(_:refusingAbove:)``).
+    /// - Parameter onlyWhenPeerBehind: refuse past `refuseAbove` only while the peer is behind
+    ///   (the last write left bytes the socket did not take, and none since emptied the queue),
+    ///   or past the high-water mark: bytes that wait because this process's own writer has
+    ///   not run yet (a loop's flush, a preempted writer) are not the peer's backlog
+    ///   (``StreamConnection/sendSoon(_:refusingAbove:)``).
     mutating func queue(_ message: any Sendable, configuration: ConnectionConfiguration, refuseAbove: Int?,
                         onlyWhenPeerBehind: Bool = false, replan: inout Bool) throws(ConnectionError) -> UInt64? {
         guard isOpen else { throw .closed }
         if let transportError { throw .transportFailed(transportError) }
         if let refuseAbove, pendingOutputCount > refuseAbove,
-           !onlyWhenPeerBehind || writeBlocked || pendingOutputCount > configuration.outboundHighWater {
+           !onlyWhenPeerBehind || peerBehind || pendingOutputCount > configuration.outboundHighWater {
             throw .outboundFull
         }
         try codec.send(message)
@@ -532,6 +537,18 @@ package struct StreamConnectionState: Sendable {
         return takeForWriting()
     }
 
+    /// The loop's flush found more queued after its write: true when the caller must
+    /// schedule another flush for the next turn (none is scheduled yet).
+    mutating func rescheduleFlush() -> Bool {
+        guard !flushScheduled, socketOpen, !outbound.isEmpty else { return false }
+        flushScheduled = true
+        flushesScheduled &+= 1
+        return true
+    }
+
+    /// Bytes waiting for the socket, and in how many chunks (for tests).
+    var outboundShape: (bytes: Int, chunks: Int) { (outbound.count, outbound.chunkCount) }
+
     /// A writer is back: puts back what the socket did not take and wakes senders whose bytes
     /// are out. Returns whether there is more to write right away, and whether the loop must
     /// look at the connection (a finish waited for this writer).
@@ -539,6 +556,11 @@ package struct StreamConnectionState: Sendable {
                                 spent: consuming [UInt8]?, configuration: ConnectionConfiguration) -> (again: Bool, finishWaiting: Bool) {
         writerActive = false
         writeBlocked = remaining != nil
+        if remaining != nil {
+            peerBehind = true
+        } else if error == nil && outbound.isEmpty {
+            peerBehind = false
+        }
         // A buffer written whole goes back to the codec: its next message reuses the memory.
         if var spent { codec.reclaimOutputBuffer(&spent) }
         inFlight = 0

@@ -32,7 +32,8 @@ struct FanOutRuns {
         for delivery in deliveries {
             let isReading = if case .sensorData = delivery.message { true } else { false }
             if isReading { readingCount += delivery.recipients.count }
-            // Arrays of one sensor's subscribers share storage: `==` is an identity check.
+            // Arrays of one sensor's subscribers share storage: `==` answers on its identity
+            // fast path; other arrays are compared element by element.
             if let last = kinds.last, last.isReading == isReading, last.recipients == delivery.recipients {
                 texts[texts.count - 1].append(delivery.message.encodedText)
             } else {

@@ -180,8 +180,9 @@ package final class WebSocketConnection: Sendable {
     }
 
     /// Queues text messages framed once for many connections (the hub's fan-out: see
-    /// ``EncodedTextMessages``), in order, to be written by the connection's loop at the end
-    /// of its turn with whatever else was queued by then (see `StreamConnection.sendSoon`).
+    /// ``EncodedTextMessages``), in order, and writes them: at once, or inside a long rapid
+    /// burst by the connection's loop at the end of its turn with whatever else was queued by
+    /// then (see `StreamConnection.sendSoon`).
     /// - Parameter limit: as ``sendNow(texts:refusingAbove:)``.
     /// - Throws: as ``sendNow(text:)``.
     package func sendSoon(encoded groups: [EncodedTextMessages], refusingAbove limit: Int? = nil) throws(WebSocketError) {

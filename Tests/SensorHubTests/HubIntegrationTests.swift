@@ -124,6 +124,30 @@ struct HubIntegrationTests {
         await fast.disconnect()
     }
 
+    @Test("statuses are never dropped: a subscriber far past its backlog still gets the sensor's disconnection once it reads")
+    func statusesNeverDropped() async throws {
+        let hub = try Hub(maxBacklog: 64 * 1024)
+        defer { Task { await hub.stop() } }
+        let agent = hub.attachAgent(name: "local", sensors: ["S"])
+        let slow = try await WebSocketConnection.connect(
+            host: "127.0.0.1", port: hub.port, configuration: .init(inboundBufferLimit: 16 * 1024))
+        try await slow.send(text: SensorProtocol.encode(ClientMessage.subscribe(sensorID: "S").envelope))
+        #expect(await eventually { hub.subscriberCount("S") == 1 })
+        let payload: JSONValue = ["padding": .string(String(repeating: "p", count: 200))]
+        for index in 0..<20_000 { agent.publish("S", ["seq": .number(Double(index)), "data": payload]) }
+        #expect(hub.droppedReadings > 0, "positive control: its backlog was full, readings were dropped")
+        agent.removeSensor("S")
+        var disconnected = false
+        while let message = await slow.receive() {
+            if case .text(let text) = message, case .connectionStatus("S", false)? = ServerMessage.decode(text) {
+                disconnected = true
+                break
+            }
+        }
+        #expect(disconnected, "the status came through behind the readings it waited behind")
+        slow.abort()
+    }
+
     @Test("backpressure: a subscriber that stops reading holds the WebSocket agent back; nothing is dropped, order kept")
     func backpressureEndToEnd() async throws {
         let hub = try Hub(maxBacklog: 64 * 1024, overflow: .backpressure)
