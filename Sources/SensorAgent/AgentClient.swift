@@ -23,7 +23,8 @@ import WebSocketIO
 public final class AgentClient: Sendable {
     /// Credentials and timing.
     public struct Configuration: Sendable {
-        /// The hub's agent token, if it asks for one.
+        /// The hub's agent token, if it asks for one: sent in the upgrade request
+        /// (`Authorization: Bearer`) and in the `connect` message.
         public var token: String?
         /// How long a call waits for the hub's acknowledgement. Default 10 s.
         public var requestTimeout: Duration = .seconds(10)
@@ -298,8 +299,17 @@ public final class AgentClient: Sendable {
         var webSocket = WebSocketConfiguration()
         webSocket.connectTimeout = configuration.connectTimeout
         webSocket.tls = configuration.tls
+        // The token in the upgrade request too: a hub that requires tokens refuses (401) an
+        // upgrade without one, before the `connect` message could show it.
+        if let token = configuration.token { webSocket.extraHeaders.append(("Authorization", "Bearer \(token)")) }
         do {
             return .success(try await WebSocketConnection.connect(host: host, port: port, configuration: webSocket))
+        } catch .handshakeFailed(.unexpectedStatus(401, _)) {
+            // The hub refused the token before the upgrade: final, like a 1008 for a wrong token.
+            let reason = "invalid agent token"
+            _ = driver.withLock { $0 }?.close(reason: "rejected")
+            finish(.rejected(reason), state: .rejected(reason: reason))
+            return .failure(.init(reason: "rejected: \(reason)", detail: AgentClientError.rejected(reason)))
         } catch {
             return .failure(.init(reason: "\(error)", detail: error))
         }

@@ -87,6 +87,9 @@ package struct DeviceRegistry: Sendable {
         if let problem = device.problem { return Outcome(status: 400, error: problem) }
         guard hash == device.hash else { return Outcome(status: 400, error: "hash mismatch: expected \(device.hash)") }
         if mustExist, entries[device.id]?.agentID != agentID { return Outcome(status: 404, error: "unknown device \(device.id)") }
+        if let entry = entries[device.id], entry.agentID != agentID, entry.connected {
+            return Outcome(status: 409, error: "device \(device.id) belongs to another agent")
+        }
         entries[device.id] = Entry(agentID: agentID, device: device, connected: true)
         return .ok
     }
@@ -98,6 +101,9 @@ package struct DeviceRegistry: Sendable {
         if delete { entries[id] = nil } else { entries[id]?.connected = false }
         return .ok
     }
+
+    /// The agent id `peer` speaks for, if it connected as a device agent.
+    package func agentID(of peer: PeerID) -> String? { agentOfPeer[peer] }
 
     /// The connection of the agent serving `id`, if the device is connected.
     package func agentPeer(serving id: String) -> PeerID? {

@@ -21,6 +21,9 @@ package enum HubEvent: Sendable, Hashable, CustomStringConvertible {
     case rejected(String)
     /// An agent refused (a wrong token), closed with 1008.
     case agentRefused(peer: UInt64, reason: String)
+    /// A message its connection may not send (the other role's, a claim on another agent's
+    /// sensor ...): closed with 1008, nothing of it applied.
+    case protocolViolation(peer: UInt64, reason: String)
 
     package var description: String {
         switch self {
@@ -32,6 +35,7 @@ package enum HubEvent: Sendable, Hashable, CustomStringConvertible {
         case .readingsDropped(let peer, let count): "#\(peer): subscriber too slow, dropped \(count) readings"
         case .rejected(let what): "rejected: \(what)"
         case .agentRefused(let peer, let reason): "agent #\(peer) refused (close 1008): \(reason)"
+        case .protocolViolation(let peer, let reason): "#\(peer) closed (1008): \(reason)"
         }
     }
 }
@@ -64,7 +68,8 @@ package final class Hub: Sendable {
     private let server: HTTPServer
     private let maxBacklog: Int
     private let overflow: SubscriberOverflow
-    private let agentToken: String?
+    /// Tokens, origins, the legacy protocol.
+    private let access: HubAccessPolicy
     private let registryFile: String?
     /// Saves the registry file on a thread of its own (nil without a file).
     private let registryWriter: SnapshotFileWriter?
@@ -84,6 +89,9 @@ package final class Hub: Sendable {
         var delivered = 0
         /// Times a peer's reading waited for a congested subscriber (backpressure).
         var heldBack = 0
+        /// Connections closed for a protocol violation, and commands refused for want of a right.
+        var violations = 0
+        var forbidden = 0
         var lastPeer: UInt64 = 0
         /// `stop()` has begun: connections that register now are closed at once.
         var stopping = false
@@ -95,7 +103,10 @@ package final class Hub: Sendable {
     ///   - maxBacklog: bytes that may wait for a slow subscriber before its readings are dropped.
     ///   - maxMessageSize: the largest message accepted from a peer (close 1009 beyond it).
     ///   - overflow: what happens to a subscriber more than `maxBacklog` bytes behind.
-    ///   - agentToken: the token agents must present; one without it is closed with 1008.
+    ///   - agentToken: the token agents must present; one without it is closed with 1008
+    ///     (sets `access.agentToken`).
+    ///   - access: app tokens and their rights, allowed origins, the legacy agent protocol
+    ///     (see ``HubAccessPolicy``).
     ///   - commandTimeout: how long an agent has to answer an app's command (then 504).
     ///   - registryFile: where the device registry is written (atomically) after every change;
     ///     nil keeps it in memory. Read it with ``RegistryFile/read(_:)`` for `savedDevices`.
@@ -109,10 +120,14 @@ package final class Hub: Sendable {
     /// - Throws: ``WebSocketError/connectFailed(_:)`` when the port cannot be bound.
     package init(host: String = "127.0.0.1", port: Int = 0, maxBacklog: Int = 1 << 20,
                  maxMessageSize: Int = 1 << 20, overflow: SubscriberOverflow = .dropReadings,
-                 agentToken: String? = nil, commandTimeout: Duration = .seconds(10), registryFile: String? = nil,
+                 agentToken: String? = nil, access: HubAccessPolicy = HubAccessPolicy(), commandTimeout: Duration = .seconds(10),
+                 registryFile: String? = nil,
                  savedDevices: [String: [Device]] = [:], deflate: PerMessageDeflateConfiguration? = nil,
                  tls: TLSServerContext? = nil, group: EventLoopGroup = .shared(loops: EventLoopGroup.defaultServerLoopCount)) throws(WebSocketError) {
-        self.agentToken = agentToken
+        var policy = access
+        if let agentToken { policy.agentToken = agentToken }
+        let access = policy
+        self.access = access
         self.registryFile = registryFile
         registryWriter = registryFile.map { path in
             SnapshotFileWriter(name: "SensorStream registry") { bytes in
@@ -135,18 +150,33 @@ package final class Hub: Sendable {
         let owner = ListenerOwner<Hub>()
         var routes = HTTPRoutes()
         routes.add("GET", "/") { _ in HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: Array(DashboardPage.html.utf8)) }
+        routes.add("GET", "/access") { _ in
+            .json(200, access.appTokenRequired ? #"{"token_required":true}"# : #"{"token_required":false}"#)
+        }
         let table = routes
+        let secure = tls != nil
         do {
-            server = try HTTPServer(host: host, port: port, tls: tls, webSocketConfiguration: configuration, group: group, webSocket: { connection, _ in
+            server = try HTTPServer(host: host, port: port, tls: tls, webSocketConfiguration: configuration, group: group, webSocket: { connection, request in
+                guard case .admitted(let credential) = access.admit(request.head, target: request.target, secure: secure, boundHost: host) else {
+                    connection.abort()
+                    return
+                }
                 // The hub registers itself right after binding; a connection that is quicker waits for it.
                 for _ in 0..<1000 {
                     if let hub = owner.server {
-                        await hub.serve(connection)
+                        await hub.serve(connection, credential: credential)
                         return
                     }
                     try? await Task.sleep(for: .milliseconds(1))
                 }
                 connection.abort()
+            }, upgradeGate: { request in
+                guard case .refused(let status, let reason) = access.admit(request.head, target: request.target, secure: secure, boundHost: host) else {
+                    return nil
+                }
+                var response = HTTPResponse.text(status, reason)
+                if status == 401 { response.headers.append(("WWW-Authenticate", #"Bearer realm="sensorstream""#)) }
+                return response
             }, onRejection: { eventsContinuation.yield(.rejected($0)) }, handler: { await table.respond(to: $0) })
         } catch {
             throw .connectFailed(error)
@@ -223,7 +253,7 @@ package final class Hub: Sendable {
 
     // MARK: Peers
 
-    private func serve(_ connection: WebSocketConnection) async {
+    private func serve(_ connection: WebSocketConnection, credential: HubAccessPolicy.Credential) async {
         let (peer, stopping) = shared.withLock { shared in
             let peer = shared.nextPeer()
             shared.connections[peer] = connection
@@ -234,7 +264,9 @@ package final class Hub: Sendable {
             await connection.close(code: .goingAway, reason: "hub shutting down")
         }
         var announced = false
-        var refusal: String?
+        var access = PeerAccess(credential: credential)
+        /// Why the connection is closed with 1008, and whether it is the agent token's refusal.
+        var refusal: (reason: String, badAgentToken: Bool)?
         // Messages are handled a batch at a time (what one read brought in); everything they
         // cause is written once per recipient connection at the end of the batch.
         reading: while let batch = await connection.receiveBatch() {
@@ -247,18 +279,47 @@ package final class Hub: Sendable {
                     continue
                 }
                 if let agentMessage = AgentMessage(envelope) {
-                    if case .connect = agentMessage, agentToken != nil {
-                        refusal = "invalid agent token"
+                    if case .connect = agentMessage, self.access.agentToken != nil && access.credential != .agent {
+                        refusal = ("invalid agent token", true)
+                        break
+                    }
+                    if case .violation(let reason) = access.check(.legacyAgent, policy: self.access) {
+                        refusal = (reason, false)
+                        break
+                    }
+                    if let claimed = refusedClaim(agentMessage, from: peer) {
+                        refusal = ("sensor \(claimed) belongs to another agent", false)
                         break
                     }
                     handleAgent(agentMessage, from: peer, into: &outbox)
                 } else if let deviceMessage = AgentToHub(envelope) {
-                    if case .connect(_, let token, _) = deviceMessage, let agentToken, token != agentToken {
-                        refusal = "invalid agent token"
+                    if case .violation(let reason) = access.check(.deviceAgent, policy: self.access) {
+                        refusal = (reason, false)
+                        break
+                    }
+                    if case .connect(_, let token, _) = deviceMessage, let agentToken = self.access.agentToken,
+                       access.credential != .agent && !SecretComparison.matches(token ?? "", agentToken) {
+                        refusal = ("invalid agent token", true)
                         break
                     }
                     handleDeviceAgent(deviceMessage, from: peer, into: &outbox, replies: &replies, registryChanged: &registryChanged)
                 } else if let clientMessage = ClientMessage(envelope) {
+                    let isCommand = if case .command = clientMessage { true } else { false }
+                    switch access.check(.app(isCommand: isCommand), policy: self.access) {
+                    case .allow:
+                        break
+                    case .violation(let reason):
+                        refusal = (reason, false)
+                        break
+                    case .forbidden(let reason):
+                        if case .command(let requestID, _, _, _) = clientMessage {
+                            shared.withLock { $0.forbidden += 1 }
+                            outbox.add(HubState.Delivery(message: .commandResponse(requestID: requestID, status: 403, data: ["error": .string(reason)]),
+                                                         recipients: [peer]))
+                        }
+                        continue
+                    }
+                    if refusal != nil { break }
                     if !announced {
                         announced = true
                         eventsContinuation.yield(.appConnected(peer: peer, address: connection.remoteAddress))
@@ -274,6 +335,7 @@ package final class Hub: Sendable {
                                 "apps": .number(Double(shared.connections.count - agents)), "agents": .number(Double(agents)),
                                 "sensors": .number(Double(shared.state.connectedSensors.count)),
                                 "readings_delivered": .number(Double(shared.delivered)), "readings_dropped": .number(Double(shared.droppedTotal)),
+                                "protocol_violations": .number(Double(shared.violations)), "commands_forbidden": .number(Double(shared.forbidden)),
                             ]
                             return HubState.Delivery(message: .statistics(counters), recipients: [peer])
                         })
@@ -294,8 +356,13 @@ package final class Hub: Sendable {
             if !replies.isEmpty { try? connection.sendNow(texts: replies) }
             if let refusal {
                 send(outbox)
-                eventsContinuation.yield(.agentRefused(peer: peer, reason: refusal))
-                _ = await connection.close(code: .policyViolation, reason: refusal)
+                if refusal.badAgentToken {
+                    eventsContinuation.yield(.agentRefused(peer: peer, reason: refusal.reason))
+                } else {
+                    shared.withLock { $0.violations += 1 }
+                    eventsContinuation.yield(.protocolViolation(peer: peer, reason: refusal.reason))
+                }
+                _ = await connection.close(code: .policyViolation, reason: refusal.reason)
                 break reading
             }
             // With backpressure, this peer's next messages wait until every subscriber its
@@ -318,6 +385,18 @@ package final class Hub: Sendable {
         send(Outbox(deliveries))
         eventsContinuation.yield(.peerDisconnected(peer: peer, closeCode: Int(closure.code.rawValue),
                                                    reason: closure.error.map { "\($0)" } ?? closure.reason))
+    }
+
+    /// A legacy agent message that claims a sensor another connected agent serves: that
+    /// sensor's id (the message is refused; the owner keeps it).
+    private func refusedClaim(_ message: AgentMessage, from peer: UInt64) -> String? {
+        let claimed: [String]
+        switch message {
+        case .connect(_, let sensors): claimed = sensors
+        case .sensorAdded(let id): claimed = [id]
+        default: return nil
+        }
+        return shared.withLock { shared in claimed.first { !shared.state.mayClaim($0, by: peer) } }
     }
 
     private func handleAgent(_ message: AgentMessage, from peer: UInt64, into outbox: inout Outbox) {
@@ -354,8 +433,11 @@ package final class Hub: Sendable {
             eventsContinuation.yield(.agentConnected(peer: peer, name: agentID, sensors: devices.map(\.id)))
             let sync = shared.withLock { shared -> DeviceRegistry.Sync in
                 shared.agents.insert(peer)
-                let sync = shared.devices.agentConnected(peer, agentID: agentID, devices: devices)
-                for id in sync.connected { outbox.add(shared.state.sensorAdded(id, by: peer)) }
+                var sync = shared.devices.agentConnected(peer, agentID: agentID, devices: devices)
+                // A device this agent registered before, served meanwhile by another agent's
+                // connection (a legacy agent claimed the id): that agent keeps it.
+                sync.connected.removeAll { !Self.mayClaim($0, by: peer, agentID: agentID, in: shared) }
+                for id in sync.connected { outbox.add(shared.state.sensorAdded(id, by: peer, replacing: true)) }
                 for id in sync.disconnected {
                     // Owned by this agent's previous connection, or by this one.
                     outbox.add(shared.state.sensorRemoved(id, by: shared.state.owner(of: id) ?? peer))
@@ -366,8 +448,11 @@ package final class Hub: Sendable {
         case .register(let id, let device, let hash), .update(let id, let device, let hash):
             let mustExist = if case .update = message { true } else { false }
             let outcome = shared.withLock { shared -> DeviceRegistry.Outcome in
+                if let agentID = shared.devices.agentID(of: peer), !Self.mayClaim(device.id, by: peer, agentID: agentID, in: shared) {
+                    return DeviceRegistry.Outcome(status: 409, error: "device \(device.id) belongs to another agent")
+                }
                 let outcome = shared.devices.describe(device, hash: hash, from: peer, mustExist: mustExist)
-                if outcome.status == 200 { outbox.add(shared.state.sensorAdded(device.id, by: peer)) }
+                if outcome.status == 200 { outbox.add(shared.state.sensorAdded(device.id, by: peer, replacing: true)) }
                 return outcome
             }
             if outcome.status == 200 { registryChanged = true }
@@ -397,6 +482,14 @@ package final class Hub: Sendable {
                 outbox.add(HubState.Delivery(message: answer, recipients: [app]))
             }
         }
+    }
+
+    /// Whether a device agent (`agentID`, speaking through `peer`) may serve `id`: no other
+    /// agent's connection serves it. Another connection of the same agent id may (the agent
+    /// reconnected before its old connection was found dead).
+    private static func mayClaim(_ id: String, by peer: UInt64, agentID: String, in shared: Shared) -> Bool {
+        guard let owner = shared.state.owner(of: id), owner != peer else { return true }
+        return shared.devices.agentID(of: owner) == agentID
     }
 
     /// Saves the registry file (if any) and waits until it is on the disk: the snapshot is
@@ -441,41 +534,46 @@ package final class Hub: Sendable {
     }
 
     /// Writes what a batch produced: each message encoded and framed once for all its
-    /// recipients, each recipient's messages in one write. Readings to a subscriber whose
-    /// backlog is full are dropped (and reported once per 1,000), or with
-    /// ``SubscriberOverflow/backpressure`` sent anyway and the subscriber returned among those
-    /// to wait for; status messages always go out.
+    /// recipients, each recipient's messages in as few writes as the socket allows. Readings to
+    /// a subscriber whose backlog is full are dropped (and reported once per 1,000), or with
+    /// ``SubscriberOverflow/backpressure`` queued anyway and the subscriber returned among
+    /// those to wait for; statuses and answers are never refused.
     @discardableResult
     private func send(_ outbox: Outbox) -> [WebSocketConnection] {
         guard !outbox.deliveries.isEmpty else { return [] }
         let runs = FanOutRuns(outbox.deliveries)
         let recipients = runs.recipients
         let connections = shared.withLock { shared in
-            shared.delivered += runs.readingCount
-            return recipients.compactMap { recipient in shared.connections[recipient.peer].map { (recipient, $0) } }
+            recipients.compactMap { recipient in shared.connections[recipient.peer].map { (recipient, $0) } }
         }
         let dropsReadings = overflow == .dropReadings
         var congested: [WebSocketConnection] = []
+        var delivered = 0
         for (recipient, connection) in connections {
-            var groups = recipient.runs.map { runs.runs[$0] }
-            let onlyReadings = groups.allSatisfy(\.isReading)
-            if dropsReadings && !onlyReadings && connection.pendingOutputBytes > maxBacklog {
-                // Statuses go out; the readings beside them are dropped.
-                countDropped(groups.reduce(0) { $0 + ($1.isReading ? $1.messages.texts.count : 0) }, for: recipient.peer)
-                groups.removeAll(where: \.isReading)
+            var queuedReadings = 0
+            // Consecutive runs of one kind go out in one send: readings may be refused (in the
+            // lock acquisition that would queue them), statuses and answers never are.
+            var start = 0
+            while start < recipient.runs.count {
+                let isReading = runs.runs[recipient.runs[start]].isReading
+                var end = start + 1
+                while end < recipient.runs.count && runs.runs[recipient.runs[end]].isReading == isReading { end += 1 }
+                let groups = recipient.runs[start..<end].map { runs.runs[$0].messages }
+                let readings = isReading ? groups.reduce(0) { $0 + $1.texts.count } : 0
+                start = end
+                do {
+                    try connection.sendSoon(encoded: groups, refusingAbove: isReading && dropsReadings ? maxBacklog : Int.max)
+                    queuedReadings += readings
+                } catch .outboundFull {
+                    countDropped(readings, for: recipient.peer)
+                } catch {
+                    // Closing or failed: its serve loop ends and cleans up.
+                }
             }
-            do {
-                // Readings alone are refused in the same lock acquisition that would queue
-                // them; with backpressure nothing is refused: the producer waits instead.
-                let limit = dropsReadings ? (onlyReadings ? maxBacklog : nil) : Int.max
-                try connection.sendSoon(encoded: groups.map(\.messages), refusingAbove: limit)
-            } catch .outboundFull {
-                countDropped(groups.reduce(0) { $0 + ($1.isReading ? $1.messages.texts.count : 0) }, for: recipient.peer)
-            } catch {
-                // Closing or failed: its serve loop ends and cleans up.
-            }
-            if !dropsReadings && connection.pendingOutputBytes > maxBacklog { congested.append(connection) }
+            delivered += queuedReadings
+            if queuedReadings > 0 && !dropsReadings && connection.pendingOutputBytes > maxBacklog { congested.append(connection) }
         }
+        if delivered > 0 { shared.withLock { $0.delivered += delivered } }
         return congested
     }
 

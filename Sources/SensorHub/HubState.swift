@@ -80,13 +80,22 @@ package struct HubState: Sendable {
     // MARK: Agents
 
     /// An agent announced itself and its sensors: subscribers of each sensor that was not
-    /// connected get `connected: true`. A sensor another agent serves moves to this one.
+    /// connected get `connected: true`. A sensor another agent serves stays with it.
     package mutating func agentConnected(_ agent: PeerID, sensors: [String]) -> [Delivery] {
         sensors.flatMap { sensorAdded($0, by: agent) }
     }
 
-    /// A sensor appeared on an agent.
-    package mutating func sensorAdded(_ sensorID: String, by agent: PeerID) -> [Delivery] {
+    /// Whether `agent` may claim `sensorID`: no other connected agent serves it.
+    package func mayClaim(_ sensorID: String, by agent: PeerID) -> Bool {
+        owners[sensorID].map { $0 == agent } ?? true
+    }
+
+    /// A sensor appeared on an agent. A sensor another agent serves stays with that agent
+    /// (check ``mayClaim(_:by:)`` first: the hub refuses such a claim).
+    /// - Parameter replacing: take it over from the agent serving it (the same device agent
+    ///   on a newer connection).
+    package mutating func sensorAdded(_ sensorID: String, by agent: PeerID, replacing: Bool = false) -> [Delivery] {
+        guard replacing || mayClaim(sensorID, by: agent) else { return [] }
         let wasConnected = isConnected(sensorID)
         if let previous = owners[sensorID], previous != agent { agentSensors[previous]?.remove(sensorID) }
         owners[sensorID] = agent

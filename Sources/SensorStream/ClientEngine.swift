@@ -322,6 +322,7 @@ final class ClientEngine: Sendable {
                                                     maxMessageSize: configuration.maxMessageSize)
         let webSocketConfiguration = WebSocketConfiguration(limits: limits, connectTimeout: configuration.connectTimeout,
                                                             handshakeTimeout: configuration.connectTimeout,
+                                                            extraHeaders: configuration.token.map { [("Authorization", "Bearer \($0)")] } ?? [],
                                                             deflate: configuration.compression.deflateConfiguration,
                                                             tls: configuration.tls)
         let error: SensorClientError

@@ -28,6 +28,11 @@ extension SensorClient {
         /// given to ``SensorClient/init(url:configuration:clock:)`` sets it to the default
         /// (full verification against the system's trust store) unless it is already set.
         public var tls: TLSConfiguration?
+        /// The hub's app token, if it requires one: sent in the upgrade request as
+        /// `Authorization: Bearer TOKEN` (never logged). A hub that requires a token refuses an
+        /// upgrade without it, or with a wrong one, with 401 (``SensorClientError/connectionFailed(reason:)``).
+        /// Default nil.
+        public var token: String?
 
         /// The limit of ``readingBuffering``; setting it keeps the policy and changes the limit.
         public var readingBufferSize: Int {
@@ -47,11 +52,13 @@ extension SensorClient {
         ///   - readingBuffering: See ``readingBuffering``; wins over `readingBufferSize` when given.
         ///   - compression: See ``compression``.
         ///   - tls: See ``tls``.
+        ///   - token: See ``token``.
         public init(requestTimeout: Duration = .seconds(5), heartbeat: Heartbeat = .init(),
                     reconnect: Reconnect = .init(), path: String = "/", connectTimeout: Duration = .seconds(10),
                     maxMessageSize: Int = 1 << 20, readingBufferSize: Int = 1024, readingBuffering: ReadingBuffering? = nil,
-                    compression: Compression = .init(), tls: TLSConfiguration? = nil) {
+                    compression: Compression = .init(), tls: TLSConfiguration? = nil, token: String? = nil) {
             self.compression = compression
+            self.token = token
             self.tls = tls
             self.requestTimeout = requestTimeout
             self.heartbeat = heartbeat

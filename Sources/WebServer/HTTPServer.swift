@@ -12,6 +12,9 @@ package final class HTTPServer: Sendable {
     package typealias Handler = @Sendable (HTTPRequest) async -> HTTPResponse
     /// Serves a WebSocket a request was upgraded to, until it ends.
     package typealias WebSocketHandler = @Sendable (WebSocketConnection, HTTPRequest) async -> Void
+    /// Looks at an upgrade request before it is accepted: nil lets it through, a response
+    /// refuses it (sent instead of the upgrade; the connection then closes).
+    package typealias UpgradeGate = @Sendable (HTTPRequest) -> HTTPResponse?
 
     /// The port it listens on.
     package let port: Int
@@ -28,6 +31,8 @@ package final class HTTPServer: Sendable {
     ///   - group: the event loops the connections are spread over (default: one per core).
     ///   - webSocket: upgrades requests with `Upgrade: websocket` (any path); nil answers them
     ///     as plain requests (404 unless routed).
+    ///   - upgradeGate: refuses upgrade requests (credentials, origins) before they are
+    ///     accepted; nil accepts every valid one.
     ///   - onRejection: hears about bad requests and refused upgrades, for logs.
     ///   - requestTimeout: how long a connection may take to complete its next request (the
     ///     first one included; a keep-alive connection idle that long is closed too), so a
@@ -37,7 +42,7 @@ package final class HTTPServer: Sendable {
     package init(host: String = "127.0.0.1", port: Int, maxHeadSize: Int = 16 << 10, maxBodySize: Int = 64 << 10, maxConnections: Int = 16_384,
                  requestTimeout: Duration = .seconds(10), tls: TLSServerContext? = nil,
                  webSocketConfiguration: WebSocketConfiguration = .init(drainTimeout: WebSocketConfiguration.serverDrainTimeout), group: EventLoopGroup = .shared(loops: EventLoopGroup.defaultServerLoopCount),
-                 webSocket: WebSocketHandler? = nil, onRejection: @escaping @Sendable (String) -> Void = { _ in },
+                 webSocket: WebSocketHandler? = nil, upgradeGate: UpgradeGate? = nil, onRejection: @escaping @Sendable (String) -> Void = { _ in },
                  handler: @escaping Handler) throws(SocketError) {
         let owner = ListenerOwner<HTTPServer>()
         listener = try StreamListener(
@@ -51,7 +56,8 @@ package final class HTTPServer: Sendable {
                 }
                 Task {
                     let upgrade = await Self.serve(connection, requestTimeout: requestTimeout, webSocketConfiguration: webSocketConfiguration,
-                                                   handler: handler, upgrades: webSocket != nil, onRejection: onRejection)
+                                                   handler: handler, upgrades: webSocket != nil, upgradeGate: upgradeGate,
+                                                   onRejection: onRejection)
                     if let webSocket, let (socket, request) = upgrade { await webSocket(socket, request) }
                     server.connections.withLock { $0[ObjectIdentifier(connection)] = nil }
                 }
@@ -94,7 +100,8 @@ package final class HTTPServer: Sendable {
     /// Answers requests until the connection ends, or one upgrades it to WebSocket: then the
     /// upgraded connection and its request, for the WebSocket handler.
     private static func serve(_ connection: StreamConnection, requestTimeout: Duration, webSocketConfiguration: WebSocketConfiguration,
-                              handler: Handler, upgrades: Bool, onRejection: @Sendable (String) -> Void) async -> (WebSocketConnection, HTTPRequest)? {
+                              handler: Handler, upgrades: Bool, upgradeGate: UpgradeGate?,
+                              onRejection: @Sendable (String) -> Void) async -> (WebSocketConnection, HTTPRequest)? {
         var answered = false
         while true {
             // The deadline is a loop timer, cancelled as soon as the request is in (a sleeping
@@ -132,6 +139,14 @@ package final class HTTPServer: Sendable {
                 }
                 guard let request = item as? HTTPRequest else { continue }
                 if request.isWebSocketUpgrade, upgrades {
+                    if let refusal = upgradeGate?(request) {
+                        // The gate's reason (its response body), never the request: its target or
+                        // head may carry a token.
+                        onRejection("\(connection.remoteAddress): upgrade refused: \(refusal.status) \(String(decoding: refusal.body.prefix(200), as: UTF8.self))")
+                        try? await connection.send(HTTPResponseMessage(response: refusal, keepAlive: false))
+                        _ = await connection.close("done")
+                        return nil
+                    }
                     switch ServerHandshake.respond(to: request.head, deflate: webSocketConfiguration.deflate) {
                     case .success(let accepted):
                         let codec = WebSocketCodec(role: .server, limits: webSocketConfiguration.limits,

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A command-line mistake: reported with the command's usage, exit code 2.
 struct UsageError: Error {
     let message: String
@@ -47,6 +49,14 @@ struct Arguments {
     }
 
     func string(_ name: String, default value: String) -> String { options[name] ?? value }
+
+    /// The app token for a hub that requires one: `--token`, else the environment variable
+    /// `SENSORSTREAM_TOKEN` (kept out of the process list); nil when neither is set.
+    var appToken: String? {
+        if let token = options["--token"], !token.isEmpty { return token }
+        guard let token = ProcessInfo.processInfo.environment["SENSORSTREAM_TOKEN"], !token.isEmpty else { return nil }
+        return token
+    }
 
     func int(_ name: String, default value: Int, in range: ClosedRange<Int>) throws(UsageError) -> Int {
         guard let text = options[name] else { return value }

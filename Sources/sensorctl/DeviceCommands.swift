@@ -5,15 +5,17 @@ import SensorWire
 /// `sensorctl command`: sends a command to a device and prints its response.
 enum CommandSubcommand {
     static let usage = """
-    usage: sensorctl command SENSOR_ID SERVICE 'JSON' [--host HOST] [--port PORT] [--timeout SECONDS]
+    usage: sensorctl command SENSOR_ID SERVICE 'JSON' [--host HOST] [--port PORT] [--timeout SECONDS] [--token TOKEN]
 
     Sends a command to a device (registered by an agent) through a running hub (default
     localhost:5192) and prints the response's status and data. Waits at most --timeout seconds
     (default 15). Exit code 0 on a 2xx status, 1 otherwise (or if the hub cannot be reached).
+    A hub that requires an app token gets --token (a token with the right `command`), or
+    SENSORSTREAM_TOKEN from the environment.
     """
 
     static func run(_ arguments: [String]) async throws(UsageError) -> Int32 {
-        let parsed = try Arguments(arguments, options: ["--host", "--port", "--timeout"], flags: ["--help", "-h"])
+        let parsed = try Arguments(arguments, options: ["--host", "--port", "--timeout", "--token"], flags: ["--help", "-h"])
         if !parsed.flags.isDisjoint(with: ["--help", "-h"]) { printLine(usage); return 0 }
         guard parsed.positional.count == 3 else { throw UsageError(message: "command needs SENSOR_ID SERVICE 'JSON'") }
         let (id, service, json) = (parsed.positional[0], parsed.positional[1], parsed.positional[2])
@@ -28,7 +30,8 @@ enum CommandSubcommand {
         let port = try parsed.port(default: 5192)
         let timeout = try parsed.double("--timeout", default: 15, in: 0.001...3600)
         let client = SensorClient(host: parsed.string("--host", default: "localhost"), port: port,
-                                  configuration: .init(requestTimeout: .milliseconds(Int(timeout * 1000)), reconnect: .disabled))
+                                  configuration: .init(requestTimeout: .milliseconds(Int(timeout * 1000)), reconnect: .disabled,
+                                                       token: parsed.appToken))
         defer { Task { await client.disconnect() } }
         do {
             try await client.connect()
@@ -45,18 +48,19 @@ enum CommandSubcommand {
 /// `sensorctl sensors`: lists the sensors a hub knows.
 enum SensorsCommand {
     static let usage = """
-    usage: sensorctl sensors [--host HOST] [--port PORT] [--json]
+    usage: sensorctl sensors [--host HOST] [--port PORT] [--json] [--token TOKEN]
 
     Lists every sensor a running hub (default localhost:5192) knows, with type, name, tags and
-    whether it is connected; --json prints the list as JSON.
+    whether it is connected; --json prints the list as JSON. A hub that requires an app token
+    gets --token, or SENSORSTREAM_TOKEN from the environment.
     """
 
     static func run(_ arguments: [String]) async throws(UsageError) -> Int32 {
-        let parsed = try Arguments(arguments, options: ["--host", "--port"], flags: ["--help", "-h", "--json"])
+        let parsed = try Arguments(arguments, options: ["--host", "--port", "--token"], flags: ["--help", "-h", "--json"])
         if !parsed.flags.isDisjoint(with: ["--help", "-h"]) { printLine(usage); return 0 }
         guard parsed.positional.isEmpty else { throw UsageError(message: "unexpected argument \(parsed.positional[0])") }
         let client = SensorClient(host: parsed.string("--host", default: "localhost"), port: try parsed.port(default: 5192),
-                                  configuration: .init(reconnect: .disabled))
+                                  configuration: .init(reconnect: .disabled, token: parsed.appToken))
         defer { Task { await client.disconnect() } }
         let sensors: [SensorInfo]
         do {

@@ -8,8 +8,10 @@ enum HubCommand {
     static let usage = """
     usage: sensorctl hub [--host HOST] [--port PORT] [--simulate-agents N] [--sensors-per-agent M]
                          [--rate HZ] [--log-file PATH] [--backpressure]
-                         [--agent-token TOKEN] [--command-timeout S] [--data-dir DIR]
-                         [--compression] [--tls-cert CERT.pem --tls-key KEY.pem] [--loops N]
+                         [--agent-token-file FILE] [--tokens FILE] [--allowed-origin ORIGINS]
+                         [--legacy-agents on|off] [--insecure-open] [--command-timeout S]
+                         [--data-dir DIR] [--compression] [--tls-cert CERT.pem --tls-key KEY.pem]
+                         [--loops N] [--agent-token TOKEN] [--app-token TOKEN]
 
     Runs the reference hub in the foreground (default 127.0.0.1:5192). Apps and agents connect
     over WebSocket on that port. With --simulate-agents, N in-process agents publish M sensors
@@ -21,8 +23,21 @@ enum HubCommand {
     publishing to it until it catches up (one stalled subscriber stalls those agents, and so
     their other subscribers).
 
-    Device agents (sensorctl agent, the SensorAgent library) register their devices here;
-    with --agent-token an agent without that token is closed with 1008 (logged). Apps' commands
+    Security (README, Security). Agents present the agent token (--agent-token-file FILE, or
+    SENSORSTREAM_AGENT_TOKEN); apps present an app token (--tokens FILE: one `TOKEN RIGHT` per
+    line, right read, command or admin; or one admin token, SENSORSTREAM_APP_TOKEN). A missing
+    or wrong token is refused with 401 before the WebSocket upgrade; a command without the
+    right gets a 403 answer. --agent-token and --app-token work too, but put the token in the
+    process list (a warning says so). A connection is an app or an agent, by its first message;
+    the other role's messages, a claim on another agent's sensor, and (with an agent token) the
+    legacy agent protocol without the token in the upgrade close it with 1008 (logged, counted).
+    --legacy-agents off refuses that protocol altogether. Browsers (they send Origin) may
+    connect only from the hub's own page or an --allowed-origin (comma-separated
+    scheme://host[:port]); others get 403. Without tokens the hub is open to whoever reaches
+    the port, so it refuses to start on an address other than loopback unless it has both
+    tokens, or --insecure-open.
+
+    Device agents (sensorctl agent, the SensorAgent library) register their devices here. Apps' commands
     to devices wait --command-timeout seconds (default 10) for the agent, then get 504. With
     --data-dir the device registry is kept in DIR/devices.json (written atomically after every
     change) and read back at start: known devices are listed, disconnected, until their agents
@@ -41,8 +56,9 @@ enum HubCommand {
 
     static func run(_ arguments: [String]) async throws(UsageError) -> Int32 {
         let parsed = try Arguments(arguments, options: ["--host", "--port", "--simulate-agents", "--sensors-per-agent", "--rate", "--log-file",
-                                                          "--agent-token", "--command-timeout", "--data-dir", "--tls-cert", "--tls-key", "--loops"],
-                                   flags: ["--help", "-h", "--backpressure", "--compression"])
+                                                          "--agent-token", "--command-timeout", "--data-dir", "--tls-cert", "--tls-key", "--loops",
+                                                          "--agent-token-file", "--app-token", "--tokens", "--allowed-origin", "--legacy-agents"],
+                                   flags: ["--help", "-h", "--backpressure", "--compression", "--insecure-open"])
         if !parsed.flags.isDisjoint(with: ["--help", "-h"]) { printLine(usage); return 0 }
         guard parsed.positional.isEmpty else { throw UsageError(message: "unexpected argument \(parsed.positional[0])") }
         let host = parsed.string("--host", default: "127.0.0.1")
@@ -51,7 +67,20 @@ enum HubCommand {
         let sensorsPerAgent = try parsed.int("--sensors-per-agent", default: 3, in: 1...1000)
         let rate = try parsed.double("--rate", default: 1, in: 0.01...10000)
         let commandTimeout = try parsed.double("--command-timeout", default: 10, in: 0.1...3600)
-        let agentToken = parsed.options["--agent-token"]
+        let security: HubSecurityOptions
+        do {
+            security = try HubSecurityOptions(parsed, environment: ProcessInfo.processInfo.environment)
+        } catch let error as UsageError {
+            throw error
+        } catch {
+            printError("sensorctl: \(error)")
+            return 1
+        }
+        let agentToken = security.access.agentToken
+        if let refusal = security.refusalToStart(host: host) {
+            printError("sensorctl: \(refusal)")
+            return 1
+        }
         let loops = try parsed.optionalInt("--loops", in: 1...256) ?? EventLoopGroup.defaultServerLoopCount
         var tls: TLSServerContext?
         switch (parsed.options["--tls-cert"], parsed.options["--tls-key"]) {
@@ -105,7 +134,7 @@ enum HubCommand {
         let hub: Hub
         do {
             hub = try Hub(host: host, port: port, overflow: parsed.flags.contains("--backpressure") ? .backpressure : .dropReadings,
-                          agentToken: agentToken, commandTimeout: .milliseconds(Int64(commandTimeout * 1000)),
+                          access: security.access, commandTimeout: .milliseconds(Int64(commandTimeout * 1000)),
                           registryFile: registryFile, savedDevices: saved,
                           deflate: parsed.flags.contains("--compression") ? PerMessageDeflateConfiguration() : nil, tls: tls,
                           group: .shared(loops: loops))
@@ -114,6 +143,7 @@ enum HubCommand {
             return 1
         }
         let logger = Task { for await event in hub.events { write(event.description) } }
+        for warning in security.warnings { write("warning: \(warning)") }
         var simulation: Simulation?
         if agents > 0 {
             // The simulated agents are device agents like any other, over loopback.

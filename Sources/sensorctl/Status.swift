@@ -2,15 +2,16 @@ import SensorStream
 
 enum StatusCommand {
     static let usage = """
-    usage: sensorctl status ID... [--host HOST] [--port PORT] [--timeout SECONDS]
+    usage: sensorctl status ID... [--host HOST] [--port PORT] [--timeout SECONDS] [--token TOKEN]
 
     Asks a running server (default localhost:5192) whether each sensor is connected,
     waiting at most --timeout seconds (default 5) for each answer.
-    Exit code 0 if all are, 1 otherwise (or if the server cannot be reached).
+    Exit code 0 if all are, 1 otherwise (or if the server cannot be reached). A hub that
+    requires an app token gets --token, or SENSORSTREAM_TOKEN from the environment.
     """
 
     static func run(_ arguments: [String]) async throws(UsageError) -> Int32 {
-        let parsed = try Arguments(arguments, options: ["--host", "--port", "--timeout"], flags: ["--help", "-h"])
+        let parsed = try Arguments(arguments, options: ["--host", "--port", "--timeout", "--token"], flags: ["--help", "-h"])
         if !parsed.flags.isDisjoint(with: ["--help", "-h"]) { printLine(usage); return 0 }
         guard !parsed.positional.isEmpty else { throw UsageError(message: "give at least one sensor id") }
         for id in parsed.positional where !(1...40).contains(id.count) {
@@ -19,7 +20,8 @@ enum StatusCommand {
         let port = try parsed.port(default: 5192)
         let timeout = try parsed.double("--timeout", default: 5, in: 0.001...3600)
         let client = SensorClient(host: parsed.string("--host", default: "localhost"), port: port,
-                                  configuration: .init(requestTimeout: .milliseconds(Int(timeout * 1000)), reconnect: .disabled))
+                                  configuration: .init(requestTimeout: .milliseconds(Int(timeout * 1000)), reconnect: .disabled,
+                                                       token: parsed.appToken))
         do {
             try await client.connect()
         } catch {

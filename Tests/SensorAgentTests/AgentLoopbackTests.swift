@@ -97,14 +97,17 @@ struct AgentLoopbackTests {
         await second.stop()
     }
 
-    @Test("a wrong token: closed with 1008, a final typed error, no reconnect loop")
+    @Test("a wrong token: refused with 401 before the upgrade, a final typed error, no reconnect loop")
     func wrongToken() async throws {
         let hub = try Hub(agentToken: "secret")
         defer { Task { await hub.stop() } }
         let refusals = LockedValue(0)
         let events = hub.events
         let watcher = Task {
-            for await event in events { if case .agentRefused = event { refusals.withLock { $0 += 1 } } }
+            // The agent sends its token in the upgrade request too: a wrong one never upgrades.
+            for await event in events {
+                if case .rejected(let what) = event, what.contains("upgrade refused: 401") { refusals.withLock { $0 += 1 } }
+            }
         }
         defer { watcher.cancel() }
         let agent = AgentClient(host: "127.0.0.1", port: hub.port, agentID: "home-1", devices: InMemoryDeviceStore([Self.thermometer]),

@@ -52,6 +52,7 @@ enum DashboardPage {
       <span class="stat">apps <b id="apps">–</b></span>
       <span class="stat">agents <b id="agents">–</b></span>
       <span class="stat">dropped for slow subscribers <b id="dropped">–</b></span>
+      <form id="login" hidden><input id="token" type="password" autocomplete="current-password" placeholder="app token" aria-label="app token"> <button>connect</button></form>
     </header>
     <main id="agents-list"><p class="empty">Waiting for the hub…</p></main>
     <script type="module">
@@ -59,6 +60,9 @@ enum DashboardPage {
     const pendingCommand = params.get('command') ? { sensor: params.get('command'), service: params.get('service') || 'ping', data: params.get('data') || '{}' } : null;
     const sensors = new Map();   // id -> { info, card parts, points: [[t, v]], last, times: [] }
     let socket = null, requestNumber = 0, totalTimes = [];
+    // A hub with app tokens (GET /access says so) gets one in the upgrade's query (browsers
+    // cannot set headers on a WebSocket); kept for this tab only.
+    let tokenRequired = false, token = sessionStorage.getItem('sensorstream-token');
     const waiting = new Map();   // request_id -> { sensor, timer }
     const text = (element, value) => { element.textContent = value; return element; };
     const make = (tag, className) => { const element = document.createElement(tag); if (className) element.className = className; return element; };
@@ -197,10 +201,35 @@ enum DashboardPage {
       requestAnimationFrame(draw);
     }
 
-    function connect() {
-      socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/');
+    function askForToken(message) {
       const banner = document.getElementById('banner');
+      banner.className = 'down'; text(banner, message);
+      document.getElementById('login').hidden = false;
+      document.getElementById('token').focus();
+    }
+
+    document.getElementById('login').addEventListener('submit', event => {
+      event.preventDefault();
+      token = document.getElementById('token').value.trim();
+      if (!token) return;
+      sessionStorage.setItem('sensorstream-token', token);
+      document.getElementById('login').hidden = true;
+      connect();
+    });
+
+    async function start() {
+      try { tokenRequired = (await (await fetch('/access')).json()).token_required === true; } catch { tokenRequired = false; }
+      if (tokenRequired && !token) { askForToken('this hub requires an app token'); return; }
+      connect();
+    }
+
+    function connect() {
+      const query = tokenRequired && token ? '?token=' + encodeURIComponent(token) : '';
+      socket = new WebSocket((location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/' + query);
+      const banner = document.getElementById('banner');
+      let opened = false;
       socket.onopen = () => {
+        opened = true;
         banner.className = 'live'; text(banner, 'live');
         send('client_connect', '');
         for (const id of sensors.keys()) send('subscribe_sensor', { sensor_id: id });
@@ -233,13 +262,19 @@ enum DashboardPage {
         }
       };
       socket.onclose = () => {
+        if (!opened && tokenRequired) {
+          // Refused before the upgrade (401): the token is wrong or was revoked.
+          token = null; sessionStorage.removeItem('sensorstream-token');
+          askForToken('token refused');
+          return;
+        }
         banner.className = 'down'; text(banner, 'hub unreachable: reconnecting…');
         setTimeout(connect, 1000);
       };
     }
 
     setInterval(() => { send('list_sensors', ''); send('hub_statistics', ''); }, 2000);
-    connect();
+    start();
     requestAnimationFrame(draw);
     </script>
     </body>
