@@ -17,6 +17,7 @@ package struct CommandRouter: Sendable {
     /// How long an agent has to answer.
     package let timeout: Duration
     private var pending: [String: Pending] = [:]
+    private var pendingPerApp: [PeerID: Int] = [:]
     private var lastID: UInt64 = 0
 
     package init(timeout: Duration) {
@@ -25,6 +26,9 @@ package struct CommandRouter: Sendable {
 
     /// Commands waiting for an answer.
     package var waitingCount: Int { pending.count }
+
+    /// Commands of `app` waiting for an answer.
+    package func waitingCount(of app: PeerID) -> Int { pendingPerApp[app] ?? 0 }
 
     /// What to do with an app's command.
     package enum Route: Sendable, Hashable {
@@ -45,6 +49,7 @@ package struct CommandRouter: Sendable {
         let commandID = "cmd-\(lastID)"
         let deadline = now + timeout
         pending[commandID] = Pending(app: app, requestID: requestID, agent: agent, deadline: deadline)
+        pendingPerApp[app, default: 0] += 1
         return .forward(agent: agent, command: .command(commandID: commandID, deviceID: deviceID, service: service, data: data), deadline: deadline)
     }
 
@@ -53,13 +58,17 @@ package struct CommandRouter: Sendable {
     package mutating func response(from agent: PeerID, commandID: String, status: Int, data: JSONValue) -> (app: PeerID, message: ServerMessage)? {
         guard let entry = pending[commandID], entry.agent == agent else { return nil }
         pending[commandID] = nil
+        answered(entry.app)
         return (entry.app, .commandResponse(requestID: entry.requestID, status: status, data: data))
     }
 
     /// Commands whose agent did not answer by `now`: 504 for their apps.
     package mutating func expire(now: Duration) -> [(app: PeerID, message: ServerMessage)] {
         let late = pending.filter { $0.value.deadline <= now }.sorted { $0.key < $1.key }
-        for (id, _) in late { pending[id] = nil }
+        for (id, entry) in late {
+            pending[id] = nil
+            answered(entry.app)
+        }
         let (seconds, attoseconds) = timeout.components
         let limit = attoseconds == 0 ? "\(seconds) s" : "\(seconds * 1000 + attoseconds / 1_000_000_000_000_000) ms"
         return late.map { ($0.value.app, .commandResponse(requestID: $0.value.requestID, status: 504,
@@ -69,5 +78,11 @@ package struct CommandRouter: Sendable {
     /// An app went: its commands' answers have nowhere to go.
     package mutating func appGone(_ app: PeerID) {
         pending = pending.filter { $0.value.app != app }
+        pendingPerApp[app] = nil
+    }
+
+    private mutating func answered(_ app: PeerID) {
+        guard let count = pendingPerApp[app] else { return }
+        pendingPerApp[app] = count > 1 ? count - 1 : nil
     }
 }

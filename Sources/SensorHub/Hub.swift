@@ -70,6 +70,8 @@ package final class Hub: Sendable {
     private let overflow: SubscriberOverflow
     /// Tokens, origins, the legacy protocol.
     private let access: HubAccessPolicy
+    /// What one connection may ask.
+    private let limits: HubLimits
     private let registryFile: String?
     /// Saves the registry file on a thread of its own (nil without a file).
     private let registryWriter: SnapshotFileWriter?
@@ -92,6 +94,8 @@ package final class Hub: Sendable {
         /// Connections closed for a protocol violation, and commands refused for want of a right.
         var violations = 0
         var forbidden = 0
+        /// Requests refused for a per-connection limit (429 answers and 1008 closes).
+        var limitsExceeded = 0
         var lastPeer: UInt64 = 0
         /// `stop()` has begun: connections that register now are closed at once.
         var stopping = false
@@ -107,6 +111,7 @@ package final class Hub: Sendable {
     ///     (sets `access.agentToken`).
     ///   - access: app tokens and their rights, allowed origins, the legacy agent protocol
     ///     (see ``HubAccessPolicy``).
+    ///   - limits: what one connection may ask (subscriptions, commands, lists; see ``HubLimits``).
     ///   - commandTimeout: how long an agent has to answer an app's command (then 504).
     ///   - registryFile: where the device registry is written (atomically) after every change;
     ///     nil keeps it in memory. Read it with ``RegistryFile/read(_:)`` for `savedDevices`.
@@ -120,7 +125,8 @@ package final class Hub: Sendable {
     /// - Throws: ``WebSocketError/connectFailed(_:)`` when the port cannot be bound.
     package init(host: String = "127.0.0.1", port: Int = 0, maxBacklog: Int = 1 << 20,
                  maxMessageSize: Int = 1 << 20, overflow: SubscriberOverflow = .dropReadings,
-                 agentToken: String? = nil, access: HubAccessPolicy = HubAccessPolicy(), commandTimeout: Duration = .seconds(10),
+                 agentToken: String? = nil, access: HubAccessPolicy = HubAccessPolicy(), limits: HubLimits = HubLimits(),
+                 commandTimeout: Duration = .seconds(10),
                  registryFile: String? = nil,
                  savedDevices: [String: [Device]] = [:], deflate: PerMessageDeflateConfiguration? = nil,
                  tls: TLSServerContext? = nil, group: EventLoopGroup = .shared(loops: EventLoopGroup.defaultServerLoopCount)) throws(WebSocketError) {
@@ -128,6 +134,7 @@ package final class Hub: Sendable {
         if let agentToken { policy.agentToken = agentToken }
         let access = policy
         self.access = access
+        self.limits = limits
         self.registryFile = registryFile
         registryWriter = registryFile.map { path in
             SnapshotFileWriter(name: "SensorStream registry") { bytes in
@@ -265,8 +272,9 @@ package final class Hub: Sendable {
         }
         var announced = false
         var access = PeerAccess(credential: credential)
-        /// Why the connection is closed with 1008, and whether it is the agent token's refusal.
-        var refusal: (reason: String, badAgentToken: Bool)?
+        var (commandBucket, listBucket) = limits.buckets()
+        /// Why the connection is closed with 1008.
+        var refusal: Refusal?
         // Messages are handled a batch at a time (what one read brought in); everything they
         // cause is written once per recipient connection at the end of the batch.
         reading: while let batch = await connection.receiveBatch() {
@@ -280,26 +288,26 @@ package final class Hub: Sendable {
                 }
                 if let agentMessage = AgentMessage(envelope) {
                     if case .connect = agentMessage, self.access.agentToken != nil && access.credential != .agent {
-                        refusal = ("invalid agent token", true)
+                        refusal = .agentToken("invalid agent token")
                         break
                     }
                     if case .violation(let reason) = access.check(.legacyAgent, policy: self.access) {
-                        refusal = (reason, false)
+                        refusal = .violation(reason)
                         break
                     }
                     if let claimed = refusedClaim(agentMessage, from: peer) {
-                        refusal = ("sensor \(claimed) belongs to another agent", false)
+                        refusal = .violation("sensor \(claimed) belongs to another agent")
                         break
                     }
                     handleAgent(agentMessage, from: peer, into: &outbox)
                 } else if let deviceMessage = AgentToHub(envelope) {
                     if case .violation(let reason) = access.check(.deviceAgent, policy: self.access) {
-                        refusal = (reason, false)
+                        refusal = .violation(reason)
                         break
                     }
                     if case .connect(_, let token, _) = deviceMessage, let agentToken = self.access.agentToken,
                        access.credential != .agent && !SecretComparison.matches(token ?? "", agentToken) {
-                        refusal = ("invalid agent token", true)
+                        refusal = .agentToken("invalid agent token")
                         break
                     }
                     handleDeviceAgent(deviceMessage, from: peer, into: &outbox, replies: &replies, registryChanged: &registryChanged)
@@ -309,7 +317,7 @@ package final class Hub: Sendable {
                     case .allow:
                         break
                     case .violation(let reason):
-                        refusal = (reason, false)
+                        refusal = .violation(reason)
                         break
                     case .forbidden(let reason):
                         if case .command(let requestID, _, _, _) = clientMessage {
@@ -320,6 +328,17 @@ package final class Hub: Sendable {
                         continue
                     }
                     if refusal != nil { break }
+                    if let exceeded = limitExceeded(by: clientMessage, from: peer, commands: &commandBucket, lists: &listBucket) {
+                        shared.withLock { $0.limitsExceeded += 1 }
+                        switch exceeded {
+                        case .answer(let answer):
+                            outbox.add(HubState.Delivery(message: answer, recipients: [peer]))
+                            continue
+                        case .close(let reason):
+                            refusal = .limit(reason)
+                        }
+                        break
+                    }
                     if !announced {
                         announced = true
                         eventsContinuation.yield(.appConnected(peer: peer, address: connection.remoteAddress))
@@ -336,6 +355,7 @@ package final class Hub: Sendable {
                                 "sensors": .number(Double(shared.state.connectedSensors.count)),
                                 "readings_delivered": .number(Double(shared.delivered)), "readings_dropped": .number(Double(shared.droppedTotal)),
                                 "protocol_violations": .number(Double(shared.violations)), "commands_forbidden": .number(Double(shared.forbidden)),
+                                "limits_exceeded": .number(Double(shared.limitsExceeded)),
                             ]
                             return HubState.Delivery(message: .statistics(counters), recipients: [peer])
                         })
@@ -356,11 +376,14 @@ package final class Hub: Sendable {
             if !replies.isEmpty { try? connection.sendNow(texts: replies) }
             if let refusal {
                 send(outbox)
-                if refusal.badAgentToken {
-                    eventsContinuation.yield(.agentRefused(peer: peer, reason: refusal.reason))
-                } else {
+                switch refusal {
+                case .agentToken(let reason):
+                    eventsContinuation.yield(.agentRefused(peer: peer, reason: reason))
+                case .violation(let reason):
                     shared.withLock { $0.violations += 1 }
-                    eventsContinuation.yield(.protocolViolation(peer: peer, reason: refusal.reason))
+                    eventsContinuation.yield(.protocolViolation(peer: peer, reason: reason))
+                case .limit(let reason):
+                    eventsContinuation.yield(.protocolViolation(peer: peer, reason: reason))
                 }
                 _ = await connection.close(code: .policyViolation, reason: refusal.reason)
                 break reading
@@ -385,6 +408,58 @@ package final class Hub: Sendable {
         send(Outbox(deliveries))
         eventsContinuation.yield(.peerDisconnected(peer: peer, closeCode: Int(closure.code.rawValue),
                                                    reason: closure.error.map { "\($0)" } ?? closure.reason))
+    }
+
+    /// Why a connection is closed with 1008.
+    private enum Refusal {
+        /// A wrong agent token (``HubEvent/agentRefused(peer:reason:)``).
+        case agentToken(String)
+        /// A message the connection may not send (``PeerAccess``, ownership).
+        case violation(String)
+        /// A per-connection limit (``HubLimits``).
+        case limit(String)
+
+        var reason: String {
+            switch self {
+            case .agentToken(let reason), .violation(let reason), .limit(let reason): reason
+            }
+        }
+    }
+
+    /// What a request past a per-connection limit gets.
+    private enum LimitExceeded {
+        /// An answer (a command: 429); the connection stays.
+        case answer(ServerMessage)
+        /// Close with 1008 for this reason.
+        case close(String)
+    }
+
+    /// Checks an app's message against ``HubLimits`` (taking from the connection's buckets);
+    /// nil when it is within them.
+    private func limitExceeded(by message: ClientMessage, from peer: UInt64, commands: inout TokenBucket,
+                               lists: inout TokenBucket) -> LimitExceeded? {
+        switch message {
+        case .subscribe(let id):
+            let over = shared.withLock { shared in
+                shared.state.subscriptionCount(of: peer) >= limits.subscriptionsPerConnection && !shared.state.subscribers(of: id).contains(peer)
+            }
+            return over ? .close("more than \(limits.subscriptionsPerConnection) subscriptions") : nil
+        case .command(let requestID, _, _, _):
+            let waiting = shared.withLock { $0.commands.waitingCount(of: peer) }
+            let reason: String
+            if waiting >= limits.pendingCommandsPerConnection {
+                reason = "more than \(limits.pendingCommandsPerConnection) commands waiting for their agents"
+            } else if !commands.take(at: started.duration(to: .now)) {
+                reason = "more than \(limits.commandsPerSecond) commands a second"
+            } else {
+                return nil
+            }
+            return .answer(.commandResponse(requestID: requestID, status: 429, data: ["error": .string(reason)]))
+        case .listSensors, .statistics:
+            return lists.take(at: started.duration(to: .now)) ? nil : .close("more than \(limits.listsPerSecond) list or statistics requests a second")
+        default:
+            return nil
+        }
     }
 
     /// A legacy agent message that claims a sensor another connected agent serves: that

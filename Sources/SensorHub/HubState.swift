@@ -62,6 +62,9 @@ package struct HubState: Sendable {
         }
     }
 
+    /// How many sensors `peer` subscribes to.
+    package func subscriptionCount(of peer: PeerID) -> Int { subscriptions[peer]?.count ?? 0 }
+
     /// An app connection closed: it subscribes to nothing any more.
     package mutating func appGone(_ peer: PeerID) {
         for id in subscriptions.removeValue(forKey: peer) ?? [] { unsubscribe(peer, from: id) }

@@ -120,3 +120,28 @@ struct HubAccessTests {
         #expect(throws: TokenFile.Failure.self) { try TokenFile.parse("# nothing\n") }
     }
 }
+
+@Suite("Token bucket, sans-I/O")
+struct TokenBucketTests {
+    @Test("a burst, then the rate; time going backwards adds nothing")
+    func bucket() {
+        var bucket = TokenBucket(rate: 10, burst: 3)
+        let start = Duration.seconds(100)
+        var taken: [Bool] = []
+        for _ in 0..<4 { taken.append(bucket.take(at: start)) }
+        #expect(taken == [true, true, true, false], "the burst, then empty")
+        let afterHalf = bucket.take(at: start + .milliseconds(50))
+        let afterOne = bucket.take(at: start + .milliseconds(100))
+        let again = bucket.take(at: start + .milliseconds(100))
+        let earlier = bucket.take(at: start)
+        #expect(!afterHalf, "half a token after 50 ms at 10/s")
+        #expect(afterOne, "one token after 100 ms")
+        #expect(!again && !earlier, "then empty; an earlier time adds nothing")
+        var rested = bucket
+        var refilled: [Bool] = []
+        for _ in 0..<3 { refilled.append(rested.take(at: start + .seconds(60))) }
+        #expect(refilled == [true, true, true], "a long rest refills the burst only")
+        let fourth = rested.take(at: start + .seconds(60))
+        #expect(!fourth)
+    }
+}

@@ -77,7 +77,8 @@ struct HubSecurityTests {
         #expect(await eventually { hub.subscriberCount("A01-S1") == 1 })
         let attacker = try await openSocket(hub)
         try await send(attacker, AgentMessage.sensorAdded(sensorID: "A01-S1").envelope)
-        for _ in 0..<5 { try await send(attacker, AgentMessage.data(sensorID: "A01-S1", readings: 666).envelope) }
+        // The hub may close it before the last of these is sent.
+        for _ in 0..<5 { try? await send(attacker, AgentMessage.data(sensorID: "A01-S1", readings: 666).envelope) }
         #expect(await closeCode(attacker) == 1008)
         // The rightful owner publishes after the attack: exactly its readings arrive.
         for value in 1...5 { try await publish(agent, "A01-S1", .number(Double(value))) }
@@ -209,5 +210,47 @@ struct HubSecurityTests {
         #expect(log.contains { $0.contains("upgrade refused: 401") }, "positive control: the refusals are logged")
         #expect(log.contains { $0.contains("closed (1008)") })
         #expect(!log.contains { $0.contains("SECRET") }, "\(log.filter { $0.contains("SECRET") })")
+    }
+}
+
+@Suite("Hub limits per connection on loopback", .timeLimit(.minutes(1)))
+struct HubLimitsTests {
+    @Test("a subscribe storm past the limit: the subscriptions under it apply, the next closes 1008, counted")
+    func subscriptions() async throws {
+        let hub = try Hub(limits: HubLimits(subscriptionsPerConnection: 100))
+        defer { Task { await hub.stop() } }
+        let storm = try await openSocket(hub)
+        for index in 0..<100 { try await send(storm, ClientMessage.subscribe(sensorID: "S\(index)").envelope) }
+        // Subscribing again to one it has is not a new subscription.
+        try await send(storm, ClientMessage.subscribe(sensorID: "S7").envelope)
+        #expect(await eventually { hub.subscriberCount("S99") == 1 }, "positive control: 100 subscriptions applied")
+        try await send(storm, ClientMessage.subscribe(sensorID: "S100").envelope)
+        #expect(await closeCode(storm) == 1008)
+        #expect(hub.subscriberCount("S100") == 0)
+        #expect(await eventually { hub.subscriberCount("S0") == 0 }, "its subscriptions went with it")
+        #expect(try await hubStatistics(hub)?["limits_exceeded"]?.intValue == 1)
+    }
+
+    @Test("commands past the rate get 429 and the connection stays; lists past the rate close 1008")
+    func rates() async throws {
+        let hub = try Hub(limits: HubLimits(commandsPerSecond: 1, listsPerSecond: 1))
+        defer { Task { await hub.stop() } }
+        // Three commands pipelined (they reach the hub within milliseconds, whatever the load):
+        // a burst of two, then the rate (one a second) refuses the third.
+        let app = try await openSocket(hub)
+        for index in 0..<3 {
+            try await send(app, ClientMessage.command(requestID: "r\(index)", sensorID: "nobody", service: "x", data: [:]).envelope)
+        }
+        var statuses: [String: Int] = [:]
+        while statuses.count < 3, let message = await app.receive() {
+            if case .text(let text) = message, case .commandResponse(let id, let status, _)? = ServerMessage.decode(text) { statuses[id] = status }
+        }
+        #expect(statuses == ["r0": 404, "r1": 404, "r2": 429])
+        try await send(app, ClientMessage.subscribe(sensorID: "still-here").envelope)
+        #expect(await eventually { hub.subscriberCount("still-here") == 1 }, "the connection stays after a 429")
+        let lister = try await openSocket(hub)
+        for _ in 0..<3 { try await send(lister, ClientMessage.listSensors.envelope) }
+        #expect(await closeCode(lister) == 1008)
+        app.abort()
     }
 }

@@ -1,0 +1,30 @@
+/// What one connection may ask of the hub, so a hostile or broken client meets a limit
+/// instead of growing the hub's memory or work without end. Past a limit: commands get an
+/// answer with status 429, everything else closes the connection with 1008; every case is
+/// counted (`hub_statistics`: `limits_exceeded`) and logged.
+package struct HubLimits: Sendable, Hashable {
+    /// Sensors one connection may subscribe to at once. Default 10,000.
+    package var subscriptionsPerConnection: Int
+    /// Commands of one connection waiting for their agents. Default 100.
+    package var pendingCommandsPerConnection: Int
+    /// Commands a second per connection, on average; a burst of twice as many. Default 50.
+    package var commandsPerSecond: Int
+    /// `list_sensors` and `hub_statistics` requests a second per connection, on average; a
+    /// burst of twice as many. Default 5.
+    package var listsPerSecond: Int
+
+    /// Limits; the defaults suit a dashboard or an app with many sensors.
+    package init(subscriptionsPerConnection: Int = 10_000, pendingCommandsPerConnection: Int = 100,
+                 commandsPerSecond: Int = 50, listsPerSecond: Int = 5) {
+        self.subscriptionsPerConnection = subscriptionsPerConnection
+        self.pendingCommandsPerConnection = pendingCommandsPerConnection
+        self.commandsPerSecond = commandsPerSecond
+        self.listsPerSecond = listsPerSecond
+    }
+
+    /// One connection's buckets under these limits.
+    package func buckets() -> (commands: TokenBucket, lists: TokenBucket) {
+        (TokenBucket(rate: Double(commandsPerSecond), burst: 2 * commandsPerSecond),
+         TokenBucket(rate: Double(listsPerSecond), burst: 2 * listsPerSecond))
+    }
+}
