@@ -1,0 +1,81 @@
+import SensorStream
+import SensorWire
+
+extension HubCore {
+    /// The app protocol, already checked against the role and right: limits first (a command
+    /// past them gets 429, anything else closes 1008), then status, subscriptions, the sensor
+    /// list, statistics and commands (forwarded to the device's agent, or answered 404).
+    mutating func handleApp(_ message: ClientMessage, from peer: PeerID, standing: inout Peer, now: Duration, into effects: inout HubEffects) {
+        if let exceeded = limitExceeded(by: message, from: peer, standing: &standing, now: now) {
+            switch exceeded {
+            case .answer(let answer):
+                counters.limitsExceeded += 1
+                effects.deliveries.append(HubState.Delivery(message: answer, recipients: [peer]))
+            case .close(let reason):
+                refuse(.limit(reason), into: &effects)
+            }
+            return
+        }
+        if !standing.announced {
+            standing.announced = true
+            effects.events.append(.appConnected(peer: peer, address: standing.address))
+        }
+        switch message {
+        case .command(let requestID, let sensorID, let service, let data):
+            switch commands.command(from: peer, requestID: requestID, deviceID: sensorID, service: service, data: data,
+                                    agent: devices.agentPeer(serving: sensorID), now: now) {
+            case .answer(let answer):
+                effects.deliveries.append(HubState.Delivery(message: answer, recipients: [peer]))
+            case .forward(let agent, let command, let deadline):
+                effects.forwards.append(HubEffects.Forward(agent: agent, text: SensorProtocol.encode(command.envelope), deadline: deadline))
+            }
+        case .statistics:
+            let counters: JSONValue = [
+                "apps": .number(Double(peers.count - agents.count)), "agents": .number(Double(agents.count)),
+                "sensors": .number(Double(state.connectedSensors.count)),
+                "readings_delivered": .number(Double(self.counters.delivered)), "readings_dropped": .number(Double(self.counters.dropped)),
+                "protocol_violations": .number(Double(self.counters.violations)), "commands_forbidden": .number(Double(self.counters.forbidden)),
+                "limits_exceeded": .number(Double(self.counters.limitsExceeded)),
+            ]
+            effects.deliveries.append(HubState.Delivery(message: .statistics(counters), recipients: [peer]))
+        case .listSensors:
+            effects.deliveries.append(HubState.Delivery(message: .sensorList(devices.sensorList(legacy: state.connectedSensors)), recipients: [peer]))
+        default:
+            effects.deliveries += state.handle(message, from: peer)
+        }
+        // Reported once handled: an observer that sees a subscribe can rely on it.
+        effects.events.append(.appMessage(peer: peer, message))
+    }
+
+    /// What a request past a per-connection limit gets.
+    enum LimitExceeded {
+        /// An answer (a command: 429); the connection stays.
+        case answer(ServerMessage)
+        /// Close with 1008 for this reason.
+        case close(String)
+    }
+
+    /// Checks an app's message against ``HubLimits`` (taking from the connection's buckets);
+    /// nil when it is within them.
+    func limitExceeded(by message: ClientMessage, from peer: PeerID, standing: inout Peer, now: Duration) -> LimitExceeded? {
+        switch message {
+        case .subscribe(let id):
+            let over = state.subscriptionCount(of: peer) >= limits.subscriptionsPerConnection && !state.subscribers(of: id).contains(peer)
+            return over ? .close("more than \(limits.subscriptionsPerConnection) subscriptions") : nil
+        case .command(let requestID, _, _, _):
+            let reason: String
+            if commands.waitingCount(of: peer) >= limits.pendingCommandsPerConnection {
+                reason = "more than \(limits.pendingCommandsPerConnection) commands waiting for their agents"
+            } else if !standing.commandBucket.take(at: now) {
+                reason = "more than \(limits.commandsPerSecond) commands a second"
+            } else {
+                return nil
+            }
+            return .answer(.commandResponse(requestID: requestID, status: 429, data: ["error": .string(reason)]))
+        case .listSensors, .statistics:
+            return standing.listBucket.take(at: now) ? nil : .close("more than \(limits.listsPerSecond) list or statistics requests a second")
+        default:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,12 @@
+/// The hub's counters, as `hub_statistics` reports them.
+package struct HubCounters: Sendable, Hashable {
+    /// Readings queued for subscribers, and readings dropped for slow ones.
+    package var delivered = 0
+    package var dropped = 0
+    /// Connections closed for a protocol violation.
+    package var violations = 0
+    /// Commands refused for want of a right (403).
+    package var forbidden = 0
+    /// Requests refused for a per-connection limit (429 answers and 1008 closes).
+    package var limitsExceeded = 0
+}
