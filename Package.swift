@@ -72,7 +72,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["WebSocketIO", "WebSocketCore", "TCPTransport", "Locking"], path: "Tests/TestSupport"),
         // The fuzz targets as plain functions: replayed over the committed corpus by the unit tests,
         // linked into a libFuzzer binary by Tests/Fuzz/fuzz.sh.
-        .target(name: "FuzzTargets", dependencies: ["ConnectionCore", "UTF8Validation", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream", "MetricStore", "FastSlow", "Lantern", "WebServer", "SensorAgent"], path: "Tests/Fuzz/Targets"),
+        .target(name: "FuzzTargets", dependencies: ["ConnectionCore", "UTF8Validation", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream", "MetricStore", "FastSlow", "Lantern", "WebServer", "SensorAgent", "SensorHub"], path: "Tests/Fuzz/Targets"),
         // The signatures of swift-async-algorithms that collide with our operators, for the coexistence test.
         .target(name: "AsyncAlgorithmsMirror", path: "Tests/AsyncAlgorithmsMirror"),
         .testTarget(name: "OperatorCoexistenceTests", dependencies: ["SensorStream", "AsyncAlgorithmsMirror"]),

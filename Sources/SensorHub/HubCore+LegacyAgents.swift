@@ -21,6 +21,7 @@ extension HubCore {
                 refuse(.violation("sensor \(id) belongs to another agent"), into: &effects)
                 return
             }
+            agents.insert(peer)
             effects.deliveries += state.sensorAdded(id, by: peer)
         case .sensorRemoved(let id):
             effects.deliveries += state.sensorRemoved(id, by: peer)

@@ -49,6 +49,9 @@ package struct HubCore: Sendable {
     /// Connections open now.
     package var connectionCount: Int { peers.count }
 
+    /// The role `peer` has taken (nil: not decided yet, or not connected).
+    package func role(of peer: PeerID) -> PeerAccess.Role? { peers[peer]?.access.role }
+
     /// A connection was admitted with `credential` (from its upgrade request).
     package mutating func connected(_ peer: PeerID, credential: HubAccessPolicy.Credential, address: String) {
         let (commands, lists) = limits.buckets()
@@ -111,7 +114,10 @@ package struct HubCore: Sendable {
         state.appGone(peer)
         commands.appGone(peer)
         devices.peerGone(peer)
-        return agents.remove(peer) != nil ? state.agentGone(peer) : []
+        agents.remove(peer)
+        // Whatever it served, announced with `agent_connect` or not (a `sensor_added` alone
+        // made it an owner too: found by the fuzz target `hub-dispatch`).
+        return state.agentGone(peer)
     }
 
     /// Commands whose agents did not answer by `now`: 504 for their apps.

@@ -34,6 +34,9 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
     /// permessage-deflate: compressed frame streams into sessions that negotiated it (whole,
     /// byte by byte, in chunks), and extension headers through both sides' negotiation.
     case deflate
+    /// Scripts of several connections' messages into the hub's dispatch (``HubCore``): roles,
+    /// rights, ownership, limits.
+    case hubDispatch = "hub-dispatch"
 
     /// Runs the target on one input.
     package func run(_ input: UnsafeRawBufferPointer) {
@@ -49,6 +52,7 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
         case .httpRequest: HTTPRequestFuzzTarget.run(input)
         case .agentMessages: AgentMessagesFuzzTarget.run(input)
         case .deflate: DeflateFuzzTarget.run(input)
+        case .hubDispatch: HubDispatchFuzzTarget.run(input)
         }
     }
 

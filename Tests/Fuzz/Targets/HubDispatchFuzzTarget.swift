@@ -1,0 +1,97 @@
+import SensorAgent
+import SensorHub
+import SensorStream
+import SensorWire
+
+/// Fuzzing of the hub's message dispatch with roles, rights and ownership (``HubCore``).
+///
+/// Input: a first byte choosing the hub's rules (agent token, app tokens, the legacy protocol)
+/// and so each of four connections' credentials, then lines `P JSON`: connection P (0-3) sends
+/// that message. Checks, after every message: nothing traps; a refused message changed
+/// nothing (owners, subscribers, devices); an app never owns a sensor; a sensor changes hands
+/// only when its owner gave it up or the same device agent took it over on another
+/// connection; a command from a connection without the right is never forwarded; with an
+/// agent token, the legacy protocol from a connection without it is refused. At the end every
+/// connection closes and nothing is left owned or subscribed.
+enum HubDispatchFuzzTarget {
+    static func run(_ input: UnsafeRawBufferPointer) {
+        guard let rules = input.first else { return }
+        let agentToken = rules & 1 != 0 ? "agent-token" : nil
+        let appTokens: [String: AppRight] = rules & 2 != 0 ? ["r": .read, "c": .command, "a": .admin] : [:]
+        let policy = HubAccessPolicy(agentToken: agentToken, appTokens: appTokens, legacyAgents: rules & 4 == 0)
+        var core = HubCore(policy: policy, limits: HubLimits(subscriptionsPerConnection: 8, pendingCommandsPerConnection: 4,
+                                                             commandsPerSecond: 2, listsPerSecond: 2))
+        let credentials: [HubAccessPolicy.Credential] = appTokens.isEmpty
+            ? [.none, agentToken == nil ? .none : .agent, .none, .none]
+            : [.app(.read), agentToken == nil ? .app(.admin) : .agent, .app(.command), .app(.admin)]
+        for (peer, credential) in credentials.enumerated() { core.connected(UInt64(peer), credential: credential, address: "fuzz") }
+        var open = Set<UInt64>(0..<4)
+        var mentioned = Set<String>()
+        let text = String(decoding: input.dropFirst(), as: UTF8.self)
+        for (index, line) in text.split(separator: "\n").enumerated() {
+            guard let first = line.first, let digit = first.wholeNumberValue, digit < 4 else { continue }
+            let peer = UInt64(digit)
+            guard open.contains(peer), let envelope = SensorProtocol.decode(String(line.dropFirst())), let message = HubMessage(envelope) else { continue }
+            mentioned.formUnion(sensorIDs(in: message))
+            let before = snapshot(core, mentioned)
+            let agentIDsBefore = (0..<4).map { core.devices.agentID(of: UInt64($0)) }
+            var effects = HubEffects()
+            core.handle(message, from: peer, now: .milliseconds(index * 10), into: &effects)
+            let after = snapshot(core, mentioned)
+            if effects.refusal != nil {
+                precondition(before == after, "a refused message changed the hub")
+                open.remove(peer)
+                _ = core.disconnected(peer)
+            }
+            for id in mentioned {
+                if let owner = core.state.owner(of: id) {
+                    precondition(core.role(of: owner) != .app, "an app owns \(id)")
+                }
+                let (old, new) = (before.owners[id] ?? nil, after.owners[id] ?? nil)
+                if let old, old != new, effects.refusal == nil {
+                    // The same device agent, now speaking through `peer`, took over or withdrew it.
+                    let previousAgent = old < 4 ? agentIDsBefore[Int(old)] : nil
+                    let sameAgent = previousAgent != nil && previousAgent == core.devices.agentID(of: peer)
+                    precondition(old == peer || sameAgent, "\(id) taken from \(old) by \(peer)")
+                }
+            }
+            if case .app(.command) = message, case .app(let right) = credentials[Int(peer)], right < .command {
+                precondition(effects.forwards.isEmpty, "a command forwarded without the right")
+            }
+            if case .legacyAgent = message, agentToken != nil, credentials[Int(peer)] != .agent {
+                precondition(effects.refusal != nil, "the legacy protocol without the agent token")
+            }
+        }
+        for peer in open { _ = core.disconnected(peer) }
+        precondition(core.state.connectedSensors.isEmpty, "a sensor still owned after every connection closed")
+        for id in mentioned { precondition(core.state.subscribers(of: id).isEmpty, "a subscription outlived its connection") }
+    }
+
+    /// Owners, subscribers and device entries of the sensors named so far.
+    struct Snapshot: Equatable {
+        var owners: [String: UInt64?]
+        var subscribers: [String: Set<UInt64>]
+        var devices: [String: DeviceRegistry.Entry]
+    }
+
+    static func snapshot(_ core: HubCore, _ ids: Set<String>) -> Snapshot {
+        Snapshot(owners: Dictionary(uniqueKeysWithValues: ids.map { ($0, core.state.owner(of: $0)) }),
+                 subscribers: Dictionary(uniqueKeysWithValues: ids.map { ($0, core.state.subscribers(of: $0)) }),
+                 devices: core.devices.entries)
+    }
+
+    static func sensorIDs(in message: HubMessage) -> [String] {
+        switch message {
+        case .legacyAgent(.connect(_, let sensors)): sensors
+        case .legacyAgent(.data(let id, _)), .legacyAgent(.sensorAdded(let id)), .legacyAgent(.sensorRemoved(let id)): [id]
+        case .legacyAgent(.disconnect): []
+        case .deviceAgent(.connect(_, _, let devices)): devices.map(\.id)
+        case .deviceAgent(.register(_, let device, _)), .deviceAgent(.update(_, let device, _)): [device.id]
+        case .deviceAgent(.disconnect(_, let id)), .deviceAgent(.delete(_, let id)), .deviceAgent(.event(_, let id, _, _)): [id]
+        case .deviceAgent(.commandResponse): []
+        case .app(.subscribe(let id)), .app(.unsubscribe(let id)), .app(.connectionStatus(let id)): [id]
+        case .app(.command(_, let id, _, _)): [id]
+        case .app: []
+        }
+    }
+}
