@@ -12,7 +12,9 @@ enum AgentSubcommand {
     and keeps them registered across reconnects, pushes simulated readings (service "reading")
     at HZ per device (default 1), and answers every command with 200 and {"done": true} (printing
     it). With --simulate N, simulated thermometers are added until the file holds N devices;
-    existing devices are kept. A hub that refuses the token ends it with exit 1. --tls connects
+    existing devices are kept. The hub's agent token is --token, or the environment variable
+    SENSORSTREAM_AGENT_TOKEN (out of the process list); a hub that refuses it ends the agent
+    with exit 1. --tls connects
     with TLS (wss://; a build with --traits TLS), verifying the hub's certificate against the
     system's trust store or the CA certificates in --tls-ca; --insecure-skip-verify turns the
     check off (development hubs only).
@@ -46,7 +48,8 @@ enum AgentSubcommand {
             printError("sensorctl: \(error)")
             return 1
         }
-        var configuration = AgentClient.Configuration(token: parsed.options["--token"])
+        let environmentToken = ProcessInfo.processInfo.environment["SENSORSTREAM_AGENT_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        var configuration = AgentClient.Configuration(token: parsed.options["--token"] ?? environmentToken)
         if parsed.flags.contains("--tls") {
             guard TLSConfiguration.isAvailable else {
                 printError("sensorctl: \(TLSError.unavailable)")

@@ -138,4 +138,27 @@ let third = try JSONParser.parse(resumed).arrayValue?.compactMap(\.intValue) ?? 
 let fourth = try JSONParser.parse(later).arrayValue?.compactMap(\.intValue) ?? []
 guard zip(third, fourth).allSatisfy({ $1 > $0 }) else { fail("readings did not resume after the restart") }
 say("the hub restarted: the page said so, reconnected and its values move again")
+
+// A hub that requires app tokens: the page asks for one, says when it is refused, and works
+// with the right one (sent in the upgrade's query: browsers cannot set headers on a WebSocket).
+let tokens = folder.appendingPathComponent("tokens").path
+try "page-token read\n".write(toFile: tokens, atomically: true, encoding: .utf8)
+let agentToken = folder.appendingPathComponent("agent-token").path
+try "agent-secret\n".write(toFile: agentToken, atomically: true, encoding: .utf8)
+let (_, secureBanner) = try start(["hub", "--port", "0", "--simulate-agents", "1", "--tokens", tokens, "--agent-token-file", agentToken],
+                                  waitingFor: "hub listening on")
+guard let secureMatch = secureBanner.firstMatch(of: /ws:\/\/127\.0\.0\.1:(\d+)/), let securePort = Int(secureMatch.1) else { fail("no hub port in \(secureBanner)") }
+try await page.open("http://127.0.0.1:\(securePort)/")
+guard try await page.waitFor("!document.getElementById('login').hidden && document.getElementById('banner').textContent === 'this hub requires an app token'") else {
+    fail("the page did not ask for a token: \(try await page.evaluate("document.getElementById('banner').textContent"))")
+}
+_ = try await page.evaluate("(() => { document.getElementById('token').value = 'wrong'; document.getElementById('login').requestSubmit(); return true; })()")
+guard try await page.waitFor("document.getElementById('banner').textContent === 'token refused' && !document.getElementById('login').hidden") else {
+    fail("a wrong token was not refused: \(try await page.evaluate("document.getElementById('banner').textContent"))")
+}
+_ = try await page.evaluate("(() => { document.getElementById('token').value = 'page-token'; document.getElementById('login').requestSubmit(); return true; })()")
+guard try await page.waitFor("document.getElementById('banner').textContent === 'live' && document.querySelectorAll('.card').length === 3") else {
+    fail("the right token did not connect: \(try await page.evaluate("document.getElementById('banner').textContent"))")
+}
+say("a hub with app tokens: the page asked for one, refused a wrong one, listed the 3 sensors with the right one")
 stopEverything()
