@@ -22,6 +22,9 @@ package struct DeviceRegistry: Sendable {
         package var connected: [String]
         /// Devices this agent had and no longer lists: disconnected.
         package var disconnected: [String]
+        /// The agent's previous connection, if it was still registered (it reconnected before
+        /// the old connection was found dead): its devices move to the new one.
+        package var previous: PeerID? = nil
     }
 
     /// A request's outcome: 200, or a status and why.
@@ -52,10 +55,11 @@ package struct DeviceRegistry: Sendable {
 
     /// An agent connected with its device list (ids and hashes).
     package mutating func agentConnected(_ peer: PeerID, agentID: String, devices: [AgentToHub.DeviceDigest]) -> Sync {
-        if let previous = peerOfAgent[agentID] { agentOfPeer[previous] = nil }
+        let previous = peerOfAgent[agentID].flatMap { $0 == peer ? nil : $0 }
+        if let previous { agentOfPeer[previous] = nil }
         peerOfAgent[agentID] = peer
         agentOfPeer[peer] = agentID
-        var sync = Sync(register: [], connected: [], disconnected: [])
+        var sync = Sync(register: [], connected: [], disconnected: [], previous: previous)
         let listed = Set(devices.map(\.id))
         for digest in devices {
             if let entry = entries[digest.id], entry.agentID == agentID, entry.device.hash == digest.hash {
@@ -87,7 +91,7 @@ package struct DeviceRegistry: Sendable {
         if let problem = device.problem { return Outcome(status: 400, error: problem) }
         guard hash == device.hash else { return Outcome(status: 400, error: "hash mismatch: expected \(device.hash)") }
         if mustExist, entries[device.id]?.agentID != agentID { return Outcome(status: 404, error: "unknown device \(device.id)") }
-        if let entry = entries[device.id], entry.agentID != agentID, entry.connected {
+        if let entry = entries[device.id], entry.agentID != agentID, entry.connected || isConnected(agent: entry.agentID) {
             return Outcome(status: 409, error: "device \(device.id) belongs to another agent")
         }
         entries[device.id] = Entry(agentID: agentID, device: device, connected: true)
@@ -104,6 +108,16 @@ package struct DeviceRegistry: Sendable {
 
     /// The agent id `peer` speaks for, if it connected as a device agent.
     package func agentID(of peer: PeerID) -> String? { agentOfPeer[peer] }
+
+    /// Whether agent `agentID` has a connection now.
+    package func isConnected(agent agentID: String) -> Bool { peerOfAgent[agentID] != nil }
+
+    /// Whether `id` is a registered device of an agent that is connected now (its id is not
+    /// free for anyone else, even while the device itself is disconnected).
+    package func isHeld(_ id: String) -> Bool { entries[id].map { isConnected(agent: $0.agentID) } ?? false }
+
+    /// Marks a device disconnected (another agent's connection serves its id meanwhile).
+    package mutating func markDisconnected(_ id: String) { entries[id]?.connected = false }
 
     /// The connection of the agent serving `id`, if the device is connected.
     package func agentPeer(serving id: String) -> PeerID? {

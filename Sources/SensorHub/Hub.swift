@@ -72,7 +72,10 @@ package final class Hub: Sendable {
                  savedDevices: [String: [Device]] = [:], deflate: PerMessageDeflateConfiguration? = nil,
                  tls: TLSServerContext? = nil, group: EventLoopGroup = .shared(loops: EventLoopGroup.defaultServerLoopCount)) throws(WebSocketError) {
         var policy = access
-        if let agentToken { policy.agentToken = agentToken }
+        if let agentToken {
+            precondition(!agentToken.isEmpty, "an empty agent token protects nothing")
+            policy.agentToken = agentToken
+        }
         let access = policy
         self.registryFile = registryFile
         registryWriter = registryFile.map { path in
@@ -95,9 +98,18 @@ package final class Hub: Sendable {
         // Apps and agents upgrade to WebSocket on any path; a plain GET / gets the dashboard.
         let owner = ListenerOwner<Hub>()
         var routes = HTTPRoutes()
-        routes.add("GET", "/") { _ in HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: Array(DashboardPage.html.utf8)) }
-        routes.add("GET", "/access") { _ in
-            .json(200, access.appTokenRequired ? #"{"token_required":true}"# : #"{"token_required":false}"#)
+        routes.add("GET", "/") { _ in
+            // No other site may frame the page (clickjacking its command boxes).
+            HTTPResponse(status: 200, headers: [("Content-Type", "text/html; charset=utf-8"), ("X-Frame-Options", "DENY"),
+                                                ("Content-Security-Policy", "frame-ancestors 'none'")],
+                         body: Array(DashboardPage.html.utf8))
+        }
+        routes.add("GET", "/access") { request in
+            // Whether the page needs a token, and (with `Authorization: Bearer`) whether the one
+            // it has is an app token: a failed upgrade does not say why.
+            let presented = HubAccessPolicy.bearerToken(request["Authorization"])
+            let valid = presented.map { access.appRight(of: $0) != nil }
+            return .json(200, #"{"token_required":\#(access.appTokenRequired)"# + (valid.map { #","token_valid":\#($0)}"# } ?? "}"))
         }
         let table = routes
         let secure = tls != nil
@@ -248,7 +260,15 @@ package final class Hub: Sendable {
         for event in effects.events { eventsContinuation.yield(event) }
         // A change is on the disk before it is acknowledged.
         if effects.registryChanged { await saveRegistry() }
-        if !effects.replies.isEmpty { try? connection.sendNow(texts: effects.replies) }
+        if !effects.replies.isEmpty {
+            do {
+                try connection.sendNow(texts: effects.replies)
+            } catch .outboundFull {
+                messagesDropped(effects.replies.count, for: peer, what: "acknowledgements")
+            } catch {
+                // Closing or failed: this serve loop ends.
+            }
+        }
         forward(effects.forwards)
         if let refusal = effects.refusal {
             send(effects.deliveries)
@@ -274,7 +294,14 @@ package final class Hub: Sendable {
         guard !forwards.isEmpty else { return }
         let connections = shared.withLock { shared in forwards.map { shared.connections[$0.agent] } }
         for (forward, connection) in zip(forwards, connections) {
-            try? connection?.sendNow(text: forward.text)
+            do {
+                try connection?.sendNow(text: forward.text)
+            } catch .outboundFull {
+                // The command times out (504) like one the agent never answered.
+                messagesDropped(1, for: forward.agent, what: "commands")
+            } catch {
+                // Closing or failed: the command times out (504).
+            }
             _ = EventLoop.shared.schedule(at: started + forward.deadline) { [weak self] in self?.expireCommands() }
         }
     }
@@ -327,10 +354,17 @@ package final class Hub: Sendable {
                 let readings = isReading ? groups.reduce(0) { $0 + $1.texts.count } : 0
                 start = end
                 do {
-                    try connection.sendSoon(encoded: groups, refusingAbove: isReading && dropsReadings ? maxBacklog : Int.max)
+                    // Readings: the backlog limit (or none, with backpressure); statuses and
+                    // answers: the connection's high-water mark (4 MiB), as a bound.
+                    let limit: Int? = isReading ? (dropsReadings ? maxBacklog : Int.max) : nil
+                    try connection.sendSoon(encoded: groups, refusingAbove: limit)
                     queuedReadings += readings
                 } catch .outboundFull {
-                    countDropped(readings, for: recipient.peer)
+                    if isReading {
+                        countDropped(readings, for: recipient.peer)
+                    } else {
+                        messagesDropped(groups.reduce(0) { $0 + $1.texts.count }, for: recipient.peer, what: "status or answer messages")
+                    }
                 } catch {
                     // Closing or failed: its serve loop ends and cleans up.
                 }
@@ -340,6 +374,13 @@ package final class Hub: Sendable {
         }
         if delivered > 0 { shared.withLock { $0.core.counters.delivered += delivered } }
         return congested
+    }
+
+    /// Counts and reports messages other than readings that a connection's full output
+    /// refused (past its high-water mark).
+    private func messagesDropped(_ count: Int, for peer: UInt64, what: String) {
+        shared.withLock { $0.core.counters.messagesDropped += count }
+        eventsContinuation.yield(.messagesDropped(peer: peer, count: count, what: what))
     }
 
     /// Counts readings dropped for a slow subscriber; reported when the count crosses 1,

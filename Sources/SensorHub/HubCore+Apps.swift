@@ -35,7 +35,7 @@ extension HubCore {
                 "sensors": .number(Double(state.connectedSensors.count)),
                 "readings_delivered": .number(Double(self.counters.delivered)), "readings_dropped": .number(Double(self.counters.dropped)),
                 "protocol_violations": .number(Double(self.counters.violations)), "commands_forbidden": .number(Double(self.counters.forbidden)),
-                "limits_exceeded": .number(Double(self.counters.limitsExceeded)),
+                "limits_exceeded": .number(Double(self.counters.limitsExceeded)), "messages_dropped": .number(Double(self.counters.messagesDropped)),
             ]
             effects.deliveries.append(HubState.Delivery(message: .statistics(counters), recipients: [peer]))
         case .listSensors:

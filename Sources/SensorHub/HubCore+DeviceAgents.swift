@@ -11,11 +11,18 @@ extension HubCore {
         }
         switch message {
         case .connect(let agentID, _, let digests):
+            if let current = devices.agentID(of: peer), current != agentID {
+                refuse(.violation("a connection speaks for one agent id (\(current))"), into: &effects)
+                return
+            }
             effects.events.append(.agentConnected(peer: peer, name: agentID, sensors: digests.map(\.id)))
             agents.insert(peer)
             var sync = devices.agentConnected(peer, agentID: agentID, devices: digests)
+            if let previous = sync.previous { supersededAgents[previous] = agentID }
             // A device this agent registered before, served meanwhile by another agent's
-            // connection (a legacy agent claimed the id): that agent keeps it.
+            // connection (a legacy agent claimed the id while this agent was away): that agent
+            // keeps it, and the registry says so.
+            for id in sync.connected where !mayServe(id, peer: peer, agentID: agentID) { devices.markDisconnected(id) }
             sync.connected.removeAll { !mayServe($0, peer: peer, agentID: agentID) }
             for id in sync.connected { effects.deliveries += state.sensorAdded(id, by: peer, replacing: true) }
             for id in sync.disconnected {
@@ -60,10 +67,11 @@ extension HubCore {
     }
 
     /// Whether a device agent (`agentID`, speaking through `peer`) may serve `id`: no other
-    /// agent's connection serves it. Another connection of the same agent id may (the agent
-    /// reconnected before its old connection was found dead).
+    /// agent's connection serves it. Another connection of the same agent id may: an open one,
+    /// or one this connection superseded (the agent reconnected before its old connection was
+    /// found dead).
     func mayServe(_ id: String, peer: PeerID, agentID: String) -> Bool {
         guard let owner = state.owner(of: id), owner != peer else { return true }
-        return devices.agentID(of: owner) == agentID
+        return devices.agentID(of: owner) == agentID || supersededAgents[owner] == agentID
     }
 }

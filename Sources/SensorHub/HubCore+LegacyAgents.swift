@@ -7,21 +7,22 @@ extension HubCore {
     mutating func handleLegacyAgent(_ message: AgentMessage, from peer: PeerID, into effects: inout HubEffects) {
         switch message {
         case .connect(let name, let sensors):
-            if let taken = sensors.first(where: { !state.mayClaim($0, by: peer) }) {
+            if let taken = sensors.first(where: { !mayClaimLegacy($0, by: peer) }) {
                 refuse(.violation("sensor \(taken) belongs to another agent"), into: &effects)
                 return
             }
             effects.events.append(.agentConnected(peer: peer, name: name, sensors: sensors))
-            agents.insert(peer)
+            if peers[peer] != nil { agents.insert(peer) }
             effects.deliveries += state.agentConnected(peer, sensors: sensors)
         case .data(let id, let readings):
             if let delivery = state.reading(id, readings, from: peer) { effects.deliveries.append(delivery) }
         case .sensorAdded(let id):
-            guard state.mayClaim(id, by: peer) else {
+            guard mayClaimLegacy(id, by: peer) else {
                 refuse(.violation("sensor \(id) belongs to another agent"), into: &effects)
                 return
             }
-            agents.insert(peer)
+            // In-process agents are not connections: they stay out of the count.
+            if peers[peer] != nil { agents.insert(peer) }
             effects.deliveries += state.sensorAdded(id, by: peer)
         case .sensorRemoved(let id):
             effects.deliveries += state.sensorRemoved(id, by: peer)
@@ -29,5 +30,11 @@ extension HubCore {
             agents.remove(peer)
             effects.deliveries += state.agentGone(peer)
         }
+    }
+
+    /// Whether a legacy agent may claim `id`: no other agent serves it, and it is not a
+    /// registered device of a connected device agent.
+    func mayClaimLegacy(_ id: String, by peer: PeerID) -> Bool {
+        state.mayClaim(id, by: peer) && !devices.isHeld(id)
     }
 }

@@ -25,6 +25,9 @@ package struct HubCore: Sendable {
     package let limits: HubLimits
     /// Connections that announced themselves as agents (legacy or device).
     package internal(set) var agents: Set<PeerID> = []
+    /// Device agents' earlier connections, still open, that a newer connection of the same
+    /// agent id replaced (until they close): their sensors move to the newer one.
+    var supersededAgents: [PeerID: String] = [:]
     var peers: [PeerID: Peer] = [:]
 
     /// One connection's standing.
@@ -64,6 +67,10 @@ package struct HubCore: Sendable {
     package mutating func handle(_ message: HubMessage, from peer: PeerID, now: Duration, into effects: inout HubEffects) {
         guard effects.refusal == nil, var standing = peers[peer] else { return }
         defer { peers[peer] = standing }
+        if message.sensorIDs.contains(where: { $0.isEmpty || $0.utf8.count > HubMessage.maxSensorIDBytes }) {
+            refuse(.violation("a sensor id that is empty or longer than \(HubMessage.maxSensorIDBytes) bytes"), into: &effects)
+            return
+        }
         if case .legacyAgent(.connect) = message, policy.agentToken != nil, standing.access.credential != .agent {
             refuse(.agentToken("invalid agent token"), into: &effects)
             return
@@ -86,8 +93,8 @@ package struct HubCore: Sendable {
         case .legacyAgent(let message):
             handleLegacyAgent(message, from: peer, into: &effects)
         case .deviceAgent(let message):
-            if case .connect(_, let token, _) = message, let agentToken = policy.agentToken,
-               standing.access.credential != .agent, !SecretComparison.matches(token ?? "", agentToken) {
+            if case .connect(_, let token, _) = message, let agentToken = policy.agentToken, standing.access.credential != .agent,
+               (token ?? "").isEmpty || !SecretComparison.matches(token ?? "", agentToken) {
                 refuse(.agentToken("invalid agent token"), into: &effects)
                 return
             }
@@ -100,8 +107,7 @@ package struct HubCore: Sendable {
     /// Sets the refusal (counting violations and limits).
     mutating func refuse(_ refusal: HubRefusal, into effects: inout HubEffects) {
         switch refusal {
-        case .agentToken: break
-        case .violation: counters.violations += 1
+        case .agentToken, .violation: counters.violations += 1
         case .limit: counters.limitsExceeded += 1
         }
         effects.refusal = refusal
@@ -111,6 +117,7 @@ package struct HubCore: Sendable {
     /// its sensors and devices are disconnected. Returns what their subscribers must hear.
     package mutating func disconnected(_ peer: PeerID) -> [HubState.Delivery] {
         peers[peer] = nil
+        supersededAgents[peer] = nil
         state.appGone(peer)
         commands.appGone(peer)
         devices.peerGone(peer)

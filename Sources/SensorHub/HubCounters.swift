@@ -3,10 +3,12 @@ package struct HubCounters: Sendable, Hashable {
     /// Readings queued for subscribers, and readings dropped for slow ones.
     package var delivered = 0
     package var dropped = 0
-    /// Connections closed for a protocol violation.
+    /// Connections closed for a protocol violation or a wrong agent token.
     package var violations = 0
     /// Commands refused for want of a right (403).
     package var forbidden = 0
     /// Requests refused for a per-connection limit (429 answers and 1008 closes).
     package var limitsExceeded = 0
+    /// Statuses, answers, acknowledgements and commands a connection's full output refused.
+    package var messagesDropped = 0
 }

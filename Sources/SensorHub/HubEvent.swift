@@ -15,6 +15,9 @@ package enum HubEvent: Sendable, Hashable, CustomStringConvertible {
     case rejected(String)
     /// An agent refused (a wrong token), closed with 1008.
     case agentRefused(peer: UInt64, reason: String)
+    /// Messages other than readings (`what`: statuses, answers, acknowledgements, commands)
+    /// that `peer`'s output refused: more than its high-water mark waited.
+    case messagesDropped(peer: UInt64, count: Int, what: String)
     /// A message its connection may not send (the other role's, a claim on another agent's
     /// sensor ...): closed with 1008, nothing of it applied.
     case protocolViolation(peer: UInt64, reason: String)
@@ -29,6 +32,7 @@ package enum HubEvent: Sendable, Hashable, CustomStringConvertible {
         case .readingsDropped(let peer, let count): "#\(peer): subscriber too slow, dropped \(count) readings"
         case .rejected(let what): "rejected: \(what)"
         case .agentRefused(let peer, let reason): "agent #\(peer) refused (close 1008): \(reason)"
+        case .messagesDropped(let peer, let count, let what): "#\(peer): output full, dropped \(count) \(what)"
         case .protocolViolation(let peer, let reason): "#\(peer) closed (1008): \(reason)"
         }
     }

@@ -23,6 +23,25 @@ package enum HubMessage: Sendable, Hashable {
         }
     }
 
+    /// The sensor and device ids it names.
+    package var sensorIDs: [String] {
+        switch self {
+        case .legacyAgent(.connect(_, let sensors)): sensors
+        case .legacyAgent(.data(let id, _)), .legacyAgent(.sensorAdded(let id)), .legacyAgent(.sensorRemoved(let id)): [id]
+        case .legacyAgent(.disconnect): []
+        case .deviceAgent(.connect(_, _, let devices)): devices.map(\.id)
+        case .deviceAgent(.register(_, let device, _)), .deviceAgent(.update(_, let device, _)): [device.id]
+        case .deviceAgent(.disconnect(_, let id)), .deviceAgent(.delete(_, let id)), .deviceAgent(.event(_, let id, _, _)): [id]
+        case .deviceAgent(.commandResponse): []
+        case .app(.subscribe(let id)), .app(.unsubscribe(let id)), .app(.connectionStatus(let id)), .app(.command(_, let id, _, _)): [id]
+        case .app: []
+        }
+    }
+
+    /// The longest sensor id the hub takes (UTF-8 bytes): an id is a name, and a hostile one
+    /// of a megabyte per subscription would pin memory the subscription limit does not count.
+    package static let maxSensorIDBytes = 256
+
     /// What ``PeerAccess`` checks it as.
     package var kind: PeerAccess.MessageKind {
         switch self {

@@ -333,6 +333,11 @@ final class ClientEngine: Sendable {
             error = .disconnected
         } catch .tlsFailed(let failure) {
             error = .tls(failure)
+        } catch .handshakeFailed(.unexpectedStatus(let status, _)) where status == 401 || status == 403 {
+            // Not a protocol violation: the hub answered, and refused us.
+            error = .connectionFailed(reason: status == 401
+                ? "refused by the hub: 401 Unauthorized (it requires an app token: Configuration.token)"
+                : "refused by the hub: 403 Forbidden (a foreign Origin, or the token lacks the right)")
         } catch .handshakeFailed(let failure) where failure != .connectionClosed {
             // The server answered, but not as RFC 6455 requires.
             error = .protocolViolation("handshake: \(failure)")

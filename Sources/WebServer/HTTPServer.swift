@@ -142,7 +142,9 @@ package final class HTTPServer: Sendable {
                     if let refusal = upgradeGate?(request) {
                         // The gate's reason (its response body), never the request: its target or
                         // head may carry a token.
-                        onRejection("\(connection.remoteAddress): upgrade refused: \(refusal.status) \(String(decoding: refusal.body.prefix(200), as: UTF8.self))")
+                        var reason = String(decoding: refusal.body.prefix(200), as: UTF8.self)
+                        while reason.last?.isNewline == true { reason.removeLast() }
+                        onRejection("\(connection.remoteAddress): upgrade refused: \(refusal.status) \(reason)")
                         try? await connection.send(HTTPResponseMessage(response: refusal, keepAlive: false))
                         _ = await connection.close("done")
                         return nil

@@ -16,6 +16,7 @@ struct HubSecurityOptions {
             guard parsed.options["--agent-token"] == nil else { throw UsageError(message: "--agent-token and --agent-token-file exclude each other") }
             access.agentToken = try TokenFile.secret(at: path)
         } else if let token = parsed.options["--agent-token"] {
+            guard !token.isEmpty else { throw UsageError(message: "--agent-token is empty (an unset variable?)") }
             access.agentToken = token
             warnings.append("--agent-token puts the token in the process list (ps); use --agent-token-file or SENSORSTREAM_AGENT_TOKEN")
         } else if let token = environment["SENSORSTREAM_AGENT_TOKEN"], !token.isEmpty {
@@ -25,21 +26,35 @@ struct HubSecurityOptions {
             access.appTokens = try TokenFile.read(path)
         }
         if let token = parsed.options["--app-token"] {
+            guard !token.isEmpty else { throw UsageError(message: "--app-token is empty (an unset variable?)") }
             access.appTokens[token] = .admin
             warnings.append("--app-token puts the token in the process list (ps); use --tokens FILE or SENSORSTREAM_APP_TOKEN")
         } else if parsed.options["--tokens"] == nil, let token = environment["SENSORSTREAM_APP_TOKEN"], !token.isEmpty {
             access.appTokens[token] = .admin
         }
         if let origins = parsed.options["--allowed-origin"] {
-            access.allowedOrigins = Set(origins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty })
+            for origin in origins.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !origin.isEmpty {
+                guard let normalized = HubAccessPolicy.normalizedOrigin(origin) else {
+                    throw UsageError(message: "--allowed-origin takes scheme://host[:port], not \"\(origin)\"")
+                }
+                access.allowedOrigins.insert(normalized)
+            }
         }
         switch parsed.options["--legacy-agents"] {
         case nil, "on": access.legacyAgents = true
         case "off": access.legacyAgents = false
         case let other?: throw UsageError(message: "--legacy-agents is on or off, not \"\(other)\"")
         }
+        if access.appTokenRequired && access.agentToken == nil {
+            // Every upgrade then needs a token, and agents would have none to give.
+            throw UsageError(message: "app tokens need an agent token too (--agent-token-file): without one no agent could connect")
+        }
         if !access.appTokenRequired {
             warnings.append("no app token: any program that reaches the port can read every sensor and send commands (see --tokens)")
+        }
+        let short = access.appTokens.keys.filter { $0.count < 16 }.count + (access.agentToken.map { $0.count < 16 ? 1 : 0 } ?? 0)
+        if short > 0 {
+            warnings.append("\(short) token\(short == 1 ? " is" : "s are") shorter than 16 characters: easy to guess; use long random ones")
         }
     }
 

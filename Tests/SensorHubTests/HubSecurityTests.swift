@@ -3,6 +3,7 @@ import Locking
 import SensorAgent
 import SensorStream
 import SensorWire
+import TCPTransport
 import Testing
 import TestSupport
 import WebSocketCore
@@ -177,6 +178,29 @@ struct HubSecurityTests {
         await operatorClient.disconnect()
     }
 
+    @Test("GET /access: whether a token is needed, and whether the page's token is good; the page may not be framed")
+    func accessEndpoint() async throws {
+        let hub = try Hub(agentToken: "agent-token", access: HubAccessPolicy(appTokens: ["reader": .read]))
+        defer { Task { await hub.stop() } }
+        func get(_ path: String, _ headers: String = "") async throws -> String {
+            let peer = RawPeer(socket: try TCPConnector.connect(host: "127.0.0.1", port: hub.port, timeout: .seconds(5)))
+            defer { peer.close() }
+            try peer.write(Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(headers)Connection: close\r\n\r\n".utf8))
+            var bytes: [UInt8] = []
+            while true {
+                let chunk = try peer.read(count: 4096, timeout: .seconds(5))
+                if chunk.isEmpty { break }
+                bytes += chunk
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        #expect(try await get("/access").hasSuffix(#"{"token_required":true}"#))
+        #expect(try await get("/access", "Authorization: Bearer reader\r\n").hasSuffix(#"{"token_required":true,"token_valid":true}"#))
+        #expect(try await get("/access", "Authorization: Bearer agent-token\r\n").hasSuffix(#"{"token_required":true,"token_valid":false}"#))
+        let page = try await get("/")
+        #expect(page.contains("X-Frame-Options: DENY") && page.contains("frame-ancestors 'none'"))
+    }
+
     @Test("an upgrade from a foreign Origin is refused 403; the hub's own page and clients without Origin are not")
     func origins() async throws {
         let hub = try Hub()
@@ -188,6 +212,8 @@ struct HubSecurityTests {
         defer { Task { await listed.stop() } }
         #expect(await upgradeStatus(listed, headers: [("Origin", "https://console.example")]) == 101)
         #expect(await upgradeStatus(listed, headers: [("Origin", "https://console.example.evil")]) == 403)
+        #expect(await upgradeStatus(listed, headers: [("Origin", "https://Console.Example:443")]) == 101, "one origin, spelled another way")
+        #expect(await upgradeStatus(listed, headers: [("Origin", "null")]) == 403)
     }
 
     @Test("tokens never reach the log: refused and accepted upgrades, wrong agent tokens")
@@ -197,18 +223,24 @@ struct HubSecurityTests {
         let logger = Task { for await event in hub.events { lines.withLock { $0.append(event.description) } } }
         _ = await upgradeStatus(hub, headers: bearer("wrong-SECRET-3"))
         _ = await upgradeStatus(hub, target: "/?token=wrong-SECRET-4")
-        let device = try await openSocket(hub, headers: bearer("app-SECRET-2"))
-        try await send(device, AgentToHub.connect(agentID: "x", token: "wrong-SECRET-5", devices: []).envelope)
-        #expect(await closeCode(device) == 1008)
         let app = try await openSocket(hub, target: "/?token=app-SECRET-2")
         try await send(app, ClientMessage.subscribe(sensorID: "S").envelope)
         #expect(await eventually { hub.subscriberCount("S") == 1 })
         app.abort()
         await hub.stop()
+        // A device agent's wrong token in its `agent_connect` (a hub without app tokens, where
+        // an upgrade needs none).
+        let agentHub = try Hub(agentToken: "agent-SECRET-1")
+        let agentLogger = Task { for await event in agentHub.events { lines.withLock { $0.append(event.description) } } }
+        let device = try await openSocket(agentHub)
+        try await send(device, AgentToHub.connect(agentID: "x", token: "wrong-SECRET-5", devices: []).envelope)
+        #expect(await closeCode(device) == 1008)
+        await agentHub.stop()
         _ = await logger.value
+        _ = await agentLogger.value
         let log = lines.withLock { $0 }
         #expect(log.contains { $0.contains("upgrade refused: 401") }, "positive control: the refusals are logged")
-        #expect(log.contains { $0.contains("closed (1008)") })
+        #expect(log.contains { $0.contains("refused (close 1008): invalid agent token") })
         #expect(!log.contains { $0.contains("SECRET") }, "\(log.filter { $0.contains("SECRET") })")
     }
 }
@@ -250,7 +282,13 @@ struct HubLimitsTests {
         #expect(await eventually { hub.subscriberCount("still-here") == 1 }, "the connection stays after a 429")
         let lister = try await openSocket(hub)
         for _ in 0..<3 { try await send(lister, ClientMessage.listSensors.envelope) }
-        #expect(await closeCode(lister) == 1008)
+        var lists = 0
+        while let message = await lister.receive() {
+            if case .text(let text) = message, case .sensorList? = ServerMessage.decode(text) { lists += 1 }
+        }
+        #expect(lists == 2, "the burst of two was answered before the close")
+        #expect((await lister.closed()).code.rawValue == 1008)
+        #expect(try await hubStatistics(hub)?["limits_exceeded"]?.intValue == 2, "the 429 and the close")
         app.abort()
     }
 }

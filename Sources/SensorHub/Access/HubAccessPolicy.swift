@@ -27,16 +27,26 @@ package struct HubAccessPolicy: Sendable {
     package var legacyAgents: Bool
 
     /// A policy; the defaults are today's open loopback hub.
+    /// - Precondition: no token is empty (an empty token would match an absent one).
     package init(agentToken: String? = nil, appTokens: [String: AppRight] = [:], allowedOrigins: Set<String> = [],
                  legacyAgents: Bool = true) {
+        precondition(agentToken?.isEmpty != true && !appTokens.keys.contains(""), "an empty token protects nothing")
         self.agentToken = agentToken
         self.appTokens = appTokens
-        self.allowedOrigins = Set(allowedOrigins.map { $0.lowercased() })
+        self.allowedOrigins = Set(allowedOrigins.compactMap(Self.normalizedOrigin))
         self.legacyAgents = legacyAgents
     }
 
     /// Whether apps must present a token.
     package var appTokenRequired: Bool { !appTokens.isEmpty }
+
+    /// The right of app token `presented` (nil: not an app token), compared in constant time
+    /// against every app token.
+    package func appRight(of presented: String) -> AppRight? {
+        var right: AppRight?
+        for (token, tokenRight) in appTokens where SecretComparison.matches(presented, token) && right == nil { right = tokenRight }
+        return right
+    }
 
     /// What the upgrade request proved.
     package enum Credential: Sendable, Hashable {
@@ -80,12 +90,28 @@ package struct HubAccessPolicy: Sendable {
     }
 
     private func isAllowed(origin: String, host: String?, secure: Bool, boundHost: String) -> Bool {
-        let origin = origin.lowercased()
+        guard let origin = Self.normalizedOrigin(origin) else { return false }
         if allowedOrigins.contains(origin) { return true }
-        guard let host = host?.lowercased(), origin == (secure ? "https://" : "http://") + host else { return false }
+        guard let host = host?.lowercased(), let own = Self.normalizedOrigin((secure ? "https://" : "http://") + host), origin == own else { return false }
         if appTokenRequired { return true }
         let name = Self.hostName(host)
         return ["localhost", "127.0.0.1", "::1"].contains(name) || name == boundHost.lowercased()
+    }
+
+    /// An origin as browsers send it, compared case-insensitively, without a default port
+    /// (`:80` for http, `:443` for https) or a trailing slash: `https://Console.Example:443/`
+    /// and `https://console.example` are one origin. Nil for anything that is not
+    /// `scheme://host[:port]` (a path, a query, `null`).
+    package static func normalizedOrigin(_ text: String) -> String? {
+        var origin = text.lowercased()
+        if origin.hasSuffix("/") { origin.removeLast() }
+        let scheme: String
+        if origin.hasPrefix("http://") { scheme = "http://" } else if origin.hasPrefix("https://") { scheme = "https://" } else { return nil }
+        let authority = origin.dropFirst(scheme.count)
+        guard !authority.isEmpty, !authority.contains(where: { "/?#@ ".contains($0) }) else { return nil }
+        let defaultPort = scheme == "http://" ? ":80" : ":443"
+        if authority.hasSuffix(defaultPort) { return scheme + authority.dropLast(defaultPort.count) }
+        return scheme + authority
     }
 
     /// `host`, `host:port`, `[v6]:port` -> the name or address alone.

@@ -1,7 +1,7 @@
 /// What one connection may ask of the hub, so a hostile or broken client meets a limit
 /// instead of growing the hub's memory or work without end. Past a limit: commands get an
-/// answer with status 429, everything else closes the connection with 1008; every case is
-/// counted (`hub_statistics`: `limits_exceeded`) and logged.
+/// answer with status 429, everything else closes the connection with 1008 (logged as a
+/// protocol violation); every case is counted (`hub_statistics`: `limits_exceeded`).
 package struct HubLimits: Sendable, Hashable {
     /// Sensors one connection may subscribe to at once. Default 10,000.
     package var subscriptionsPerConnection: Int

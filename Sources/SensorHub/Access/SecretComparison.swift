@@ -1,9 +1,9 @@
 import WebSocketCore
 
-/// Compares a presented secret with the expected one in time that depends on neither (nor
-/// on their lengths): both are hashed (SHA-1, fixed 20 bytes) and the digests compared
-/// without an early exit. An attacker timing answers learns nothing about how much of a
-/// guess was right.
+/// Compares a presented secret with the expected one without revealing how much of a guess
+/// was right: both are hashed (SHA-1, fixed 20 bytes) and the digests compared without an
+/// early exit, so the time depends on the lengths (hashing) but not on where the strings
+/// first differ.
 package enum SecretComparison {
     /// Whether `presented` equals `expected`.
     package static func matches(_ presented: String, _ expected: String) -> Bool {

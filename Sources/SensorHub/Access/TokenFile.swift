@@ -23,7 +23,8 @@ package enum TokenFile {
                 throw Failure(reason: "\(name) line \(index + 1): expected TOKEN RIGHT (right: read, command or admin)")
             }
             guard let right = AppRight(rawValue: String(fields[1])) else {
-                throw Failure(reason: "\(name) line \(index + 1): unknown right \"\(fields[1])\" (read, command or admin)")
+                // Never the field itself: a line written the other way round holds the token there.
+                throw Failure(reason: "\(name) line \(index + 1): the second field is not a right (read, command or admin)")
             }
             let token = String(fields[0])
             guard tokens[token] == nil else { throw Failure(reason: "\(name) line \(index + 1): a token listed twice") }

@@ -142,8 +142,9 @@ enum DashboardPage {
       text(document.getElementById('sensor-count'), String(list.length));
       if (pendingCommand && sensors.has(pendingCommand.sensor)) {
         const target = sensors.get(pendingCommand.sensor).parts;
+        // Filled in only: a link (from any page) must not drive a device; the user clicks send.
         target.service.value = pendingCommand.service; target.data.value = pendingCommand.data;
-        command(pendingCommand.sensor, pendingCommand.service, pendingCommand.data);
+        target.data.focus();
         pendingCommand.sensor = null;
       }
     }
@@ -261,12 +262,16 @@ enum DashboardPage {
             break;
         }
       };
-      socket.onclose = () => {
-        if (!opened && tokenRequired) {
-          // Refused before the upgrade (401): the token is wrong or was revoked.
-          token = null; sessionStorage.removeItem('sensorstream-token');
-          askForToken('token refused');
-          return;
+      socket.onclose = async () => {
+        if (!opened && tokenRequired && token) {
+          // A failed upgrade does not say why: ask the hub whether the token is still good
+          // (it may have been refused, or the hub may be restarting).
+          const check = await fetch('/access', { headers: { Authorization: 'Bearer ' + token } }).then(r => r.json()).catch(() => null);
+          if (check && check.token_valid === false) {
+            token = null; sessionStorage.removeItem('sensorstream-token');
+            askForToken('token refused');
+            return;
+          }
         }
         banner.className = 'down'; text(banner, 'hub unreachable: reconnecting…');
         setTimeout(connect, 1000);

@@ -102,7 +102,12 @@ guard meta.stringValue?.contains("<img src=x onerror=alert(1)>") == true, meta.s
 }
 say("a device named <img src=x onerror=alert(1)> shows as that text")
 
-// The command from the page (the link's command) and the agent's answer.
+// The link filled in the command without sending it; the user's click sends it, and the
+// agent's answer shows.
+guard try await page.evaluate("document.querySelector('[data-sensor-id=\"xss-1\"] .response').textContent") == .string("") else {
+    fail("the link's command was sent without a click")
+}
+_ = try await page.evaluate("(() => { document.querySelector('[data-sensor-id=\"xss-1\"] form.command button').click(); return true; })()")
 guard try await page.waitFor("document.querySelector('[data-sensor-id=\"xss-1\"] .response').textContent === '200 {\"done\":true}'") else {
     fail("no answer to the page's command: \(try await page.evaluate("document.querySelector('[data-sensor-id=\"xss-1\"] .response').textContent"))")
 }

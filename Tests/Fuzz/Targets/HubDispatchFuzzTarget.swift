@@ -32,7 +32,7 @@ enum HubDispatchFuzzTarget {
             guard let first = line.first, let digit = first.wholeNumberValue, digit < 4 else { continue }
             let peer = UInt64(digit)
             guard open.contains(peer), let envelope = SensorProtocol.decode(String(line.dropFirst())), let message = HubMessage(envelope) else { continue }
-            mentioned.formUnion(sensorIDs(in: message))
+            mentioned.formUnion(message.sensorIDs)
             let before = snapshot(core, mentioned)
             let agentIDsBefore = (0..<4).map { core.devices.agentID(of: UInt64($0)) }
             var effects = HubEffects()
@@ -78,20 +78,5 @@ enum HubDispatchFuzzTarget {
         Snapshot(owners: Dictionary(uniqueKeysWithValues: ids.map { ($0, core.state.owner(of: $0)) }),
                  subscribers: Dictionary(uniqueKeysWithValues: ids.map { ($0, core.state.subscribers(of: $0)) }),
                  devices: core.devices.entries)
-    }
-
-    static func sensorIDs(in message: HubMessage) -> [String] {
-        switch message {
-        case .legacyAgent(.connect(_, let sensors)): sensors
-        case .legacyAgent(.data(let id, _)), .legacyAgent(.sensorAdded(let id)), .legacyAgent(.sensorRemoved(let id)): [id]
-        case .legacyAgent(.disconnect): []
-        case .deviceAgent(.connect(_, _, let devices)): devices.map(\.id)
-        case .deviceAgent(.register(_, let device, _)), .deviceAgent(.update(_, let device, _)): [device.id]
-        case .deviceAgent(.disconnect(_, let id)), .deviceAgent(.delete(_, let id)), .deviceAgent(.event(_, let id, _, _)): [id]
-        case .deviceAgent(.commandResponse): []
-        case .app(.subscribe(let id)), .app(.unsubscribe(let id)), .app(.connectionStatus(let id)): [id]
-        case .app(.command(_, let id, _, _)): [id]
-        case .app: []
-        }
     }
 }
