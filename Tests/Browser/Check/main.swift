@@ -3,7 +3,9 @@
 // HTML injection, opens the dashboard in headless Chromium (DevTools protocol over our own
 // WebSocket client) and checks: every sensor listed, every value changing within 2 s, the
 // device name shown as text, a command sent from the page answered by the agent, the page's
-// frame rate under that load, the page reconnecting when the hub restarts. Exit 1 on a failure.
+// frame rate under that load, the page reconnecting when the hub restarts, and a hub with app
+// tokens (the page asks for one, refuses a wrong one, works with the right one). Exit 1 on a
+// failure.
 import Foundation
 import SensorWire
 
