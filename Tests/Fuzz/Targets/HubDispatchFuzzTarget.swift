@@ -10,8 +10,9 @@ import SensorWire
 /// that message. Checks, after every message: nothing traps; a refused message changed
 /// nothing (owners, subscribers, devices); an app never owns a sensor; a sensor changes hands
 /// only when its owner gave it up or the same device agent took it over on another
-/// connection; a command from a connection without the right is never forwarded; with an
-/// agent token, the legacy protocol from a connection without it is refused. At the end every
+/// connection; a device the registry calls connected is served by its agent's connection; a
+/// command from a connection without the right is never forwarded; with an agent token, the
+/// legacy protocol from a connection without it is refused. At the end every
 /// connection closes and nothing is left owned or subscribed.
 enum HubDispatchFuzzTarget {
     static func run(_ input: UnsafeRawBufferPointer) {
@@ -54,6 +55,11 @@ enum HubDispatchFuzzTarget {
                     let sameAgent = previousAgent != nil && previousAgent == core.devices.agentID(of: peer)
                     precondition(old == peer || sameAgent, "\(id) taken from \(old) by \(peer)")
                 }
+            }
+            // The registry and the owners agree: a device the registry calls connected is
+            // served by its agent's connection.
+            for (id, entry) in core.devices.entries where entry.connected {
+                precondition(core.state.owner(of: id) == core.devices.agentPeer(serving: id), "\(id): registry and owners disagree")
             }
             if case .app(.command) = message, case .app(let right) = credentials[Int(peer)], right < .command {
                 precondition(effects.forwards.isEmpty, "a command forwarded without the right")
