@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "WebSocketCoreTests", dependencies: ["WebSocketCore", "UTF8Validation", "TestSupport", "FuzzTargets"]),
         .testTarget(name: "WebSocketIOTests", dependencies: ["WebSocketIO", "WebSocketCore", "ConnectionCore", "TCPTransport", "TestSupport"]),
-        .testTarget(name: "SensorHubTests", dependencies: ["ConnectionCore", "SensorHub", "SensorAgent", "SensorWire", "SensorStream", "MetricStore", "FastSlow", "Lantern", "WebSocketIO", "WebSocketCore", "TestSupport", "Locking"]),
+        .testTarget(name: "SensorHubTests", dependencies: ["ConnectionCore", "SensorHub", "SensorAgent", "SensorWire", "TCPTransport", "SensorStream", "MetricStore", "FastSlow", "Lantern", "WebSocketIO", "WebSocketCore", "TestSupport", "Locking"]),
         .testTarget(name: "SensorStreamTests", dependencies: ["SensorStream", "ConnectionCore", "SensorWire", "UTF8Validation", "SensorHub", "WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport", "Locking"],
                     exclude: ["JSONTestSuite"]),
     ],
