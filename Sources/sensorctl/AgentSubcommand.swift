@@ -61,6 +61,7 @@ enum AgentSubcommand {
         } else if parsed.options["--tls-ca"] != nil || parsed.flags.contains("--insecure-skip-verify") {
             throw UsageError(message: "--tls-ca and --insecure-skip-verify go with --tls")
         }
+        let termination = TerminationLatch()
         let agent = AgentClient(host: host, port: port, agentID: agentID, devices: store, configuration: configuration)
         printLine("agent \(agentID): \(store.devices.count) devices from \(path)")
         for device in store.devices { printLine("  \(device)") }
@@ -68,7 +69,7 @@ enum AgentSubcommand {
             printLine("\(clockTime()) command \(command.id): \(command)")
             try? await agent.respond(to: command, status: 200, data: ["done": true])
         }
-        onTerminationSignal { Task { await agent.stop() } }
+        termination.onRequest { Task { await agent.stop() } }
         agent.start()
         let publisher = Task {
             var walks = store.devices.enumerated().map { TemperatureWalk(seed: UInt64($0.offset) &* 7919 &+ 17) }

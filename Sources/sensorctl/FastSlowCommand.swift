@@ -47,6 +47,7 @@ enum FastSlowCommand {
         } catch {
             throw UsageError(message: error.description)
         }
+        let termination = TerminationLatch()
         let server: FastSlowServer
         do {
             server = try FastSlowServer(configuration: configuration, log: { printLine($0) })
@@ -54,7 +55,7 @@ enum FastSlowCommand {
             printError("sensorctl: \(error)")
             return 1
         }
-        onTerminationSignal { server.stop() }
+        termination.onRequest { server.stop() }
         await server.run()
         return 0
     }

@@ -131,6 +131,9 @@ enum HubCommand {
             }
             registryFile = path
         }
+        // Listening for SIGINT/SIGTERM before anything starts: a signal right after the
+        // "listening" line (a test, a supervisor) is not lost.
+        let termination = TerminationLatch()
         let hub: Hub
         do {
             hub = try Hub(host: host, port: port, overflow: parsed.flags.contains("--backpressure") ? .backpressure : .dropReadings,
@@ -157,7 +160,7 @@ enum HubCommand {
         printLine("dashboard: \(tls == nil ? "http" : "https")://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(hub.port)/")
 
         let stop = AsyncStream.makeStream(of: Void.self)
-        onTerminationSignal { stop.continuation.yield() }
+        termination.onRequest { stop.continuation.yield() }
         var waitForStop = stop.stream.makeAsyncIterator()
         _ = await waitForStop.next()
         write("shutting down")

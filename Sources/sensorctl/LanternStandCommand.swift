@@ -27,6 +27,7 @@ enum LanternStandCommand {
         let apiPort = try parsed.int("--api-port", default: 9000, in: 0...65_535)
         let webPort = try parsed.int("--web-port", default: 8888, in: 0...65_535)
         let loops = try parsed.optionalInt("--loops", in: 1...256)
+        let termination = TerminationLatch()
         let stand: LanternStand
         do {
             stand = try LanternStand(host: host, tlvPort: tlvPort, apiPort: apiPort, webPort: webPort, loops: loops)
@@ -36,7 +37,7 @@ enum LanternStandCommand {
         }
         printLine("lantern stand: TLV on \(host):\(stand.control.port), API http://\(host):\(stand.api.port)/, page http://\(host):\(stand.web.port)/")
         let events = stand.control.events
-        onTerminationSignal { stand.stop() }
+        termination.onRequest { stand.stop() }
         for await event in events {
             switch event {
             case .connected(let lantern): printLine("\(clockTime()) lantern #\(lantern.id) connected from \(lantern.address) (\(stand.control.lanterns.count) connected)")

@@ -77,6 +77,7 @@ enum MetricsCommand {
 
     private static func serve(host: String, port: Int, dataFile: String?, loops: Int?) async -> Int32 {
         let server: MetricStoreServer
+        let termination = TerminationLatch()
         do {
             server = try MetricStoreServer(host: host, port: port, configuration: .init(dataFile: dataFile, loops: loops))
         } catch {
@@ -85,7 +86,7 @@ enum MetricsCommand {
         }
         for note in server.startupNotes { printError("sensorctl: \(note)") }
         printLine("metric store listening on \(host):\(server.port)" + (dataFile.map { ", journal \($0) (\(server.pointCount) points)" } ?? ""))
-        onTerminationSignal { server.stop() }
+        termination.onRequest { server.stop() }
         await server.run()
         return 0
     }

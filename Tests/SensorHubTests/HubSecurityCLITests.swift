@@ -12,7 +12,7 @@ struct HubSecurityCLITests {
         return path
     }
 
-    @Test("a public address without tokens is refused (exit 1, what is missing); --insecure-open starts")
+    @Test("a public address without tokens is refused (exit 1, what is missing); with both tokens from files the hub starts and enforces them")
     func publicAddress() async throws {
         let refused = try await runSensorctl(["hub", "--host", "0.0.0.0", "--port", "0"])
         #expect(refused.status == 1)
