@@ -26,6 +26,8 @@ package final class Hub: Sendable {
     /// Saves the registry file on a thread of its own (nil without a file).
     private let registryWriter: SnapshotFileWriter?
     private let shared: LockedValue<Shared>
+    /// Upgrade requests refused before the upgrade (401, 403), for `hub_statistics`.
+    private let upgradesRefused: LockedValue<Int>
     /// The hub's clock for command deadlines and rate limits: time since it started.
     private let started = ContinuousClock.now
 
@@ -113,6 +115,8 @@ package final class Hub: Sendable {
         }
         let table = routes
         let secure = tls != nil
+        let upgradesRefused = LockedValue(0)
+        self.upgradesRefused = upgradesRefused
         do {
             server = try HTTPServer(host: host, port: port, tls: tls, webSocketConfiguration: configuration, group: group, webSocket: { connection, request in
                 guard case .admitted(let credential) = access.admit(request.head, target: request.target, secure: secure, boundHost: host) else {
@@ -129,6 +133,7 @@ package final class Hub: Sendable {
                 guard case .refused(let status, let reason) = access.admit(request.head, target: request.target, secure: secure, boundHost: host) else {
                     return nil
                 }
+                upgradesRefused.withLock { $0 += 1 }
                 var response = HTTPResponse.text(status, reason)
                 if status == 401 { response.headers.append(("WWW-Authenticate", #"Bearer realm="sensorstream""#)) }
                 return response
@@ -238,7 +243,9 @@ package final class Hub: Sendable {
                 messages.append(hubMessage)
             }
             let now = started.duration(to: .now)
+            let refusedUpgrades = upgradesRefused.withLock { $0 }
             shared.withLock { shared in
+                shared.core.counters.upgradesRefused = refusedUpgrades
                 for message in messages where effects.refusal == nil { shared.core.handle(message, from: peer, now: now, into: &effects) }
             }
             if await carryOut(effects, for: peer, on: connection) { break }
@@ -274,7 +281,8 @@ package final class Hub: Sendable {
             send(effects.deliveries)
             switch refusal {
             case .agentToken(let reason): eventsContinuation.yield(.agentRefused(peer: peer, reason: reason))
-            case .violation(let reason), .limit(let reason): eventsContinuation.yield(.protocolViolation(peer: peer, reason: reason))
+            case .violation(let reason), .limit(let reason):
+                eventsContinuation.yield(.protocolViolation(peer: peer, address: connection.remoteAddress, reason: reason))
             }
             _ = await connection.close(code: .policyViolation, reason: refusal.reason)
             return true

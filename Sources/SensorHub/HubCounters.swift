@@ -11,4 +11,7 @@ package struct HubCounters: Sendable, Hashable {
     package var limitsExceeded = 0
     /// Statuses, answers, acknowledgements and commands a connection's full output refused.
     package var messagesDropped = 0
+    /// Upgrade requests refused before the upgrade (a missing or wrong token: 401; a foreign
+    /// origin: 403), as the I/O layer last reported them.
+    package var upgradesRefused = 0
 }

@@ -20,7 +20,7 @@ package enum HubEvent: Sendable, Hashable, CustomStringConvertible {
     case messagesDropped(peer: UInt64, count: Int, what: String)
     /// A message its connection may not send (the other role's, a claim on another agent's
     /// sensor ...): closed with 1008, nothing of it applied.
-    case protocolViolation(peer: UInt64, reason: String)
+    case protocolViolation(peer: UInt64, address: String, reason: String)
 
     package var description: String {
         switch self {
@@ -33,7 +33,7 @@ package enum HubEvent: Sendable, Hashable, CustomStringConvertible {
         case .rejected(let what): "rejected: \(what)"
         case .agentRefused(let peer, let reason): "agent #\(peer) refused (close 1008): \(reason)"
         case .messagesDropped(let peer, let count, let what): "#\(peer): output full, dropped \(count) \(what)"
-        case .protocolViolation(let peer, let reason): "#\(peer) closed (1008): \(reason)"
+        case .protocolViolation(let peer, let address, let reason): "#\(peer) (\(address)) closed (1008): \(reason)"
         }
     }
 }

@@ -174,6 +174,7 @@ struct HubSecurityTests {
         #expect(routed.status == 404, "routed: no such device")
         let statistics = try await hubStatistics(hub, headers: bearer("reader"))
         #expect(statistics?["commands_forbidden"]?.intValue == 1)
+        #expect(statistics?["upgrades_refused"]?.intValue == 4, "three raw upgrades and the anonymous client")
         await reader.disconnect()
         await operatorClient.disconnect()
     }
