@@ -146,7 +146,8 @@ struct HTTPServerTests {
             #expect(try staller.waitForEOF(timeout: .seconds(5)), "the staller is closed")
             // With a FIN: a reset could make the client's kernel drop a response it has not read.
             #expect(quick.waitForFIN(timeout: .seconds(5)), "an idle keep-alive connection is closed too, cleanly")
-            #expect(ContinuousClock.now - start < .seconds(2))
+            // Well after 300 ms, well before "never": a loaded 2-core run once took 2.02 s.
+            #expect(ContinuousClock.now - start < .seconds(4))
         }
     }
 }
