@@ -49,9 +49,6 @@ package struct HubCore: Sendable {
         commands = CommandRouter(timeout: commandTimeout)
     }
 
-    /// Connections open now.
-    package var connectionCount: Int { peers.count }
-
     /// The role `peer` has taken (nil: not decided yet, or not connected).
     package func role(of peer: PeerID) -> PeerAccess.Role? { peers[peer]?.access.role }
 
