@@ -13,6 +13,9 @@ public enum FastSlowClientError: Error, Sendable, Hashable, CustomStringConverti
     case timeout
     /// The client was closed.
     case closed
+    /// The calling task was cancelled: the call stopped waiting (a request already on the wire
+    /// drops the connection, which is reopened, since its answer would hold the line).
+    case cancelled
 
     /// A readable explanation.
     public var description: String {
@@ -23,6 +26,7 @@ public enum FastSlowClientError: Error, Sendable, Hashable, CustomStringConverti
         case .connectionLost(let reason): "connection lost: \(reason)"
         case .timeout: "timed out"
         case .closed: "the client is closed"
+        case .cancelled: "cancelled"
         }
     }
 }
@@ -79,4 +83,19 @@ public enum FastSlowEvent: Sendable, Hashable, CustomStringConvertible {
         let micros = seconds * 1_000_000 + attoseconds / 1_000_000_000_000
         return "\(micros / 1000).\(String(micros % 1000 + 1000).dropFirst())"
     }
+}
+
+/// A ``FastSlowClient``'s connection, as the shared core's reconnect machine sees it (the same
+/// shape as the other clients' states).
+public enum FastSlowConnectionState: Sendable, Hashable {
+    /// Not connected yet (``FastSlowClient/connect()`` not called).
+    case idle
+    /// Opening a connection (attempt 0 is the app's connect).
+    case connecting(attempt: Int)
+    /// Connected.
+    case connected
+    /// Lost, or an attempt failed; attempt `attempt` starts after `delay`.
+    case reconnecting(attempt: Int, delay: Duration, reason: String)
+    /// Closed for good (``FastSlowClient/close()``, or the client was released).
+    case closed(reason: String)
 }

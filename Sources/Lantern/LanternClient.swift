@@ -1,5 +1,4 @@
 import ConnectionCore
-import Locking
 
 /// A lantern: connects to a control server over TCP, obeys its TLV commands, and reconnects
 /// by itself when the connection drops or the server is down.
@@ -10,7 +9,7 @@ import Locking
 /// await lantern.close()
 /// ```
 ///
-/// It starts connecting at once. The state is the pure reduction
+/// It starts connecting at once. ``close()`` stops it; so does letting go of it. The state is the pure reduction
 /// ``LanternState/applying(_:registry:)`` of every command received.
 public final class LanternClient: Sendable {
     /// Reconnecting and decoding.
@@ -29,24 +28,14 @@ public final class LanternClient: Sendable {
     }
 
     /// The control server's host.
-    public let host: String
+    public var host: String { engine.host }
     /// The control server's port.
-    public let port: Int
+    public var port: Int { engine.port }
     /// The settings it runs with.
-    public let configuration: Configuration
+    public var configuration: Configuration { engine.configuration }
 
-    private struct Shared: Sendable {
-        var state = LanternState()
-        var connectionState = LanternConnectionState.connecting(attempt: 0)
-        var statistics = LanternStatistics()
-        var closed = false
-    }
-
-    private let shared = LockedValue(Shared())
-    private let stateBroadcaster = Broadcaster<LanternState>(bufferingNewest: 1024)
-    private let commandBroadcaster = Broadcaster<LanternCommand>(bufferingNewest: 65_536)
-    private let connectionBroadcaster = Broadcaster<LanternConnectionState>(bufferingNewest: 256)
-    private let driver = LockedValue<Reconnector<StreamConnection, String>?>(nil)
+    /// Everything the lantern runs; it never refers back to this object.
+    let engine: LanternClientEngine
 
     /// A lantern connecting to `host`:`port` at once.
     /// - Parameters:
@@ -54,130 +43,32 @@ public final class LanternClient: Sendable {
     ///   - port: Its TLV port; default 9999.
     ///   - configuration: Reconnect delay, commands.
     public init(host: String = "127.0.0.1", port: Int = 9999, configuration: Configuration = .init()) {
-        self.host = host
-        self.port = port
-        self.configuration = configuration
-        let hooks = Reconnector<StreamConnection, String>.Hooks(
-            open: { [weak self] _ in
-                guard let self else { return .failure(.init(reason: "lantern released", detail: CancellationError())) }
-                return await self.open()
-            },
-            replaySession: { _, _ in },
-            serve: { [weak self] connection in await self?.serve(connection) ?? "lantern released" },
-            drop: { connection in connection.abort() },
-            publish: { [weak self] machineState in self?.publish(machineState) },
-            giveUp: { _ in })
-        // The first connection is retried like any other: a lantern waits for its server.
-        let reconnector = Reconnector(machine: ReconnectMachine<String>(backoff: .fixed(configuration.reconnectDelay), retryingFirstConnect: true),
-                                      hooks: hooks, liveness: nil, clock: ContinuousClock())
-        driver.withLock { $0 = reconnector }
-        reconnector.launch()
+        engine = LanternClientEngine(host: host, port: port, configuration: configuration)
     }
 
     deinit {
-        driver.withLock { $0 }?.shutdown(reason: "lantern released")
+        engine.shutdown()
     }
 
     /// What the lantern shows now.
-    public var state: LanternState { shared.withLock { $0.state } }
+    public var state: LanternState { engine.state }
     /// Where the connection stands now.
-    public var connectionState: LanternConnectionState { shared.withLock { $0.connectionState } }
+    public var connectionState: LanternConnectionState { engine.connectionState }
     /// What was received and not acted on.
-    public var statistics: LanternStatistics { shared.withLock { $0.statistics } }
+    public var statistics: LanternStatistics { engine.statistics }
 
     /// The lantern's states, starting with the current one; finishes after ``close()``.
-    public var states: AsyncStream<LanternState> {
-        let stream = shared.withLock { stateBroadcaster.makeStream(initial: $0.state) }
-        stateBroadcaster.deliver()
-        return stream
-    }
+    public var states: AsyncStream<LanternState> { engine.states }
 
     /// Every command decoded from now on (built-in and registered); finishes after ``close()``.
-    public var commands: AsyncStream<LanternCommand> {
-        commandBroadcaster.makeStream()
-    }
+    public var commands: AsyncStream<LanternCommand> { engine.commands }
 
     /// The connection's states, starting with the current one; finishes after ``close()``.
-    public var connectionStates: AsyncStream<LanternConnectionState> {
-        let stream = shared.withLock { connectionBroadcaster.makeStream(initial: $0.connectionState) }
-        connectionBroadcaster.deliver()
-        return stream
-    }
+    public var connectionStates: AsyncStream<LanternConnectionState> { engine.connectionStates }
 
     /// Closes cleanly: pending output is written, then TCP is closed with a FIN; nothing
     /// reconnects. The streams finish.
     public func close() async {
-        let first = shared.withLock { shared -> Bool in
-            defer { shared.closed = true }
-            return !shared.closed
-        }
-        guard first else { return }
-        let connection = driver.withLock { $0 }?.close(reason: "closed")
-        if let connection { await connection.close("closed") }
-        setConnectionState(.closed)
-        stateBroadcaster.finish()
-        commandBroadcaster.finish()
-        connectionBroadcaster.finish()
-    }
-
-    // MARK: Connection
-
-    private func open() async -> Result<StreamConnection, Reconnector<StreamConnection, String>.OpenFailure> {
-        do {
-            let connection = try await StreamConnector.open(host: host, port: port, codec: LanternCodec(registry: configuration.registry),
-                                                            handshake: nil, timeout: configuration.connectTimeout, tls: configuration.tls)
-            return .success(connection)
-        } catch {
-            return .failure(.init(reason: "\(error)", detail: error))
-        }
-    }
-
-    /// Applies commands as they arrive until the connection ends.
-    private func serve(_ connection: StreamConnection) async -> String {
-        let registry = configuration.registry
-        while let batch = await connection.receiveBatch() {
-            shared.withLock { shared in
-                for case let outputs as [LanternDecoder.Output] in batch {
-                    for output in outputs {
-                        switch output {
-                        case .command(let command):
-                            shared.statistics.commands += 1
-                            _ = commandBroadcaster.enqueue(command)
-                            let next = shared.state.applying(command, registry: registry)
-                            if next != shared.state {
-                                shared.state = next
-                                _ = stateBroadcaster.enqueue(next)
-                            }
-                        case .unknown:
-                            shared.statistics.unknownSkipped += 1
-                        case .malformed:
-                            shared.statistics.malformedIgnored += 1
-                        }
-                    }
-                }
-            }
-            commandBroadcaster.deliver()
-            stateBroadcaster.deliver()
-        }
-        return "connection closed by the server"
-    }
-
-    private func publish(_ machineState: ReconnectMachine<String>.State) {
-        switch machineState {
-        case .idle: break
-        case .connecting(let attempt): setConnectionState(.connecting(attempt: attempt))
-        case .connected: setConnectionState(.connected)
-        case .backingOff(_, let delay, let reason): setConnectionState(.waiting(delay: delay, reason: reason))
-        case .closed: break
-        }
-    }
-
-    private func setConnectionState(_ new: LanternConnectionState) {
-        shared.withLock { shared in
-            guard shared.connectionState != new, shared.connectionState != .closed else { return }
-            shared.connectionState = new
-            _ = connectionBroadcaster.enqueue(new)
-        }
-        connectionBroadcaster.deliver()
+        await engine.close()
     }
 }

@@ -2,9 +2,6 @@
 @_exported import struct ConnectionCore.TLSConfiguration
 @_exported import struct ConnectionCore.TLSServerConfiguration
 @_exported import enum ConnectionCore.TLSError
-import ConnectionCore
-import Foundation
-import Locking
 
 /// A client of a metric store: `put` and `get` over one TCP connection, pipelined.
 ///
@@ -17,33 +14,48 @@ import Locking
 /// The connection opens on the first call. Concurrent calls share it: each command goes out at
 /// once and its answer is matched by order. A connection lost mid-call reconnects with
 /// backoff, and calls in flight are sent again (put and get are idempotent), within their
-/// timeout.
+/// timeout. ``close()`` stops the client; so does letting go of it (its connection ends, calls
+/// still waiting fail with ``MetricStoreClientError/connectionLost(_:)``).
 public final class MetricStoreClient: Sendable {
+    /// How a client connects, waits and reconnects.
+    public struct Configuration: Sendable {
+        /// How long a call may wait for its answer, reconnects included; nil waits forever.
+        public var timeout: Duration?
+        /// Delays between reconnect attempts, and how many.
+        public var reconnect = Backoff(initialDelay: .milliseconds(100), maxDelay: .seconds(10), multiplier: 2, jitter: 0.2, maxAttempts: nil)
+        /// How long opening a connection may take (TCP and TLS together).
+        public var connectTimeout: Duration = .seconds(10)
+        /// TLS to the server (needs the package trait `TLS`); nil, the default, is plaintext.
+        public var tls: TLSConfiguration?
+
+        /// The defaults: no call timeout, reconnect from 100 ms up to 10 s, 10 s to connect, plaintext.
+        /// - Parameter timeout: How long a call may wait for its answer; nil waits forever.
+        public init(timeout: Duration? = nil) {
+            self.timeout = timeout
+        }
+    }
+
     /// The server's host.
-    public let host: String
+    public var host: String { engine.host }
     /// The server's port.
-    public let port: Int
+    public var port: Int { engine.port }
     /// How long a call may wait for its answer, reconnects included; nil waits forever.
-    public let timeout: Duration?
+    public var timeout: Duration? { engine.configuration.timeout }
+    /// How the client connects, waits and reconnects.
+    public var configuration: Configuration { engine.configuration }
 
-    /// Who waits for an answer: one call, or a recorder's window (many puts, one counter).
-    private enum Waiter: Sendable {
-        case call(CheckedContinuation<MetricAnswer, any Error>)
-        case window(RecordWindow)
-    }
-    private struct State: Sendable {
-        var requests = PipelinedRequests<MetricCommand, Waiter>()
-        var connection: StreamConnection?
-        var started = false
-        var closed: String?
-    }
+    /// Everything the client runs; it never refers back to this object.
+    let engine: MetricStoreClientEngine
 
-    private let state = LockedValue(State())
-    private let states = Broadcaster<MetricConnectionState>(bufferingNewest: 64)
-    /// TLS to the server, or nil.
-    private let tls: TLSConfiguration?
-    private let driver = LockedValue<Reconnector<StreamConnection, String>?>(nil)
-    private let startGate = LockedValue<Task<MetricStoreClientError?, Never>?>(nil)
+    /// A client; nothing happens on the network until the first call.
+    /// - Parameters:
+    ///   - host: The server's host name or address.
+    ///   - port: The server's port.
+    ///   - configuration: Timeouts, reconnect and TLS.
+    ///   - clock: The clock of call timeouts and reconnect delays (tests pass a manual one).
+    public init(host: String, port: Int, configuration: Configuration, clock: any Clock<Duration> = ContinuousClock()) {
+        engine = MetricStoreClientEngine(host: host, port: port, configuration: configuration, clock: clock)
+    }
 
     /// A client; nothing happens on the network until the first call.
     /// - Parameters:
@@ -52,38 +64,21 @@ public final class MetricStoreClient: Sendable {
     ///   - timeout: How long a call may wait for its answer; nil waits forever.
     ///   - reconnect: Delays between reconnect attempts, and how many.
     ///   - tls: TLS to the server (needs the package trait `TLS`); nil, the default, is plaintext.
-    public init(host: String, port: Int, timeout: Duration? = nil,
-                reconnect: Backoff = Backoff(initialDelay: .milliseconds(100), maxDelay: .seconds(10), multiplier: 2, jitter: 0.2, maxAttempts: nil),
-                tls: TLSConfiguration? = nil) {
-        self.tls = tls
-        self.host = host
-        self.port = port
-        self.timeout = timeout
-        let hooks = Reconnector<StreamConnection, String>.Hooks(
-            open: { [weak self] _ in
-                guard let self else { return .failure(.init(reason: "client released", detail: MetricStoreClientError.connectionLost("client released"))) }
-                return await self.open()
-            },
-            replaySession: { [weak self] connection, _ in self?.replay(on: connection) },
-            serve: { [weak self] connection in await self?.serve(connection) ?? "client released" },
-            drop: { connection in connection.abort() },
-            publish: { [weak self] machineState in self?.publish(machineState) },
-            giveUp: { [weak self] reason in self?.fail(all: .connectionLost(reason)) })
-        driver.withLock { $0 = Reconnector(machine: ReconnectMachine(backoff: reconnect), hooks: hooks, liveness: nil, clock: ContinuousClock()) }
+    public convenience init(host: String, port: Int, timeout: Duration? = nil,
+                            reconnect: Backoff = Backoff(initialDelay: .milliseconds(100), maxDelay: .seconds(10), multiplier: 2, jitter: 0.2, maxAttempts: nil),
+                            tls: TLSConfiguration? = nil) {
+        var configuration = Configuration(timeout: timeout)
+        configuration.reconnect = reconnect
+        configuration.tls = tls
+        self.init(host: host, port: port, configuration: configuration)
     }
 
     deinit {
-        _ = driver.withLock { $0 }?.close(reason: "client released")
+        engine.shutdown()
     }
 
     /// The connection's states, starting with the current one; finishes after ``close()``.
-    public var connectionStates: AsyncStream<MetricConnectionState> {
-        let stream = states.makeStream()
-        states.deliver()
-        return stream
-    }
-
-    // MARK: Calls
+    public var connectionStates: AsyncStream<MetricConnectionState> { engine.connectionStates }
 
     /// Stores a value (`put <key> <value> <timestamp>`).
     /// - Parameters:
@@ -92,11 +87,7 @@ public final class MetricStoreClient: Sendable {
     ///   - timestamp: Unix seconds; nil: now, whole seconds.
     /// - Throws: ``MetricStoreClientError``.
     public func put(_ key: String, _ value: Double, timestamp: Int? = nil) async throws(MetricStoreClientError) {
-        try Self.validate(key: key, allowStar: false)
-        guard value.isFinite else { throw .invalidValue(value) }
-        let seconds = timestamp ?? Int(Date().timeIntervalSince1970)
-        let answer = try await call(.put(key: key, value: value, timestamp: Int64(seconds)))
-        if case .error(let text) = answer { throw .serverError(text) }
+        try await engine.put(key, value, timestamp: timestamp)
     }
 
     /// Reads the points of a key, or of every key for `*`.
@@ -104,16 +95,7 @@ public final class MetricStoreClient: Sendable {
     /// - Returns: Points by key, each key's sorted by timestamp; empty when nothing matches.
     /// - Throws: ``MetricStoreClientError``.
     public func get(_ key: String) async throws(MetricStoreClientError) -> [String: [MetricPoint]] {
-        try Self.validate(key: key, allowStar: true)
-        switch try await call(.get(key: key)) {
-        case .error(let text):
-            throw .serverError(text)
-        case .ok(let records):
-            var points: [String: [MetricPoint]] = [:]
-            for record in records { points[record.key, default: []].append(record.point) }
-            for key in points.keys { points[key]?.sort() }
-            return points
-        }
+        try await engine.get(key)
     }
 
     /// Puts every sample of `samples`, keeping at most `window` commands in flight: when the
@@ -129,271 +111,11 @@ public final class MetricStoreClient: Sendable {
     ///   sequence threw.
     public func record<Samples: AsyncSequence>(_ samples: Samples, window: Int = 1024) async throws -> Int
     where Samples.Element == MetricSample {
-        if let failure = await ensureStarted() { throw failure }
-        let limit = max(1, window)
-        let inFlight = RecordWindow()
-        var batch: [MetricCommand] = []
-        let batchSize = max(1, min(64, limit / 4))
-        for try await sample in samples {
-            try Self.validate(key: sample.key, allowStar: false)
-            guard sample.value.isFinite else { throw MetricStoreClientError.invalidValue(sample.value) }
-            batch.append(.put(key: sample.key, value: sample.value, timestamp: Int64(sample.timestamp)))
-            if batch.count >= batchSize {
-                await inFlight.wait(untilAtMost: limit - batch.count)
-                if let failure = inFlight.failure { throw failure }
-                try send(batch, counting: inFlight)
-                batch.removeAll(keepingCapacity: true)
-            }
-        }
-        if !batch.isEmpty {
-            await inFlight.wait(untilAtMost: limit - batch.count)
-            try send(batch, counting: inFlight)
-        }
-        await inFlight.wait(untilAtMost: 0)
-        if let failure = inFlight.failure { throw failure }
-        return inFlight.stored
-    }
-
-    /// Queues `commands` as puts of a recorder's window (in order, under the client's lock).
-    private func send(_ commands: [MetricCommand], counting window: RecordWindow) throws(MetricStoreClientError) {
-        window.sent(commands.count)
-        if case .closed(let reason) = queue(commands, waiter: .window(window)) {
-            window.fail(.connectionLost(reason), count: commands.count)
-            throw .connectionLost(reason)
-        }
-    }
-
-    /// What ``queue(_:waiter:recorded:)`` did.
-    private enum QueueOutcome {
-        /// Recorded; sent now, or when the next connection is replayed.
-        case queued
-        /// The client is closed: nothing recorded.
-        case closed(String)
-    }
-
-    /// Records `commands` with `waiter` in the requests table and queues them on the connection
-    /// under the client's lock, so the wire order is the table's order; writes them after the
-    /// lock is released. Without a connection they go out when the next one is replayed; a
-    /// connection that refuses (closing, or megabytes behind) is dropped, and the next one gets
-    /// every waiting command again, in order. `recorded` gets each request's id (under the lock).
-    private func queue(_ commands: [MetricCommand], waiter: Waiter, recorded: (MetricCommand, UInt64) -> Void = { _, _ in }) -> QueueOutcome {
-        let (connection, refused, closed) = state.withLock { state -> (StreamConnection?, Bool, String?) in
-            if let reason = state.closed { return (nil, false, reason) }
-            for command in commands { recorded(command, state.requests.sent(command, waiter)) }
-            guard let connection = state.connection else { return (nil, false, nil) }
-            do {
-                try connection.enqueue(commands)
-                return (connection, false, nil)
-            } catch {
-                return (connection, true, nil)
-            }
-        }
-        if let closed { return .closed(closed) }
-        if refused { connection?.abort() } else { connection?.flush() }
-        return .queued
+        try await engine.record(samples, window: window)
     }
 
     /// Closes the connection for good; calls waiting fail with ``MetricStoreClientError/connectionLost(_:)``.
     public func close() {
-        let connection = driver.withLock { $0 }?.close(reason: "closed by the app")
-        fail(all: .connectionLost("closed by the app"))
-        connection?.abort()
-        states.finish()
-    }
-
-    private static func validate(key: String, allowStar: Bool) throws(MetricStoreClientError) {
-        guard !key.isEmpty, allowStar || key != "*" else { throw .invalidKey(key) }
-        // ASCII keys (nearly all) are checked bytewise; others scalar by scalar.
-        var ascii = true
-        for byte in key.utf8 {
-            if byte >= 0x80 {
-                ascii = false
-                break
-            }
-            if byte <= 0x20 || byte == 0x7F { throw .invalidKey(key) }
-        }
-        if !ascii, key.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }) {
-            throw .invalidKey(key)
-        }
-    }
-
-    /// Sends one command (starting the connection on the first call) and waits for its answer.
-    private func call(_ command: MetricCommand) async throws(MetricStoreClientError) -> MetricAnswer {
-        if let failure = await ensureStarted() { throw failure }
-        let requestID = LockedValue<UInt64?>(nil)
-        do {
-            return try await withRequestTimeout(timeout, clock: ContinuousClock()) {
-                try await withTaskCancellationHandler {
-                    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<MetricAnswer, any Error>) in
-                        let outcome = self.queue([command], waiter: .call(continuation)) { _, id in requestID.withLock { $0 = id } }
-                        if case .closed(let reason) = outcome { continuation.resume(throwing: MetricStoreClientError.connectionLost(reason)) }
-                    }
-                } onCancel: {
-                    self.abandon(requestID.withLock { $0 }, with: CancellationError())
-                }
-            }
-        } catch is RequestTimedOut {
-            abandon(requestID.withLock { $0 }, with: MetricStoreClientError.timeout)
-            throw .timeout
-        } catch let error as MetricStoreClientError {
-            throw error
-        } catch {
-            throw .connectionLost("cancelled")
-        }
-    }
-
-    private func abandon(_ id: UInt64?, with error: any Error) {
-        guard let id else { return }
-        let waiter = state.withLock { $0.requests.abandon(id: id) }
-        if case .call(let continuation)? = waiter { continuation.resume(throwing: error) }
-    }
-
-    /// Starts the reconnect driver once; every caller waits for the first attempt.
-    private func ensureStarted() async -> MetricStoreClientError? {
-        let gate = startGate.withLock { gate -> Task<MetricStoreClientError?, Never> in
-            if let gate { return gate }
-            let task = Task { () -> MetricStoreClientError? in
-                guard let driver = self.driver.withLock({ $0 }) else { return .connectionLost("client released") }
-                guard let failure = await driver.start() else { return nil }
-                return failure.detail as? MetricStoreClientError ?? .connectionFailed("\(failure.detail)")
-            }
-            gate = task
-            return task
-        }
-        let failure = await gate.value
-        if failure != nil {
-            // The first connect failed: the next call tries again.
-            startGate.withLock { $0 = nil }
-        }
-        return failure
-    }
-
-    // MARK: Connection hooks
-
-    private func open() async -> Result<StreamConnection, Reconnector<StreamConnection, String>.OpenFailure> {
-        do {
-            let connection = try await StreamConnector.open(host: host, port: port, codec: MetricClientCodec(), handshake: nil,
-                                                            timeout: .seconds(10), tls: tls)
-            return .success(connection)
-        } catch {
-            let reason = "\(error)"
-            return .failure(.init(reason: reason, detail: MetricStoreClientError.connectionFailed(reason)))
-        }
-    }
-
-    /// A connection opened: the calls still waiting go out on it, in order.
-    private func replay(on connection: StreamConnection) {
-        var refused = false
-        state.withLock { state in
-            state.connection = connection
-            let commands = state.requests.reconnected().map(\.request)
-            if !commands.isEmpty { refused = (try? connection.enqueue(commands)) == nil }
-        }
-        if refused { connection.abort() } else { connection.flush() }
-    }
-
-    /// What one batch of answers resolved, to be resumed after the lock.
-    private struct Resolved {
-        var calls: [(CheckedContinuation<MetricAnswer, any Error>, MetricAnswer)] = []
-        /// Per recorder window: answers, how many were ok, the first error.
-        var windows: [(window: RecordWindow, count: Int, stored: Int, failure: MetricStoreClientError?)] = []
-        /// An answer arrived that nobody asked for.
-        var unexpected = false
-
-        mutating func count(_ answer: MetricAnswer, for window: RecordWindow) {
-            // Consecutive answers nearly always belong to the same window: look at the last first.
-            let index: Int
-            if let last = windows.indices.last, windows[last].window === window {
-                index = last
-            } else if let found = windows.firstIndex(where: { $0.window === window }) {
-                index = found
-            } else {
-                windows.append((window, 0, 0, nil))
-                index = windows.count - 1
-            }
-            windows[index].count += 1
-            if case .error(let text) = answer {
-                if windows[index].failure == nil { windows[index].failure = .serverError(text) }
-            } else {
-                windows[index].stored += 1
-            }
-        }
-
-        func resume() {
-            for (continuation, answer) in calls { continuation.resume(returning: answer) }
-            for entry in windows { entry.window.answered(entry.count, stored: entry.stored, failure: entry.failure) }
-        }
-    }
-
-    /// Matches answers to calls until the connection ends; says why it ended.
-    private func serve(_ connection: StreamConnection) async -> String {
-        var reason = "connection lost"
-        while let batch = await connection.receiveBatch() {
-            var failure: MetricAnswerParser.Failure?
-            let resolved = state.withLock { state -> Resolved in
-                var resolved = Resolved()
-                for message in batch {
-                    if let answers = message as? [MetricAnswer] {
-                        Self.match(answers, with: &state.requests, into: &resolved)
-                    } else if let parseFailure = message as? MetricAnswerParser.Failure {
-                        failure = parseFailure
-                    }
-                }
-                return resolved
-            }
-            resolved.resume()
-            if resolved.unexpected || failure != nil {
-                reason = failure.map { "malformed answer: \($0.reason)" } ?? "an answer nobody asked for"
-                connection.abort()
-                break
-            }
-        }
-        state.withLock { state in
-            if state.connection === connection { state.connection = nil }
-        }
-        return reason
-    }
-
-    /// Each answer belongs to the oldest request on the wire.
-    private static func match(_ answers: [MetricAnswer], with requests: inout PipelinedRequests<MetricCommand, Waiter>, into resolved: inout Resolved) {
-        for answer in answers {
-            guard let (_, waiter) = requests.answer() else {
-                resolved.unexpected = true
-                return
-            }
-            switch waiter {
-            case .call(let continuation)?: resolved.calls.append((continuation, answer))
-            case .window(let window)?: resolved.count(answer, for: window)
-            case nil: break  // abandoned (timed out, cancelled): its answer is skipped
-            }
-        }
-    }
-
-    private func publish(_ machineState: ReconnectMachine<String>.State) {
-        let mapped: MetricConnectionState = switch machineState {
-        case .idle: .idle
-        case .connecting(let attempt): .connecting(attempt: attempt)
-        case .connected: .connected
-        case .backingOff(let attempt, let delay, let reason): .reconnecting(attempt: attempt, delay: delay, reason: reason)
-        case .closed(let reason): .closed(reason: reason)
-        }
-        states.yield(mapped)
-    }
-
-    private func fail(all error: MetricStoreClientError) {
-        let waiters = state.withLock { state -> [Waiter] in
-            if case .connectionLost(let reason) = error { state.closed = reason }
-            return state.requests.removeAll()
-        }
-        var windows: [ObjectIdentifier: (window: RecordWindow, count: Int)] = [:]
-        for waiter in waiters {
-            switch waiter {
-            case .call(let continuation):
-                continuation.resume(throwing: error)
-            case .window(let window):
-                windows[ObjectIdentifier(window), default: (window, 0)].count += 1
-            }
-        }
-        for entry in windows.values { entry.window.fail(error, count: entry.count) }
+        engine.close()
     }
 }

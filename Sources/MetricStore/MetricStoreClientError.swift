@@ -14,6 +14,9 @@ public enum MetricStoreClientError: Error, Sendable, Hashable, CustomStringConve
     case invalidKey(String)
     /// A value that is not finite (nan, infinity): nothing was sent.
     case invalidValue(Double)
+    /// The calling task was cancelled: the call stopped waiting (a command already sent is
+    /// still answered, and the answer skipped).
+    case cancelled
 
     /// A readable explanation.
     public var description: String {
@@ -25,6 +28,7 @@ public enum MetricStoreClientError: Error, Sendable, Hashable, CustomStringConve
         case .connectionLost(let reason): "connection lost: \(reason)"
         case .invalidKey(let key): "invalid key \(key.debugDescription) (1+ characters, no whitespace)"
         case .invalidValue(let value): "invalid value \(value) (must be finite)"
+        case .cancelled: "cancelled"
         }
     }
 }

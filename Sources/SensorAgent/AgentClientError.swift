@@ -8,8 +8,11 @@ public enum AgentClientError: Error, Sendable, Hashable, CustomStringConvertible
     case timeout
     /// The hub refused the agent (close 1008: a wrong token): final, nothing reconnects.
     case rejected(String)
-    /// ``AgentClient/stop()`` was called.
+    /// ``AgentClient/stop()`` was called, or the agent was released.
     case stopped
+    /// The calling task was cancelled: the call stopped waiting (a change stays in the store
+    /// and is sent again after the next connect).
+    case cancelled
 
     /// A readable explanation.
     public var description: String {
@@ -19,6 +22,7 @@ public enum AgentClientError: Error, Sendable, Hashable, CustomStringConvertible
         case .timeout: "no acknowledgement in time"
         case .rejected(let reason): "refused by the hub: \(reason)"
         case .stopped: "the agent is stopped"
+        case .cancelled: "cancelled"
         }
     }
 }

@@ -184,7 +184,7 @@ final class ClientEngine: Sendable {
 
     /// Registers a request with `register` (which sends it, now or on the next connection) and
     /// waits for its reply within the request timeout.
-    private func request(_ register: @escaping @Sendable (inout LiveClientState, CheckedContinuation<ClientReply, any Error>) -> UInt64)
+    private func request(_ register: (inout LiveClientState, CheckedContinuation<ClientReply, any Error>) -> UInt64)
         async throws(SensorClientError) -> ClientReply {
         try state.withLock { (state) throws(SensorClientError) in
             switch state.lifecycle {
@@ -193,39 +193,23 @@ final class ClientEngine: Sendable {
             case .running: break
             }
         }
+        guard !Task.isCancelled else { throw .cancelled }
         do {
-            return try await withRequestTimeout(configuration.requestTimeout, clock: clock) {
-                try await self.waitForReply(register)
+            return try await ReplyWaiter.wait(timeout: configuration.requestTimeout, clock: clock) { continuation in
+                let (id, failure) = withState { state -> (UInt64?, SensorClientError?) in
+                    guard state.lifecycle != .closed else { return (nil, .disconnected) }
+                    return (register(&state, continuation), nil)
+                }
+                if let failure { continuation.resume(throwing: failure) }
+                return id
+            } abandon: { [weak self] id, why in
+                let waiter = self?.withState { $0.cancelRequest(id) }
+                waiter?.resume(throwing: why == .timedOut ? SensorClientError.timeout : SensorClientError.cancelled)
             }
-        } catch is RequestTimedOut {
-            throw .timeout
         } catch let error as SensorClientError {
             throw error
         } catch {
-            throw .disconnected  // cancelled
-        }
-    }
-
-    /// Registers a waiter with `register` and waits for its reply.
-    private func waitForReply(_ register: @escaping @Sendable (inout LiveClientState, CheckedContinuation<ClientReply, any Error>) -> UInt64) async throws -> ClientReply {
-        let requestID = LockedValue<UInt64?>(nil)
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ClientReply, any Error>) in
-                let failure = withState { state -> (any Error)? in
-                    guard state.lifecycle != .closed else { return SensorClientError.disconnected }
-                    let id = register(&state, continuation)
-                    requestID.withLock { $0 = id }
-                    if Task.isCancelled, state.cancelRequest(id) != nil { return CancellationError() }
-                    return nil
-                }
-                if let failure { continuation.resume(throwing: failure) }
-            }
-        } onCancel: {
-            let waiter = state.withLock { state -> CheckedContinuation<ClientReply, any Error>? in
-                guard let id = requestID.withLock({ $0 }) else { return nil }
-                return state.cancelRequest(id)
-            }
-            waiter?.resume(throwing: CancellationError())
+            throw .cancelled
         }
     }
 

@@ -23,6 +23,9 @@ public enum SensorClientError: Error, Sendable, Hashable, CustomStringConvertibl
     /// (``TLSError/unavailable``: build with `--traits TLS`). Thrown by ``SensorClient/connect()``
     /// and, for a build without TLS, by ``SensorClient/init(url:configuration:clock:)``.
     case tls(TLSError)
+    /// The calling task was cancelled: the call stopped waiting (a request already sent is
+    /// still answered, and the answer is not delivered to it).
+    case cancelled
     /// A URL that is not `ws://HOST[:PORT][/PATH]` or `wss://HOST[:PORT][/PATH]`.
     case invalidURL(String)
 
@@ -37,6 +40,7 @@ public enum SensorClientError: Error, Sendable, Hashable, CustomStringConvertibl
         case .connectionFailed(let reason): "connection failed: \(reason)"
         case .protocolViolation(let what): "protocol violation: \(what)"
         case .tls(let error): error.description
+        case .cancelled: "cancelled"
         case .invalidURL(let url): "invalid URL \"\(url)\" (expected ws://HOST[:PORT][/PATH] or wss://...)"
         }
     }
