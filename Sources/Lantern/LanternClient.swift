@@ -42,8 +42,13 @@ public final class LanternClient: Sendable {
     ///   - host: The control server; default 127.0.0.1.
     ///   - port: Its TLV port; default 9999.
     ///   - configuration: Reconnect delay, commands.
-    public init(host: String = "127.0.0.1", port: Int = 9999, configuration: Configuration = .init()) {
-        engine = LanternClientEngine(host: host, port: port, configuration: configuration)
+    public convenience init(host: String = "127.0.0.1", port: Int = 9999, configuration: Configuration = .init()) {
+        self.init(host: host, port: port, configuration: configuration, clock: ContinuousClock())
+    }
+
+    /// A lantern whose reconnect delays run on `clock` (tests).
+    package init(host: String, port: Int, configuration: Configuration, clock: any Clock<Duration>) {
+        engine = LanternClientEngine(host: host, port: port, configuration: configuration, clock: clock)
     }
 
     deinit {

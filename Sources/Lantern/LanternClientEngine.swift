@@ -24,7 +24,7 @@ final class LanternClientEngine: Sendable {
     private let connectionBroadcaster = Broadcaster<LanternConnectionState>(bufferingNewest: 256)
     private let driver = LockedValue<Reconnector<StreamConnection, String>?>(nil)
 
-    init(host: String, port: Int, configuration: Configuration) {
+    init(host: String, port: Int, configuration: Configuration, clock: any Clock<Duration>) {
         self.host = host
         self.port = port
         self.configuration = configuration
@@ -40,7 +40,7 @@ final class LanternClientEngine: Sendable {
             giveUp: { _ in })
         // The first connection is retried like any other: a lantern waits for its server.
         let reconnector = Reconnector(machine: ReconnectMachine<String>(backoff: .fixed(configuration.reconnectDelay), retryingFirstConnect: true),
-                                      hooks: hooks, liveness: nil, clock: ContinuousClock())
+                                      hooks: hooks, liveness: nil, clock: clock)
         driver.withLock { $0 = reconnector }
         reconnector.launch()
     }

@@ -60,8 +60,13 @@ public final class AgentClient: Sendable {
     ///   - agentID: This agent's id (its devices are registered under it).
     ///   - devices: The device store.
     ///   - configuration: Token, timeouts.
-    public init(host: String, port: Int, agentID: String, devices: any DeviceManager, configuration: Configuration = .init()) {
-        engine = AgentClientEngine(host: host, port: port, agentID: agentID, devices: devices, configuration: configuration)
+    public convenience init(host: String, port: Int, agentID: String, devices: any DeviceManager, configuration: Configuration = .init()) {
+        self.init(host: host, port: port, agentID: agentID, devices: devices, configuration: configuration, clock: ContinuousClock())
+    }
+
+    /// An agent whose request timeouts and reconnect delays run on `clock` (tests).
+    package init(host: String, port: Int, agentID: String, devices: any DeviceManager, configuration: Configuration, clock: any Clock<Duration>) {
+        engine = AgentClientEngine(host: host, port: port, agentID: agentID, devices: devices, configuration: configuration, clock: clock)
     }
 
     deinit {

@@ -16,6 +16,7 @@ final class AgentClientEngine: Sendable {
     let agentID: String
     let store: any DeviceManager
     let configuration: Configuration
+    private let clock: any Clock<Duration>
 
     private typealias Waiter = CheckedContinuation<PlatformMessage, any Error>
 
@@ -33,7 +34,8 @@ final class AgentClientEngine: Sendable {
     private let driver = LockedValue<Reconnector<WebSocketConnection, String>?>(nil)
     private let handlers = LockedValue<[Task<Void, Never>]>([])
 
-    init(host: String, port: Int, agentID: String, devices: any DeviceManager, configuration: Configuration) {
+    init(host: String, port: Int, agentID: String, devices: any DeviceManager, configuration: Configuration, clock: any Clock<Duration>) {
+        self.clock = clock
         self.host = host
         self.port = port
         self.agentID = agentID
@@ -51,7 +53,7 @@ final class AgentClientEngine: Sendable {
             publish: { [weak self] machineState in self?.publish(machineState) },
             giveUp: { _ in })
         driver.withLock {
-            $0 = Reconnector(machine: ReconnectMachine<String>(backoff: configuration.reconnect, retryingFirstConnect: true), hooks: hooks, liveness: nil, clock: ContinuousClock())
+            $0 = Reconnector(machine: ReconnectMachine<String>(backoff: configuration.reconnect, retryingFirstConnect: true), hooks: hooks, liveness: nil, clock: clock)
         }
     }
 
@@ -209,7 +211,7 @@ final class AgentClientEngine: Sendable {
     private func request(_ build: @escaping @Sendable (String) -> AgentToHub) async throws(AgentClientError) -> PlatformMessage {
         guard !Task.isCancelled else { throw .cancelled }
         do {
-            return try await ReplyWaiter.wait(timeout: configuration.requestTimeout, clock: ContinuousClock()) { (continuation: Waiter) -> String? in
+            return try await ReplyWaiter.wait(timeout: configuration.requestTimeout, clock: clock) { (continuation: Waiter) -> String? in
                 let (id, send, connection, finished) = shared.withLock { shared -> (String?, [AgentToHub], WebSocketConnection?, AgentClientError?) in
                     if let finished = shared.finished { return (nil, [], nil, finished) }
                     let (id, send) = shared.session.submit(build, waiter: continuation)

@@ -4,3 +4,5 @@
 // TLS settings and errors are shared by every client of the package and defined by the core.
 @_exported import struct ConnectionCore.TLSConfiguration
 @_exported import enum ConnectionCore.TLSError
+// The reconnect schedule of ``AgentClient/Configuration/reconnect``, shared by every client.
+@_exported import struct ConnectionCore.Backoff

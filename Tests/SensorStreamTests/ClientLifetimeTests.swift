@@ -1,13 +1,9 @@
 import SensorWire
 import Testing
+import WebSocketCore
 import TestSupport
 @testable import SensorHub
 @testable import SensorStream
-
-/// A weak reference that a `@Sendable` closure may read.
-struct WeakReference<Object: AnyObject & Sendable>: Sendable {
-    weak var object: Object?
-}
 
 @Suite("A client the app lets go of shuts down", .timeLimit(.minutes(1)))
 struct ClientLifetimeTests {
@@ -50,5 +46,64 @@ struct ClientLifetimeTests {
         client = nil
         #expect(await eventually { clock.sleeperCount == 0 }, "the backoff sleep was cancelled")
         #expect(await eventually { engine.object == nil }, "everything released")
+    }
+
+    @Test("a call from a task already cancelled ends with .cancelled at once, sending nothing; one cancelled while waiting too")
+    func cancelledCalls() async throws {
+        let peers = try WatchedPeers(webSocket: true)
+        defer { peers.stop() }
+        let client = SensorClient(host: "127.0.0.1", port: peers.port, configuration: testConfiguration())
+        try await client.connect()
+        let early = Task { () -> SensorClientError? in
+            withUnsafeCurrentTask { $0?.cancel() }
+            do throws(SensorClientError) {
+                _ = try await client.sensorConnected("early")
+                return nil
+            } catch {
+                return error
+            }
+        }
+        #expect(await early.value == .cancelled)
+        let waiting = Task { () -> SensorClientError? in
+            do throws(SensorClientError) {
+                _ = try await client.sensorConnected("late")
+                return nil
+            } catch {
+                return error
+            }
+        }
+        // Client frames are masked: what was sent is read back through the frame parser.
+        let texts: @Sendable () -> [String] = {
+            var collector = FrameCollector(FrameDecoder(role: .server, maxFrameSize: 1 << 20))
+            let sent = (try? collector.feed(peers.received(0))) ?? []
+            return sent.map { String(decoding: $0.payload, as: UTF8.self) }
+        }
+        #expect(await eventually { texts().contains { $0.contains("\"late\"") } }, "positive control: this request went out")
+        waiting.cancel()
+        #expect(await waiting.value == .cancelled)
+        #expect(!texts().contains { $0.contains("\"early\"") }, "the call from the cancelled task sent nothing")
+    }
+
+    @Test("a call against a server that never answers ends at its timeout (on the client's clock)")
+    func timesOut() async throws {
+        let peers = try WatchedPeers(webSocket: true)
+        defer { peers.stop() }
+        let clock = ManualClock()
+        var configuration = testConfiguration()
+        configuration.requestTimeout = .seconds(5)
+        let client = SensorClient(host: "127.0.0.1", port: peers.port, configuration: configuration, clock: clock)
+        try await client.connect()
+        let call = Task { () -> SensorClientError? in
+            do throws(SensorClientError) {
+                _ = try await client.sensorConnected("S1")
+                return nil
+            } catch {
+                return error
+            }
+        }
+        #expect(await peers.waitForBytes(0, count: 20), "the request went out")
+        #expect(await clock.waitForDeadlines([.seconds(5)]), "its timeout is armed on the client's clock")
+        clock.advance(by: .seconds(5))
+        #expect(await call.value == .timeout)
     }
 }
