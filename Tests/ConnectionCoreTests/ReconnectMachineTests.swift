@@ -112,26 +112,85 @@ struct ReconnectMachineTests {
         #expect(waiting.state == .closed(reason: "bye"))
     }
 
-    @Test("every event in every state: a transition publishes the new state first; a stale event does nothing")
+    @Test("backoff delays never trap: a huge maximum or multiplier is clamped, a negative initial delay is zero")
+    func backoffClamps() {
+        let huge = Backoff(initialDelay: .seconds(1), maxDelay: .seconds(Int64.max), multiplier: 1e300, jitter: 0.5, maxAttempts: nil)
+        for attempt in [1, 2, 10, 64, 1_000_000] {
+            for random in [0.0, 0.5, 1.0] {
+                let delay = huge.delay(beforeAttempt: attempt, unitRandom: random)
+                #expect(delay != nil && delay! >= .zero && delay! <= .nanoseconds(Int64.max), "attempt \(attempt): \(String(describing: delay))")
+            }
+        }
+        #expect(huge.delay(beforeAttempt: 1, unitRandom: 0.5) == .seconds(1), "positive control: small delays are exact")
+        #expect(huge.delay(beforeAttempt: 100, unitRandom: 0.5) == .nanoseconds(Int64.max))
+        let negative = Backoff(initialDelay: .seconds(-5), maxDelay: .seconds(10), multiplier: 2, jitter: 0, maxAttempts: nil)
+        #expect(negative.delay(beforeAttempt: 3, unitRandom: 0.5) == .zero)
+    }
+
+    @Test("every event in every state: a transition publishes the new state once (after only a session replay or a timer cancel); a stale event does nothing; the impossible ones are exactly the listed")
     func exhaustive() {
         let events: [Machine.Event] = [.start, .opened, .openFailed("f"), .lost("l"), .livenessFailed("p"), .timerFired, .closeRequested("c")]
         // Reach every state by a path of events, then apply every event to it.
         let paths: [[Machine.Event]] = [[], [.start], [.start, .opened], [.start, .opened, .lost("l")],
                                         [.start, .opened, .lost("l"), .timerFired], [.closeRequested("c")]]
+        // What a driver can never feed (it runs one action at a time), by state.
+        let impossible: [String: Set<String>] = [
+            "idle": ["opened", "openFailed", "lost", "timerFired"],
+            "connecting": ["lost", "timerFired"],
+            "connected": ["opened", "openFailed", "timerFired"],
+            "backingOff": ["opened", "openFailed", "lost"],
+            "closed": [],
+        ]
+        var reached: Set<String> = []
         for path in paths {
             for event in events {
                 var machine = Machine(backoff: Self.backoff)
                 for step in path { _ = machine.handle(step) }
                 let before = machine.state
+                let stateName = Self.name(of: before)
+                reached.insert(stateName)
+                let fit = machine.fit(of: event)
+                let listedImpossible = impossible[stateName]?.contains(Self.name(of: event)) ?? false
+                #expect((fit == .impossible) == listedImpossible, "\(before) + \(event): \(fit)")
+                guard fit != .impossible else { continue }
                 let actions = machine.handle(event, unitRandom: 0.5)
-                if machine.state != before {
-                    let publishIndex = actions.firstIndex { if case .publish = $0 { true } else { false } }
-                    #expect(publishIndex != nil, "\(before) + \(event): state changed without publishing")
-                    #expect(actions.contains(.publish(machine.state)), "\(before) + \(event): published a different state")
+                if fit == .stale {
+                    #expect(actions.isEmpty && machine.state == before, "\(before) + \(event): stale, yet \(actions)")
+                } else if machine.state != before {
+                    let publishes = actions.indices.filter { if case .publish = actions[$0] { true } else { false } }
+                    #expect(publishes.count == 1 && actions[publishes[0]] == .publish(machine.state),
+                            "\(before) + \(event): the new state is published once: \(actions)")
+                    let beforePublish = actions.prefix(publishes.first ?? 0)
+                    #expect(beforePublish.allSatisfy { if case .replaySession = $0 { true } else { $0 == .cancelTimer } },
+                            "\(before) + \(event): only a replay or a timer cancel comes before the publish: \(actions)")
                 } else {
+                    #expect(!actions.isEmpty, "\(before) + \(event): handled, yet no action")
                     #expect(!actions.contains { if case .publish = $0 { true } else { false } }, "\(before) + \(event): published without a change")
                 }
             }
+        }
+        #expect(reached == Set(impossible.keys), "every state was reached: \(reached)")
+    }
+
+    private static func name(of state: Machine.State) -> String {
+        switch state {
+        case .idle: "idle"
+        case .connecting: "connecting"
+        case .connected: "connected"
+        case .backingOff: "backingOff"
+        case .closed: "closed"
+        }
+    }
+
+    private static func name(of event: Machine.Event) -> String {
+        switch event {
+        case .start: "start"
+        case .opened: "opened"
+        case .openFailed: "openFailed"
+        case .lost: "lost"
+        case .livenessFailed: "livenessFailed"
+        case .timerFired: "timerFired"
+        case .closeRequested: "closeRequested"
         }
     }
 }

@@ -42,6 +42,9 @@ public struct Backoff: Sendable, Hashable {
         Backoff(initialDelay: delay, maxDelay: delay, multiplier: 1, jitter: 0, maxAttempts: maxAttempts)
     }
 
+    /// The longest delay ``delay(beforeAttempt:unitRandom:)`` returns.
+    private static let longestDelay = Duration.nanoseconds(Int64.max)
+
     /// The delay before `attempt` (1-based), or nil when the policy allows no such attempt.
     /// - Parameters:
     ///   - attempt: The attempt number, from 1 (0 or less: no delay).
@@ -53,7 +56,12 @@ public struct Backoff: Sendable, Hashable {
         let base = initialDelay.seconds * pow(multiplier, Double(min(attempt - 1, 64)))
         let capped = min(base, maxDelay.seconds)
         let spread = capped * jitter * (2 * min(max(unitRandom, 0), 1) - 1)
-        return .nanoseconds(Int64(max(0, capped + spread) * 1e9))
+        // Clamped to what a Duration of nanoseconds holds (about 292 years): a huge maxDelay or
+        // multiplier, or a negative initial delay, never traps.
+        let nanoseconds = (capped + spread) * 1e9
+        guard nanoseconds.isFinite else { return nanoseconds > 0 ? Self.longestDelay : .zero }
+        guard nanoseconds < Double(Int64.max) else { return Self.longestDelay }
+        return .nanoseconds(Int64(max(0, nanoseconds)))
     }
 }
 

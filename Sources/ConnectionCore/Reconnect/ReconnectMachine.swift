@@ -83,10 +83,43 @@ package struct ReconnectMachine<Reason: Sendable & Hashable>: Sendable {
         self.givingUp = givingUp
     }
 
-    /// Feeds an event. `unitRandom` (0...1) spreads a backoff delay by its jitter. Events that
-    /// do not apply to the current state (a stale timer, a loss after close) return nothing,
-    /// except a connection that opens after close, which is dropped.
+    /// How an event relates to the machine's state.
+    package enum EventFit: Sendable, Hashable {
+        /// It moves the machine (or makes it act).
+        case handled
+        /// It came late or twice and legitimately does nothing: anything after close (but a
+        /// connection opened after close, which is dropped), a second start, a liveness verdict
+        /// on a connection that is gone already.
+        case stale
+        /// A driver that feeds it is broken: an open, failure, loss or timer the machine did not
+        /// ask for (the driver runs one action at a time).
+        case impossible
+    }
+
+    /// Whether `event` moves the machine, is stale, or cannot happen in the current state.
+    package func fit(of event: Event) -> EventFit {
+        switch (state, event) {
+        case (.closed, .opened): .handled
+        case (.closed, _): .stale
+        case (_, .closeRequested): .handled
+        case (.idle, .start): .handled
+        case (_, .start): .stale
+        case (.connecting, .opened), (.connecting, .openFailed): .handled
+        case (.connected, .lost), (.connected, .livenessFailed): .handled
+        case (.backingOff, .timerFired): .handled
+        case (_, .livenessFailed): .stale
+        case (.idle, _), (.connecting, _), (.connected, _), (.backingOff, _): .impossible
+        }
+    }
+
+    /// Feeds an event. `unitRandom` (0...1) spreads a backoff delay by its jitter. Stale events
+    /// (see ``EventFit/stale``) return nothing; an impossible one traps (a broken driver).
     package mutating func handle(_ event: Event, unitRandom: Double = 0.5) -> [Action] {
+        switch fit(of: event) {
+        case .handled: break
+        case .stale: return []
+        case .impossible: preconditionFailure("ReconnectMachine: \(event) cannot happen in \(state)")
+        }
         switch (state, event) {
         case (.idle, .start):
             return transition(to: .connecting(attempt: 0), then: [.open(attempt: 0)])
@@ -116,9 +149,6 @@ package struct ReconnectMachine<Reason: Sendable & Hashable>: Sendable {
         case (.closed, .opened):
             return [.dropConnection]
 
-        case (.closed, _):
-            return []
-
         case (.backingOff, .closeRequested(let reason)):
             return [.cancelTimer] + transition(to: .closed(reason: reason), then: [])
 
@@ -126,7 +156,7 @@ package struct ReconnectMachine<Reason: Sendable & Hashable>: Sendable {
             return transition(to: .closed(reason: reason), then: [.dropConnection])
 
         default:
-            return []
+            preconditionFailure("ReconnectMachine: fit(of:) calls \(event) in \(state) handled, handle(_:) has no case for it")
         }
     }
 
