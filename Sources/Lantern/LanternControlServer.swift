@@ -5,8 +5,10 @@ import Locking
 /// connected lanterns. A lantern that connects gets the current state first (`ON` or `OFF`,
 /// then `COLOR`), so it shows what the others show.
 ///
-/// The current state is what the lanterns were sent: every byte broadcast goes through a
-/// ``LanternDecoder`` of the standard commands, raw bytes included.
+/// The current state is what the lanterns were sent: the commands of every broadcast, raw bytes
+/// included, decoded by a ``LanternDecoder`` of the standard commands. Each broadcast is decoded
+/// on its own: a partial or malformed TLV in ``send(raw:)`` changes nothing and never shifts how
+/// later broadcasts are read (a new lantern starts reading at a command's first byte).
 public final class LanternControlServer: Sendable {
     /// A connected lantern.
     public struct Lantern: Sendable, Hashable, Identifiable {
@@ -37,7 +39,6 @@ public final class LanternControlServer: Sendable {
     private struct Shared: Sendable {
         var clients: [Int: Client] = [:]
         var lastID = 0
-        var decoder = LanternDecoder()
         var state = LanternState()
         var stopped = false
     }
@@ -104,8 +105,9 @@ public final class LanternControlServer: Sendable {
         // Queued under the lock, so every lantern gets the broadcasts in one order and a new
         // lantern's first state is exactly what came before them.
         let (sent, refused) = shared.withLock { shared -> ([StreamConnection], [StreamConnection]) in
+            var decoder = LanternDecoder()
             var outputs: [LanternDecoder.Output] = []
-            shared.decoder.feed(bytes, into: &outputs)
+            decoder.feed(bytes, into: &outputs)
             for case .command(let command) in outputs { shared.state = shared.state.applying(command) }
             var sent: [StreamConnection] = []
             var refused: [StreamConnection] = []

@@ -94,7 +94,9 @@ public final class AgentClient: Sendable {
     /// Commands from apps, from now on.
     public var commands: AsyncStream<AgentCommand> { engine.commands }
 
-    /// Calls `handler` for every command from now on (a thin adapter over ``commands``).
+    /// Calls `handler` for every command from now on (a thin adapter over ``commands``), until
+    /// ``stop()``. A handler that captures the agent keeps it alive: stop it explicitly, or
+    /// capture it `weak`, if letting go of the agent is what stops it.
     /// - Parameter handler: Called for each command, one at a time.
     public func onCommand(_ handler: @escaping @Sendable (AgentCommand) async -> Void) {
         engine.onCommand(handler)
@@ -167,9 +169,12 @@ public final class AgentClient: Sendable {
     ///   - command: The command.
     ///   - status: The status (200: done).
     ///   - data: The answer.
-    /// - Throws: ``AgentClientError/stopped`` or ``AgentClientError/rejected(_:)``; an answer
-    ///   while offline is dropped (the hub has answered the app with a timeout).
-    public func respond(to command: AgentCommand, status: Int, data: JSONValue) async throws(AgentClientError) {
+    /// - Returns: Whether the answer was handed to the connection; false while offline or when
+    ///   the connection was closing (the answer is dropped: the hub has answered the app with a
+    ///   timeout).
+    /// - Throws: ``AgentClientError/stopped`` or ``AgentClientError/rejected(_:)``.
+    @discardableResult
+    public func respond(to command: AgentCommand, status: Int, data: JSONValue) async throws(AgentClientError) -> Bool {
         try await engine.respond(to: command, status: status, data: data)
     }
 }

@@ -192,10 +192,18 @@ final class AgentClientEngine: Sendable {
     ///   - data: The answer.
     /// - Throws: ``AgentClientError/stopped`` or ``AgentClientError/rejected(_:)``; an answer
     ///   while offline is dropped (the hub has answered the app with a timeout).
-    func respond(to command: AgentCommand, status: Int, data: JSONValue) async throws(AgentClientError) {
+    func respond(to command: AgentCommand, status: Int, data: JSONValue) async throws(AgentClientError) -> Bool {
         let (connection, finished) = shared.withLock { ($0.connection, $0.finished) }
         if let finished { throw finished }
-        try? await connection?.send(text: SensorProtocol.encode(AgentToHub.commandResponse(commandID: command.id, status: status, data: data).envelope))
+        guard let connection else { return false }
+        do {
+            try await connection.send(text: SensorProtocol.encode(AgentToHub.commandResponse(commandID: command.id, status: status, data: data).envelope))
+            return true
+        } catch {
+            // The connection is closing: the answer is lost as if offline (the hub answers the
+            // app with a timeout); the caller learns it from the result.
+            return false
+        }
     }
 
     /// A change: true when acknowledged with 2xx, false when not in time (it stays queued).
@@ -303,10 +311,14 @@ final class AgentClientEngine: Sendable {
     }
 
     private func handle(_ message: HubToAgent, on connection: WebSocketConnection) {
-        let store = self.store
+        // The app's store is read before the lock: its code never runs under the agent's lock.
+        var described: [String: Device] = [:]
+        if case .sync(let ids) = message {
+            for id in ids { described[id] = store.get(id) }
+        }
         let (send, resolution, becameOnline) = shared.withLock { shared -> ([AgentToHub], AgentSession<Waiter>.Resolution, Bool) in
             let wasOnline = shared.session.phase == .online
-            let (send, resolution) = shared.session.received(message) { store.get($0) }
+            let (send, resolution) = shared.session.received(message) { described[$0] }
             return (send, resolution, !wasOnline && shared.session.phase == .online)
         }
         write(send, on: connection)

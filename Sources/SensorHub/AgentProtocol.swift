@@ -1,4 +1,3 @@
-import SensorStream
 import SensorWire
 
 /// What an agent (a device with sensors) sends to the hub. Same envelope as the app

@@ -1,7 +1,6 @@
 import SensorAgent
 import ConnectionCore
 import Locking
-import SensorStream
 import WebSocketCore
 import WebSocketIO
 import WebServer

@@ -1,4 +1,3 @@
-import SensorStream
 import SensorWire
 
 extension HubCore {

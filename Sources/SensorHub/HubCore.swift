@@ -1,5 +1,4 @@
 import SensorAgent
-import SensorStream
 import SensorWire
 
 /// The hub's protocol logic, sans-I/O: who is connected and as what (``PeerAccess``), which

@@ -1,4 +1,3 @@
-import SensorStream
 import SensorWire
 
 /// Something the hub did or saw, for logs and tests.

@@ -1,5 +1,4 @@
 import SensorAgent
-import SensorStream
 import SensorWire
 
 /// One message a connection sent the hub, classified by protocol (sans-I/O): the legacy agent

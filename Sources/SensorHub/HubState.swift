@@ -1,4 +1,3 @@
-import SensorStream
 import SensorWire
 
 /// The hub's bookkeeping, sans-I/O: which agents serve which sensors, which app

@@ -1,7 +1,6 @@
 import Foundation
 import Locking
 import SensorAgent
-import SensorStream
 
 /// Simulated device agents with realistic readings, on the same agent implementation real
 /// devices use: each is an ``AgentClient`` connecting to the hub over loopback, its sensors

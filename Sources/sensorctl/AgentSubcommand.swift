@@ -67,7 +67,8 @@ enum AgentSubcommand {
         for device in store.devices { printLine("  \(device)") }
         agent.onCommand { command in
             printLine("\(clockTime()) command \(command.id): \(command)")
-            try? await agent.respond(to: command, status: 200, data: ["done": true])
+            let delivered = (try? await agent.respond(to: command, status: 200, data: ["done": true])) ?? false
+            if !delivered { printLine("\(clockTime()) answer to \(command.id) dropped: not connected") }
         }
         termination.onRequest { Task { await agent.stop() } }
         agent.start()

@@ -30,6 +30,20 @@ struct LanternLoopbackTests {
         #expect(await eventually { server.lanterns.isEmpty })
     }
 
+    @Test("a partial TLV sent raw changes nothing and does not shift later commands: the state a new lantern gets stays right")
+    func partialRawDoesNotDesynchronise() async throws {
+        let server = try LanternControlServer(port: 0)
+        defer { server.stop() }
+        server.send(raw: [0x20, 0x00])  // a COLOR header cut after one length byte
+        #expect(server.state == LanternState(), "the partial command changed nothing")
+        server.send(.on)
+        server.send(.color(Self.red))
+        #expect(server.state == LanternState(isOn: true, color: Self.red), "later commands are read from their first byte")
+        let lantern = LanternClient(port: server.port)
+        #expect(await eventually { lantern.state == LanternState(isOn: true, color: Self.red) }, "a new lantern gets that state")
+        await lantern.close()
+    }
+
     @Test("unknown and malformed commands are skipped and counted; a registered one arrives on commands")
     func unknownAndRegistered() async throws {
         let server = try LanternControlServer(port: 0)

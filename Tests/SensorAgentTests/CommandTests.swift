@@ -60,7 +60,7 @@ struct CommandTests {
         let agent = AgentClient(host: "127.0.0.1", port: hub.port, agentID: "home-1", devices: store, configuration: configuration)
         agent.onCommand { command in
             guard command.deviceID == "lamp-2" else { return }  // mute-1 never answers
-            try? await agent.respond(to: command, status: 202, data: ["switched": command.data["on"] ?? .null])
+            _ = try? await agent.respond(to: command, status: 202, data: ["switched": command.data["on"] ?? .null])
         }
         agent.start()
         #expect(await eventually { hub.isConnected("lamp-2") && hub.isConnected("mute-1") })
@@ -121,7 +121,7 @@ struct CommandTests {
                                 configuration: configuration)
         agent.onCommand { command in
             guard command.deviceID == "lamp-2" else { return }
-            try? await agent.respond(to: command, status: 200, data: ["on": command.data["on"] ?? .null])
+            _ = try? await agent.respond(to: command, status: 200, data: ["on": command.data["on"] ?? .null])
         }
         agent.start()
         #expect(await eventually { hub.isConnected("lamp-2") && hub.isConnected("mute-1") })
