@@ -8,9 +8,9 @@ import CZlib
 /// output buffer are allocated on the first message, so a connection that never sends a
 /// compressed message costs nothing.
 ///
-/// Owned by one ``WebSocketSession`` and used by one thread at a time (the connection's
-/// loop), which is why it can be `@unchecked Sendable`; a session copied between threads would
-/// share it, which the connection core never does.
+/// Owned by one ``WebSocketSession``, which its connection uses under the connection's lock:
+/// one thread at a time. That is enforced, not assumed: two threads inside at once trap
+/// (``ExclusiveUse``), which is what makes the `@unchecked Sendable` sound.
 package final class DeflateCompressor: @unchecked Sendable {
     private let windowBits: Int32
     private let memoryLevel: Int32
@@ -21,6 +21,7 @@ package final class DeflateCompressor: @unchecked Sendable {
     package let resetsAfterEachMessage: Bool
     private var stream: UnsafeMutablePointer<z_stream>?
     private var buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    private let exclusive = ExclusiveUse()
 
     /// A compressor with a window of 2^`windowBits` bytes (9 to 15), zlib memory level
     /// `memoryLevel` and compression level `level` (1 to 9).
@@ -50,6 +51,11 @@ package final class DeflateCompressor: @unchecked Sendable {
     /// `00 00 FF FF`) to `body`. With `reset`, the next message starts without memory of this one.
     package func compress<Result>(_ message: UnsafeRawBufferPointer, reset: Bool,
                                   _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        exclusive.run("DeflateCompressor used by two threads at once") { compressExclusively(message, reset: reset, body) }
+    }
+
+    private func compressExclusively<Result>(_ message: UnsafeRawBufferPointer, reset: Bool,
+                                             _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
         let stream = openStream()
         ensureCapacity(Int(deflateBound(stream, uLong(message.count))) + 16)
         stream.pointee.next_in = UnsafeMutablePointer(mutating: message.baseAddress?.assumingMemoryBound(to: Bytef.self))

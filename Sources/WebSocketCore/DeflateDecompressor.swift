@@ -7,12 +7,13 @@ import CZlib
 /// collect in a buffer that never grows past the limit plus one byte: a message that inflates
 /// beyond the limit fails with ``WebSocketProtocolError/messageTooLarge(limit:)`` as soon as
 /// it crosses it (a compression bomb costs at most the limit in memory). Allocated on the
-/// first compressed message. Owned by one ``MessageAssembler`` (see ``DeflateCompressor`` for
-/// why it is `@unchecked Sendable`).
+/// first compressed message. Owned by one ``MessageAssembler``; one thread at a time, enforced
+/// as for ``DeflateCompressor`` (two threads inside at once trap).
 package final class DeflateDecompressor: @unchecked Sendable {
     private let windowBits: Int32
     private var stream: UnsafeMutablePointer<z_stream>?
     private var buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    private let exclusive = ExclusiveUse()
     /// Inflated bytes of the current message.
     package private(set) var count = 0
     /// The peer resets its window after every message (no context takeover), so this side does too.
@@ -43,6 +44,10 @@ package final class DeflateDecompressor: @unchecked Sendable {
     /// Starts a new message: forgets the last one's bytes (not the window, unless reset) and
     /// gives back a buffer a large message left behind.
     package func startMessage() {
+        exclusive.run("DeflateDecompressor used by two threads at once") { startMessageExclusively() }
+    }
+
+    private func startMessageExclusively() {
         count = 0
         if buffer.count > 1 << 16 {
             buffer.deallocate()
@@ -56,15 +61,17 @@ package final class DeflateDecompressor: @unchecked Sendable {
     ///   rejects the data.
     package func decompress(_ piece: UnsafeRawBufferPointer, limit: Int) throws(WebSocketProtocolError) {
         guard piece.count > 0 else { return }
-        try inflate(piece, limit: limit)
+        try exclusive.run("DeflateDecompressor used by two threads at once") { () throws(WebSocketProtocolError) in try inflate(piece, limit: limit) }
     }
 
     /// Ends the current message: inflates the `00 00 FF FF` the sender removed. With
     /// `reset`, the next message starts without the window of this one.
     package func finishMessage(limit: Int, reset: Bool) throws(WebSocketProtocolError) {
-        let tail: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0xFF, 0xFF)
-        try withUnsafeBytes(of: tail) { (bytes) throws(WebSocketProtocolError) in try inflate(bytes, limit: limit) }
-        if reset, let stream { inflateReset(stream) }
+        try exclusive.run("DeflateDecompressor used by two threads at once") { () throws(WebSocketProtocolError) in
+            let tail: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0xFF, 0xFF)
+            try withUnsafeBytes(of: tail) { (bytes) throws(WebSocketProtocolError) in try inflate(bytes, limit: limit) }
+            if reset, let stream { inflateReset(stream) }
+        }
     }
 
     private func inflate(_ input: UnsafeRawBufferPointer, limit: Int) throws(WebSocketProtocolError) {
