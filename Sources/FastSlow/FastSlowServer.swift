@@ -83,6 +83,9 @@ public final class FastSlowServer: Sendable {
     /// Clients connected now.
     public var connectionCount: Int { shared.withLock { $0.clients.count } }
 
+    /// Slow requests sleeping now, over all clients (tests see that sleeps overlap).
+    package var sleepingRequestCount: Int { shared.withLock { $0.clients.values.reduce(0) { $0 + $1.timers.count } } }
+
     /// Each client's buffers (answers waiting, requests buffered, whether it is read), for
     /// statistics and tests.
     package var connectionBuffers: [StreamConnection.Buffers] {

@@ -226,7 +226,13 @@ struct StreamConnectionTests {
         #expect(client.pendingOutputBytes > 64 * 1024)
         #expect(client.pendingOutputBytes < 64 * 1024 + 2_000, "nothing was queued past the refusal")
         // send() waits instead of refusing; it returns once the peer reads.
-        let waiting = Task { try await client.send("last") }
+        let returned = LockedValue(false)
+        let waiting = Task {
+            try await client.send("last")
+            returned.withLock { $0 = true }
+        }
+        #expect(await eventually { client.waitingSenderCount == 1 }, "send is waiting for room")
+        #expect(!returned.withLock { $0 }, "and has not returned while the peer reads nothing")
         let peer = try #require(server.accepted.withLock { $0.first })
         var count = 0
         while let received = await peer.receive() {
@@ -234,6 +240,8 @@ struct StreamConnectionTests {
             if received as? String == "last" { break }
         }
         try await waiting.value
+        #expect(returned.withLock { $0 }, "positive control: send returned once the peer read")
+        #expect(client.waitingSenderCount == 0)
         #expect(count > 64)
         client.abort()
     }

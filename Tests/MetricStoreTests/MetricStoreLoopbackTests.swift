@@ -179,7 +179,8 @@ struct MetricStoreLoopbackTests {
         proxy.setBlackhole(true)  // commands vanish, no answer comes
         let inFlight = Task { try await client.put("during", 2, timestamp: 2) }
         #expect(await eventually { proxy.acceptTimes.count == 1 })
-        try await Task.sleep(for: .milliseconds(50))
+        // The put is on the wire (the proxy swallowed its line) before the connection drops.
+        #expect(await eventually { proxy.bytesSwallowedToServer >= "put during 2 2\n".utf8.count })
         proxy.setBlackhole(false)
         await proxy.dropAll()
         try await inFlight.value

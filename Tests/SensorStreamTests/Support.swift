@@ -75,6 +75,29 @@ where S.Element: Sendable {
     }
 }
 
+/// Reads a sequence to its end: whether it ended within `timeout` (the test's safety net, not
+/// the thing measured), and what it yielded before. "It finished" is then checked directly,
+/// not inferred from seeing nothing for a while.
+func drain<S: AsyncSequence & Sendable>(_ sequence: S, timeout: Duration = .seconds(30)) async -> (ended: Bool, elements: [S.Element])
+where S.Element: Sendable {
+    await withTaskGroup(of: (ended: Bool, elements: [S.Element])?.self) { group in
+        group.addTask {
+            var collected: [S.Element] = []
+            do {
+                for try await element in sequence { collected.append(element) }
+            } catch {}
+            return Task.isCancelled ? nil : (true, collected)
+        }
+        group.addTask {
+            try? await Task.sleep(for: timeout)
+            return nil
+        }
+        let first = await group.next() ?? nil
+        group.cancelAll()
+        return first ?? (false, [])
+    }
+}
+
 extension SensorClient {
     /// How many consumers (loops, callbacks) currently read `sensorID`: tests wait for this
     /// before publishing, so that no consumer misses a reading because its task started late.

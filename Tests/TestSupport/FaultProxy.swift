@@ -21,6 +21,7 @@ package final class FaultProxy: Sendable {
     private struct Control: Sendable {
         var upstreamPort: Int?
         var blackhole = false
+        var swallowedToServer = 0
         var delayToServer = Duration.zero
         var delayToClient = Duration.zero
         var pendingCommands: [Command] = []
@@ -78,6 +79,9 @@ package final class FaultProxy: Sendable {
         }
         wakeup.wake()
     }
+
+    /// Bytes from clients the blackhole swallowed (sent, and never forwarded).
+    package var bytesSwallowedToServer: Int { control.withLock { $0.swallowedToServer } }
 
     /// When each connection was accepted, in order.
     package var acceptTimes: [ContinuousClock.Instant] { control.withLock { $0.acceptTimes } }
@@ -202,7 +206,10 @@ package final class FaultProxy: Sendable {
             case .bytes(let count)?:
                 // The settings as they are now, not as they were when poll started waiting.
                 let settings = control.withLock { $0 }
-                if settings.blackhole { return }
+                if settings.blackhole {
+                    if toServer { control.withLock { $0.swallowedToServer += count } }
+                    return
+                }
                 var bytes = Array(buffer[..<count])
                 var closeAfter = false
                 if !toServer {
