@@ -28,7 +28,7 @@ package final class Hub: Sendable {
     /// Upgrade requests refused before the upgrade (401, 403), for `hub_statistics`.
     private let upgradesRefused: LockedValue<Int>
     /// The hub's clock for command deadlines and rate limits: time since it started.
-    private let started = ContinuousClock.now
+    private let clock: HubClock
 
     /// The protocol logic and what the I/O layer keeps beside it, under one lock.
     private struct Shared: Sendable {
@@ -64,6 +64,8 @@ package final class Hub: Sendable {
     ///   - tls: serve TLS (wss:// for apps and agents, https:// for the dashboard) with this
     ///     identity; nil serves plaintext.
     ///   - group: the event loops the hub's connections are spread over (default: one per core).
+    ///   - clock: the clock of command deadlines and rate limits; nil (the default) is the
+    ///     continuous clock with loop timers (tests pass a manual one).
     /// - Throws: ``WebSocketError/connectFailed(_:)`` when the port cannot be bound.
     package init(host: String = "127.0.0.1", port: Int = 0, maxBacklog: Int = 1 << 20,
                  maxMessageSize: Int = 1 << 20, overflow: SubscriberOverflow = .dropReadings,
@@ -71,7 +73,9 @@ package final class Hub: Sendable {
                  commandTimeout: Duration = .seconds(10),
                  registryFile: String? = nil,
                  savedDevices: [String: [Device]] = [:], deflate: PerMessageDeflateConfiguration? = nil,
-                 tls: TLSServerContext? = nil, group: EventLoopGroup = .shared(loops: EventLoopGroup.defaultServerLoopCount)) throws(WebSocketError) {
+                 tls: TLSServerContext? = nil, group: EventLoopGroup = .shared(loops: EventLoopGroup.defaultServerLoopCount),
+                 clock: (any Clock<Duration>)? = nil) throws(WebSocketError) {
+        self.clock = clock.map { HubClock.on($0) } ?? .continuous()
         var policy = access
         if let agentToken {
             precondition(!agentToken.isEmpty, "an empty agent token protects nothing")
@@ -241,7 +245,7 @@ package final class Hub: Sendable {
                 }
                 messages.append(hubMessage)
             }
-            let now = started.duration(to: .now)
+            let now = clock.elapsed()
             let refusedUpgrades = upgradesRefused.withLock { $0 }
             shared.withLock { shared in
                 shared.core.counters.upgradesRefused = refusedUpgrades
@@ -309,7 +313,7 @@ package final class Hub: Sendable {
             } catch {
                 // Closing or failed: the command times out (504).
             }
-            _ = EventLoop.shared.schedule(at: started + forward.deadline) { [weak self] in self?.expireCommands() }
+            clock.schedule(forward.deadline) { [weak self] in self?.expireCommands() }
         }
     }
 
@@ -328,7 +332,7 @@ package final class Hub: Sendable {
 
     /// Answers 504 for every command past its deadline (on the loop, by a timer).
     private func expireCommands() {
-        let now = started.duration(to: .now)
+        let now = clock.elapsed()
         send(shared.withLock { $0.core.expireCommands(now: now) })
     }
 

@@ -266,10 +266,11 @@ struct HubLimitsTests {
 
     @Test("commands past the rate get 429 and the connection stays; lists past the rate close 1008")
     func rates() async throws {
-        let hub = try Hub(limits: HubLimits(commandsPerSecond: 1, listsPerSecond: 1))
+        // Rates on a manual clock that never moves: the third command is refused however long
+        // the loaded machine takes between them.
+        let hub = try Hub(limits: HubLimits(commandsPerSecond: 1, listsPerSecond: 1), clock: ManualClock())
         defer { Task { await hub.stop() } }
-        // Three commands pipelined (they reach the hub within milliseconds, whatever the load):
-        // a burst of two, then the rate (one a second) refuses the third.
+        // Three commands: a burst of two, then the rate (one a second) refuses the third.
         let app = try await openSocket(hub)
         for index in 0..<3 {
             try await send(app, ClientMessage.command(requestID: "r\(index)", sensorID: "nobody", service: "x", data: [:]).envelope)
