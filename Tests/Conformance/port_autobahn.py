@@ -168,12 +168,12 @@ def bytes_literals(src, fname):
         if t.type in (tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
             stmt_target, stmt_start, brackets = None, i + 1, []
             continue
-        if t.type == tokenize.OP and t.string in "([{":
+        if t.type == tokenize.OP and t.string in ("(", "[", "{"):
             before = toks[i - 1] if i else None
             brackets.append(t.string == "(" and before is not None and (
                 (before.type == tokenize.NAME and not keyword.iskeyword(before.string))
                 or before.string in (")", "]")))
-        elif t.type == tokenize.OP and t.string in ")]}":
+        elif t.type == tokenize.OP and t.string in (")", "]", "}"):
             brackets.pop()
         # `NAME(.NAME)* =` at the start of a logical line: a simple assignment
         if t.type == tokenize.OP and t.string == "=" and stmt_target is None:
@@ -291,7 +291,7 @@ def port_cases(tree):
                  "len(self.payload) // self.p.autoFragmentSize")
 
     # Descriptions (shown in the reports) print payloads as hex: b2a_hex returns bytes in
-    # Python 3, so decode it, or the report says b'cebae1...'. 13 places in 9 files, plus
+    # Python 3, so decode it, or the report says b'cebae1...': 20 places in 11 files, and
     # 7.5.1, which stores its invalid close reason as hex for the report.
     hex_sites = {"case6_2_1.py": 1, "case6_2_2.py": 2, "case6_2_3.py": 1, "case6_2_4.py": 1,
                  "case6_3_1.py": 1, "case6_3_2.py": 1, "case6_4_1.py": 3, "case6_4_2.py": 3,
