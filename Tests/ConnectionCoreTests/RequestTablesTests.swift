@@ -36,20 +36,4 @@ struct RequestTablesTests {
         #expect(table.answer()?.waiter == 4)
         #expect(table.answer() == nil, "an answer nobody asked for")
     }
-
-    @Test("a request timeout on a manual clock: the answer wins before it, the timeout after")
-    func timeout() async throws {
-        let clock = ManualClock()
-        let answered = try await withRequestTimeout(.seconds(5), clock: clock) { 42 }
-        #expect(answered == 42)
-        let slow = Task {
-            try await withRequestTimeout(.seconds(5), clock: clock) {
-                try await Task.sleep(for: .seconds(3600))
-                return 0
-            }
-        }
-        #expect(await clock.waitForDeadlines([.seconds(5)]))
-        clock.advance(by: .seconds(5))
-        await #expect(throws: RequestTimedOut.self) { try await slow.value }
-    }
 }
