@@ -72,7 +72,8 @@ final class FastSlowClientEngine: Sendable {
     func shutdown() {
         let connection = driver.withLock { $0 }?.close(reason: "client released")
         shutDown(reason: "client released")
-        connection?.abort()
+        // A FIN, not a reset: nothing is waited for, so nothing the server sent is lost to us.
+        if let connection { Task { _ = await connection.close("client released") } }
     }
 
     /// The client's log as a stream, from the moment of the call; finishes after ``close()``.
@@ -103,7 +104,7 @@ final class FastSlowClientEngine: Sendable {
     func close() {
         let connection = driver.withLock { $0 }?.close(reason: "closed by the app")
         shutDown(reason: "closed by the app")
-        connection?.abort()
+        if let connection { Task { _ = await connection.close("closed by the app") } }
     }
 
     // MARK: Requests

@@ -176,7 +176,8 @@ final class MetricStoreClientEngine: Sendable {
     private func close(reason: String) {
         let connection = driver.withLock { $0 }?.close(reason: reason)
         fail(all: .connectionLost(reason))
-        connection?.abort()
+        // A FIN after what was queued, not a reset.
+        if let connection { Task { _ = await connection.close(reason) } }
         states.finish()
     }
 

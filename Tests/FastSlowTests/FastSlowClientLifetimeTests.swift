@@ -26,6 +26,7 @@ struct FastSlowClientLifetimeTests {
         let engine = WeakReference(object: released?.engine)
         released = nil
         #expect(await peers.waitForEnd(1), "the released client's connection ended")
+        #expect(peers.endedWithFIN(1), "with a FIN (after a close frame, for WebSocket), not a reset")
         #expect(await eventually { engine.object == nil }, "its engine and tasks are gone")
         #expect(!peers.hasEnded(0), "the kept client is still connected")
         let call = Task { try await kept.fast() }

@@ -24,6 +24,7 @@ struct MetricStoreClientLifetimeTests {
         let engine = WeakReference(object: released?.engine)
         released = nil
         #expect(await peers.waitForEnd(1), "the released client's connection ended")
+        #expect(peers.endedWithFIN(1), "with a FIN (after a close frame, for WebSocket), not a reset")
         #expect(await eventually { engine.object == nil }, "its engine, driver and tasks are gone")
         #expect(!peers.hasEnded(0), "the kept client is still connected")
         try await Self.answeredPut(kept, on: peers, index: 0, line: 2)

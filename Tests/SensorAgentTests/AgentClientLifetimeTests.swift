@@ -29,6 +29,7 @@ struct AgentClientLifetimeTests {
         let engine = WeakReference(object: released?.engine)
         released = nil
         #expect(await peers.waitForEnd(1), "the released agent's connection ended")
+        #expect(peers.endedWithFIN(1), "with a FIN (after a close frame, for WebSocket), not a reset")
         #expect(await eventually { engine.object == nil }, "its engine and tasks are gone")
         #expect(!peers.hasEnded(0), "the kept agent is still connected")
         #expect(kept.connectionState != .stopped)
