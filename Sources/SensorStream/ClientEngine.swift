@@ -269,6 +269,11 @@ final class ClientEngine: Sendable {
         return (connection.core.isReadingPaused, connection.core.inboundBufferedBytes)
     }
 
+    /// Drops the open connection as a network failure would (tests: one loss, one reconnect).
+    func abortConnection() {
+        reconnector.connection?.abort()
+    }
+
     /// How many `sensorConnected` calls for `sensorID` wait for their answer now.
     func waitingRequests(_ sensorID: String) -> Int {
         state.withLock { $0.pending.count(sensorID) }
