@@ -183,17 +183,22 @@ struct HubSecurityTests {
     func accessEndpoint() async throws {
         let hub = try Hub(agentToken: "agent-token", access: HubAccessPolicy(appTokens: ["reader": .read]))
         defer { Task { await hub.stop() } }
+        let port = hub.port
+        // Blocking reads on a thread of their own: on the cooperative pool they would hold back
+        // the hub's own tasks (two threads here) until their timeout.
         func get(_ path: String, _ headers: String = "") async throws -> String {
-            let peer = RawPeer(socket: try TCPConnector.connect(host: "127.0.0.1", port: hub.port, timeout: .seconds(5)))
-            defer { peer.close() }
-            try peer.write(Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(headers)Connection: close\r\n\r\n".utf8))
-            var bytes: [UInt8] = []
-            while true {
-                let chunk = try peer.read(count: 4096, timeout: .seconds(5))
-                if chunk.isEmpty { break }
-                bytes += chunk
+            try await onThread {
+                let peer = RawPeer(socket: try TCPConnector.connect(host: "127.0.0.1", port: port, timeout: .seconds(30)))
+                defer { peer.close() }
+                try peer.write(Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(headers)Connection: close\r\n\r\n".utf8))
+                var bytes: [UInt8] = []
+                while true {
+                    let chunk = try peer.read(count: 4096, timeout: .seconds(30))
+                    if chunk.isEmpty { break }
+                    bytes += chunk
+                }
+                return String(decoding: bytes, as: UTF8.self)
             }
-            return String(decoding: bytes, as: UTF8.self)
         }
         #expect(try await get("/access").hasSuffix(#"{"token_required":true}"#))
         #expect(try await get("/access", "Authorization: Bearer reader\r\n").hasSuffix(#"{"token_required":true,"token_valid":true}"#))
