@@ -17,6 +17,9 @@ struct AgentCLITests {
         process.executableURL = try sensorctlURL()
         process.arguments = ["agent", "--port", String(hub.port), "--simulate", "2", "--token", "s3", "--devices-file", path, "--id", "cli"]
         process.standardOutput = Pipe()
+        // Never the test process's own stderr: a child that outlives a crashed test run would
+        // hold `swift test`'s pipe open, and it would wait forever.
+        process.standardError = FileHandle.nullDevice
         try process.run()
         #expect(await eventually { hub.isConnected("cli-t1") && hub.isConnected("cli-t2") })
         // sensorctl command and sensors against it.

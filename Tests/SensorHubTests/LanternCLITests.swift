@@ -17,6 +17,9 @@ struct LanternCLITests {
         let output = Pipe()
         process.standardOutput = output
         process.standardInput = FileHandle.nullDevice
+        // Never the test process's own stderr (a child outliving a crashed run would hold
+        // `swift test`'s pipe open).
+        process.standardError = FileHandle.nullDevice
         try process.run()
         #expect(await eventually { server.lanterns.count == 1 })
         server.send(.color(LanternColor(red: 255, green: 0, blue: 0)))
@@ -52,6 +55,7 @@ struct LanternCLITests {
         let input = Pipe(), output = Pipe()
         process.standardInput = input
         process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
         try process.run()
         defer { process.terminate() }
         let reader = output.fileHandleForReading
