@@ -371,6 +371,15 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     /// again, or after the end, just waits.
     @discardableResult
     package func close(_ request: any Sendable) async -> any Sendable {
+        startClosing(request)
+        return await closed()
+    }
+
+    /// Starts the closing handshake (`request` for the codec) and returns at once: what is
+    /// queued is written, then the codec's close (a FIN for line codecs, a close frame for
+    /// WebSocket), and the connection's loop finishes it, within the close timeout. For owners
+    /// that stop without waiting (a released client, a command-line tool about to exit).
+    package func startClosing(_ request: any Sendable) {
         withState { state in
             guard state.isOpen else {
                 if !state.isFinished { state.abortRequested = true }
@@ -382,7 +391,6 @@ package final class StreamConnection: EventLoopHandler, Sendable {
         }
         flush()
         loop.execute { [self] in update() }
-        return await closed()
     }
 
     /// Drops the connection at once, without a closing handshake (TCP reset).

@@ -73,7 +73,7 @@ final class FastSlowClientEngine: Sendable {
         let connection = driver.withLock { $0 }?.close(reason: "client released")
         shutDown(reason: "client released")
         // A FIN, not a reset: nothing is waited for, so nothing the server sent is lost to us.
-        if let connection { Task { _ = await connection.close("client released") } }
+        connection?.startClosing("client released")
     }
 
     /// The client's log as a stream, from the moment of the call; finishes after ``close()``.
@@ -104,7 +104,7 @@ final class FastSlowClientEngine: Sendable {
     func close() {
         let connection = driver.withLock { $0 }?.close(reason: "closed by the app")
         shutDown(reason: "closed by the app")
-        if let connection { Task { _ = await connection.close("closed by the app") } }
+        connection?.startClosing("closed by the app")
     }
 
     // MARK: Requests

@@ -50,7 +50,7 @@ final class LanternClientEngine: Sendable {
     func shutdown() {
         guard markClosed() else { return }
         let connection = driver.withLock { $0 }?.close(reason: "lantern released")
-        if let connection { Task { await connection.close("lantern released") } }
+        connection?.startClosing("lantern released")
         finishStreams()
     }
 

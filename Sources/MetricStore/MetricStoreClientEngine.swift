@@ -177,7 +177,7 @@ final class MetricStoreClientEngine: Sendable {
         let connection = driver.withLock { $0 }?.close(reason: reason)
         fail(all: .connectionLost(reason))
         // A FIN after what was queued, not a reset.
-        if let connection { Task { _ = await connection.close(reason) } }
+        connection?.startClosing(reason)
         states.finish()
     }
 

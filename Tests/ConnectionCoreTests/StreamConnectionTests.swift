@@ -206,11 +206,20 @@ struct StreamConnectionTests {
     @Test("a peer that reads nothing: send waits at the high-water mark, sendNow refuses with outboundFull")
     func outboundBackpressure() async throws {
         let loop = EventLoop(name: "backpressure")
-        let server = try LineEchoServer(loop: loop, echo: false)
+        // Nothing may absorb the client's output later on (else send need not wait): the peer
+        // buffers 16 KiB before it stops reading, and both sockets' kernel buffers are fixed
+        // small (setting them turns autotuning off).
+        let server = try LineEchoServer(loop: loop, configuration: ConnectionConfiguration(inboundBufferLimit: 16 * 1024), echo: false)
         defer { server.listener.stop() }
         let configuration = ConnectionConfiguration(outboundHighWater: 64 * 1024)
         let client = try await StreamConnector.open(host: "127.0.0.1", port: server.listener.port, codec: LineCodec(),
                                                     handshake: nil, timeout: .seconds(5), configuration: configuration, loop: loop)
+        #expect(await eventually { server.accepted.withLock { $0.count } == 1 })
+        var small: Int32 = 8192
+        let length = socklen_t(MemoryLayout<Int32>.size)
+        #expect(setsockopt(client.socket.descriptor, SOL_SOCKET, SO_SNDBUF, &small, length) == 0)
+        let peerSocket = try #require(server.accepted.withLock { $0.first }).socket
+        #expect(setsockopt(peerSocket.descriptor, SOL_SOCKET, SO_RCVBUF, &small, length) == 0)
         let line = String(repeating: "y", count: 1000)
         // Fill the socket buffers and our outbox: sendNow must refuse at some point.
         var refused = false
@@ -227,7 +236,10 @@ struct StreamConnectionTests {
         #expect(client.pendingOutputBytes < 64 * 1024 + 2_000, "nothing was queued past the refusal")
         // send() waits instead of refusing; it returns once the peer reads.
         let returned = LockedValue(false)
+        // 300 KB more than the mark: far more than the fixed kernel buffers and the peer's
+        // 16 KiB can absorb, so a send must wait until the peer reads.
         let waiting = Task {
+            for _ in 0..<300 { try await client.send(line) }
             try await client.send("last")
             returned.withLock { $0 = true }
         }
