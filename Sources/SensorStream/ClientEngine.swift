@@ -269,6 +269,10 @@ final class ClientEngine: Sendable {
         return (connection.core.isReadingPaused, connection.core.inboundBufferedBytes)
     }
 
+    /// The open connection's pause epoch: odd while reading is paused, one more at every start
+    /// and end of a pause (tests see that a pause ended even if another began since).
+    var readingPauseEpoch: UInt64? { reconnector.connection?.core.readingPauseEpoch }
+
     /// Drops the open connection as a network failure would (tests: one loss, one reconnect).
     func abortConnection() {
         reconnector.connection?.abort()

@@ -179,15 +179,15 @@ struct StreamConnectionTests {
                                            handshake: WaitForGreeting(), timeout: .seconds(30), loop: loop)
         }
         #expect(await eventually { server.accepted.withLock { $0.count } == 2 }, "TCP is up, the handshake waits")
-        let cancelledAt = ContinuousClock.now
         opener.cancel()
+        // The cancellation ended it, not its 30 s timeout: the failure says cancelled, not
+        // timedOut (a stopwatch would measure the machine's load, not this).
         await #expect {
             _ = try await opener.value
         } throws: { error in
             guard case ConnectFailure.cancelled = error else { return false }
             return true
         }
-        #expect(ContinuousClock.now - cancelledAt < .seconds(5))
     }
 
     @Test("nothing listening: refused, as a typed socket error")

@@ -6,7 +6,7 @@ import TestSupport
 /// A client that asks for much and never reads: the server produces its answers in pieces as
 /// the socket drains, stops reading it while its output is past the limit, and serves the
 /// others meanwhile.
-@Suite("MetricStore under a flood: pieces, write backpressure, fairness", .timeLimit(.minutes(2)))
+@Suite("MetricStore under a flood: pieces, write backpressure, fairness", .timeLimit(.minutes(4)))
 struct MetricStoreFloodTests {
     /// `keys` keys `k0000`..., `pointsPerKey` points each (timestamps 1...), as pipelined puts
     /// and as the exact bytes of the `get *` answer they make.
@@ -121,7 +121,7 @@ struct MetricStoreFloodTests {
         try flooder.write(Array(String(repeating: "get *\n", count: 2000).utf8))
 
         // The server answers until the output limit, then stops reading the flooder.
-        let paused = await eventually(timeout: .seconds(30)) {
+        let paused = await eventually(timeout: .seconds(90)) {  // the safety net; producing megabytes under TSan beside other suites is slow
             server.connectionBuffers.contains { $0.readingPausedForOutput }
         }
         #expect(paused, "the flooder's reading never paused for its output")
@@ -183,7 +183,7 @@ struct MetricStoreFloodTests {
         defer { flooder.close() }
         let count = 300
         try flooder.write(Array(String(repeating: "get *\n", count: count).utf8))
-        let paused = await eventually(timeout: .seconds(30)) {
+        let paused = await eventually(timeout: .seconds(90)) {  // the safety net; producing megabytes under TSan beside other suites is slow
             server.connectionBuffers.contains { $0.readingPausedForOutput }
         }
         #expect(paused, "\(count) answers of \(store.answer.count) bytes never paused a reader of 4 KiB")
