@@ -111,6 +111,32 @@ struct ReconnectorTests {
         log.connections.withLock { $0[1] }.end()
     }
 
+    @Test("a connect cancelled while its open completes anyway: connected, and the driver still serves and reconnects")
+    func cancelledConnectThatOpens() async throws {
+        let log = HookLog(), clock = ManualClock(), gate = ManualClock()
+        var hooks = log.hooks()
+        let plainOpen = hooks.open
+        hooks.open = { attempt in
+            // The first open waits on the gate; a cancellation ends the wait, and it opens anyway
+            // (as a connect whose last step was done when the cancel came).
+            if attempt == 0 { try? await gate.sleep(for: .seconds(1)) }
+            return await plainOpen(attempt)
+        }
+        let driver = Reconnector(machine: ReconnectMachine(backoff: Self.backoff) { "gave up after \($0)" },
+                                 hooks: hooks, liveness: nil, clock: clock, random: { 0.5 })
+        let connect = Task { await driver.start() }
+        #expect(await gate.waitForSleepers(1), "the open is under way")
+        connect.cancel()
+        #expect(await connect.value == nil, "the open succeeded anyway: connected")
+        #expect(driver.current == .connected)
+        log.connections.withLock { $0[0] }.end()
+        #expect(await clock.waitForDeadlines([.milliseconds(100)]), "the driver backs off: it was not cancelled with the connect")
+        clock.advance(by: .milliseconds(100))
+        #expect(await eventually { log.lines.contains("replay #1 reconnect=true") }, "and reconnects")
+        _ = driver.close(reason: "bye")
+        log.connections.withLock { $0[1] }.end()
+    }
+
     @Test("failed reconnects back off 100, 200, 400 ms, then give up once maxAttempts is used")
     func givesUp() async throws {
         let log = HookLog(), clock = ManualClock()

@@ -142,12 +142,11 @@ struct HTTPServerTests {
             defer { quick.close() }
             try quick.write(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
             #expect(try Responses(quick).next().status == 200)
-            let start = ContinuousClock.now
-            #expect(try staller.waitForEOF(timeout: .seconds(5)), "the staller is closed")
+            // Closed by the server (the waits are safety nets: "never" would run into them; how
+            // long after its 300 ms the loaded machine took is not the server's behaviour).
+            #expect(try staller.waitForEOF(timeout: .seconds(30)), "the staller is closed")
             // With a FIN: a reset could make the client's kernel drop a response it has not read.
-            #expect(quick.waitForFIN(timeout: .seconds(5)), "an idle keep-alive connection is closed too, cleanly")
-            // Well after 300 ms, well before "never": a loaded 2-core run once took 2.02 s.
-            #expect(ContinuousClock.now - start < .seconds(4))
+            #expect(quick.waitForFIN(timeout: .seconds(30)), "an idle keep-alive connection is closed too, cleanly")
         }
     }
 }

@@ -82,6 +82,11 @@ package final class Reconnector<Connection: Sendable, Reason: Sendable & Hashabl
         var machine: ReconnectMachine<Reason>
         var connection: Connection?
         var driver: Task<Void, Never>?
+        /// The open in progress, in a task of its own: the app's connect, cancelled, cancels
+        /// only this (an open that completes anyway leaves a healthy driver behind).
+        var opening: Task<Result<Connection, OpenFailure>, Never>?
+        /// The app's connect was cancelled before its open started: cancel that open at once.
+        var startCancelled = false
         /// The driver sleeps a backoff delay or opens a connection: cancelling it is safe.
         var interruptible = false
         var started: CheckedContinuation<OpenFailure?, Never>?
@@ -127,11 +132,14 @@ package final class Reconnector<Connection: Sendable, Reason: Sendable & Hashabl
                 }
             }
         } onCancel: {
-            let driver = state.withLock { state -> Task<Void, Never>? in
+            // Only the first open is abandoned, never the driver: a driver cancelled after the
+            // open succeeded anyway would stop serving, probing and reconnecting for good.
+            let opening = state.withLock { state -> Task<Result<Connection, OpenFailure>, Never>? in
                 guard case .connecting(0) = state.machine.state else { return nil }
-                return state.driver
+                if state.opening == nil { state.startCancelled = true }
+                return state.opening
             }
-            driver?.cancel()
+            opening?.cancel()
         }
     }
 
@@ -182,9 +190,20 @@ package final class Reconnector<Connection: Sendable, Reason: Sendable & Hashabl
             case .publish(let new):
                 hooks.publish(new)
             case .open(let attempt):
-                state.withLock { $0.interruptible = true }
-                let outcome = await hooks.open(attempt)
-                state.withLock { $0.interruptible = false }
+                let opening = Task { await hooks.open(attempt) }
+                let cancelNow = state.withLock { state -> Bool in
+                    state.interruptible = true
+                    state.opening = opening
+                    defer { state.startCancelled = false }
+                    return attempt == 0 && state.startCancelled
+                }
+                if cancelNow { opening.cancel() }
+                // A close cancels the driver, which cancels the open with it.
+                let outcome = await withTaskCancellationHandler { await opening.value } onCancel: { opening.cancel() }
+                state.withLock {
+                    $0.interruptible = false
+                    $0.opening = nil
+                }
                 switch outcome {
                 case .success(let connection):
                     state.withLock { $0.connection = connection }
