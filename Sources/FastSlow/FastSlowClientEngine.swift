@@ -372,7 +372,9 @@ final class FastSlowClientEngine: Sendable {
         eventBroadcaster.deliver()
         switch arrival {
         case .unexpected(let problem):
-            return problem
+            // After close the line is empty: the answer to what was on the wire still comes
+            // and is dropped quietly while the close finishes.
+            return state.withLock { $0.closed } ? nil : problem
         case .answered(let waiter, _, let answer, _, let next):
             if let next { write(next, on: connection) }
             switch waiter {

@@ -99,6 +99,7 @@ final class MetricStoreClientEngine: Sendable {
     ///   sequence threw.
     func record<Samples: AsyncSequence>(_ samples: Samples, window: Int = 1024) async throws -> Int
     where Samples.Element == MetricSample {
+        guard !Task.isCancelled else { throw MetricStoreClientError.cancelled }
         if let failure = await ensureStarted() { throw failure }
         let limit = max(1, window)
         let inFlight = RecordWindow()
@@ -117,6 +118,7 @@ final class MetricStoreClientEngine: Sendable {
         }
         if !batch.isEmpty {
             await inFlight.wait(untilAtMost: limit - batch.count)
+            if let failure = inFlight.failure { throw failure }
             try send(batch, counting: inFlight)
         }
         await inFlight.wait(untilAtMost: 0)
@@ -319,6 +321,10 @@ final class MetricStoreClientEngine: Sendable {
                 return resolved
             }
             resolved.resume()
+            // After close the table is empty: answers to what was on the wire still come, and
+            // are dropped quietly while the close finishes (a reset would lose nothing, but is
+            // not a clean end).
+            if resolved.unexpected && failure == nil && state.withLock({ $0.closed != nil }) { continue }
             if resolved.unexpected || failure != nil {
                 reason = failure.map { "malformed answer: \($0.reason)" } ?? "an answer nobody asked for"
                 connection.abort()

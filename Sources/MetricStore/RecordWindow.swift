@@ -41,15 +41,27 @@ final class RecordWindow: Sendable {
         answered(count, stored: 0, failure: error)
     }
 
-    /// Waits until at most `limit` puts are in flight, or a failure happened.
+    /// Waits until at most `limit` puts are in flight, or a failure happened. Cancelling the
+    /// task is a failure (``MetricStoreClientError/cancelled``): the recorder stops at once, and
+    /// the answers of puts already sent are still counted as they come.
     func wait(untilAtMost limit: Int) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resumeNow = state.withLock { state -> Bool in
-                if state.inFlight <= limit || state.failure != nil { return true }
-                state.waiter = (limit, continuation)
-                return false
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let resumeNow = state.withLock { state -> Bool in
+                    if Task.isCancelled, state.failure == nil { state.failure = .cancelled }
+                    if state.inFlight <= limit || state.failure != nil { return true }
+                    state.waiter = (limit, continuation)
+                    return false
+                }
+                if resumeNow { continuation.resume() }
             }
-            if resumeNow { continuation.resume() }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                if state.failure == nil { state.failure = .cancelled }
+                defer { state.waiter = nil }
+                return state.waiter?.continuation
+            }
+            waiter?.resume()
         }
     }
 }

@@ -115,6 +115,8 @@ final class AgentClientEngine: Sendable {
     /// - Throws: ``AgentClientError``.
     @discardableResult
     func add(_ device: Device) async throws(AgentClientError) -> Bool {
+        // A cancelled caller changes nothing: neither the store nor the hub.
+        guard !Task.isCancelled else { throw .cancelled }
         do { try store.add(device) } catch { throw .store(error) }
         return try await change { .register(requestID: $0, device: device, hash: device.hash) }
     }
@@ -125,6 +127,8 @@ final class AgentClientEngine: Sendable {
     /// - Throws: ``AgentClientError``.
     @discardableResult
     func update(_ device: Device) async throws(AgentClientError) -> Bool {
+        // A cancelled caller changes nothing: neither the store nor the hub.
+        guard !Task.isCancelled else { throw .cancelled }
         do { try store.update(device) } catch { throw .store(error) }
         return try await change { .update(requestID: $0, device: device, hash: device.hash) }
     }
@@ -136,6 +140,8 @@ final class AgentClientEngine: Sendable {
     /// - Throws: ``AgentClientError``.
     @discardableResult
     func disconnect(device id: String) async throws(AgentClientError) -> Bool {
+        // A cancelled caller changes nothing: neither the store nor the hub.
+        guard !Task.isCancelled else { throw .cancelled }
         guard store.get(id) != nil else { throw .unknownDevice(id) }
         return try await change { .disconnect(requestID: $0, deviceID: id) }
     }
@@ -146,6 +152,8 @@ final class AgentClientEngine: Sendable {
     /// - Throws: ``AgentClientError``.
     @discardableResult
     func delete(device id: String) async throws(AgentClientError) -> Bool {
+        // A cancelled caller changes nothing: neither the store nor the hub.
+        guard !Task.isCancelled else { throw .cancelled }
         let removed: Device?
         do { removed = try store.remove(id) } catch { throw .store(error) }
         guard removed != nil else { throw .unknownDevice(id) }
@@ -161,6 +169,8 @@ final class AgentClientEngine: Sendable {
     /// - Throws: ``AgentClientError/timeout`` when no answer came in time (the event is dropped).
     @discardableResult
     func event(device: String, service: String, data: JSONValue) async throws(AgentClientError) -> PlatformMessage {
+        // A cancelled caller changes nothing: neither the store nor the hub.
+        guard !Task.isCancelled else { throw .cancelled }
         guard store.get(device) != nil else { throw .unknownDevice(device) }
         return try await request { .event(requestID: $0, deviceID: device, service: service, data: data) }
     }

@@ -37,6 +37,8 @@ private final class Table: Sendable {
     }
 
     var waiting: [UInt64] { state.withLock { $0.waiters.keys.sorted() } }
+    /// Requests registered so far.
+    var registered: UInt64 { state.withLock { $0.lastID } }
     var abandoned: [ReplyAbandonment] { state.withLock { $0.abandoned.map(\.1) } }
 
     func wait(timeout: Duration?, clock: any Clock<Duration>) async throws -> Int {
@@ -78,15 +80,33 @@ struct ReplyWaiterTests {
         #expect(table.waiting.isEmpty)
     }
 
-    @Test("a task cancelled before the call: the request is abandoned as soon as it has an id")
+    @Test("a task cancelled before the call: nothing is registered or sent, the call ends with CancellationError")
     func cancelledBefore() async throws {
         let table = Table()
         let call = Task {
             withUnsafeCurrentTask { $0?.cancel() }
             return try await table.wait(timeout: nil, clock: ContinuousClock())
         }
-        await #expect(throws: Table.Abandoned(why: .cancelled)) { try await call.value }
-        #expect(table.waiting.isEmpty && table.abandoned == [.cancelled])
+        await #expect(throws: CancellationError.self) { try await call.value }
+        #expect(table.waiting.isEmpty && table.abandoned.isEmpty && table.registered == 0)
+        // Positive control: an uncancelled call registers.
+        let waiting = Task { try await table.wait(timeout: nil, clock: ContinuousClock()) }
+        #expect(await eventually { table.registered == 1 })
+        table.answer(1, 7)
+        #expect(try await waiting.value == 7)
+    }
+
+    @Test("the timeout and a cancellation racing: abandon runs once")
+    func abandonOnce() async throws {
+        for _ in 0..<200 {
+            let table = Table()
+            let call = Task { try await table.wait(timeout: .milliseconds(1), clock: ContinuousClock()) }
+            #expect(await eventually { table.registered == 1 })
+            call.cancel()
+            _ = await call.result
+            #expect(await eventually { !table.abandoned.isEmpty })
+            #expect(table.abandoned.count == 1, "\(table.abandoned)")
+        }
     }
 
     @Test("a task cancelled while it waits: abandoned; without a timeout only that ends it")

@@ -88,6 +88,23 @@ struct MetricStoreClientLifetimeTests {
         #expect(sent.contains("get late\n"), "positive control: the other call was sent")
     }
 
+    @Test("record against a server that never answers: cancelling it ends it with .cancelled (it has no timeout)")
+    func recordCancelled() async throws {
+        let peers = try WatchedPeers()
+        defer { peers.stop() }
+        let client = MetricStoreClient(host: "127.0.0.1", port: peers.port, timeout: nil)
+        let samples = AsyncStream<MetricSample> { continuation in
+            for second in 0..<100 { continuation.yield(MetricSample(key: "k", value: 1, timestamp: second)) }
+            continuation.finish()
+        }
+        let recording = Task { try await client.record(samples, window: 8) }
+        #expect(await peers.waitForLines(0, count: 8), "positive control: a window's worth went out, unanswered")
+        recording.cancel()
+        let outcome = await recording.result
+        #expect((try? outcome.get()) == nil)
+        if case .failure(let error) = outcome { #expect(error as? MetricStoreClientError == .cancelled, "\(error)") }
+    }
+
     @Test("a call against a server that never answers ends at its timeout (on the client's clock)")
     func timesOut() async throws {
         let peers = try WatchedPeers()

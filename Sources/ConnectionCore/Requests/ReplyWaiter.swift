@@ -26,7 +26,9 @@ package enum ReplyWaiter {
     ///     closed, the request was refused).
     ///   - abandon: Takes the waiter of request `id` out of the table (under the client's lock)
     ///     and, if it was still there, resumes it with the client's error for the reason. Called
-    ///     at most once per wait; the reply may have resumed the waiter already.
+    ///     at most once per wait (the timer and a cancellation race for it); the reply may have
+    ///     resumed the waiter already. A task cancelled before the call registers nothing and
+    ///     ends with `CancellationError`.
     /// - Returns: What the waiter was resumed with.
     package static func wait<Reply: Sendable, ID: Sendable & Equatable>(
         timeout: Duration?,
@@ -39,13 +41,20 @@ package enum ReplyWaiter {
         defer {
             let timer = ticket.withLock { ticket -> ReplyDeadline? in
                 defer { ticket = .finished }
-                if case .registered(_, let timer) = ticket { return timer }
-                return nil
+                switch ticket {
+                case .registered(_, let timer), .abandoned(let timer): return timer
+                case .unregistered, .cancelled, .finished: return nil
+                }
             }
             timer?.cancel()
         }
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Reply, any Error>) in
+                // Cancelled before anything was sent: nothing is registered or sent at all.
+                if ticket.withLock({ if case .cancelled = $0 { true } else { false } }) {
+                    continuation.resume(throwing: CancellationError())
+                    return
+                }
                 guard let id = register(continuation) else { return }
                 let cancelledEarly = ticket.withLock { ticket -> Bool in
                     if case .cancelled = ticket { return true }
@@ -53,37 +62,55 @@ package enum ReplyWaiter {
                     return false
                 }
                 if cancelledEarly {
+                    ticket.withLock { $0 = .abandoned(nil) }
                     abandon(id, .cancelled)
                     return
                 }
                 guard let timeout, let deadline else { return }
                 let timer: ReplyDeadline
+                let expire: @Sendable () -> Void = {
+                    if let id = Self.claim(ticket) { abandon(id, .timedOut) }
+                }
                 if clock is ContinuousClock {
-                    timer = .loop(EventLoop.shared.schedule(at: deadline) { abandon(id, .timedOut) })
+                    timer = .loop(EventLoop.shared.schedule(at: deadline, expire))
                 } else {
                     timer = .task(Task {
                         guard (try? await clock.sleep(for: timeout)) != nil else { return }
-                        abandon(id, .timedOut)
+                        expire()
                     })
                 }
                 let finished = ticket.withLock { ticket -> Bool in
-                    guard case .registered(let current, nil) = ticket, current == id else { return true }
-                    ticket = .registered(id, timer)
-                    return false
+                    switch ticket {
+                    case .registered(let current, nil) where current == id:
+                        ticket = .registered(id, timer)
+                        return false
+                    case .abandoned(nil):
+                        ticket = .abandoned(timer)  // cancelled meanwhile: the timer goes with the wait
+                        return false
+                    default:
+                        return true
+                    }
                 }
                 if finished { timer.cancel() }
             }
         } onCancel: {
-            let id = ticket.withLock { ticket -> ID? in
-                switch ticket {
-                case .registered(let id, _): return id
-                case .unregistered:
-                    ticket = .cancelled
-                    return nil
-                case .cancelled, .finished: return nil
-                }
+            let marked = ticket.withLock { ticket -> Bool in
+                guard case .unregistered = ticket else { return false }
+                ticket = .cancelled
+                return true
             }
-            if let id { abandon(id, .cancelled) }
+            if !marked, let id = Self.claim(ticket) { abandon(id, .cancelled) }
+        }
+    }
+
+    /// Takes the right to abandon the registered request: its id for the first caller (the
+    /// timer or the cancellation), nil for the second and once the wait is over. So `abandon`
+    /// runs at most once per wait.
+    private static func claim<ID: Sendable>(_ ticket: LockedValue<ReplyTicket<ID>>) -> ID? {
+        ticket.withLock { ticket -> ID? in
+            guard case .registered(let id, let timer) = ticket else { return nil }
+            ticket = .abandoned(timer)
+            return id
         }
     }
 }
@@ -96,6 +123,8 @@ private enum ReplyTicket<ID: Sendable>: Sendable {
     case registered(ID, ReplyDeadline?)
     /// Cancelled before the request had an id: abandon it as soon as it has one.
     case cancelled
+    /// Abandoned (timed out or cancelled) once; the timer, if armed, is still to be cancelled.
+    case abandoned(ReplyDeadline?)
     /// The wait is over.
     case finished
 }
