@@ -157,12 +157,16 @@ package final class WatchedPeers: Sendable {
                         if sawClose { state.peers[index].closeAnswered = true }
                         return sawClose
                     }
-                    // A well-behaved server answers the client's close frame, then closes TCP
-                    // (RFC 6455 section 7.1.1): the connection ended at the client's request.
+                    // A well-behaved server answers the client's close frame, then closes its side
+                    // of TCP first (RFC 6455 section 7.1.1), and reads on: the client's own end, a
+                    // FIN or a reset, is what this connection records.
                     if answerClose {
                         try? HandshakeIO.writeAll(serverFrame(.close, [0x03, 0xE8]), to: socket, deadline: .now + .seconds(5), cancellation: nil)
-                        socket.close()
-                        state.withLock { $0.peers[index].ended = true }
+                        #if canImport(Darwin)
+                        _ = Darwin.shutdown(socket.descriptor, Int32(SHUT_WR))
+                        #else
+                        _ = Glibc.shutdown(socket.descriptor, Int32(SHUT_WR))
+                        #endif
                     }
                 case .wouldBlock?:
                     break
