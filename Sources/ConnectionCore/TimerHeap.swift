@@ -29,9 +29,21 @@ struct TimerHeap {
         }
     }
 
-    /// Forgets a timer; returns whether it was still pending.
+    /// Forgets a timer; returns whether it was still pending. Cancelled entries are skipped when
+    /// they come up; when they outnumber the live ones (a long timer holding many short,
+    /// cancelled ones behind it: request timeouts answered in time), the heap is rebuilt.
     @discardableResult
-    mutating func cancel(_ id: UInt64) -> Bool { live.remove(id) != nil }
+    mutating func cancel(_ id: UInt64) -> Bool {
+        guard live.remove(id) != nil else { return false }
+        if heap.count > 64 && heap.count > 2 * live.count {
+            // A sorted array is a valid min-heap.
+            heap = heap.filter { live.contains($0.id) }.sorted(by: precedes)
+        }
+        return true
+    }
+
+    /// Entries held, cancelled ones included (tests).
+    var storedCount: Int { heap.count }
 
     /// Removes and returns the ids of every live timer due at `now`, earliest first.
     mutating func popDue(at now: ContinuousClock.Instant) -> [UInt64] {

@@ -6,6 +6,23 @@ import TestSupport
 
 @Suite("Event loop: tasks, timers and both pollers", .timeLimit(.minutes(1)))
 struct EventLoopTests {
+    @Test("a long timer does not hold thousands of cancelled short ones: the heap is rebuilt, order kept")
+    func timerHeapCompaction() {
+        var heap = TimerHeap()
+        let start = ContinuousClock.now
+        heap.insert(.init(deadline: start + .seconds(600), id: 1))  // slow(600)'s timeout
+        for id in UInt64(2)...10_001 {
+            heap.insert(.init(deadline: start + .seconds(30) + .microseconds(Int64(id)), id: id))
+            if id % 10 != 1 { heap.cancel(id) }  // most requests are answered in time
+        }
+        // 1,001 live of 10,001 scheduled: without a rebuild the heap would hold all 10,001.
+        #expect(heap.storedCount <= 2 * 1_001 + 64, "cancelled entries are dropped: \(heap.storedCount) stored")
+        #expect(heap.storedCount >= 1_001, "positive control: the live ones are all there")
+        let due = heap.popDue(at: start + .seconds(31))
+        #expect(due == Array(stride(from: UInt64(11), through: 10_001, by: 10)), "the live ones in deadline order")
+        #expect(heap.nextDeadline() == start + .seconds(600))
+    }
+
     @Test("the timer heap pops in deadline order (ties in scheduling order) and skips cancelled timers")
     func timerHeap() {
         var generator = SeededGenerator(seed: 7)
