@@ -132,7 +132,7 @@ final class FastSlowClientEngine: Sendable {
     /// - Parameter request: The request.
     /// - Returns: The answer.
     /// - Throws: ``FastSlowClientError``; cancelling the task fails it with
-    ///   ``FastSlowClientError/connectionLost(_:)`` "cancelled".
+    ///   ``FastSlowClientError/cancelled``.
     func send(_ request: FastSlowRequest) async throws(FastSlowClientError) -> FastSlowAnswer {
         let started = state.withLock { $0.started || $0.closed }
         guard started else { throw .notConnected }

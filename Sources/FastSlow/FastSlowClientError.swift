@@ -85,8 +85,9 @@ public enum FastSlowEvent: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// A ``FastSlowClient``'s connection, as the shared core's reconnect machine sees it (the same
-/// shape as the other clients' states).
+/// A ``FastSlowClient``'s connection, as the shared core's reconnect machine sees it (the
+/// shape of ``MetricStore``'s `MetricConnectionState`; the event log ``FastSlowEvent`` says
+/// more).
 public enum FastSlowConnectionState: Sendable, Hashable {
     /// Not connected yet (``FastSlowClient/connect()`` not called).
     case idle

@@ -7,8 +7,11 @@ import Locking
 ///
 /// The current state is what the lanterns were sent: the commands of every broadcast, raw bytes
 /// included, decoded by a ``LanternDecoder`` of the standard commands. Each broadcast is decoded
-/// on its own: a partial or malformed TLV in ``send(raw:)`` changes nothing and never shifts how
-/// later broadcasts are read (a new lantern starts reading at a command's first byte).
+/// on its own: a partial or malformed TLV in ``send(raw:)`` changes nothing in this state and
+/// never shifts how later broadcasts are read into it, so a new lantern gets a state it can
+/// read from a command's first byte. (Lanterns connected at that moment read the bytes as
+/// sent, malformed ones included; a command split over two `send(raw:)` calls is not part of
+/// this state.)
 public final class LanternControlServer: Sendable {
     /// A connected lantern.
     public struct Lantern: Sendable, Hashable, Identifiable {

@@ -25,6 +25,7 @@ final class MetricStoreClientEngine: Sendable {
 
     private let state = LockedValue(State())
     private let states = Broadcaster<MetricConnectionState>(bufferingNewest: 64)
+    private let currentState = LockedValue(MetricConnectionState.idle)
     private let driver = LockedValue<Reconnector<StreamConnection, String>?>(nil)
     private let startGate = LockedValue<Task<MetricStoreClientError?, Never>?>(nil)
 
@@ -48,7 +49,7 @@ final class MetricStoreClientEngine: Sendable {
 
     /// The connection's states, starting with the current one; finishes after ``close()``.
     var connectionStates: AsyncStream<MetricConnectionState> {
-        let stream = states.makeStream()
+        let stream = currentState.withLock { states.makeStream(initial: $0) }
         states.deliver()
         return stream
     }
@@ -360,7 +361,13 @@ final class MetricStoreClientEngine: Sendable {
         case .backingOff(let attempt, let delay, let reason): .reconnecting(attempt: attempt, delay: delay, reason: reason)
         case .closed(let reason): .closed(reason: reason)
         }
-        states.yield(mapped)
+        // Recorded and enqueued under one lock: a new listener's first value and the values
+        // after it are in order.
+        currentState.withLock { current in
+            current = mapped
+            _ = states.enqueue(mapped)
+        }
+        states.deliver()
     }
 
     private func fail(all error: MetricStoreClientError) {

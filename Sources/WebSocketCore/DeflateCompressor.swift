@@ -9,8 +9,9 @@ import CZlib
 /// compressed message costs nothing.
 ///
 /// Owned by one ``WebSocketSession``, which its connection uses under the connection's lock:
-/// one thread at a time. That is enforced, not assumed: two threads inside at once trap
-/// (``ExclusiveUse``), which is what makes the `@unchecked Sendable` sound.
+/// one thread at a time. Overlapping use is caught, not assumed away: two users inside at once
+/// trap (``ExclusiveUse``). Not caught: two copies of a session used one after the other would
+/// share this zlib stream; the connection core never copies a session out of its state.
 package final class DeflateCompressor: @unchecked Sendable {
     private let windowBits: Int32
     private let memoryLevel: Int32

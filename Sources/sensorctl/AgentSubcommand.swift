@@ -67,8 +67,13 @@ enum AgentSubcommand {
         for device in store.devices { printLine("  \(device)") }
         agent.onCommand { command in
             printLine("\(clockTime()) command \(command.id): \(command)")
-            let delivered = (try? await agent.respond(to: command, status: 200, data: ["done": true])) ?? false
-            if !delivered { printLine("\(clockTime()) answer to \(command.id) dropped: not connected") }
+            do {
+                if try await !agent.respond(to: command, status: 200, data: ["done": true]) {
+                    printLine("\(clockTime()) answer to \(command.id) dropped: not connected")
+                }
+            } catch {
+                printLine("\(clockTime()) answer to \(command.id) not sent: \(error)")
+            }
         }
         termination.onRequest { Task { await agent.stop() } }
         agent.start()
