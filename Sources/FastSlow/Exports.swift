@@ -3,3 +3,5 @@
 @_exported import struct ConnectionCore.TLSConfiguration
 @_exported import struct ConnectionCore.TLSServerConfiguration
 @_exported import enum ConnectionCore.TLSError
+// The shape every client's connection state maps to (`phase`), defined by the shared core.
+@_exported import enum ConnectionCore.ClientPhase

@@ -86,7 +86,7 @@ public enum FastSlowEvent: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A ``FastSlowClient``'s connection, as the shared core's reconnect machine sees it (the
-/// shape of ``MetricStore``'s `MetricConnectionState`; the event log ``FastSlowEvent`` says
+/// shape of MetricStore's `MetricConnectionState`; the event log ``FastSlowEvent`` says
 /// more).
 public enum FastSlowConnectionState: Sendable, Hashable {
     /// Not connected yet (``FastSlowClient/connect()`` not called).
@@ -99,4 +99,17 @@ public enum FastSlowConnectionState: Sendable, Hashable {
     case reconnecting(attempt: Int, delay: Duration, reason: String)
     /// Closed for good (``FastSlowClient/close()``, or the client was released).
     case closed(reason: String)
+}
+
+extension FastSlowConnectionState {
+    /// This state in the shape every client shares.
+    public var phase: ClientPhase {
+        switch self {
+        case .idle: .idle
+        case .connecting(let attempt): .connecting(attempt: attempt)
+        case .connected: .connected
+        case .reconnecting(let attempt, let delay, let reason): .reconnecting(attempt: attempt, delay: delay, reason: reason)
+        case .closed(let reason): .closed(reason: reason)
+        }
+    }
 }

@@ -29,3 +29,15 @@ public struct LanternStatistics: Sendable, Hashable {
     /// Records of known types with a malformed value (a wrong length ...), ignored.
     public var malformedIgnored = 0
 }
+
+extension LanternConnectionState {
+    /// This state in the shape every client shares.
+    public var phase: ClientPhase {
+        switch self {
+        case .connecting(let attempt): .connecting(attempt: attempt)
+        case .connected: .connected
+        case .waiting(let delay, let reason): .reconnecting(attempt: nil, delay: delay, reason: reason)
+        case .closed: .closed(reason: "closed")
+        }
+    }
+}

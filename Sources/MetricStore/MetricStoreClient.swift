@@ -2,6 +2,7 @@
 @_exported import struct ConnectionCore.TLSConfiguration
 @_exported import struct ConnectionCore.TLSServerConfiguration
 @_exported import enum ConnectionCore.TLSError
+@_exported import enum ConnectionCore.ClientPhase
 
 /// A client of a metric store: `put` and `get` over one TCP connection, pipelined.
 ///

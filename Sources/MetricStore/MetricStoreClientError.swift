@@ -67,3 +67,16 @@ public struct MetricSample: Sendable, Hashable {
         self.timestamp = timestamp
     }
 }
+
+extension MetricConnectionState {
+    /// This state in the shape every client shares.
+    public var phase: ClientPhase {
+        switch self {
+        case .idle: .idle
+        case .connecting(let attempt): .connecting(attempt: attempt)
+        case .connected: .connected
+        case .reconnecting(let attempt, let delay, let reason): .reconnecting(attempt: attempt, delay: delay, reason: reason)
+        case .closed(let reason): .closed(reason: reason)
+        }
+    }
+}

@@ -54,3 +54,17 @@ public enum AgentConnectionState: Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
+
+extension AgentConnectionState {
+    /// This state in the shape every client shares.
+    public var phase: ClientPhase {
+        switch self {
+        case .idle: .idle
+        case .connecting(let attempt): .connecting(attempt: attempt)
+        case .connected: .connected
+        case .waiting(let delay, let reason): .reconnecting(attempt: nil, delay: delay, reason: reason)
+        case .rejected(let reason): .closed(reason: "rejected: \(reason)")
+        case .stopped: .closed(reason: "stopped")
+        }
+    }
+}

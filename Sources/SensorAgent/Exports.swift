@@ -6,3 +6,5 @@
 @_exported import enum ConnectionCore.TLSError
 // The reconnect schedule of ``AgentClient/Configuration/reconnect``, shared by every client.
 @_exported import struct ConnectionCore.Backoff
+// The shape every client's connection state maps to (`phase`), defined by the shared core.
+@_exported import enum ConnectionCore.ClientPhase

@@ -60,3 +60,16 @@ extension Duration {
         return seconds == seconds.rounded() ? "\(Int(seconds)) s" : "\(seconds) s"
     }
 }
+
+extension ConnectionState {
+    /// This state in the shape every client shares.
+    public var phase: ClientPhase {
+        switch self {
+        case .idle: .idle
+        case .connecting(let attempt): .connecting(attempt: attempt)
+        case .connected: .connected
+        case .reconnecting(let attempt, let delay, let reason): .reconnecting(attempt: attempt, delay: delay, reason: reason.description)
+        case .disconnected(let reason): .closed(reason: reason.description)
+        }
+    }
+}

@@ -11,3 +11,5 @@ import ConnectionCore
 /// also usable with ``withRetry(_:clock:unitRandom:shouldRetry:_:)``. Defined by the shared
 /// connection core.
 public typealias Backoff = ConnectionCore.Backoff
+// The shape every client's connection state maps to (`phase`), defined by the shared core.
+@_exported import enum ConnectionCore.ClientPhase
