@@ -114,12 +114,9 @@ package final class EventLoop: Sendable {
         let (id, wake) = state.withLock { state -> (UInt64, Bool) in
             state.lastTimerID += 1
             let id = state.lastTimerID
-            // The loop sleeps until its earliest deadline: only a new earliest one needs a wake-up
-            // (a request timeout seconds away, behind others, costs no system call).
-            let earliest = state.timers.nextDeadline().map { deadline < $0 } ?? true
             state.timers.insert(.init(deadline: deadline, id: id))
             state.timerBodies[id] = body
-            guard earliest, !onLoop, !state.wakePending else { return (id, false) }
+            guard !onLoop, !state.wakePending else { return (id, false) }
             state.wakePending = true
             return (id, true)
         }
