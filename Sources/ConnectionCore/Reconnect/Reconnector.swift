@@ -5,8 +5,8 @@ import Locking
 /// through its hooks. Every decision is the machine's; this type only carries actions out.
 ///
 /// One driving task per client; the hooks must not retain the client's public object, so that
-/// an app that drops its last reference shuts the client down (the client's `deinit` calls
-/// ``shutdown(reason:)``).
+/// an app that drops its last reference shuts the client down (the client's `deinit` has its
+/// engine call ``close(reason:)`` and close the connection it returns).
 package final class Reconnector<Connection: Sendable, Reason: Sendable & Hashable>: Sendable {
     /// What the client does for the driver.
     package struct Hooks: Sendable {
@@ -165,11 +165,6 @@ package final class Reconnector<Connection: Sendable, Reason: Sendable & Hashabl
         }
         driver?.cancel()
         return connection
-    }
-
-    /// Closes for good and drops the connection at once (the client was released).
-    package func shutdown(reason: Reason) {
-        if let connection = close(reason: reason) { hooks.drop(connection) }
     }
 
     // MARK: Driving
