@@ -52,12 +52,12 @@ package final class StreamConnection: EventLoopHandler, Sendable {
         state.withLock { state in
             // Without a handshake there is nothing to time out (found by a flaky test: 300
             // connections opened slowly under load lost their first ones to this deadline).
-            state.handshakeDeadline = state.handshake == nil && !state.securingTransport ? nil : handshakeDeadline
+            state.setHandshakeDeadline(handshakeDeadline)
             state.onReady = onReady
         }
         loop.execute { [self] in
             withState { state in
-                guard state.handshake == nil && !state.securingTransport else {
+                guard !state.isHandshaking else {
                     var empty: [UInt8] = []
                     empty.withUnsafeMutableBytes { state.process($0, configuration: configuration) }
                     return
@@ -380,35 +380,20 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     /// WebSocket), and the connection's loop finishes it, within the close timeout. For owners
     /// that stop without waiting (a released client, a command-line tool about to exit).
     package func startClosing(_ request: any Sendable) {
-        withState { state in
-            guard state.isOpen else {
-                if !state.isFinished { state.abortRequested = true }
-                return
-            }
-            state.codec.startClose(request)
-            state.collectOutput()
-            if state.closeDeadline == nil { state.closeDeadline = .now + configuration.closeTimeout }
-        }
+        withState { $0.startClosing(request, configuration: configuration) }
         flush()
         loop.execute { [self] in update() }
     }
 
     /// Drops the connection at once, without a closing handshake (TCP reset).
     package func abort() {
-        state.withLock { state in
-            state.abortRequested = true
-            state.resetOnClose = true
-        }
+        state.withLock { $0.drop(reset: true) }
         loop.execute { [self] in update() }
     }
 
     /// Ends a handshake that is still running as failed (the opener gave up).
     package func failHandshake(_ failure: ConnectFailure) {
-        state.withLock { state in
-            guard state.handshake != nil || state.onReady != nil else { return }
-            state.handshakeFailure = failure
-            state.abortRequested = true
-        }
+        state.withLock { $0.failHandshake(failure) }
         loop.execute { [self] in update() }
     }
 
@@ -500,13 +485,16 @@ package final class StreamConnection: EventLoopHandler, Sendable {
             if changed && !loop.setInterest(socket.descriptor, interest, handler: self) {
                 // The loop cannot watch one more descriptor: fail the connection, clearly.
                 registration.withValue { $0.interest = nil }
-                state.withLock { $0.transportError = .loopFull(limit: loop.descriptorLimit) }
+                state.withLock { $0.transportFailed(.loopFull(limit: loop.descriptorLimit)) }
                 update()
                 return
             }
             scheduleTimer(deadline)
         case .finish:
-            let (close, reset) = withState { state in (state.finish(configuration: configuration), state.resetOnClose) }
+            let (close, reset) = withState { state in
+                let reset = state.resetOnClose
+                return (state.finish(configuration: configuration), reset)
+            }
             guard close else { return }
             scheduleTimer(nil)
             loop.deregister(socket.descriptor)
@@ -557,10 +545,10 @@ package final class StreamConnection: EventLoopHandler, Sendable {
             case .success(.wouldBlock):
                 return nil
             case .success(.endOfFile):
-                state.withLock { $0.endOfInput = true }
+                state.withLock { $0.inputEnded() }
                 return nil
             case .failure(let error):
-                state.withLock { $0.transportError = error }
+                state.withLock { $0.transportFailed(error) }
                 return nil
             }
         }

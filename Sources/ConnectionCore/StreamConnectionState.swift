@@ -3,20 +3,18 @@ import TCPTransport
 /// Everything a ``StreamConnection`` shares between the loop thread and the tasks that send
 /// and receive; always used under the connection's lock, never calling out from there.
 ///
+/// Three parts: the ``StreamLifecycle`` (handshaking -> open -> closing -> finished: what the
+/// connection may do at all), the ``StreamInbox`` (received messages and the consumers
+/// waiting for them) and the ``StreamOutbox`` (bytes for the socket, its writer, and the
+/// senders waiting); and the codec (with TLS, when used) between bytes and messages. The loop
+/// asks ``plan(configuration:)`` what to watch the socket for; everything else is an event
+/// fed in (bytes read, a message to send, a writer back, a deadline passed).
+///
 /// Continuations are never resumed under the lock (resuming takes the waiting task's status
 /// lock, which `Task.cancel()` holds while it runs a cancellation handler that takes ours):
 /// resumptions are queued in ``deferred`` and run by the owner after unlocking. Socket writes
-/// are made outside the lock too (see ``takeForWriting()``).
+/// are made outside the lock too (see ``takeForWriting(socketWritable:)``).
 package struct StreamConnectionState: Sendable {
-    /// One entry of the received-message queue.
-    enum InboxItem: Sendable {
-        /// A message and its size in bytes.
-        case message(any Sendable, Int)
-        /// The end of the messages. `finishClosing`: the codec still has to answer the peer's
-        /// close (or a protocol error) when the consumer reaches this point.
-        case end(finishClosing: Bool)
-    }
-
     /// What a consumer found in the inbox.
     enum Take: Sendable {
         case message(any Sendable)
@@ -33,8 +31,10 @@ package struct StreamConnectionState: Sendable {
         case finish
     }
 
-    typealias Waiter = CheckedContinuation<Result<Void, ConnectionError>, Never>
+    typealias Waiter = StreamOutbox.Waiter
 
+    /// Where the connection is in its life; changed only through its `advance(to:)`.
+    private(set) var lifecycle: StreamLifecycle
     var codec: any StreamCodec
     /// TLS between the socket and the handshake and codec, when the connection uses it:
     /// everything received is decrypted first, everything queued is encrypted.
@@ -43,29 +43,17 @@ package struct StreamConnectionState: Sendable {
     private var transportCloseQueued = false
     /// Reused for decrypted bytes.
     private var plaintextScratch: [UInt8] = []
-    /// The handshake still running; nil once it completed.
-    var handshake: (any StreamHandshake)?
     /// What the completed handshake learned.
     private(set) var handshakeResult: (any Sendable)?
-    var handshakeDeadline: ContinuousClock.Instant?
-    /// Told once whether the handshake succeeded.
+    /// Told once whether the handshake succeeded (set by the connection's `start`).
     var onReady: (@Sendable (Result<Void, ConnectFailure>) -> Void)?
-    /// The handshake failed: send what is queued (a refusal), then close.
-    var handshakeFailure: ConnectFailure?
 
     /// Continuation resumptions (and other calls out) to run once the lock is released.
     var deferred: [@Sendable () -> Void] = []
 
-    // Received messages, consumed from `inboxHead` on.
-    private var inbox: [InboxItem] = []
-    private var inboxHead = 0
-    private(set) var inboxBytes = 0
-    private var messagesEnded = false
-    /// A consumer took a message and has not asked for the next one yet: it may be answering
-    /// it, so a close must not overtake that answer.
-    private var consumerBusy = false
-    private var receivers: [(id: UInt64, continuation: CheckedContinuation<(any Sendable)?, Never>)] = []
-    private var lastReceiverID: UInt64 = 0
+    private var inbox = StreamInbox()
+    private var outbox = StreamOutbox()
+
     /// Reading is paused because the inbox is full (not because the protocol stopped reading).
     private(set) var readingPaused = false {
         didSet { if readingPaused != oldValue { pauseEpoch &+= 1 } }
@@ -73,84 +61,163 @@ package struct StreamConnectionState: Sendable {
     /// Counts every start and end of a pause: odd while paused. A liveness probe compares it
     /// before and after its timeout to know whether its answer may sit behind unread data.
     private(set) var pauseEpoch: UInt64 = 0
-
-    /// When a deferred close answer is sent anyway.
-    private var finishClosingDeadline: ContinuousClock.Instant?
-    /// When the connection is dropped if the close handshake has not completed.
-    var closeDeadline: ContinuousClock.Instant?
-
-    // Output and its accounting for backpressure.
-    private var outbound = OutboundQueue()
-    /// A thread is writing chunks it took out of ``outbound``; nobody else writes meanwhile.
-    private(set) var writerActive = false
-    /// The last write found the socket full; cleared when the loop sees it writable.
-    private var writeBlocked = false
-    /// A flush at the end of the loop's turn is scheduled (``queueForFlush(limit:now:)``).
-    private var flushScheduled = false
-    /// The last write left bytes the socket did not take, and no write since emptied the
-    /// queue: the peer reads slower than this side writes (unlike ``writeBlocked``, not
-    /// cleared by a writable socket, only by a write that took everything).
-    private var peerBehind = false
-    /// Whether ``queueForFlush(limit:now:)`` leaves a send to the loop or writes it at once.
-    private var coalescing = WriteCoalescing()
-    /// How many flushes were left to the loop (for tests and statistics).
-    private(set) var flushesScheduled: UInt64 = 0
-    /// ``finish(configuration:)`` found a writer busy: it asks the loop to finish when done.
-    private var finishWaitsForWriter = false
     /// Reading stopped because more than the high-water mark waited for the socket; it
     /// resumes once output falls to the low-water mark (servers only: see
     /// ``ConnectionConfiguration/outboundLowWater``).
     private(set) var pausedForOutput = false
+    /// ``finish(configuration:)`` found a writer busy: it asks the loop to finish when done.
+    private var finishWaitsForWriter = false
+
+    /// When a deferred close answer is sent anyway.
+    private var finishClosingDeadline: ContinuousClock.Instant?
     /// Idle and drain timeouts, once the connection is open (when configured).
     private var activityWatch: ActivityWatch?
     /// Which of them ended the connection, if one did.
     private(set) var expiry: ActivityWatch.Expiry?
     /// Every byte received from the socket.
     private var bytesRead: UInt64 = 0
-    /// Every message the codec completed, taken or not.
-    private(set) var messagesReceived: UInt64 = 0
-    /// Bytes a writer took out of ``outbound`` and has not reported back yet.
-    private var inFlight = 0
-    private var bytesQueued: UInt64 = 0
-    private var bytesWritten: UInt64 = 0
-    private var sendWaiters: [(id: UInt64, target: UInt64, continuation: Waiter)] = []
-    private var lastSendWaiterID: UInt64 = 0
+    /// The socket failed (a write, a read, the loop out of descriptors): what senders are told.
+    private(set) var transportError: SocketError?
 
     private var probeCounter: UInt64 = 0
     private var probeWaiters: [(id: UInt64, continuation: Waiter)] = []
     private var closeWaiters: [CheckedContinuation<any Sendable, Never>] = []
 
-    var transportError: SocketError?
-    var endOfInput = false
-    /// Drop the connection (an app's abort, a deadline, a failed write).
-    var abortRequested = false
-    /// Close with a reset (RST) rather than a FIN.
-    var resetOnClose = false
-    private(set) var isFinished = false
-    private(set) var finalClosure: (any Sendable)?
-    /// The socket is open: writers may use it. Cleared, under the lock, before it is closed.
-    private(set) var socketOpen = true
-
     package init(codec: any StreamCodec, handshake: (any StreamHandshake)?, transport: (any SecureTransport)? = nil) {
         self.codec = codec
-        self.handshake = handshake
         self.transport = transport
-        if let transport { outbound.append(transport.start()) }
-        if let handshake { queueOutbound(handshake.initialOutput()) }
+        lifecycle = handshake == nil && transport == nil
+            ? .open(.init(closeDeadline: nil))
+            : .handshaking(.init(handshake: handshake, deadline: nil))
+        if let transport { outbox.append(transport.start(), counted: false) }
+        if let handshake { queueHandshakeOutput(handshake.initialOutput()) }
     }
 
     /// Whether the transport's own handshake is still running.
     var securingTransport: Bool { !(transport?.isEstablished ?? true) }
 
-    var isOpen: Bool { handshake == nil && handshakeFailure == nil && !isFinished && !securingTransport }
-    /// Bytes queued for the socket and not yet written, those a writer holds included: the
-    /// number every mark, refusal and drain target is about.
-    var pendingOutputCount: Int { outbound.count + inFlight }
+    /// Whether messages may be queued (see ``StreamLifecycle/acceptsMessages``).
+    var isOpen: Bool { lifecycle.acceptsMessages }
+    /// Whether the connection has ended.
+    var isFinished: Bool { lifecycle.isFinished }
+    /// How the connection ended; nil until it has.
+    var finalClosure: (any Sendable)? {
+        if case .finished(let closure) = lifecycle { closure } else { nil }
+    }
+    /// Whether the handshake (TLS or the protocol's) still runs.
+    var isHandshaking: Bool {
+        if case .handshaking = lifecycle { true } else { false }
+    }
+    /// Bytes queued for the socket and not yet written, those a writer holds included.
+    var pendingOutputCount: Int { outbox.pendingCount }
+    /// Bytes of received messages waiting for the consumer.
+    var inboxBytes: Int { inbox.bytes }
+    /// Every message the codec completed, taken or not.
+    var messagesReceived: UInt64 { inbox.messagesReceived }
+    /// How many flushes were left to the loop (for tests and statistics).
+    var flushesScheduled: UInt64 { outbox.flushesScheduled }
+    /// Whether the socket may still be written: cleared, under the lock, before it is closed.
+    private var socketUsable: Bool { !isFinished && transportError == nil }
 
-    /// Queues plaintext for the socket, through the transport when there is one.
-    private mutating func queueOutbound(_ bytes: [UInt8]) {
+    // MARK: Lifecycle events
+
+    /// Sets when the handshake fails as timed out (called once, by the connection's `start`);
+    /// without a handshake running there is nothing to time out.
+    mutating func setHandshakeDeadline(_ deadline: ContinuousClock.Instant?) {
+        guard case .handshaking(var handshaking) = lifecycle else { return }
+        handshaking.deadline = deadline
+        lifecycle.advance(to: .handshaking(handshaking))
+    }
+
+    /// The handshake completed (TLS and the protocol's): the connection opens and `onReady`
+    /// is told.
+    private mutating func handshakeCompleted() {
+        lifecycle.advance(to: .open(.init(closeDeadline: nil)))
+        if let onReady {
+            deferred.append { onReady(.success(())) }
+            self.onReady = nil
+        }
+    }
+
+    /// The connection ends for `cause` from the handshake (a refusal to write, or a drop);
+    /// `failure` is what `onReady` will be told.
+    private mutating func handshakeFailed(_ failure: ConnectFailure, cause: StreamLifecycle.Closing.Cause) {
+        lifecycle.advance(to: .closing(.init(cause: cause, handshakeCompleted: false, handshakeFailure: failure, deadline: nil)))
+    }
+
+    /// Drops the connection: the loop finishes it at its next look (with a TCP reset when
+    /// `reset`, or when an earlier drop asked for one). Nothing once it has finished.
+    mutating func drop(reset: Bool) {
+        switch lifecycle {
+        case .finished:
+            return
+        case .handshaking:
+            lifecycle.advance(to: .closing(.init(cause: .dropped(reset: reset), handshakeCompleted: false,
+                                                 handshakeFailure: nil, deadline: nil)))
+        case .open(let open):
+            lifecycle.advance(to: .closing(.init(cause: .dropped(reset: reset), handshakeCompleted: true,
+                                                 handshakeFailure: nil, deadline: open.closeDeadline)))
+        case .closing(var closing):
+            if case .dropped(true) = closing.cause { return }
+            closing.cause = .dropped(reset: reset)
+            lifecycle.advance(to: .closing(closing))
+        }
+    }
+
+    /// The peer ended its input (EOF, or TLS's close notification): the connection ends.
+    mutating func inputEnded() {
+        drop(reset: false)
+    }
+
+    /// The socket failed: senders get `error`, and the connection ends.
+    mutating func transportFailed(_ error: SocketError) {
+        transportError = error
+        drop(reset: false)
+    }
+
+    /// The opener gave up on a handshake still running (or whose refusal is being written):
+    /// `onReady` is told `failure`, and the connection ends.
+    mutating func failHandshake(_ failure: ConnectFailure) {
+        switch lifecycle {
+        case .handshaking:
+            handshakeFailed(failure, cause: .dropped(reset: false))
+        case .closing(let closing) where onReady != nil && !closing.handshakeCompleted:
+            let cause: StreamLifecycle.Closing.Cause = if case .dropped = closing.cause { closing.cause } else { .dropped(reset: false) }
+            lifecycle.advance(to: .closing(.init(cause: cause, handshakeCompleted: false,
+                                                 handshakeFailure: failure, deadline: closing.deadline)))
+        default:
+            return
+        }
+    }
+
+    /// Starts this side's close as the codec's `request` describes it; the close must be done
+    /// by `configuration.closeTimeout` from now. Before the handshake completed, or once
+    /// dropped, the connection is dropped instead.
+    mutating func startClosing(_ request: any Sendable, configuration: ConnectionConfiguration) {
+        guard isOpen else {
+            drop(reset: false)
+            return
+        }
+        codec.startClose(request)
+        collectOutput()
+        switch lifecycle {
+        case .open(var open):
+            if open.closeDeadline == nil { open.closeDeadline = .now + configuration.closeTimeout }
+            lifecycle.advance(to: .open(open))
+        case .closing(var closing):
+            if closing.deadline == nil { closing.deadline = .now + configuration.closeTimeout }
+            lifecycle.advance(to: .closing(closing))
+        case .handshaking, .finished:
+            break
+        }
+    }
+
+    // MARK: Output from the handshake, the codec and TLS
+
+    /// Queues the handshake's own bytes (a request, a reply), through TLS when there is one.
+    private mutating func queueHandshakeOutput(_ bytes: [UInt8]) {
         guard let transport else {
-            outbound.append(bytes)
+            outbox.append(bytes, counted: false)
             return
         }
         if !bytes.isEmpty { bytes.withUnsafeBytes { transport.send($0) } }
@@ -164,21 +231,18 @@ package struct StreamConnectionState: Sendable {
             transportCloseQueued = true
             transport.close()
         }
-        let bytes = transport.takeOutput()
-        bytesQueued += UInt64(bytes.count)
-        outbound.append(bytes)
+        outbox.append(transport.takeOutput())
     }
 
     /// Moves what the codec queued into the outbound queue.
     mutating func collectOutput() {
         let bytes = codec.takeOutput()
-        guard transport == nil else {
-            if !bytes.isEmpty { bytes.withUnsafeBytes { transport?.send($0) } }
-            collectTransportOutput()
+        guard let transport else {
+            outbox.append(bytes)
             return
         }
-        bytesQueued += UInt64(bytes.count)
-        outbound.append(bytes)
+        if !bytes.isEmpty { bytes.withUnsafeBytes { transport.send($0) } }
+        collectTransportOutput()
     }
 
     // MARK: Receiving
@@ -201,24 +265,20 @@ package struct StreamConnectionState: Sendable {
         case .open:
             break
         case .closedByPeer:
-            endOfInput = true
+            inputEnded()
         case .failed(let error, let reply):
-            if wasSecuring || handshake != nil {
-                outbound.append(reply)
-                handshake = nil
-                handshakeDeadline = nil
-                handshakeFailure = .handshake(error)
+            if case .handshaking = lifecycle {
+                outbox.append(reply, counted: false)
+                handshakeFailed(.handshake(error), cause: .refused)
             } else {
-                endOfInput = true
+                inputEnded()
             }
             plaintextScratch = plaintext
             return
         }
-        if wasSecuring && transport.isEstablished && handshake == nil, let onReady {
+        if wasSecuring && transport.isEstablished, case .handshaking(let handshaking) = lifecycle, handshaking.handshake == nil {
             // No protocol handshake: the connection is ready once TLS is.
-            handshakeDeadline = nil
-            deferred.append { onReady(.success(())) }
-            self.onReady = nil
+            handshakeCompleted()
         }
         if !plaintext.isEmpty || !wasSecuring {
             plaintext.withUnsafeMutableBytes { processPlaintext($0, configuration: configuration) }
@@ -227,28 +287,24 @@ package struct StreamConnectionState: Sendable {
     }
 
     private mutating func processPlaintext(_ bytes: UnsafeMutableRawBufferPointer, configuration: ConnectionConfiguration) {
-        guard handshake != nil else {
-            receiveOpen(bytes, configuration: configuration)
+        guard case .handshaking(var handshaking) = lifecycle, var handshake = handshaking.handshake else {
+            if case .open = lifecycle { receiveOpen(bytes, configuration: configuration) }
+            else if case .closing(let closing) = lifecycle, closing.handshakeCompleted { receiveOpen(bytes, configuration: configuration) }
             return
         }
-        switch handshake!.receive(UnsafeRawBufferPointer(bytes)) {
+        let progress = handshake.receive(UnsafeRawBufferPointer(bytes))
+        switch progress {
         case .needMore:
-            return
+            handshaking.handshake = handshake
+            lifecycle.advance(to: .handshaking(handshaking))
         case .failed(let reply, let error):
-            handshake = nil
-            handshakeDeadline = nil
-            queueOutbound(reply)
-            handshakeFailure = .handshake(error)
+            queueHandshakeOutput(reply)
+            handshakeFailed(.handshake(error), cause: .refused)
         case .complete(let reply, var leftover, let result):
-            handshake = nil
             handshakeResult = result
-            handshakeDeadline = nil
             codec.handshakeCompleted(result)
-            queueOutbound(reply)
-            if let onReady {
-                deferred.append { onReady(.success(())) }
-                self.onReady = nil
-            }
+            queueHandshakeOutput(reply)
+            handshakeCompleted()
             if !leftover.isEmpty {
                 leftover.withUnsafeMutableBytes { receiveOpen($0, configuration: configuration) }
             }
@@ -261,9 +317,7 @@ package struct StreamConnectionState: Sendable {
         for event in events {
             switch event {
             case .message(let message, let size):
-                inboxBytes += size
-                messagesReceived &+= 1
-                inbox.append(.message(message, size))
+                inbox.append(message: message, size: size)
             case .probeAnswered(let id):
                 probeWaiters.removeAll { waiter in
                     guard waiter.id <= id else { return false }
@@ -271,7 +325,7 @@ package struct StreamConnectionState: Sendable {
                     return true
                 }
             case .inputEnded:
-                inbox.append(.end(finishClosing: true))
+                inbox.appendEnd(finishClosing: true)
             }
         }
         collectOutput()
@@ -279,115 +333,83 @@ package struct StreamConnectionState: Sendable {
         scheduleFinishClosing(configuration: configuration)
     }
 
+    /// Whether taking messages out of the inbox lets a paused reader go on.
+    private func readerMayResume(configuration: ConnectionConfiguration) -> Bool {
+        readingPaused && !pausedForOutput && inbox.bytes < configuration.inboundBufferLimit
+    }
+
     /// Takes the next inbox item for a consumer. Sets `wake` when the loop has work because of
     /// it (reading resumes, a close answer to write).
     mutating func takeNext(configuration: ConnectionConfiguration, wake: inout Bool) -> Take {
-        consumerBusy = false
-        if inboxHead < inbox.count {
-            let item = inbox[inboxHead]
-            inboxHead += 1
-            compactInbox()
-            switch item {
-            case .message(let message, let size):
-                inboxBytes -= size
-                if readingPaused && !pausedForOutput && inboxBytes < configuration.inboundBufferLimit { wake = true }
-                consumerBusy = true
-                return .message(message)
-            case .end(let finishClosing):
-                messagesEnded = true
-                if finishClosing {
-                    finishClosingNow()
-                    wake = true
-                }
-                return .end
+        inbox.consumerBusy = false
+        switch inbox.popFirst() {
+        case .message(let message, _):
+            if readerMayResume(configuration: configuration) { wake = true }
+            inbox.consumerBusy = true
+            return .message(message)
+        case .end(let finishClosing):
+            if finishClosing {
+                finishClosingNow()
+                wake = true
             }
+            return .end
+        case nil:
+            return inbox.ended || isFinished ? .end : .empty
         }
-        if messagesEnded || isFinished { return .end }
-        return .empty
     }
 
     /// Batches taken in a row without waiting after which a consumer yields its thread once.
-    static let batchesBeforeYield = 4
-    /// Batches taken in a row without waiting (reset whenever the consumer has to wait).
-    private var batchesWithoutWait = 0
+    static let batchesBeforeYield = StreamInbox.batchesBeforeYield
 
-    /// Counts a consumer's batch: true when messages wait and this is the
-    /// ``batchesBeforeYield``-th batch in a row that needs no wait (the consumer yields, then
-    /// takes them); false when it should take (or wait) at once.
+    /// Counts a consumer's batch (see ``StreamInbox/stepsAsideBeforeTaking()``).
     mutating func stepsAsideBeforeTaking() -> Bool {
-        guard inboxHead < inbox.count, case .message = inbox[inboxHead] else {
-            batchesWithoutWait = 0
-            return false
-        }
-        batchesWithoutWait += 1
-        guard batchesWithoutWait >= Self.batchesBeforeYield else { return false }
-        batchesWithoutWait = 0
-        return true
+        inbox.stepsAsideBeforeTaking()
     }
 
     /// A consumer took messages with ``takeQueuedMessages(limit:configuration:wake:)`` first:
     /// like ``takeNext(configuration:wake:)``, it may be answering them, so a close waits.
     mutating func consumerTookMessage() {
-        consumerBusy = true
+        inbox.consumerBusy = true
     }
 
     /// Takes up to `limit` messages that are already queued, without waiting, stopping at the
     /// end marker (left for the next ``takeNext(configuration:wake:)``).
     package mutating func takeQueuedMessages(limit: Int, configuration: ConnectionConfiguration, wake: inout Bool) -> [any Sendable] {
-        var messages: [any Sendable] = []
-        while messages.count < limit, inboxHead < inbox.count, case .message(let message, let size) = inbox[inboxHead] {
-            inboxHead += 1
-            inboxBytes -= size
-            messages.append(message)
-        }
-        compactInbox()
-        if readingPaused && !pausedForOutput && inboxBytes < configuration.inboundBufferLimit && !messages.isEmpty { wake = true }
+        let messages = inbox.popMessages(limit: limit)
+        if !messages.isEmpty && readerMayResume(configuration: configuration) { wake = true }
         return messages
-    }
-
-    private mutating func compactInbox() {
-        if inboxHead == inbox.count {
-            inbox.removeAll(keepingCapacity: true)
-            inboxHead = 0
-        } else if inboxHead >= 1024 && inboxHead * 2 >= inbox.count {
-            inbox.removeFirst(inboxHead)
-            inboxHead = 0
-        }
     }
 
     /// An id for a consumer about to wait (for its cancellation).
     mutating func reserveReceiverID() -> UInt64 {
-        lastReceiverID += 1
-        return lastReceiverID
+        inbox.reserveReceiverID()
     }
 
     /// Registers a consumer waiting for a message under its reserved id.
-    mutating func addReceiver(_ id: UInt64, _ continuation: CheckedContinuation<(any Sendable)?, Never>) {
-        receivers.append((id, continuation))
+    mutating func addReceiver(_ id: UInt64, _ continuation: StreamInbox.Receiver) {
+        inbox.addReceiver(id, continuation)
     }
 
     /// A waiting consumer was cancelled: it gets nil.
     mutating func cancelReceiver(id: UInt64) {
-        guard let index = receivers.firstIndex(where: { $0.id == id }) else { return }
-        let continuation = receivers.remove(at: index).continuation
+        guard let continuation = inbox.removeReceiver(id: id) else { return }
         deferred.append { continuation.resume(returning: nil) }
     }
 
     /// Hands inbox items to consumers already waiting, in order.
     mutating func deliverToWaitingReceivers(configuration: ConnectionConfiguration) {
         var wake = false
-        while !receivers.isEmpty {
+        while inbox.hasReceivers {
             let next: (any Sendable)?
             switch takeNext(configuration: configuration, wake: &wake) {
             case .empty: return
             case .message(let message): next = message
             case .end: next = nil
             }
-            let receiver = receivers.removeFirst()
-            deferred.append { receiver.continuation.resume(returning: next) }
+            let receiver = inbox.removeFirstReceiver()
+            deferred.append { receiver.resume(returning: next) }
             if next == nil {
-                for other in receivers { deferred.append { other.continuation.resume(returning: nil) } }
-                receivers.removeAll()
+                for other in inbox.removeAllReceivers() { deferred.append { other.resume(returning: nil) } }
             }
         }
     }
@@ -397,8 +419,7 @@ package struct StreamConnectionState: Sendable {
     /// `closeTimeout` later.
     private mutating func scheduleFinishClosing(configuration: ConnectionConfiguration) {
         guard codec.needsFinishClosing, finishClosingDeadline == nil else { return }
-        let messagePending = inbox[inboxHead...].contains { if case .message = $0 { true } else { false } }
-        if !messagePending && !consumerBusy {
+        if !inbox.hasMessagePending && !inbox.consumerBusy {
             finishClosingNow()
         } else {
             finishClosingDeadline = .now + configuration.closeTimeout
@@ -411,9 +432,7 @@ package struct StreamConnectionState: Sendable {
         guard codec.needsFinishClosing else { return }
         codec.finishClosing()
         collectOutput()
-        for index in inboxHead..<inbox.count {
-            if case .end(true) = inbox[index] { inbox[index] = .end(finishClosing: false) }
-        }
+        inbox.closeAnswered()
     }
 
     // MARK: Sending
@@ -435,24 +454,25 @@ package struct StreamConnectionState: Sendable {
                         onlyWhenPeerBehind: Bool = false, replan: inout Bool) throws(ConnectionError) -> UInt64? {
         guard isOpen else { throw .closed }
         if let transportError { throw .transportFailed(transportError) }
-        if let refuseAbove, pendingOutputCount > refuseAbove,
-           !onlyWhenPeerBehind || peerBehind || pendingOutputCount > configuration.outboundHighWater {
+        let pending = outbox.pendingCount
+        if let refuseAbove, pending > refuseAbove,
+           !onlyWhenPeerBehind || outbox.peerBehind || pending > configuration.outboundHighWater {
             throw .outboundFull
         }
         try codec.send(message)
         collectOutput()
         let highWater = configuration.outboundHighWater
-        if configuration.outboundLowWater != nil && !pausedForOutput && pendingOutputCount > highWater {
+        if configuration.outboundLowWater != nil && !pausedForOutput && outbox.pendingCount > highWater {
             pausedForOutput = true
             replan = true
         }
-        return pendingOutputCount > highWater ? bytesQueued - UInt64(highWater) : nil
+        return outbox.drainTarget(below: highWater)
     }
 
     /// The byte count a sender must see written for the queued output to be at most `limit`
     /// bytes; nil when it is already.
     func drainTarget(below limit: Int) -> UInt64? {
-        pendingOutputCount > limit ? bytesQueued - UInt64(limit) : nil
+        outbox.drainTarget(below: limit)
     }
 
     /// Registers a sender waiting for the output to drain down to `target` bytes written.
@@ -461,31 +481,29 @@ package struct StreamConnectionState: Sendable {
     ///   - cancelled: The waiting task was cancelled before it got here: it gets
     ///     ``ConnectionError/cancelled`` at once.
     mutating func waitForDrain(to target: UInt64, id: UInt64, cancelled: Bool, _ continuation: Waiter) {
-        if bytesWritten >= target {
+        if outbox.bytesWritten >= target {
             deferred.append { continuation.resume(returning: .success(())) }
         } else if isFinished {
             deferred.append { continuation.resume(returning: .failure(.closed)) }
         } else if cancelled {
             deferred.append { continuation.resume(returning: .failure(.cancelled)) }
         } else {
-            sendWaiters.append((id, target, continuation))
+            outbox.addSendWaiter(id: id, target: target, continuation)
         }
     }
 
     /// How many senders wait for the output to drain.
-    var waitingSenderCount: Int { sendWaiters.count }
+    var waitingSenderCount: Int { outbox.waitingSenderCount }
 
     /// An id for a sender about to wait for the output to drain.
     mutating func reserveSendWaiterID() -> UInt64 {
-        lastSendWaiterID += 1
-        return lastSendWaiterID
+        outbox.reserveSendWaiterID()
     }
 
     /// A sender waiting for the output to drain was cancelled: it gets
     /// ``ConnectionError/cancelled`` (what it sent stays queued and goes out).
     mutating func cancelSendWaiter(id: UInt64) {
-        guard let index = sendWaiters.firstIndex(where: { $0.id == id }) else { return }
-        let continuation = sendWaiters.remove(at: index).continuation
+        guard let continuation = outbox.removeSendWaiter(id: id) else { return }
         deferred.append { continuation.resume(returning: .failure(.cancelled)) }
     }
 
@@ -505,16 +523,10 @@ package struct StreamConnectionState: Sendable {
     }
 
     /// Hands the queued chunks to a writer, unless another thread is writing, the socket is
-    /// gone, or nothing is queued. The writer must call
+    /// gone or full, or nothing is queued. The writer must call
     /// ``finishWriting(remaining:written:error:spent:configuration:)``.
     mutating func takeForWriting(socketWritable: Bool = false) -> OutboundChunks? {
-        if socketWritable { writeBlocked = false }
-        // While the socket is known to be full, senders only queue: the loop writes once it
-        // reports the socket writable (no failing `send` per message).
-        guard socketOpen, !writerActive, !writeBlocked, transportError == nil, !outbound.isEmpty else { return nil }
-        writerActive = true
-        inFlight = outbound.count
-        return outbound.takeAll()
+        outbox.takeForWriting(socketWritable: socketWritable, socketUsable: socketUsable)
     }
 
     /// After queueing a message that may wait for the loop's flush: returns chunks to write
@@ -523,96 +535,90 @@ package struct StreamConnectionState: Sendable {
     /// caller must schedule the flush (none is scheduled, and neither a writer nor the loop's
     /// writability watch will pick the bytes up).
     mutating func queueForFlush(limit: Int, now: ContinuousClock.Instant) -> (chunks: OutboundChunks?, scheduleFlush: Bool) {
-        let defers = coalescing.defersSend(at: now)
-        guard defers || flushScheduled, outbound.count <= limit else { return (takeForWriting(), false) }
-        guard !flushScheduled, !writerActive, !writeBlocked, socketOpen else { return (nil, false) }
-        flushScheduled = true
-        flushesScheduled &+= 1
-        return (nil, true)
+        outbox.queueForFlush(limit: limit, now: now, socketUsable: socketUsable)
     }
 
     /// The loop's scheduled flush runs: takes what is queued for writing.
     mutating func takeForScheduledFlush() -> OutboundChunks? {
-        flushScheduled = false
+        outbox.scheduledFlushRuns()
         return takeForWriting()
     }
 
     /// The loop's flush found more queued after its write: true when the caller must
     /// schedule another flush for the next turn (none is scheduled yet).
     mutating func rescheduleFlush() -> Bool {
-        guard !flushScheduled, socketOpen, !outbound.isEmpty else { return false }
-        flushScheduled = true
-        flushesScheduled &+= 1
-        return true
+        outbox.rescheduleFlush(socketUsable: !isFinished)
     }
 
     /// Bytes waiting for the socket, and in how many chunks (for tests).
-    var outboundShape: (bytes: Int, chunks: Int) { (outbound.count, outbound.chunkCount) }
+    var outboundShape: (bytes: Int, chunks: Int) { outbox.shape }
 
     /// A writer is back: puts back what the socket did not take and wakes senders whose bytes
     /// are out. Returns whether there is more to write right away, and whether the loop must
     /// look at the connection (a finish waited for this writer).
     mutating func finishWriting(remaining: OutboundChunks?, written: Int, error: SocketError?,
                                 spent: consuming [UInt8]?, configuration: ConnectionConfiguration) -> (again: Bool, finishWaiting: Bool) {
-        writerActive = false
-        writeBlocked = remaining != nil
-        if remaining != nil {
-            peerBehind = true
-        } else if error == nil && outbound.isEmpty {
-            peerBehind = false
-        }
         // A buffer written whole goes back to the codec: its next message reuses the memory.
         if var spent { codec.reclaimOutputBuffer(&spent) }
-        inFlight = 0
-        outbound.putBack(remaining)
+        let hadRemaining = remaining != nil
+        for waiter in outbox.finishWriting(remaining: remaining, written: written, failed: error != nil) {
+            deferred.append { waiter.resume(returning: .success(())) }
+        }
         // Output fell to the low-water mark: the loop must plan again to read.
-        let resumeReading = pausedForOutput && pendingOutputCount <= min(configuration.outboundLowWater ?? 0, configuration.outboundHighWater)
+        let resumeReading = pausedForOutput && outbox.pendingCount <= min(configuration.outboundLowWater ?? 0, configuration.outboundHighWater)
         let finishWaiting = finishWaitsForWriter || resumeReading
         finishWaitsForWriter = false
-        bytesWritten += UInt64(written)
-        if !sendWaiters.isEmpty {
-            sendWaiters.removeAll { waiter in
-                guard bytesWritten >= waiter.target else { return false }
-                deferred.append { waiter.continuation.resume(returning: .success(())) }
-                return true
-            }
-        }
         if let error {
-            transportError = error
+            transportFailed(error)
             return (false, finishWaiting)
         }
-        return (remaining == nil && !outbound.isEmpty && socketOpen, finishWaiting)
+        return (!hadRemaining && !outbox.isEmpty && !isFinished, finishWaiting)
     }
 
     // MARK: Loop
 
     /// Decides what the loop does with the socket next.
     mutating func plan(configuration: ConnectionConfiguration) -> Plan {
-        if abortRequested || transportError != nil || endOfInput || isFinished { return .finish }
-        let write = !outbound.isEmpty && !writerActive
-        var read: Bool
-        if handshakeFailure != nil {
-            if outbound.isEmpty && !writerActive { return .finish }
-            read = false
-        } else if handshake != nil || securingTransport {
+        let write = !outbox.isEmpty && !outbox.writerActive
+        let read: Bool
+        switch lifecycle {
+        case .finished:
+            return .finish
+        case .handshaking:
             read = true
-        } else if codec.isClosed {
-            // Closed: flush the last frames; then the side that closes first closes TCP, the
-            // other waits for it (RFC 6455 section 7.1.1), both within closeTimeout.
-            if closeDeadline == nil { closeDeadline = .now + configuration.closeTimeout }
-            if outbound.isEmpty && !writerActive && codec.closesTransportFirst { return .finish }
-            read = outbound.isEmpty
-        } else {
+        case .closing(var closing):
+            switch closing.cause {
+            case .dropped:
+                return .finish
+            case .refused:
+                if outbox.isEmpty && !outbox.writerActive { return .finish }
+                read = false
+            case .protocolClosed:
+                // Closed: flush the last frames; then the side that closes first closes TCP,
+                // the other waits for it (RFC 6455 section 7.1.1), both within closeTimeout.
+                if closing.deadline == nil {
+                    closing.deadline = .now + configuration.closeTimeout
+                    lifecycle.advance(to: .closing(closing))
+                }
+                if outbox.isEmpty && !outbox.writerActive && codec.closesTransportFirst { return .finish }
+                read = outbox.isEmpty
+            }
+        case .open(let open):
+            if codec.isClosed {
+                lifecycle.advance(to: .closing(.init(cause: .protocolClosed, handshakeCompleted: true, handshakeFailure: nil,
+                                                     deadline: open.closeDeadline)))
+                return plan(configuration: configuration)
+            }
             if let lowWater = configuration.outboundLowWater.map({ min($0, configuration.outboundHighWater) }) {
-                if pendingOutputCount > configuration.outboundHighWater {
+                if outbox.pendingCount > configuration.outboundHighWater {
                     pausedForOutput = true
-                } else if pendingOutputCount <= lowWater {
+                } else if outbox.pendingCount <= lowWater {
                     pausedForOutput = false
                 }
             }
-            read = codec.isReading && inboxBytes < configuration.inboundBufferLimit && !pausedForOutput
+            read = codec.isReading && inbox.bytes < configuration.inboundBufferLimit && !pausedForOutput
         }
-        readingPaused = handshake == nil && !codec.isClosed && codec.isReading && !read
+        readingPaused = !isHandshaking && !codec.isClosed && codec.isReading && !read
         var interest: PollEvents = []
         if read { interest.insert(.readable) }
         if write { interest.insert(.writable) }
@@ -623,6 +629,20 @@ package struct StreamConnectionState: Sendable {
         return .watch(interest, deadline: deadline)
     }
 
+    /// When the handshake fails as timed out, while it runs.
+    private var handshakeDeadline: ContinuousClock.Instant? {
+        if case .handshaking(let handshaking) = lifecycle { handshaking.deadline } else { nil }
+    }
+
+    /// When the connection is dropped if its close has not completed.
+    private var closeDeadline: ContinuousClock.Instant? {
+        switch lifecycle {
+        case .open(let open): open.closeDeadline
+        case .closing(let closing): closing.deadline
+        case .handshaking, .finished: nil
+        }
+    }
+
     /// Applies deadlines that have passed.
     /// - Parameters:
     ///   - now: the time to judge by; nil reads the clock (only when a deadline is set).
@@ -631,63 +651,67 @@ package struct StreamConnectionState: Sendable {
     ///     every busy connection for a check due every few seconds).
     mutating func checkDeadlines(now given: ContinuousClock.Instant? = nil, activity: Bool = true) {
         let watching = activity && activityWatch != nil
+        let handshakeDeadline = handshakeDeadline
+        let closeDeadline = closeDeadline
         guard handshakeDeadline != nil || finishClosingDeadline != nil || closeDeadline != nil || watching else { return }
         let now = given ?? .now
         if watching, var watch = activityWatch, now >= watch.nextCheck {
-            let expired = watch.check(bytesRead: bytesRead, bytesWritten: bytesWritten, outputWaiting: !outbound.isEmpty || writerActive, now: now)
+            let expired = watch.check(bytesRead: bytesRead, bytesWritten: outbox.bytesWritten,
+                                      outputWaiting: !outbox.isEmpty || outbox.writerActive, now: now)
             activityWatch = watch
             if let expired, !isFinished {
                 expiry = expired
                 activityWatch = nil
-                abortRequested = true
                 // A peer that stopped reading gets a reset: a FIN would wait behind its output.
-                if expired == .drain { resetOnClose = true }
+                drop(reset: expired == .drain)
             }
         }
-        if let deadline = handshakeDeadline, now >= deadline {
-            handshakeDeadline = nil
-            handshakeFailure = .timedOut
-            abortRequested = true
+        if let handshakeDeadline, now >= handshakeDeadline, case .handshaking = lifecycle {
+            handshakeFailed(.timedOut, cause: .dropped(reset: false))
         }
         if let deadline = finishClosingDeadline, now >= deadline {
             finishClosingNow()
         }
-        if let deadline = closeDeadline, now >= deadline {
-            abortRequested = true
-            if !codec.isClosed { resetOnClose = true }
+        if let closeDeadline, now >= closeDeadline {
+            drop(reset: !codec.isClosed)
         }
     }
 
     /// Ends everything: messages, senders, probes, close waiters, the ready callback. Returns
     /// false (and changes nothing) while a writer still uses the socket; the writer comes back
     /// through the loop. On true the caller closes the socket (with a reset if
-    /// ``resetOnClose``).
+    /// ``resetOnClose`` was set before this call).
     mutating func finish(configuration: ConnectionConfiguration) -> Bool {
-        guard !isFinished else { return false }
-        guard !writerActive else {
+        guard case .closing(let closing) = lifecycle else { return false }
+        guard !outbox.writerActive else {
             finishWaitsForWriter = true
             return false
         }
-        socketOpen = false
-        isFinished = true
-        outbound.removeAll()
         let closure = codec.transportClosed()
-        finalClosure = closure
+        lifecycle.advance(to: .finished(closure: closure))
+        outbox.removeAll()
         if let onReady {
-            let failure = handshakeFailure ?? transportError.map(ConnectFailure.socket) ?? .closedDuringHandshake
+            let failure = closing.handshakeFailure ?? transportError.map(ConnectFailure.socket) ?? .closedDuringHandshake
             deferred.append { onReady(.failure(failure)) }
             self.onReady = nil
         }
-        let hasEnd = inbox[inboxHead...].contains { if case .end = $0 { true } else { false } }
-        if !hasEnd && !messagesEnded { inbox.append(.end(finishClosing: false)) }
+        inbox.appendEndIfMissing()
         deliverToWaitingReceivers(configuration: configuration)
-        for waiter in sendWaiters { deferred.append { waiter.continuation.resume(returning: .failure(.closed)) } }
-        sendWaiters.removeAll()
+        for waiter in outbox.removeAllSendWaiters() { deferred.append { waiter.resume(returning: .failure(.closed)) } }
         for waiter in probeWaiters { deferred.append { waiter.continuation.resume(returning: .failure(.closed)) } }
         probeWaiters.removeAll()
         for waiter in closeWaiters { deferred.append { waiter.resume(returning: closure) } }
         closeWaiters.removeAll()
         return true
+    }
+
+    /// Whether the socket closes with a TCP reset rather than a FIN (read it before
+    /// ``finish(configuration:)``).
+    var resetOnClose: Bool {
+        switch lifecycle {
+        case .closing(let closing): closing.cause == .dropped(reset: true)
+        default: false
+        }
     }
 
     /// Registers a task waiting for the end.
