@@ -287,11 +287,22 @@ package struct StreamConnectionState: Sendable {
     }
 
     private mutating func processPlaintext(_ bytes: UnsafeMutableRawBufferPointer, configuration: ConnectionConfiguration) {
-        guard case .handshaking(var handshaking) = lifecycle, var handshake = handshaking.handshake else {
-            if case .open = lifecycle { receiveOpen(bytes, configuration: configuration) }
-            else if case .closing(let closing) = lifecycle, closing.handshakeCompleted { receiveOpen(bytes, configuration: configuration) }
-            return
+        switch lifecycle {
+        case .open:
+            receiveOpen(bytes, configuration: configuration)
+        case .closing(let closing):
+            // The rest of a close handshake (the peer's close frame) after an open.
+            if closing.handshakeCompleted { receiveOpen(bytes, configuration: configuration) }
+        case .handshaking:
+            runHandshake(bytes, configuration: configuration)
+        case .finished:
+            break
         }
+    }
+
+    /// Feeds the protocol's handshake; once it completes, what follows it goes to the codec.
+    private mutating func runHandshake(_ bytes: UnsafeMutableRawBufferPointer, configuration: ConnectionConfiguration) {
+        guard case .handshaking(var handshaking) = lifecycle, var handshake = handshaking.handshake else { return }
         let progress = handshake.receive(UnsafeRawBufferPointer(bytes))
         switch progress {
         case .needMore:
