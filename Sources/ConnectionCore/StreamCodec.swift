@@ -6,8 +6,9 @@
 /// The connection holds its codec as `any StreamCodec` and carries messages as `any Sendable`:
 /// the I/O core is compiled once, concretely, and never instantiates generic metadata on its
 /// hot path (a generic core measured 3.4 M messages/s through codec and inbox, five times
-/// slower than the codec alone). Each protocol's typed API (`WebSocketConnection` ...) casts
-/// back to its own message types at its edge.
+/// slower than the codec alone). A protocol names its message types by adopting
+/// ``MessageCodec``, and its edge holds a ``CodecConnection`` typed by them: the only casts
+/// between `any Sendable` and a protocol's types are made there, in the core.
 ///
 /// A codec never touches a socket, a clock or a thread, so every rule is testable with bytes.
 package protocol StreamCodec: Sendable {
@@ -83,6 +84,10 @@ package enum CodecEvent: Sendable {
     /// ``StreamCodec/needsFinishClosing`` is set, the answer waits until the application has
     /// taken every message before this point.
     case inputEnded
+    /// The peer broke the protocol (a malformed message, a frame too large): reading ends here,
+    /// as with ``inputEnded``. The consumer receives `error` after every message before it
+    /// (``Received/failed(_:)`` on a ``CodecConnection``), then the end.
+    case failed(any Error & Sendable)
 }
 
 /// A codec whose protocol has no close handshake and no liveness probe (a line or

@@ -337,6 +337,11 @@ package struct StreamConnectionState: Sendable {
                 }
             case .inputEnded:
                 inbox.appendEnd(finishClosing: true)
+            case .failed(let error):
+                // A failure takes no buffer space; the codec answers it (a close frame) once
+                // the consumer reaches it, as it answers a close.
+                inbox.append(message: CodecFailure(error: error), size: 0)
+                inbox.appendEnd(finishClosing: true)
             }
         }
         collectOutput()

@@ -27,9 +27,12 @@ final class FastSlowClientEngine: Sendable {
         var skipped = 0
     }
 
+    /// The client's connection, typed by its codec.
+    private typealias Connection = CodecConnection<FastSlowCodec>
+
     private struct State: Sendable {
         var requests = SerialRequests<Waiter>()
-        var connection: StreamConnection?
+        var connection: Connection?
         var periodics: [UInt64: Periodic] = [:]
         var lastPeriodic: UInt64 = 0
         var started = false
@@ -41,7 +44,7 @@ final class FastSlowClientEngine: Sendable {
     private let eventBroadcaster = Broadcaster<FastSlowEvent>(bufferingNewest: 4096)
     private let states = Broadcaster<FastSlowConnectionState>(bufferingNewest: 64)
     private let currentState = LockedValue(FastSlowConnectionState.idle)
-    private let driver = LockedValue<Reconnector<StreamConnection, String>?>(nil)
+    private let driver = LockedValue<Reconnector<Connection, String>?>(nil)
     private let now: @Sendable () -> Duration
     private let sleepUntil: @Sendable (Duration) async throws -> Void
     private let clock: any Clock<Duration>
@@ -54,14 +57,14 @@ final class FastSlowClientEngine: Sendable {
         let start = clock.now
         now = { start.duration(to: clock.now) }
         sleepUntil = { offset in try await clock.sleep(until: start.advanced(by: offset), tolerance: nil) }
-        let hooks = Reconnector<StreamConnection, String>.Hooks(
+        let hooks = Reconnector<Connection, String>.Hooks(
             open: { [weak self] attempt in
                 guard let self else { return .failure(.init(reason: "client released", detail: FastSlowClientError.closed)) }
                 return await self.open(attempt: attempt)
             },
             replaySession: { [weak self] connection, _ in self?.connected(connection) },
             serve: { [weak self] connection in await self?.serve(connection) ?? "client released" },
-            drop: { connection in connection.abort() },
+            drop: { connection in connection.stream.abort() },
             publish: { [weak self] machineState in self?.publish(machineState) },
             giveUp: { [weak self] reason in self?.shutDown(reason: reason) })
         let machine = ReconnectMachine<String>(backoff: .fixed(configuration.reconnectDelay))
@@ -73,7 +76,7 @@ final class FastSlowClientEngine: Sendable {
         let connection = driver.withLock { $0 }?.close(reason: "client released")
         shutDown(reason: "client released")
         // A FIN, not a reset: nothing is waited for, so nothing the server sent is lost to us.
-        connection?.startClosing("client released")
+        connection?.stream.startClosing("client released")
     }
 
     /// The client's log as a stream, from the moment of the call; finishes after ``close()``.
@@ -104,7 +107,7 @@ final class FastSlowClientEngine: Sendable {
     func close() {
         let connection = driver.withLock { $0 }?.close(reason: "closed by the app")
         shutDown(reason: "closed by the app")
-        connection?.startClosing("closed by the app")
+        connection?.stream.startClosing("closed by the app")
     }
 
     // MARK: Requests
@@ -204,7 +207,7 @@ final class FastSlowClientEngine: Sendable {
     /// Queues a request; writes it if the line is free. Nil (and the waiter failed) when closed.
     private func submit(_ request: FastSlowRequest, _ waiter: Waiter) -> UInt64? {
         let at = now()
-        let outcome = state.withLock { state -> (UInt64, FastSlowRequest?, StreamConnection?)? in
+        let outcome = state.withLock { state -> (UInt64, FastSlowRequest?, Connection?)? in
             guard !state.closed else { return nil }
             let (id, send) = state.requests.submit(request, waiter, now: at)
             if let send, state.connection != nil { _ = eventBroadcaster.enqueue(.requestSent(send)) }
@@ -219,12 +222,12 @@ final class FastSlowClientEngine: Sendable {
         return id
     }
 
-    private func write(_ request: FastSlowRequest, on connection: StreamConnection) {
+    private func write(_ request: FastSlowRequest, on connection: Connection) {
         do {
             try connection.sendNow(request.message)
         } catch {
             // The connection is going: its end fails the request.
-            connection.abort()
+            connection.stream.abort()
         }
     }
 
@@ -233,20 +236,20 @@ final class FastSlowClientEngine: Sendable {
     /// is free again after the reconnect.
     /// Its continuation is resumed with `error`.
     private func abandon(_ id: UInt64, with error: FastSlowClientError) {
-        let (waiter, drop) = state.withLock { state -> (Waiter?, StreamConnection?) in
+        let (waiter, drop) = state.withLock { state -> (Waiter?, Connection?) in
             let onWire = state.requests.sentAt(id: id) != nil
             let waiter = state.requests.abandon(id: id)
             return (waiter, onWire ? state.connection : nil)
         }
         if case .call(let continuation)? = waiter { continuation.resume(throwing: error) }
-        drop?.abort()
+        drop?.stream.abort()
     }
 
     /// One periodic tick: sends, or counts a skip (and fails a request past its timeout).
     /// False once the run is over.
     private func tick(_ periodicID: UInt64) -> Bool {
         let at = now()
-        enum Outcome { case sent(FastSlowRequest?, StreamConnection?), skipped(Int), expired(dropping: StreamConnection?), over }
+        enum Outcome { case sent(FastSlowRequest?, Connection?), skipped(Int), expired(dropping: Connection?), over }
         let (request, outcome) = state.withLock { state -> (FastSlowRequest?, Outcome) in
             guard !state.closed, var periodic = state.periodics[periodicID] else { return (nil, .over) }
             defer { state.periodics[periodicID] = periodic }
@@ -279,7 +282,7 @@ final class FastSlowClientEngine: Sendable {
         case .expired(let connection):
             deliver(.failure(.timeout), to: periodicID)
             emit(.requestFailed(request, .timeout))
-            connection?.abort()
+            connection?.stream.abort()
         }
         return true
     }
@@ -301,12 +304,12 @@ final class FastSlowClientEngine: Sendable {
 
     // MARK: Connection hooks
 
-    private func open(attempt: Int) async -> Result<StreamConnection, Reconnector<StreamConnection, String>.OpenFailure> {
+    private func open(attempt: Int) async -> Result<Connection, Reconnector<Connection, String>.OpenFailure> {
         do {
-            let connection = try await StreamConnector.open(
+            let stream = try await StreamConnector.open(
                 host: host, port: port, codec: FastSlowCodec(maxMessageSize: configuration.maxMessageSize), handshake: nil,
                 timeout: configuration.connectTimeout, tls: configuration.tls)
-            return .success(connection)
+            return .success(Connection(stream))
         } catch {
             let reason = "\(error)"
             return .failure(.init(reason: reason, detail: FastSlowClientError.connectionFailed(reason)))
@@ -314,7 +317,7 @@ final class FastSlowClientEngine: Sendable {
     }
 
     /// A connection is up: the first queued request goes out.
-    private func connected(_ connection: StreamConnection) {
+    private func connected(_ connection: Connection) {
         let at = now()
         let send = state.withLock { state -> FastSlowRequest? in
             state.connection = connection
@@ -327,27 +330,28 @@ final class FastSlowClientEngine: Sendable {
     }
 
     /// Matches answers to the request in flight until the connection ends; says why it ended.
-    private func serve(_ connection: StreamConnection) async -> String {
+    private func serve(_ connection: Connection) async -> String {
         var reason = "connection closed by the server"
         reading: while let batch = await connection.receiveBatch() {
             for item in batch {
-                if let messages = item as? [WrapperMessage] {
+                switch item {
+                case .message(let messages):
                     for message in messages {
                         if let problem = received(message, on: connection) {
                             reason = problem
-                            connection.abort()
+                            connection.stream.abort()
                             break reading
                         }
                     }
-                } else if let failure = item as? FastSlowStreamFailure {
+                case .failed(let failure):
                     reason = failure.description
-                    connection.abort()
+                    connection.stream.abort()
                     break reading
                 }
             }
         }
         let lost = state.withLock { state -> SerialRequests<Waiter>.Entry? in
-            if state.connection === connection { state.connection = nil }
+            if state.connection == connection { state.connection = nil }
             return state.requests.connectionLost()
         }
         if let lost {
@@ -357,7 +361,7 @@ final class FastSlowClientEngine: Sendable {
     }
 
     /// Handles one message; the reason to drop the connection if it breaks the protocol.
-    private func received(_ message: WrapperMessage, on connection: StreamConnection) -> String? {
+    private func received(_ message: WrapperMessage, on connection: Connection) -> String? {
         let at = now()
         // Events are recorded under the lock, so the log's order is the line's order (an answer
         // can come back before a writer outside the lock would have logged its request).

@@ -8,7 +8,14 @@ import ConnectionCore
 /// Events: one `[WrapperMessage]` per read (the messages it completed, in order), then, if
 /// the stream broke the protocol, one ``FastSlowStreamFailure`` and the end of input: nothing
 /// after a bad message is read.
-package struct FastSlowCodec: BufferedTransportCodec {
+package struct FastSlowCodec: BufferedTransportCodec, MessageCodec {
+    /// The messages one read completed, in order.
+    package typealias Inbound = [WrapperMessage]
+    /// One request or answer.
+    package typealias Outbound = WrapperMessage
+    /// A broken size prefix or message ends the stream.
+    package typealias Failure = FastSlowStreamFailure
+
     private var framer: DelimitedFramer
     package var output: [UInt8] = []
     package var closed = false
@@ -42,14 +49,12 @@ package struct FastSlowCodec: BufferedTransportCodec {
         if !messages.isEmpty { events.append(.message(messages, byteCount: input.count)) }
         if let failure {
             failed = true
-            events.append(.message(failure, byteCount: 0))
-            events.append(.inputEnded)
+            events.append(.failed(failure))
         }
     }
 
-    package mutating func send(_ message: any Sendable) throws(ConnectionError) {
+    package mutating func queue(_ message: WrapperMessage) throws(ConnectionError) {
         guard !closed else { throw .closed }
-        guard let message = message as? WrapperMessage else { throw .rejected("not a FastSlow message") }
         message.appendDelimited(to: &output)
     }
 

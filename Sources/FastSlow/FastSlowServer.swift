@@ -38,6 +38,9 @@ public final class FastSlowServer: Sendable {
         var nextTimer: UInt64 = 0
     }
 
+    /// A client's connection seen through the codec's message types.
+    private typealias Connection = CodecConnection<FastSlowCodec>
+
     private let shared = LockedValue(Shared())
     private let listener: StreamListener
     private let stopped = StopLatch()
@@ -132,13 +135,14 @@ public final class FastSlowServer: Sendable {
     /// Answers one client's requests until it goes (or breaks the protocol).
     private func serve(_ connection: StreamConnection) async {
         let id = ObjectIdentifier(connection)
-        reading: while let batch = await connection.receiveBatch() {
+        reading: while let batch = await Connection(connection).receiveBatch() {
             for item in batch {
-                if let messages = item as? [WrapperMessage] {
+                switch item {
+                case .message(let messages):
                     for message in messages {
                         guard await handle(message, from: connection) else { break reading }
                     }
-                } else if let failure = item as? FastSlowStreamFailure {
+                case .failed(let failure):
                     close(connection, reason: failure.description)
                     break reading
                 }
@@ -167,7 +171,7 @@ public final class FastSlowServer: Sendable {
         switch action {
         case .answerFast:
             do {
-                try await connection.send(WrapperMessage.fastResponse(FastResponse(currentDateTime: FastSlowTimestamp.now().text)))
+                try await Connection(connection).send(.fastResponse(FastResponse(currentDateTime: FastSlowTimestamp.now().text)))
                 return true
             } catch {
                 return false
@@ -196,7 +200,7 @@ public final class FastSlowServer: Sendable {
         guard present else { return }
         do {
             // A client that leaves its answers unread for a megabyte is not reading at all.
-            try connection.sendNow(WrapperMessage.slowResponse(response), refusingAbove: 1 << 20)
+            try Connection(connection).sendNow(.slowResponse(response), refusingAbove: 1 << 20)
         } catch .outboundFull {
             close(connection, reason: "not reading its answers")
         } catch {

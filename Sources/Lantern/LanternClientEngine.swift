@@ -22,20 +22,23 @@ final class LanternClientEngine: Sendable {
     private let stateBroadcaster = Broadcaster<LanternState>(bufferingNewest: 1024)
     private let commandBroadcaster = Broadcaster<LanternCommand>(bufferingNewest: 65_536)
     private let connectionBroadcaster = Broadcaster<LanternConnectionState>(bufferingNewest: 256)
-    private let driver = LockedValue<Reconnector<StreamConnection, String>?>(nil)
+    /// The lantern's connection, typed by its codec.
+    private typealias Connection = CodecConnection<LanternCodec>
+
+    private let driver = LockedValue<Reconnector<Connection, String>?>(nil)
 
     init(host: String, port: Int, configuration: Configuration, clock: any Clock<Duration>) {
         self.host = host
         self.port = port
         self.configuration = configuration
-        let hooks = Reconnector<StreamConnection, String>.Hooks(
+        let hooks = Reconnector<Connection, String>.Hooks(
             open: { [weak self] _ in
                 guard let self else { return .failure(.init(reason: "lantern released", detail: CancellationError())) }
                 return await self.open()
             },
             replaySession: { _, _ in },
             serve: { [weak self] connection in await self?.serve(connection) ?? "lantern released" },
-            drop: { connection in connection.abort() },
+            drop: { connection in connection.stream.abort() },
             publish: { [weak self] machineState in self?.publish(machineState) },
             giveUp: { _ in })
         // The first connection is retried like any other: a lantern waits for its server.
@@ -50,7 +53,7 @@ final class LanternClientEngine: Sendable {
     func shutdown() {
         guard markClosed() else { return }
         let connection = driver.withLock { $0 }?.close(reason: "lantern released")
-        connection?.startClosing("lantern released")
+        connection?.stream.startClosing("lantern released")
         finishStreams()
     }
 
@@ -100,28 +103,28 @@ final class LanternClientEngine: Sendable {
     func close() async {
         guard markClosed() else { return }
         let connection = driver.withLock { $0 }?.close(reason: "closed")
-        if let connection { await connection.close("closed") }
+        if let connection { await connection.stream.close("closed") }
         finishStreams()
     }
 
     // MARK: Connection
 
-    private func open() async -> Result<StreamConnection, Reconnector<StreamConnection, String>.OpenFailure> {
+    private func open() async -> Result<Connection, Reconnector<Connection, String>.OpenFailure> {
         do {
-            let connection = try await StreamConnector.open(host: host, port: port, codec: LanternCodec(registry: configuration.registry),
-                                                            handshake: nil, timeout: configuration.connectTimeout, tls: configuration.tls)
-            return .success(connection)
+            let stream = try await StreamConnector.open(host: host, port: port, codec: LanternCodec(registry: configuration.registry),
+                                                        handshake: nil, timeout: configuration.connectTimeout, tls: configuration.tls)
+            return .success(Connection(stream))
         } catch {
             return .failure(.init(reason: "\(error)", detail: error))
         }
     }
 
     /// Applies commands as they arrive until the connection ends.
-    private func serve(_ connection: StreamConnection) async -> String {
+    private func serve(_ connection: Connection) async -> String {
         let registry = configuration.registry
         while let batch = await connection.receiveBatch() {
             shared.withLock { shared in
-                for case let outputs as [LanternDecoder.Output] in batch {
+                for case .message(let outputs) in batch {
                     for output in outputs {
                         switch output {
                         case .command(let command):

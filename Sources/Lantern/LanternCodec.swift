@@ -3,7 +3,12 @@ import ConnectionCore
 /// The lantern's side of the TLV protocol as a codec for the shared connection core: received
 /// bytes become arrays of ``LanternDecoder/Output`` (one per read). A lantern sends nothing;
 /// closing is closing TCP (FIN) once pending output is written.
-struct LanternCodec: BufferedTransportCodec {
+struct LanternCodec: BufferedTransportCodec, MessageCodec {
+    /// What one read completed, in order.
+    typealias Inbound = [LanternDecoder.Output]
+    /// A lantern sends nothing.
+    typealias Outbound = Never
+
     private var decoder: LanternDecoder
     /// Always empty: a lantern sends nothing.
     var output: [UInt8] = []
@@ -23,25 +28,27 @@ struct LanternCodec: BufferedTransportCodec {
         }
     }
 
-    mutating func send(_ message: any Sendable) throws(ConnectionError) {
-        throw closed ? .closed : .rejected("a lantern sends nothing")
-    }
+    mutating func queue(_ message: Never) throws(ConnectionError) {}
 
     var isReading: Bool { !closed }
 }
 
 /// The control server's side: raw TLV bytes go out; what a lantern sends (nothing, normally)
 /// is read and dropped.
-struct LanternServerCodec: BufferedTransportCodec {
+struct LanternServerCodec: BufferedTransportCodec, MessageCodec {
+    /// The control server reads nothing from lanterns.
+    typealias Inbound = Never
+    /// Commands, TLV-encoded.
+    typealias Outbound = [UInt8]
+
     var output: [UInt8] = []
     var closed = false
 
     mutating func receive(_ input: UnsafeMutableRawBufferPointer, into events: inout [CodecEvent]) {}
 
-    mutating func send(_ message: any Sendable) throws(ConnectionError) {
+    mutating func queue(_ message: [UInt8]) throws(ConnectionError) {
         guard !closed else { throw .closed }
-        guard let bytes = message as? [UInt8] else { throw .rejected("not TLV bytes") }
-        output += bytes
+        output += message
     }
 
     var isReading: Bool { !closed }

@@ -116,7 +116,7 @@ public final class LanternControlServer: Sendable {
             var refused: [StreamConnection] = []
             for client in shared.clients.values {
                 do {
-                    try client.connection.enqueue(bytes)
+                    try CodecConnection<LanternServerCodec>(client.connection).enqueue(bytes)
                     sent.append(client.connection)
                 } catch {
                     refused.append(client.connection)
@@ -149,7 +149,7 @@ public final class LanternControlServer: Sendable {
             shared.lastID += 1
             let lantern = Lantern(id: shared.lastID, address: connection.remoteAddress)
             shared.clients[lantern.id] = Client(lantern: lantern, connection: connection)
-            try? connection.enqueue(shared.state.commandBytes)
+            try? CodecConnection<LanternServerCodec>(connection).enqueue(shared.state.commandBytes)
             _ = eventBroadcaster.enqueue(.connected(lantern))
             return lantern
         }

@@ -3,7 +3,12 @@ import ConnectionCore
 /// The server's side of the protocol as a codec for the shared connection core: received
 /// bytes become ``MetricLineParser/Line``s; ``MetricAnswer``s (or pre-rendered answer bytes)
 /// go out. No handshake, no probe; closing is closing TCP once the output is written.
-struct MetricServerCodec: BufferedTransportCodec {
+struct MetricServerCodec: BufferedTransportCodec, MessageCodec {
+    /// The lines one read completed, in order.
+    typealias Inbound = [MetricLineParser.Line]
+    /// Answers, encoded (a batch's `ok` lines, a `get`'s points).
+    typealias Outbound = [UInt8]
+
     private var parser: MetricLineParser
     var output: [UInt8] = []
     var closed = false
@@ -21,13 +26,9 @@ struct MetricServerCodec: BufferedTransportCodec {
         if parser.isStopped { events.append(.inputEnded) }
     }
 
-    mutating func send(_ message: any Sendable) throws(ConnectionError) {
+    mutating func queue(_ message: [UInt8]) throws(ConnectionError) {
         guard !closed else { throw .closed }
-        switch message {
-        case let bytes as [UInt8]: output += bytes
-        case let answer as MetricAnswer: answer.append(to: &output)
-        default: throw .rejected("not a metric answer")
-        }
+        output += message
     }
 
     var isReading: Bool { !closed && !parser.isStopped }
@@ -36,7 +37,12 @@ struct MetricServerCodec: BufferedTransportCodec {
 /// The client's side: ``MetricCommand``s go out as lines; received bytes become arrays of
 /// ``MetricAnswer``s (one per read), or one ``MetricAnswerParser/Failure`` after which nothing
 /// is read.
-struct MetricClientCodec: BufferedTransportCodec {
+struct MetricClientCodec: BufferedTransportCodec, MessageCodec {
+    /// The answers one read completed, in order.
+    typealias Inbound = [MetricAnswer]
+    typealias Outbound = MetricClientOutput
+    typealias Failure = MetricAnswerParser.Failure
+
     private var parser = MetricAnswerParser()
     var output: [UInt8] = []
     var closed = false
@@ -53,19 +59,25 @@ struct MetricClientCodec: BufferedTransportCodec {
         } catch {
             if !answers.isEmpty { events.append(.message(answers, byteCount: input.count)) }
             failed = true
-            events.append(.message(error, byteCount: 0))
-            events.append(.inputEnded)
+            events.append(.failed(error))
         }
     }
 
-    mutating func send(_ message: any Sendable) throws(ConnectionError) {
+    mutating func queue(_ message: MetricClientOutput) throws(ConnectionError) {
         guard !closed else { throw .closed }
         switch message {
-        case let command as MetricCommand: command.append(to: &output)
-        case let commands as [MetricCommand]: for command in commands { command.append(to: &output) }
-        default: throw .rejected("not a metric command")
+        case .command(let command): command.append(to: &output)
+        case .commands(let commands): for command in commands { command.append(to: &output) }
         }
     }
 
     var isReading: Bool { !closed && !failed }
+}
+
+/// What the metrics client sends on a connection.
+enum MetricClientOutput: Sendable {
+    /// One command.
+    case command(MetricCommand)
+    /// Commands in order (a pipelined window, a replay).
+    case commands([MetricCommand])
 }

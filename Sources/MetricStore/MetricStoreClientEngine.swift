@@ -16,9 +16,12 @@ final class MetricStoreClientEngine: Sendable {
         case call(CheckedContinuation<MetricAnswer, any Error>)
         case window(RecordWindow)
     }
+    /// The client's connection, typed by its codec.
+    private typealias Connection = CodecConnection<MetricClientCodec>
+
     private struct State: Sendable {
         var requests = PipelinedRequests<MetricCommand, Waiter>()
-        var connection: StreamConnection?
+        var connection: Connection?
         var started = false
         var closed: String?
     }
@@ -26,7 +29,7 @@ final class MetricStoreClientEngine: Sendable {
     private let state = LockedValue(State())
     private let states = Broadcaster<MetricConnectionState>(bufferingNewest: 64)
     private let currentState = LockedValue(MetricConnectionState.idle)
-    private let driver = LockedValue<Reconnector<StreamConnection, String>?>(nil)
+    private let driver = LockedValue<Reconnector<Connection, String>?>(nil)
     private let startGate = LockedValue<Task<MetricStoreClientError?, Never>?>(nil)
 
     init(host: String, port: Int, configuration: MetricStoreClient.Configuration, clock: any Clock<Duration>) {
@@ -34,14 +37,14 @@ final class MetricStoreClientEngine: Sendable {
         self.port = port
         self.configuration = configuration
         self.clock = clock
-        let hooks = Reconnector<StreamConnection, String>.Hooks(
+        let hooks = Reconnector<Connection, String>.Hooks(
             open: { [weak self] _ in
                 guard let self else { return .failure(.init(reason: "client released", detail: MetricStoreClientError.connectionLost("client released"))) }
                 return await self.open()
             },
             replaySession: { [weak self] connection, _ in self?.replay(on: connection) },
             serve: { [weak self] connection in await self?.serve(connection) ?? "client released" },
-            drop: { connection in connection.abort() },
+            drop: { connection in connection.stream.abort() },
             publish: { [weak self] machineState in self?.publish(machineState) },
             giveUp: { [weak self] reason in self?.fail(all: .connectionLost(reason)) })
         driver.withLock { $0 = Reconnector(machine: ReconnectMachine(backoff: configuration.reconnect), hooks: hooks, liveness: nil, clock: clock) }
@@ -150,19 +153,19 @@ final class MetricStoreClientEngine: Sendable {
     /// connection that refuses (closing, or megabytes behind) is dropped, and the next one gets
     /// every waiting command again, in order. `recorded` gets each request's id (under the lock).
     private func queue(_ commands: [MetricCommand], waiter: Waiter, recorded: (MetricCommand, UInt64) -> Void = { _, _ in }) -> QueueOutcome {
-        let (connection, refused, closed) = state.withLock { state -> (StreamConnection?, Bool, String?) in
+        let (connection, refused, closed) = state.withLock { state -> (Connection?, Bool, String?) in
             if let reason = state.closed { return (nil, false, reason) }
             for command in commands { recorded(command, state.requests.sent(command, waiter)) }
             guard let connection = state.connection else { return (nil, false, nil) }
             do {
-                try connection.enqueue(commands)
+                try connection.enqueue(.commands(commands))
                 return (connection, false, nil)
             } catch {
                 return (connection, true, nil)
             }
         }
         if let closed { return .closed(closed) }
-        if refused { connection?.abort() } else { connection?.flush() }
+        if refused { connection?.stream.abort() } else { connection?.stream.flush() }
         return .queued
     }
 
@@ -180,7 +183,7 @@ final class MetricStoreClientEngine: Sendable {
         let connection = driver.withLock { $0 }?.close(reason: reason)
         fail(all: .connectionLost(reason))
         // A FIN after what was queued, not a reset.
-        connection?.startClosing(reason)
+        connection?.stream.startClosing(reason)
         states.finish()
     }
 
@@ -250,11 +253,11 @@ final class MetricStoreClientEngine: Sendable {
 
     // MARK: Connection hooks
 
-    private func open() async -> Result<StreamConnection, Reconnector<StreamConnection, String>.OpenFailure> {
+    private func open() async -> Result<Connection, Reconnector<Connection, String>.OpenFailure> {
         do {
             let connection = try await StreamConnector.open(host: host, port: port, codec: MetricClientCodec(), handshake: nil,
                                                             timeout: configuration.connectTimeout, tls: configuration.tls)
-            return .success(connection)
+            return .success(Connection(connection))
         } catch {
             let reason = "\(error)"
             return .failure(.init(reason: reason, detail: MetricStoreClientError.connectionFailed(reason)))
@@ -262,14 +265,14 @@ final class MetricStoreClientEngine: Sendable {
     }
 
     /// A connection opened: the calls still waiting go out on it, in order.
-    private func replay(on connection: StreamConnection) {
+    private func replay(on connection: Connection) {
         var refused = false
         state.withLock { state in
             state.connection = connection
             let commands = state.requests.reconnected().map(\.request)
-            if !commands.isEmpty { refused = (try? connection.enqueue(commands)) == nil }
+            if !commands.isEmpty { refused = (try? connection.enqueue(.commands(commands))) == nil }
         }
-        if refused { connection.abort() } else { connection.flush() }
+        if refused { connection.stream.abort() } else { connection.stream.flush() }
     }
 
     /// What one batch of answers resolved, to be resumed after the lock.
@@ -306,17 +309,16 @@ final class MetricStoreClientEngine: Sendable {
     }
 
     /// Matches answers to calls until the connection ends; says why it ended.
-    private func serve(_ connection: StreamConnection) async -> String {
+    private func serve(_ connection: Connection) async -> String {
         var reason = "connection lost"
         while let batch = await connection.receiveBatch() {
             var failure: MetricAnswerParser.Failure?
             let resolved = state.withLock { state -> Resolved in
                 var resolved = Resolved()
-                for message in batch {
-                    if let answers = message as? [MetricAnswer] {
-                        Self.match(answers, with: &state.requests, into: &resolved)
-                    } else if let parseFailure = message as? MetricAnswerParser.Failure {
-                        failure = parseFailure
+                for item in batch {
+                    switch item {
+                    case .message(let answers): Self.match(answers, with: &state.requests, into: &resolved)
+                    case .failed(let parseFailure): failure = parseFailure
                     }
                 }
                 return resolved
@@ -328,12 +330,12 @@ final class MetricStoreClientEngine: Sendable {
             if resolved.unexpected && failure == nil && state.withLock({ $0.closed != nil }) { continue }
             if resolved.unexpected || failure != nil {
                 reason = failure.map { "malformed answer: \($0.reason)" } ?? "an answer nobody asked for"
-                connection.abort()
+                connection.stream.abort()
                 break
             }
         }
         state.withLock { state in
-            if state.connection === connection { state.connection = nil }
+            if state.connection == connection { state.connection = nil }
         }
         return reason
     }

@@ -182,11 +182,12 @@ public final class MetricStoreServer: Sendable {
     /// that asks for much and reads slowly holds at most the output limit plus one piece
     /// (and, while its output is past the limit, is no longer read). Puts are journaled (one
     /// fsync per send) before their answers go out.
-    private func serve(_ connection: StreamConnection) async {
+    private func serve(_ stream: StreamConnection) async {
+        let connection = CodecConnection<MetricServerCodec>(stream)
         defer {
             shared.withLock { shared in
                 shared.connections -= 1
-                shared.open[ObjectIdentifier(connection)] = nil
+                shared.open[ObjectIdentifier(stream)] = nil
             }
         }
         var output: [UInt8] = []
@@ -201,7 +202,7 @@ public final class MetricStoreServer: Sendable {
             if let journal, let sequence = journaled {
                 guard case .success = await journal.waitUntilDurable(sequence) else {
                     // Not durable: acknowledge nothing, and stop (fail-stop).
-                    connection.abort()
+                    stream.abort()
                     return false
                 }
                 journaled = nil
@@ -218,7 +219,7 @@ public final class MetricStoreServer: Sendable {
 
         receiving: while !closeAfter, let batch = await connection.receiveBatch() {
             var lines: [MetricLineParser.Line] = []
-            for message in batch { if let part = message as? [MetricLineParser.Line] { lines += part } }
+            for item in batch { if case .message(let part) = item { lines += part } }
             if lines.contains(.tooLong) { closeAfter = true }
             var index = 0
             while index < lines.count {
@@ -253,7 +254,7 @@ public final class MetricStoreServer: Sendable {
                     return nil
                 }
                 if journalFailed {
-                    connection.abort()
+                    stream.abort()
                     break receiving
                 }
                 if let ticket {
@@ -282,7 +283,7 @@ public final class MetricStoreServer: Sendable {
             }
             guard await emit() else { break }
         }
-        _ = await connection.close("done")
+        _ = await stream.close("done")
     }
 }
 

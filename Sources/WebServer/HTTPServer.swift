@@ -102,6 +102,7 @@ package final class HTTPServer: Sendable {
     private static func serve(_ connection: StreamConnection, requestTimeout: Duration, webSocketConfiguration: WebSocketConfiguration,
                               handler: Handler, upgrades: Bool, upgradeGate: UpgradeGate?,
                               onRejection: @Sendable (String) -> Void) async -> (WebSocketConnection, HTTPRequest)? {
+        let http = CodecConnection<HTTPServerCodec>(connection)
         var answered = false
         while true {
             // The deadline is a loop timer, cancelled as soon as the request is in (a sleeping
@@ -122,7 +123,7 @@ package final class HTTPServer: Sendable {
                     connection.abort()
                 }
             }
-            let batch = await connection.receiveBatch()
+            let batch = await http.receiveBatch()
             deadline.cancel()
             if expired.withLock({ $0 }) {
                 if !idleAfterAnswer { onRejection("\(connection.remoteAddress): no complete request within \(requestTimeout)") }
@@ -131,13 +132,16 @@ package final class HTTPServer: Sendable {
             }
             guard let batch else { break }
             for item in batch {
-                if let failure = item as? HTTPRequestParser.Failure {
+                let request: HTTPRequest
+                switch item {
+                case .failed(let failure):
                     onRejection("\(connection.remoteAddress): \(failure.status) \(failure.reason)")
-                    try? await connection.send(HTTPResponseMessage(response: .text(failure.status, failure.reason), keepAlive: false))
+                    try? await http.send(.response(HTTPResponseMessage(response: .text(failure.status, failure.reason), keepAlive: false)))
                     _ = await connection.close("done")
                     return nil
+                case .message(let received):
+                    request = received
                 }
-                guard let request = item as? HTTPRequest else { continue }
                 if request.isWebSocketUpgrade, upgrades {
                     if let refusal = upgradeGate?(request) {
                         // The gate's reason (its response body), never the request: its target or
@@ -145,7 +149,7 @@ package final class HTTPServer: Sendable {
                         var reason = String(decoding: refusal.body.prefix(200), as: UTF8.self)
                         while reason.last?.isNewline == true { reason.removeLast() }
                         onRejection("\(connection.remoteAddress): upgrade refused: \(refusal.status) \(reason)")
-                        try? await connection.send(HTTPResponseMessage(response: refusal, keepAlive: false))
+                        try? await http.send(.response(HTTPResponseMessage(response: refusal, keepAlive: false)))
                         _ = await connection.close("done")
                         return nil
                     }
@@ -153,18 +157,18 @@ package final class HTTPServer: Sendable {
                     case .success(let accepted):
                         let codec = WebSocketCodec(role: .server, limits: webSocketConfiguration.limits,
                                                    deflateConfiguration: webSocketConfiguration.deflate, deflate: accepted.deflate)
-                        guard (try? await connection.send(HTTPUpgrade(response: accepted.response, codec: codec))) != nil else { return nil }
+                        guard (try? await http.send(.upgrade(HTTPUpgrade(response: accepted.response, codec: codec)))) != nil else { return nil }
                         return (WebSocketConnection(upgraded: connection, path: accepted.path, head: request.head), request)
                     case .failure(let rejected):
                         onRejection("\(connection.remoteAddress): \(rejected.status) \(rejected.reason)")
-                        try? await connection.send(HTTPResponseMessage(response: .text(rejected.status, rejected.reason), keepAlive: false))
+                        try? await http.send(.response(HTTPResponseMessage(response: .text(rejected.status, rejected.reason), keepAlive: false)))
                         _ = await connection.close("done")
                         return nil
                     }
                 }
                 let response = await handler(request)
                 let keepAlive = request.keepAlive && !request.isWebSocketUpgrade
-                guard (try? await connection.send(HTTPResponseMessage(response: response, keepAlive: keepAlive))) != nil else { return nil }
+                guard (try? await http.send(.response(HTTPResponseMessage(response: response, keepAlive: keepAlive)))) != nil else { return nil }
                 answered = true
                 if !keepAlive {
                     _ = await connection.close("done")

@@ -13,11 +13,24 @@ package struct HTTPUpgrade: Sendable {
     package var codec: any StreamCodec
 }
 
+/// What an HTTP server connection sends before it is upgraded.
+package enum HTTPServerOutbound: Sendable {
+    /// A response.
+    case response(HTTPResponseMessage)
+    /// A `101 Switching Protocols`; the connection then speaks the upgrade's codec.
+    case upgrade(HTTPUpgrade)
+}
+
 /// The server side of HTTP/1.1 as a codec for the shared connection core: received bytes
 /// become ``HTTPRequest``s (or one ``HTTPRequestParser/Failure``, after which nothing is read);
 /// ``HTTPResponseMessage``s go out. After an ``HTTPUpgrade`` every call goes to the new
 /// protocol's codec (a WebSocket page on the same port as the page itself).
-struct HTTPServerCodec: StreamCodec {
+struct HTTPServerCodec: MessageCodec {
+    typealias Inbound = HTTPRequest
+    typealias Outbound = HTTPServerOutbound
+    /// A request the parser refuses (its status and reason are the answer).
+    typealias Failure = HTTPRequestParser.Failure
+
     private var parser: HTTPRequestParser
     private var output: [UInt8] = []
     private var closed = false
@@ -43,22 +56,26 @@ struct HTTPServerCodec: StreamCodec {
             case .request(let request):
                 events.append(.message(request, byteCount: request.body.count + 64))
             case .failure(let failure):
-                events.append(.message(failure, byteCount: 0))
-                events.append(.inputEnded)
+                events.append(.failed(failure))
             }
         }
     }
 
+    /// Before an upgrade: an ``HTTPServerOutbound``; after it, what the new codec sends.
     mutating func send(_ message: any Sendable) throws(ConnectionError) {
         if upgraded != nil {
             try upgraded?.send(message)
             return
         }
+        try queue(Self.outbound(message))
+    }
+
+    mutating func queue(_ message: HTTPServerOutbound) throws(ConnectionError) {
         guard !closed else { throw .closed }
         switch message {
-        case let message as HTTPResponseMessage:
+        case .response(let message):
             output += message.response.bytes(keepAlive: message.keepAlive)
-        case let upgrade as HTTPUpgrade:
+        case .upgrade(let upgrade):
             output += upgrade.response
             var codec = upgrade.codec
             if !parser.leftover.isEmpty {
@@ -70,8 +87,6 @@ struct HTTPServerCodec: StreamCodec {
             upgraded = codec
             // The HTTP side is over: let its buffers go.
             parser = HTTPRequestParser(maxHeadSize: parser.maxHeadSize, maxBodySize: parser.maxBodySize)
-        default:
-            throw .rejected("not an HTTP response")
         }
     }
 

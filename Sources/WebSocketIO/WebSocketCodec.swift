@@ -29,7 +29,11 @@ struct WebSocketHandshakeResult: Sendable {
 /// UTF-8, fragments, pings, the close handshake). Delivers ``WebSocketMessage``s, sends
 /// ``WebSocketOutbound``s, closes with a ``WebSocketCloseFrame``, ends with a
 /// ``WebSocketSession/Closure``.
-package struct WebSocketCodec: StreamCodec {
+package struct WebSocketCodec: StreamCodec, MessageCodec {
+    /// A text or binary message (control frames are handled inside).
+    package typealias Inbound = WebSocketMessage
+    package typealias Outbound = WebSocketOutbound
+
     /// The frame-level state.
     package var session: WebSocketSession
 
@@ -69,8 +73,7 @@ package struct WebSocketCodec: StreamCodec {
                                                               configuration: pendingDeflate.configuration))
     }
 
-    package mutating func send(_ message: any Sendable) throws(ConnectionError) {
-        guard let outbound = message as? WebSocketOutbound else { throw .rejected("not a WebSocketOutbound: \(type(of: message))") }
+    package mutating func queue(_ outbound: WebSocketOutbound) throws(ConnectionError) {
         do throws(WebSocketSession.SendError) {
             switch outbound {
             case .text(let text):

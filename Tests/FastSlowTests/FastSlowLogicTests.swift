@@ -22,7 +22,10 @@ struct FastSlowLogicTests {
             for event in events {
                 switch event {
                 case .message(let batch as [WrapperMessage], _): messages += batch
-                case .message(let failure as FastSlowStreamFailure, _): failures.append(failure)
+                case .failed(let failure as FastSlowStreamFailure):
+                    // A failure ends the input.
+                    failures.append(failure)
+                    ended = true
                 case .inputEnded: ended = true
                 default: Issue.record("unexpected event \(event)")
                 }

@@ -44,7 +44,7 @@ enum FastSlowFuzzTarget {
             for event in events {
                 switch event {
                 case .message(let messages as [WrapperMessage], _): received += messages
-                case .message(is FastSlowStreamFailure, _): failed = true
+                case .failed(is FastSlowStreamFailure): failed = true
                 default: break
                 }
             }
