@@ -17,7 +17,15 @@ struct FastSlowFloodTests {
         let request = DelimitedFramer.frame(WrapperMessage.requestForFastResponse.encoded)
         let requests = Array(Array(repeating: request, count: count).joined())
         // Written from a thread of its own: once the server stops reading, the write waits.
-        let written = Task.detached { try? await onThread { try flooder.write(requests, timeout: .seconds(30)) } }
+        // Its failure is reported, not swallowed: a write cut short explains missing answers.
+        let written = Task.detached { () -> String? in
+            do {
+                try await onThread { try flooder.write(requests, timeout: .seconds(60)) }
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
         let paused = await eventually(timeout: .seconds(30)) { server.connectionBuffers.contains { $0.readingPausedForOutput } }
         #expect(paused, "the flooder's reading never paused for its output")
         // Another client is answered at once, ten times.
@@ -41,21 +49,31 @@ struct FastSlowFloodTests {
         }
         #expect(server.connectionCount == 2, "the flooder was dropped")
         // Once it reads, every answer arrives, each a fast response.
-        let answers = try await onThread { () -> Int in
+        let (answers, stop) = try await onThread { () -> (Int, String) in
             var framer = DelimitedFramer()
             var bodies: [[UInt8]] = []
             let deadline = ContinuousClock.now + .seconds(150)
-            while bodies.count < count && ContinuousClock.now < deadline {
-                let bytes = try flooder.read(count: 1, timeout: .seconds(5))
-                if bytes.isEmpty { break }
+            var stop = "all answers read"
+            while bodies.count < count {
+                guard ContinuousClock.now < deadline else {
+                    stop = "150 s deadline"
+                    break
+                }
+                let bytes = try flooder.read(count: 1, timeout: .seconds(10))
+                if bytes.isEmpty {
+                    stop = "nothing for 10 s, or the end of the stream"
+                    break
+                }
                 try framer.feed(bytes, into: &bodies)
             }
-            return bodies.filter { body in
+            let answers = bodies.filter { body in
                 if case .fastResponse? = try? WrapperMessage.decode(body) { true } else { false }
             }.count
+            return (answers, stop)
         }
-        _ = await written.value
-        #expect(answers == count)
+        let writeFailure = await written.value
+        #expect(writeFailure == nil, "the flooder's write failed: \(writeFailure ?? "")")
+        #expect(answers == count, "\(answers) answers; reading stopped: \(stop); server connections: \(server.connectionCount)")
     }
 }
 
