@@ -30,13 +30,16 @@ package struct CodecConnection<Codec: MessageCodec>: Sendable, Equatable {
     /// The next message or failure, waiting for one; nil once the connection has ended (or
     /// the task is cancelled while waiting). See ``StreamConnection/receive()``.
     package func receive() async -> Item? {
-        await stream.receive().map(Self.item)
+        while let delivered = await stream.receive() {
+            if let item = Self.item(delivered) { return item }
+        }
+        return nil
     }
 
     /// The next item and every further one already received (up to `limit`), in order; nil
     /// once the connection has ended. See ``StreamConnection/receiveBatch(limit:)``.
     package func receiveBatch(limit: Int = 256) async -> [Item]? {
-        await stream.receiveBatch(limit: limit)?.map(Self.item)
+        await stream.receiveBatch(limit: limit)?.compactMap(Self.item)
     }
 
     /// Sends `message`, waiting while the output is over its high-water mark. See
@@ -65,11 +68,15 @@ package struct CodecConnection<Codec: MessageCodec>: Sendable, Equatable {
         lhs.stream === rhs.stream
     }
 
-    /// What the core delivered, as this codec's types. The codec emits only these two, so
-    /// anything else is a bug in the codec, which traps with its name.
-    package static func item(_ delivered: any Sendable) -> Item {
+    /// What the core delivered, as this codec's types. A codec that emits its events through
+    /// ``MessageCodec/received(_:byteCount:)`` and ``MessageCodec/failure(_:)`` delivers
+    /// nothing else; anything else is a bug in the codec: it stops a debug build, and a
+    /// release build skips it (nil) rather than crash on what a peer sent.
+    @inlinable
+    package static func item(_ delivered: any Sendable) -> Item? {
         if let message = delivered as? Codec.Inbound { return .message(message) }
         if let failure = delivered as? CodecFailure, let typed = failure.error as? Codec.Failure { return .failed(typed) }
-        preconditionFailure("\(Codec.self) delivered \(type(of: delivered)), not \(Codec.Inbound.self) or \(Codec.Failure.self)")
+        assertionFailure("\(Codec.self) delivered \(type(of: delivered)), not \(Codec.Inbound.self) or \(Codec.Failure.self)")
+        return nil
     }
 }

@@ -4,7 +4,8 @@
 ///
 /// The codec implements the typed ``queue(_:)``; ``StreamCodec/send(_:)`` (what the untyped
 /// core calls) comes from here and checks the message's type once, so no protocol casts a
-/// message itself.
+/// message itself. It emits its events through ``received(_:byteCount:)`` and ``failure(_:)``,
+/// which take only its own types.
 package protocol MessageCodec: StreamCodec {
     /// A message the codec completes: the payload of each ``CodecEvent/message(_:byteCount:)``
     /// it emits.
@@ -36,6 +37,18 @@ extension MessageCodec {
             throw .rejected("\(Self.self) sends \(Outbound.self), not \(type(of: message))")
         }
         return typed
+    }
+
+    /// The event for a completed message: what a codec's ``StreamCodec/receive(_:into:)``
+    /// appends (typed, so a codec cannot emit what its connection does not expect).
+    package static func received(_ message: Inbound, byteCount: Int) -> CodecEvent {
+        .message(message, byteCount: byteCount)
+    }
+
+    /// The event for a broken peer, typed as ``received(_:byteCount:)``. It must be the codec's
+    /// last event: the codec reads nothing more after it (``StreamCodec/isReading`` false).
+    package static func failure(_ failure: Failure) -> CodecEvent {
+        .failed(failure)
     }
 }
 

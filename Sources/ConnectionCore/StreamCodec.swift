@@ -80,13 +80,14 @@ package enum CodecEvent: Sendable {
     case message(any Sendable, byteCount: Int)
     /// The answer to probe `id` (and to every earlier probe).
     case probeAnswered(UInt64)
-    /// Reading has ended: the peer closed, or broke the protocol. If
-    /// ``StreamCodec/needsFinishClosing`` is set, the answer waits until the application has
-    /// taken every message before this point.
+    /// Reading has ended: the peer closed, or broke a protocol that answers with a close of
+    /// its own (WebSocket). If ``StreamCodec/needsFinishClosing`` is set, the answer waits
+    /// until the application has taken every message before this point.
     case inputEnded
-    /// The peer broke the protocol (a malformed message, a frame too large): reading ends here,
-    /// as with ``inputEnded``. The consumer receives `error` after every message before it
-    /// (``Received/failed(_:)`` on a ``CodecConnection``), then the end.
+    /// The peer broke the protocol (a malformed message, a frame too large). The codec's last
+    /// event: it reads nothing more (``StreamCodec/isReading`` false), as after ``inputEnded``.
+    /// The consumer receives `error` after every message before it (``Received/failed(_:)`` on
+    /// a ``CodecConnection``), then the end. Codecs build it with ``MessageCodec/failure(_:)``.
     case failed(any Error & Sendable)
 }
 

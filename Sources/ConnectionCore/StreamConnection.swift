@@ -56,18 +56,7 @@ package final class StreamConnection: EventLoopHandler, Sendable {
             state.onReady = onReady
         }
         loop.execute { [self] in
-            withState { state in
-                guard !state.isHandshaking else {
-                    var empty: [UInt8] = []
-                    empty.withUnsafeMutableBytes { state.process($0, configuration: configuration) }
-                    return
-                }
-                // No handshake: usable at once.
-                if let onReady = state.onReady {
-                    state.onReady = nil
-                    state.deferred.append { onReady(.success(())) }
-                }
-            }
+            withState { $0.started(configuration: configuration) }
             flush()
             update()
         }
@@ -491,16 +480,13 @@ package final class StreamConnection: EventLoopHandler, Sendable {
             }
             scheduleTimer(deadline)
         case .finish:
-            let (close, reset) = withState { state in
-                let reset = state.resetOnClose
-                return (state.finish(configuration: configuration), reset)
-            }
-            guard close else { return }
+            guard let close = withState({ $0.finish(configuration: configuration) }) else { return }
             scheduleTimer(nil)
             loop.deregister(socket.descriptor)
-            if reset {
+            switch close {
+            case .reset:
                 socket.abort()
-            } else {
+            case .fin:
                 socket.shutdown()
                 socket.close()
             }

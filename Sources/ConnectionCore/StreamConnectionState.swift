@@ -129,6 +129,25 @@ package struct StreamConnectionState: Sendable {
         lifecycle.advance(to: .handshaking(handshaking))
     }
 
+    /// The connection's `start` runs on its loop: a handshake begins (TLS and the client's
+    /// request are already queued; an empty read lets TLS produce its first record); without
+    /// one, `onReady` is told the connection is ready. Once the connection is closing (the
+    /// opener gave up, an abort) nothing happens: its finish tells `onReady` why.
+    mutating func started(configuration: ConnectionConfiguration) {
+        switch lifecycle {
+        case .handshaking:
+            var empty: [UInt8] = []
+            empty.withUnsafeMutableBytes { process($0, configuration: configuration) }
+        case .open:
+            if let onReady {
+                self.onReady = nil
+                deferred.append { onReady(.success(())) }
+            }
+        case .closing, .finished:
+            break
+        }
+    }
+
     /// The handshake completed (TLS and the protocol's): the connection opens and `onReady`
     /// is told.
     private mutating func handshakeCompleted() {
@@ -191,8 +210,8 @@ package struct StreamConnectionState: Sendable {
     }
 
     /// Starts this side's close as the codec's `request` describes it; the close must be done
-    /// by `configuration.closeTimeout` from now. Before the handshake completed, or once
-    /// dropped, the connection is dropped instead.
+    /// by `configuration.closeTimeout` from now (a deadline already set stays). Before the
+    /// handshake completed the connection is dropped instead.
     mutating func startClosing(_ request: any Sendable, configuration: ConnectionConfiguration) {
         guard isOpen else {
             drop(reset: false)
@@ -303,6 +322,10 @@ package struct StreamConnectionState: Sendable {
     /// Feeds the protocol's handshake; once it completes, what follows it goes to the codec.
     private mutating func runHandshake(_ bytes: UnsafeMutableRawBufferPointer, configuration: ConnectionConfiguration) {
         guard case .handshaking(var handshaking) = lifecycle, var handshake = handshaking.handshake else { return }
+        // The enum lets go of it first, so the handshake's buffers are changed in place, not
+        // copied on every read.
+        handshaking.handshake = nil
+        lifecycle.advance(to: .handshaking(handshaking))
         let progress = handshake.receive(UnsafeRawBufferPointer(bytes))
         switch progress {
         case .needMore:
@@ -693,15 +716,23 @@ package struct StreamConnectionState: Sendable {
         }
     }
 
-    /// Ends everything: messages, senders, probes, close waiters, the ready callback. Returns
-    /// false (and changes nothing) while a writer still uses the socket; the writer comes back
-    /// through the loop. On true the caller closes the socket (with a reset if
-    /// ``resetOnClose`` was set before this call).
-    mutating func finish(configuration: ConnectionConfiguration) -> Bool {
-        guard case .closing(let closing) = lifecycle else { return false }
+    /// How the socket is closed when the connection finishes.
+    enum SocketClose: Sendable, Equatable {
+        /// `shutdown` and `close`: the peer reads what was written, then the end.
+        case fin
+        /// A TCP reset (`SO_LINGER` 0): a dropped peer, a drain timeout, an abort.
+        case reset
+    }
+
+    /// Ends everything: messages, senders, probes, close waiters, the ready callback, and
+    /// returns how the caller closes the socket. Returns nil (and changes nothing) before the
+    /// closing step, once finished, or while a writer still uses the socket (the writer comes
+    /// back through the loop).
+    mutating func finish(configuration: ConnectionConfiguration) -> SocketClose? {
+        guard case .closing(let closing) = lifecycle else { return nil }
         guard !outbox.writerActive else {
             finishWaitsForWriter = true
-            return false
+            return nil
         }
         let closure = codec.transportClosed()
         lifecycle.advance(to: .finished(closure: closure))
@@ -718,16 +749,12 @@ package struct StreamConnectionState: Sendable {
         probeWaiters.removeAll()
         for waiter in closeWaiters { deferred.append { waiter.resume(returning: closure) } }
         closeWaiters.removeAll()
-        return true
+        return closing.cause == .dropped(reset: true) ? .reset : .fin
     }
 
-    /// Whether the socket closes with a TCP reset rather than a FIN (read it before
-    /// ``finish(configuration:)``).
+    /// Whether the socket will close with a TCP reset rather than a FIN (while closing).
     var resetOnClose: Bool {
-        switch lifecycle {
-        case .closing(let closing): closing.cause == .dropped(reset: true)
-        default: false
-        }
+        if case .closing(let closing) = lifecycle { closing.cause == .dropped(reset: true) } else { false }
     }
 
     /// Registers a task waiting for the end.

@@ -41,8 +41,10 @@ struct StreamOutbox: Sendable {
 
     /// Queues bytes for the socket.
     /// - Parameter counted: whether they count toward ``bytesQueued`` (what a sender's drain
-    ///   target is measured in): the codec's and TLS's output does; the handshake's own bytes
-    ///   (written before any sender) have never counted.
+    ///   target is measured in): the codec's output and everything TLS produces do; a plaintext
+    ///   handshake's bytes, TLS's first record and its refusal do not (as before the outbox
+    ///   was a value of its own). ``bytesWritten`` counts them all, so a sender's wait can end
+    ///   that many bytes early: a few hundred, once per connection.
     mutating func append(_ bytes: [UInt8], counted: Bool = true) {
         if counted { bytesQueued += UInt64(bytes.count) }
         queue.append(bytes)

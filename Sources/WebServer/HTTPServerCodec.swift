@@ -22,8 +22,8 @@ package enum HTTPServerOutbound: Sendable {
 }
 
 /// The server side of HTTP/1.1 as a codec for the shared connection core: received bytes
-/// become ``HTTPRequest``s (or one ``HTTPRequestParser/Failure``, after which nothing is read);
-/// ``HTTPResponseMessage``s go out. After an ``HTTPUpgrade`` every call goes to the new
+/// become ``HTTPRequest``s (or one ``HTTPRequestParser/Failure`` event, after which nothing is
+/// read); ``HTTPServerOutbound`` values go out. After an upgrade every call goes to the new
 /// protocol's codec (a WebSocket page on the same port as the page itself).
 struct HTTPServerCodec: MessageCodec {
     typealias Inbound = HTTPRequest
@@ -54,9 +54,9 @@ struct HTTPServerCodec: MessageCodec {
         for output in outputs {
             switch output {
             case .request(let request):
-                events.append(.message(request, byteCount: request.body.count + 64))
+                events.append(Self.received(request, byteCount: request.body.count + 64))
             case .failure(let failure):
-                events.append(.failed(failure))
+                events.append(Self.failure(failure))
             }
         }
     }

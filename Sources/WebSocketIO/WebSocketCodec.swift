@@ -100,8 +100,8 @@ package struct WebSocketCodec: StreamCodec, MessageCodec {
     package mutating func receive(_ input: UnsafeMutableRawBufferPointer, into events: inout [CodecEvent]) {
         session.receive(input) { event in
             switch event {
-            case .text(let payload): events.append(.message(WebSocketMessage.text(payload.string), byteCount: payload.count))
-            case .binary(let payload): events.append(.message(WebSocketMessage.binary(payload.array), byteCount: payload.count))
+            case .text(let payload): events.append(Self.received(.text(payload.string), byteCount: payload.count))
+            case .binary(let payload): events.append(Self.received(.binary(payload.array), byteCount: payload.count))
             case .ping: break  // the pong is already queued
             case .pong(let payload):
                 // Our probes carry their number in 8 bytes; other pongs are unsolicited.

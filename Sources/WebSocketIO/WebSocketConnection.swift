@@ -104,20 +104,26 @@ package final class WebSocketConnection: Sendable {
 
     /// Takes the next message, waiting for one; nil once the connection has ended (or the
     /// task is cancelled while waiting).
-    package func receive() async -> WebSocketMessage? { await core.receive().map(Self.message) }
+    package func receive() async -> WebSocketMessage? {
+        while let delivered = await core.receive() {
+            if let message = Self.message(delivered) { return message }
+        }
+        return nil
+    }
 
     /// Takes the next message and every further one already received (up to `limit`), in
     /// order: one wake-up for a burst instead of one per message. Nil once the connection
     /// has ended.
     package func receiveBatch(limit: Int = 256) async -> [WebSocketMessage]? {
-        await core.receiveBatch(limit: limit).map { $0.map(Self.message) }
+        await core.receiveBatch(limit: limit).map { $0.compactMap(Self.message) }
     }
 
     /// What the core delivered, as the codec's message (a WebSocket codec reports no
     /// failures: a protocol error is a close).
-    private static func message(_ received: any Sendable) -> WebSocketMessage {
+    private static func message(_ received: any Sendable) -> WebSocketMessage? {
         switch CodecConnection<WebSocketCodec>.item(received) {
         case .message(let message): message
+        case nil: nil
         }
     }
 

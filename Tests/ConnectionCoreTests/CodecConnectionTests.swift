@@ -18,14 +18,14 @@ struct DigitsCodec: BufferedTransportCodec, MessageCodec {
         var digits: [Int] = []
         for byte in input {
             guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else {
-                if !digits.isEmpty { events.append(.message(digits, byteCount: digits.count)) }
+                if !digits.isEmpty { events.append(Self.received(digits, byteCount: digits.count)) }
                 failed = true
-                events.append(.failed(NotADigit(byte: byte)))
+                events.append(Self.failure(NotADigit(byte: byte)))
                 return
             }
             digits.append(Int(byte - UInt8(ascii: "0")))
         }
-        if !digits.isEmpty { events.append(.message(digits, byteCount: input.count)) }
+        if !digits.isEmpty { events.append(Self.received(digits, byteCount: input.count)) }
     }
 
     mutating func queue(_ message: String) throws(ConnectionError) {
@@ -45,10 +45,10 @@ struct CodecConnectionTests {
         var bytes = Array(text.utf8)
         bytes.withUnsafeMutableBytes { state.process($0, configuration: configuration) }
         var wake = false
-        return state.takeQueuedMessages(limit: .max, configuration: configuration, wake: &wake).map(CodecConnection<DigitsCodec>.item)
+        return state.takeQueuedMessages(limit: .max, configuration: configuration, wake: &wake).compactMap(CodecConnection<DigitsCodec>.item)
     }
 
-    @Test("a failure reaches the consumer as .failed, after the messages before it, and then the end; nothing after it is read")
+    @Test("a failure reaches the consumer as .failed, after the messages before it, then the end; the plan stops reading, and nothing after it is delivered")
     func failureAfterMessages() {
         var state = StreamConnectionState(codec: DigitsCodec(), handshake: nil)
         let first = receive("12", into: &state)
@@ -67,6 +67,11 @@ struct CodecConnectionTests {
             Issue.record("the end follows the failure")
             return
         }
+        guard case .watch(let interest, _) = state.plan(configuration: configuration) else {
+            Issue.record("a failure ends the input, not the connection: its end is the consumer's and the peer's")
+            return
+        }
+        #expect(!interest.contains(.readable), "the socket is no longer read")
         #expect(receive("67", into: &state).isEmpty, "the input ended at the failure")
     }
 

@@ -87,6 +87,24 @@ final class LineEchoServer: Sendable {
 
 @Suite("StreamConnection: any codec over TCP on one event loop", .timeLimit(.minutes(1)))
 struct StreamConnectionTests {
+    @Test("abort() ends the socket with a reset, startClosing() with a FIN: the peer tells them apart")
+    func abortResetsCloseFINs() async throws {
+        let loop = EventLoop(name: "ends")
+        let server = try LineEchoServer(loop: loop, echo: false)
+        defer { server.listener.stop() }
+        var ends: [RawPeer.End?] = []
+        for abort in [true, false] {
+            let peer = RawPeer(socket: try TCPConnector.connect(host: "127.0.0.1", port: server.listener.port, timeout: .seconds(5)))
+            defer { peer.close() }
+            let index = ends.count
+            #expect(await eventually(timeout: .seconds(10)) { server.accepted.withLock { $0.count } > index })
+            let connection = server.accepted.withLock { $0[index] }
+            if abort { connection.abort() } else { connection.startClosing("bye") }
+            ends.append(try await onThread { peer.waitForEnd(timeout: .seconds(10)) })
+        }
+        #expect(ends == [.reset, .fin])
+    }
+
     @Test("a line protocol echoes 2,000 lines in order, written in uneven pieces")
     func lineEcho() async throws {
         let loop = EventLoop(name: "lines")

@@ -136,7 +136,7 @@ struct StreamLifecycleTests {
             return
         }
         let finished = state.finish(configuration: configuration)
-        #expect(finished)
+        #expect(finished == .fin)
         #expect(state.lifecycle.name == "finished")
         for resume in state.deferred { resume() }
         #expect(told.outcomes == ["handshake"])
@@ -160,9 +160,8 @@ struct StreamLifecycleTests {
             Issue.record("written: a line codec closes TCP first")
             return
         }
-        #expect(!state.resetOnClose, "a FIN")
         let finished = state.finish(configuration: configuration)
-        #expect(finished)
+        #expect(finished == .fin)
         #expect(state.finalClosure as? String == "closed by us")
     }
 
@@ -182,12 +181,12 @@ struct StreamLifecycleTests {
             return
         }
         let finished = state.finish(configuration: configuration)
-        #expect(finished)
+        #expect(finished == .reset)
         state.drop(reset: false)
         state.failHandshake(.timedOut)
         #expect(state.lifecycle.name == "finished", "events after the end change nothing")
         let again = state.finish(configuration: configuration)
-        #expect(!again, "finishes once")
+        #expect(again == nil, "finishes once")
     }
 
     @Test("the opener gives up while a refusal is written: onReady hears the opener's reason, once")
@@ -203,7 +202,7 @@ struct StreamLifecycleTests {
             return
         }
         let finished = state.finish(configuration: configuration)
-        #expect(finished)
+        #expect(finished == .fin)
         for resume in state.deferred { resume() }
         #expect(told.outcomes == ["timedOut"])
     }
@@ -220,11 +219,47 @@ struct StreamLifecycleTests {
         let told = Told()
         state.onReady = { told.record($0) }
         let finished = state.finish(configuration: configuration)
-        #expect(finished)
+        #expect(finished == .fin)
         for resume in state.deferred { resume() }
         #expect(told.outcomes == ["timedOut"])
     }
+
+    @Test("start's loop block after the opener gave up tells onReady nothing (its finish says why); without a handshake it tells ready")
+    func startAfterTheOpenerGaveUp() {
+        var state = StreamConnectionState(codec: LineCodec(), handshake: WaitForGreeting())
+        let told = Told()
+        state.onReady = { told.record($0) }
+        state.failHandshake(.cancelled)
+        state.started(configuration: configuration)
+        for resume in state.deferred { resume() }
+        state.deferred.removeAll()
+        #expect(told.outcomes.isEmpty, "not ready: \(told.outcomes)")
+        #expect(state.finish(configuration: configuration) == .fin)
+        for resume in state.deferred { resume() }
+        #expect(told.outcomes == ["cancelled"])
+
+        var plain = StreamConnectionState(codec: LineCodec(), handshake: nil)
+        let toldPlain = Told()
+        plain.onReady = { toldPlain.record($0) }
+        plain.started(configuration: configuration)
+        for resume in plain.deferred { resume() }
+        #expect(toldPlain.outcomes == ["ready"], "positive control: no handshake, ready at once")
+    }
+
+    @Test("bytes that arrive after a drop during the handshake reach neither the handshake nor the codec")
+    func nothingReadAfterADrop() {
+        var state = StreamConnectionState(codec: LineCodec(), handshake: WaitForGreeting())
+        let told = Told()
+        state.onReady = { told.record($0) }
+        state.drop(reset: false)
+        receive("hello\nline\n", into: &state)
+        #expect(state.lifecycle.name == "closing (dropped)" && state.messagesReceived == 0)
+        #expect(state.finish(configuration: configuration) == .fin)
+        for resume in state.deferred { resume() }
+        #expect(told.outcomes == ["closedDuringHandshake"], "never ready")
+    }
 }
+
 
 /// What `onReady` was told, in order.
 private final class Told: Sendable {
@@ -235,6 +270,8 @@ private final class Told: Sendable {
         case .success: "ready"
         case .failure(.handshake): "handshake"
         case .failure(.timedOut): "timedOut"
+        case .failure(.cancelled): "cancelled"
+        case .failure(.closedDuringHandshake): "closedDuringHandshake"
         case .failure(let other): "\(other)"
         }
         recorded.withLock { $0.append(outcome) }

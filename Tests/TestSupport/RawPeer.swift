@@ -84,6 +84,33 @@ package struct RawPeer: Sendable {
         return false
     }
 
+    /// How a peer's side of a connection ended.
+    package enum End: Sendable, Equatable {
+        /// A clean end of stream.
+        case fin
+        /// A TCP reset.
+        case reset
+    }
+
+    /// Waits for the peer's end, reading past anything it still sends; nil when nothing ended
+    /// within `timeout`.
+    package func waitForEnd(timeout: Duration = .seconds(30)) -> End? {
+        let deadline = ContinuousClock.now + timeout
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while ContinuousClock.now < deadline {
+            do {
+                _ = try pollDescriptors([(socket.descriptor, .readable)], timeoutMilliseconds: 100)
+                let result = try buffer.withUnsafeMutableBytes { try socket.read(into: $0) }
+                if case .endOfFile = result { return .fin }
+            } catch let error as SocketError where error == .connectionReset {
+                return .reset
+            } catch {
+                return nil
+            }
+        }
+        return nil
+    }
+
     package func close() { socket.close() }
 }
 
