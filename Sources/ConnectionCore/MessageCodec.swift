@@ -22,16 +22,20 @@ package protocol MessageCodec: StreamCodec {
     mutating func queue(_ message: Outbound) throws(ConnectionError)
 }
 
+// Inlinable: every message passes through these, and a protocol's module specializes them
+// for its codec (a generic call per message cost the end-to-end benchmark 18 %).
 extension MessageCodec {
     /// The untyped entry the core calls: queues `message` if it is an ``Outbound``.
     /// - Throws: ``ConnectionError/rejected(_:)`` for any other type (a bug in the caller:
     ///   a ``CodecConnection`` cannot send one).
+    @inlinable
     package mutating func send(_ message: any Sendable) throws(ConnectionError) {
         try queue(Self.outbound(message))
     }
 
     /// `message` as an ``Outbound``, for codecs that forward other messages themselves (a
     /// server's HTTP codec, whose connection becomes a WebSocket).
+    @inlinable
     package static func outbound(_ message: any Sendable) throws(ConnectionError) -> Outbound {
         guard let typed = message as? Outbound else {
             throw .rejected("\(Self.self) sends \(Outbound.self), not \(type(of: message))")
@@ -41,12 +45,14 @@ extension MessageCodec {
 
     /// The event for a completed message: what a codec's ``StreamCodec/receive(_:into:)``
     /// appends (typed, so a codec cannot emit what its connection does not expect).
+    @inlinable
     package static func received(_ message: Inbound, byteCount: Int) -> CodecEvent {
         .message(message, byteCount: byteCount)
     }
 
     /// The event for a broken peer, typed as ``received(_:byteCount:)``. It must be the codec's
     /// last event: the codec reads nothing more after it (``StreamCodec/isReading`` false).
+    @inlinable
     package static func failure(_ failure: Failure) -> CodecEvent {
         .failed(failure)
     }
