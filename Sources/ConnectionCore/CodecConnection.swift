@@ -68,10 +68,9 @@ package struct CodecConnection<Codec: MessageCodec>: Sendable, Equatable {
         lhs.stream === rhs.stream
     }
 
-    /// What the core delivered, as this codec's types. A codec that emits its events through
-    /// ``MessageCodec/received(_:byteCount:)`` and ``MessageCodec/failure(_:)`` delivers
-    /// nothing else; anything else is a bug in the codec: it stops a debug build, and a
-    /// release build skips it (nil) rather than crash on what a peer sent.
+    /// What the core delivered, as this codec's types. A codec delivers nothing else;
+    /// anything else is a bug in the codec: it stops a debug build, and a release build skips
+    /// it (nil) rather than crash on what a peer sent.
     @inlinable
     package static func item(_ delivered: any Sendable) -> Item? {
         if let message = delivered as? Codec.Inbound { return .message(message) }

@@ -4,8 +4,9 @@
 ///
 /// The codec implements the typed ``queue(_:)``; ``StreamCodec/send(_:)`` (what the untyped
 /// core calls) comes from here and checks the message's type once, so no protocol casts a
-/// message itself. It emits its events through ``received(_:byteCount:)`` and ``failure(_:)``,
-/// which take only its own types.
+/// message itself. Its events carry its own types: ``CodecEvent/message(_:byteCount:)`` an
+/// ``Inbound``, ``CodecEvent/failed(_:)`` a ``Failure`` (a ``CodecConnection`` skips anything
+/// else, and a debug build stops there).
 package protocol MessageCodec: StreamCodec {
     /// A message the codec completes: the payload of each ``CodecEvent/message(_:byteCount:)``
     /// it emits.
@@ -22,8 +23,10 @@ package protocol MessageCodec: StreamCodec {
     mutating func queue(_ message: Outbound) throws(ConnectionError)
 }
 
-// Inlinable: every message passes through these, and a protocol's module specializes them
-// for its codec (a generic call per message cost the end-to-end benchmark 18 %).
+// A protocol whose connections carry many small messages (WebSocket) writes its own `send`
+// and its own cast on receipt, concretely: these generic members and `CodecConnection.item`
+// are not specialized across modules in this build, and on the WebSocket path (every frame a
+// client or hub receives) the end-to-end benchmark lost about 12 % through them.
 extension MessageCodec {
     /// The untyped entry the core calls: queues `message` if it is an ``Outbound``.
     /// - Throws: ``ConnectionError/rejected(_:)`` for any other type (a bug in the caller:
@@ -41,20 +44,6 @@ extension MessageCodec {
             throw .rejected("\(Self.self) sends \(Outbound.self), not \(type(of: message))")
         }
         return typed
-    }
-
-    /// The event for a completed message: what a codec's ``StreamCodec/receive(_:into:)``
-    /// appends (typed, so a codec cannot emit what its connection does not expect).
-    @inlinable
-    package static func received(_ message: Inbound, byteCount: Int) -> CodecEvent {
-        .message(message, byteCount: byteCount)
-    }
-
-    /// The event for a broken peer, typed as ``received(_:byteCount:)``. It must be the codec's
-    /// last event: the codec reads nothing more after it (``StreamCodec/isReading`` false).
-    @inlinable
-    package static func failure(_ failure: Failure) -> CodecEvent {
-        .failed(failure)
     }
 }
 

@@ -87,7 +87,7 @@ package enum CodecEvent: Sendable {
     /// The peer broke the protocol (a malformed message, a frame too large). The codec's last
     /// event: it reads nothing more (``StreamCodec/isReading`` false), as after ``inputEnded``.
     /// The consumer receives `error` after every message before it (``Received/failed(_:)`` on
-    /// a ``CodecConnection``), then the end. Codecs build it with ``MessageCodec/failure(_:)``.
+    /// a ``CodecConnection``), then the end. `error` is the codec's ``MessageCodec/Failure``.
     case failed(any Error & Sendable)
 }
 

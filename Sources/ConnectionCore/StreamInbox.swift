@@ -36,7 +36,8 @@ struct StreamInbox: Sendable {
     static let batchesBeforeYield = 4
 
     /// Queues a message the codec completed.
-    mutating func append(message: any Sendable, size: Int) {
+    @inline(__always)
+    mutating func append(message: consuming any Sendable, size: Int) {
         bytes += size
         messagesReceived &+= 1
         items.append(.message(message, size))
@@ -72,6 +73,7 @@ struct StreamInbox: Sendable {
     }
 
     /// Takes up to `limit` queued messages, stopping at the end marker (left in place).
+    @inline(__always)
     mutating func popMessages(limit: Int) -> [any Sendable] {
         var messages: [any Sendable] = []
         while messages.count < limit, head < items.count, case .message(let message, let size) = items[head] {

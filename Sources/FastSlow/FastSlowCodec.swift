@@ -46,10 +46,10 @@ package struct FastSlowCodec: BufferedTransportCodec, MessageCodec {
             }
         }
         bodies.removeAll(keepingCapacity: true)
-        if !messages.isEmpty { events.append(Self.received(messages, byteCount: input.count)) }
+        if !messages.isEmpty { events.append(.message(messages, byteCount: input.count)) }
         if let failure {
             failed = true
-            events.append(Self.failure(failure))
+            events.append(.failed(failure))
         }
     }
 

@@ -23,7 +23,7 @@ struct LanternCodec: BufferedTransportCodec, MessageCodec {
         guard !closed else { return }
         decoder.feed(UnsafeRawBufferPointer(input), into: &outputs)
         if !outputs.isEmpty {
-            events.append(Self.received(outputs, byteCount: input.count))
+            events.append(.message(outputs, byteCount: input.count))
             outputs.removeAll(keepingCapacity: true)
         }
     }

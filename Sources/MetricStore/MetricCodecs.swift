@@ -22,7 +22,7 @@ struct MetricServerCodec: BufferedTransportCodec, MessageCodec {
         var lines: [MetricLineParser.Line] = []
         parser.parse(UnsafeRawBufferPointer(input), into: &lines)
         // One event per read: the lines in order, accounted by the bytes they came in.
-        if !lines.isEmpty { events.append(Self.received(lines, byteCount: input.count)) }
+        if !lines.isEmpty { events.append(.message(lines, byteCount: input.count)) }
         if parser.isStopped { events.append(.inputEnded) }
     }
 
@@ -55,11 +55,11 @@ struct MetricClientCodec: BufferedTransportCodec, MessageCodec {
         var answers: [MetricAnswer] = []
         do throws(MetricAnswerParser.Failure) {
             try parser.parse(UnsafeRawBufferPointer(input), into: &answers)
-            if !answers.isEmpty { events.append(Self.received(answers, byteCount: input.count)) }
+            if !answers.isEmpty { events.append(.message(answers, byteCount: input.count)) }
         } catch {
-            if !answers.isEmpty { events.append(Self.received(answers, byteCount: input.count)) }
+            if !answers.isEmpty { events.append(.message(answers, byteCount: input.count)) }
             failed = true
-            events.append(Self.failure(error))
+            events.append(.failed(error))
         }
     }
 

@@ -54,9 +54,9 @@ struct HTTPServerCodec: MessageCodec {
         for output in outputs {
             switch output {
             case .request(let request):
-                events.append(Self.received(request, byteCount: request.body.count + 64))
+                events.append(.message(request, byteCount: request.body.count + 64))
             case .failure(let failure):
-                events.append(Self.failure(failure))
+                events.append(.failed(failure))
             }
         }
     }

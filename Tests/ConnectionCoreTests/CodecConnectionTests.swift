@@ -18,14 +18,14 @@ struct DigitsCodec: BufferedTransportCodec, MessageCodec {
         var digits: [Int] = []
         for byte in input {
             guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else {
-                if !digits.isEmpty { events.append(Self.received(digits, byteCount: digits.count)) }
+                if !digits.isEmpty { events.append(.message(digits, byteCount: digits.count)) }
                 failed = true
-                events.append(Self.failure(NotADigit(byte: byte)))
+                events.append(.failed(NotADigit(byte: byte)))
                 return
             }
             digits.append(Int(byte - UInt8(ascii: "0")))
         }
-        if !digits.isEmpty { events.append(Self.received(digits, byteCount: input.count)) }
+        if !digits.isEmpty { events.append(.message(digits, byteCount: input.count)) }
     }
 
     mutating func queue(_ message: String) throws(ConnectionError) {
