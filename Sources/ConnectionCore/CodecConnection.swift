@@ -8,9 +8,10 @@ package enum Received<Message: Sendable, Failure: Error & Sendable>: Sendable {
 }
 
 /// A ``StreamConnection`` seen through its codec's message types: the edge a protocol's client
-/// or server holds. Receiving yields `Codec.Inbound` messages and `Codec.Failure` failures,
-/// sending takes `Codec.Outbound`; the casts from the core's `any Sendable` are made here,
-/// once, so a protocol never casts a message.
+/// or server holds (FastSlow, MetricStore, Lantern, the HTTP server). Receiving yields
+/// `Codec.Inbound` messages and `Codec.Failure` failures, sending takes `Codec.Outbound`; the
+/// casts from the core's `any Sendable` are made here, once. (`WebSocketConnection` is the
+/// same edge for WebSocket, with its casts written out concretely: see ``MessageCodec``.)
 ///
 /// A thin value over the connection: closing, buffers and the peer's address are on
 /// ``stream``.
@@ -71,7 +72,6 @@ package struct CodecConnection<Codec: MessageCodec>: Sendable, Equatable {
     /// What the core delivered, as this codec's types. A codec delivers nothing else;
     /// anything else is a bug in the codec: it stops a debug build, and a release build skips
     /// it (nil) rather than crash on what a peer sent.
-    @inlinable
     package static func item(_ delivered: any Sendable) -> Item? {
         if let message = delivered as? Codec.Inbound { return .message(message) }
         if let failure = delivered as? CodecFailure, let typed = failure.error as? Codec.Failure { return .failed(typed) }

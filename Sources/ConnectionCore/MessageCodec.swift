@@ -3,10 +3,10 @@
 /// protocol (``Failure``). Its connection's edge is a ``CodecConnection`` typed by them.
 ///
 /// The codec implements the typed ``queue(_:)``; ``StreamCodec/send(_:)`` (what the untyped
-/// core calls) comes from here and checks the message's type once, so no protocol casts a
-/// message itself. Its events carry its own types: ``CodecEvent/message(_:byteCount:)`` an
-/// ``Inbound``, ``CodecEvent/failed(_:)`` a ``Failure`` (a ``CodecConnection`` skips anything
-/// else, and a debug build stops there).
+/// core calls) comes from here and checks the message's type once. Its events carry its own
+/// types: ``CodecEvent/message(_:byteCount:)`` an ``Inbound``, ``CodecEvent/failed(_:)`` a
+/// ``Failure`` (a ``CodecConnection`` skips anything else, and a debug build stops there).
+/// The WebSocket codec and connection write both casts out themselves (see below why).
 package protocol MessageCodec: StreamCodec {
     /// A message the codec completes: the payload of each ``CodecEvent/message(_:byteCount:)``
     /// it emits.
@@ -24,21 +24,19 @@ package protocol MessageCodec: StreamCodec {
 }
 
 // A protocol whose connections carry many small messages (WebSocket) writes its own `send`
-// and its own cast on receipt, concretely: these generic members and `CodecConnection.item`
-// are not specialized across modules in this build, and on the WebSocket path (every frame a
-// client or hub receives) the end-to-end benchmark lost about 12 % through them.
+// and its own cast on receipt, concretely: through these generic members and
+// `CodecConnection.item` (called from another module) the WebSocket path, every frame a client
+// or hub receives, measured about 12 % slower end-to-end.
 extension MessageCodec {
     /// The untyped entry the core calls: queues `message` if it is an ``Outbound``.
     /// - Throws: ``ConnectionError/rejected(_:)`` for any other type (a bug in the caller:
     ///   a ``CodecConnection`` cannot send one).
-    @inlinable
     package mutating func send(_ message: any Sendable) throws(ConnectionError) {
         try queue(Self.outbound(message))
     }
 
     /// `message` as an ``Outbound``, for codecs that forward other messages themselves (a
     /// server's HTTP codec, whose connection becomes a WebSocket).
-    @inlinable
     package static func outbound(_ message: any Sendable) throws(ConnectionError) -> Outbound {
         guard let typed = message as? Outbound else {
             throw .rejected("\(Self.self) sends \(Outbound.self), not \(type(of: message))")

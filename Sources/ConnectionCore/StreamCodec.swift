@@ -7,8 +7,10 @@
 /// the I/O core is compiled once, concretely, and never instantiates generic metadata on its
 /// hot path (a generic core measured 3.4 M messages/s through codec and inbox, five times
 /// slower than the codec alone). A protocol names its message types by adopting
-/// ``MessageCodec``, and its edge holds a ``CodecConnection`` typed by them: the only casts
-/// between `any Sendable` and a protocol's types are made there, in the core.
+/// ``MessageCodec``, and its edge holds a ``CodecConnection`` typed by them, which makes the
+/// casts between `any Sendable` and the protocol's types. (WebSocket, whose connections carry
+/// the most and smallest messages, makes its two casts in `WebSocketCodec` and
+/// `WebSocketConnection`, concretely: see ``MessageCodec``.)
 ///
 /// A codec never touches a socket, a clock or a thread, so every rule is testable with bytes.
 package protocol StreamCodec: Sendable {

@@ -132,7 +132,8 @@ package struct StreamConnectionState: Sendable {
     /// The connection's `start` runs on its loop: a handshake begins (TLS and the client's
     /// request are already queued; an empty read lets TLS produce its first record); without
     /// one, `onReady` is told the connection is ready. Once the connection is closing (the
-    /// opener gave up, an abort) nothing happens: its finish tells `onReady` why.
+    /// opener gave up, an abort) nothing happens: its finish tells `onReady` why; if it has
+    /// finished already, `onReady` is told here that it closed during the handshake.
     mutating func started(configuration: ConnectionConfiguration) {
         switch lifecycle {
         case .handshaking:
@@ -143,8 +144,13 @@ package struct StreamConnectionState: Sendable {
                 self.onReady = nil
                 deferred.append { onReady(.success(())) }
             }
-        case .closing, .finished:
+        case .closing:
             break
+        case .finished:
+            if let onReady {
+                self.onReady = nil
+                deferred.append { onReady(.failure(.closedDuringHandshake)) }
+            }
         }
     }
 

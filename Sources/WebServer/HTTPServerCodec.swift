@@ -34,6 +34,8 @@ struct HTTPServerCodec: MessageCodec {
     private var parser: HTTPRequestParser
     private var output: [UInt8] = []
     private var closed = false
+    /// A request was refused (``HTTPRequestParser/Failure``): nothing more is read.
+    private var failed = false
     private var upgraded: (any StreamCodec)?
 
     init(maxHeadSize: Int, maxBodySize: Int) {
@@ -48,7 +50,7 @@ struct HTTPServerCodec: MessageCodec {
             upgraded?.receive(input, into: &events)
             return
         }
-        guard !closed else { return }
+        guard !closed, !failed else { return }
         var outputs: [HTTPRequestParser.Output] = []
         parser.feed(UnsafeRawBufferPointer(input), into: &outputs)
         for output in outputs {
@@ -56,7 +58,9 @@ struct HTTPServerCodec: MessageCodec {
             case .request(let request):
                 events.append(.message(request, byteCount: request.body.count + 64))
             case .failure(let failure):
+                failed = true
                 events.append(.failed(failure))
+                return
             }
         }
     }
@@ -94,7 +98,7 @@ struct HTTPServerCodec: MessageCodec {
         if upgraded != nil { upgraded?.startClose(request) } else { closed = true }
     }
 
-    var isReading: Bool { upgraded?.isReading ?? !closed }
+    var isReading: Bool { upgraded?.isReading ?? (!closed && !failed) }
 
     mutating func takeOutput() -> [UInt8] {
         var bytes = output

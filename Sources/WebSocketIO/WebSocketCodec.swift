@@ -74,8 +74,8 @@ package struct WebSocketCodec: StreamCodec, MessageCodec {
     }
 
     /// The untyped entry the core calls, written out here rather than taken from
-    /// ``MessageCodec``'s generic bridge: that one is not specialized across modules, and on
-    /// this path (every frame a hub fans out) it cost the end-to-end benchmark about 12 %.
+    /// ``MessageCodec``'s generic bridge (see the note there: the generic path measured slower
+    /// on WebSocket's many small messages).
     package mutating func send(_ message: any Sendable) throws(ConnectionError) {
         guard let outbound = message as? WebSocketOutbound else {
             throw .rejected("WebSocketCodec sends WebSocketOutbound, not \(type(of: message))")

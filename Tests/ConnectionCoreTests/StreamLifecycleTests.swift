@@ -11,6 +11,29 @@ private struct RefusingHandshake: StreamHandshake {
     }
 }
 
+/// A greeting split over reads: complete once the bytes seen so far end with `greet\n`.
+private struct AccumulatingGreeting: StreamHandshake {
+    var seen: [UInt8] = []
+    func initialOutput() -> [UInt8] { [] }
+    mutating func receive(_ input: UnsafeRawBufferPointer) -> HandshakeProgress {
+        seen += input
+        return seen.suffix(6).elementsEqual("greet\n".utf8) ? .complete(reply: [], leftover: [], result: seen.count) : .needMore
+    }
+}
+
+/// A codec whose close waits for the peer's answer (as a WebSocket client's does): this side's
+/// close leaves it open, not closed.
+private struct AnsweredCloseCodec: TransportClosingCodec {
+    var closing = false
+    mutating func receive(_ input: UnsafeMutableRawBufferPointer, into events: inout [CodecEvent]) {}
+    mutating func send(_ message: any Sendable) throws(ConnectionError) { throw .rejected("sends nothing") }
+    mutating func startClose(_ request: any Sendable) { closing = true }
+    var isReading: Bool { true }
+    mutating func takeOutput() -> [UInt8] { [] }
+    var isClosed: Bool { false }
+    mutating func transportClosed() -> any Sendable { "ended" }
+}
+
 @Suite("StreamLifecycle: handshaking -> open -> closing -> finished, never back")
 struct StreamLifecycleTests {
     typealias Closing = StreamLifecycle.Closing
@@ -257,6 +280,73 @@ struct StreamLifecycleTests {
         #expect(state.finish(configuration: configuration) == .fin)
         for resume in state.deferred { resume() }
         #expect(told.outcomes == ["closedDuringHandshake"], "never ready")
+    }
+
+    @Test("a handshake that keeps what it read across reads completes on its last piece")
+    func handshakeKeepsItsBytes() {
+        var state = StreamConnectionState(codec: LineCodec(), handshake: AccumulatingGreeting())
+        receive("gre", into: &state)
+        #expect(state.lifecycle.name == "handshaking")
+        receive("et\n", into: &state)
+        #expect(state.lifecycle.name == "open" && state.handshakeResult as? Int == 6, "its bytes were kept, not lost or copied away")
+    }
+
+    /// Steps `state`'s deadlines a second at a time from `start` until it is closing; the
+    /// seconds it took, or nil after `limit`.
+    func secondsUntilClosing(_ state: inout StreamConnectionState, from start: ContinuousClock.Instant, limit: Int = 30) -> Int? {
+        for second in 1...limit {
+            state.checkDeadlines(now: start + .seconds(second))
+            if case .closing = state.lifecycle { return second }
+        }
+        return nil
+    }
+
+    @Test("idle expiry ends with a FIN, drain expiry with a reset; a close that ran out of time with a reset while the codec waits for the peer, with a FIN once it closed")
+    func howEachDeadlineCloses() throws {
+        var idle = StreamConnectionState(codec: LineCodec(), handshake: nil)
+        let idleConfiguration = ConnectionConfiguration(idleTimeout: .seconds(4))
+        let idleStart = ContinuousClock.now
+        _ = idle.plan(configuration: idleConfiguration)
+        let idleAfter = secondsUntilClosing(&idle, from: idleStart)
+        #expect(idleAfter.map { (4...6).contains($0) } == true, "\(String(describing: idleAfter))")
+        let idleClose = idle.finish(configuration: idleConfiguration)
+        #expect(idle.expiry == .idle && idleClose == .fin)
+
+        var drain = StreamConnectionState(codec: LineCodec(), handshake: nil)
+        let drainConfiguration = ConnectionConfiguration(drainTimeout: .seconds(4))
+        let drainStart = ContinuousClock.now
+        _ = drain.plan(configuration: drainConfiguration)
+        var replan = false
+        _ = try drain.queue("never written", configuration: drainConfiguration, refuseAbove: nil, replan: &replan)
+        let drainAfter = secondsUntilClosing(&drain, from: drainStart)
+        #expect(drainAfter.map { (4...6).contains($0) } == true, "\(String(describing: drainAfter))")
+        let drainClose = drain.finish(configuration: drainConfiguration)
+        #expect(drain.expiry == .drain && drainClose == .reset)
+
+        let configuration = ConnectionConfiguration(closeTimeout: .seconds(3))
+        var waiting = StreamConnectionState(codec: AnsweredCloseCodec(), handshake: nil)
+        let closeStart = ContinuousClock.now
+        waiting.startClosing("bye", configuration: configuration)
+        waiting.checkDeadlines(now: closeStart + .seconds(2))
+        #expect(waiting.lifecycle.name == "open", "positive control: within the close timeout")
+        waiting.checkDeadlines(now: closeStart + .seconds(4))
+        let waitingClose = waiting.finish(configuration: configuration)
+        #expect(waitingClose == .reset)
+
+        // A line codec's close is over at once; its last line waits for a socket that never
+        // takes it.
+        var closed = StreamConnectionState(codec: LineCodec(), handshake: nil)
+        _ = try closed.queue("last", configuration: configuration, refuseAbove: nil, replan: &replan)
+        closed.startClosing("bye", configuration: configuration)
+        guard case .watch = closed.plan(configuration: configuration) else {
+            Issue.record("the last line is still to be written")
+            return
+        }
+        #expect(closed.lifecycle.name == "closing (protocol closed)")
+        closed.checkDeadlines(now: closeStart + .seconds(4))
+        #expect(closed.lifecycle.name == "closing (dropped)")
+        let closedClose = closed.finish(configuration: configuration)
+        #expect(closedClose == .fin)
     }
 }
 

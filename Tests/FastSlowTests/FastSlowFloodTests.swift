@@ -20,7 +20,7 @@ struct FastSlowFloodTests {
         // Its failure is reported, not swallowed: a write cut short explains missing answers.
         let written = Task.detached { () -> String? in
             do {
-                try await onThread { try flooder.write(requests, timeout: .seconds(50)) }
+                try await onThread { try flooder.write(requests, timeout: .seconds(60)) }
                 return nil
             } catch {
                 return "\(error)"
