@@ -12,6 +12,10 @@ import Glibc
 /// and cost the same uncontended (one atomic operation each way).
 ///
 /// `@unchecked Sendable` is sound here: the value is only reachable through ``withLock(_:)``.
+///
+/// `@usableFromInline`, so that ``withLock(_:)``'s `@inlinable` body reaches other modules
+/// (a plain `package` type's inlinable bodies are silently not serialized).
+@usableFromInline
 package final class LockedValue<Value: Sendable>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private var value: Value

@@ -21,15 +21,19 @@ import Locking
 ///
 /// The hot methods are `@inlinable`, so a client module specializes them for its element type
 /// (a generic queue called across modules otherwise looks up metadata and copies elements
-/// through witness tables on every push).
+/// through witness tables on every push). That takes the type being `@usableFromInline` too:
+/// the compiler serializes no `@inlinable` body of a plain `package` type, silently (until
+/// 2026-12-06 none was, and a client's profile showed the runtime instantiating metadata on
+/// every push).
+@usableFromInline
 package final class ConsumerQueue<Element: Sendable>: Sendable {
-    package typealias Waiter = CheckedContinuation<Void, Never>
+    @usableFromInline package typealias Waiter = CheckedContinuation<Void, Never>
 
     /// How many elements wait at most; beyond it the oldest is dropped (newest policy) or the
     /// producer waits (lossless).
-    package let capacity: Int
+    @usableFromInline package let capacity: Int
     /// Whether the producer waits for room instead of dropping the oldest element.
-    package let isLossless: Bool
+    @usableFromInline package let isLossless: Bool
     @usableFromInline let state: LockedValue<State>
 
     @usableFromInline
@@ -140,7 +144,7 @@ package final class ConsumerQueue<Element: Sendable>: Sendable {
     }
 
     /// The consumer and producer a change released, resumed by ``resume()`` outside every lock.
-    package struct Wakeups: Sendable {
+    @usableFromInline package struct Wakeups: Sendable {
         @usableFromInline let consumer: Waiter?
         @usableFromInline let producer: Waiter?
 
