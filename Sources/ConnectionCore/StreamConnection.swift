@@ -104,7 +104,7 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     ///
     /// Fairness on the cooperative pool: a consumer that always finds messages waiting (a peer
     /// flooding a server) never suspends on its own and would keep a pool thread from every
-    /// other task. Every ``StreamConnectionState/batchesBeforeYield``-th batch in a row that
+    /// other task. Every ``StreamInbox/batchesBeforeYield``-th batch in a row that
     /// needed no wait, it steps aside (`Task.yield()`) before it takes the messages, so they
     /// still count as received and waiting meanwhile (a request deadline sees them).
     package func receiveBatch(limit: Int = 256) async -> [any Sendable]? {

@@ -403,9 +403,6 @@ package struct StreamConnectionState: Sendable {
         }
     }
 
-    /// Batches taken in a row without waiting after which a consumer yields its thread once.
-    static let batchesBeforeYield = StreamInbox.batchesBeforeYield
-
     /// Counts a consumer's batch (see ``StreamInbox/stepsAsideBeforeTaking()``).
     mutating func stepsAsideBeforeTaking() -> Bool {
         inbox.stepsAsideBeforeTaking()
@@ -756,11 +753,6 @@ package struct StreamConnectionState: Sendable {
         for waiter in closeWaiters { deferred.append { waiter.resume(returning: closure) } }
         closeWaiters.removeAll()
         return closing.cause == .dropped(reset: true) ? .reset : .fin
-    }
-
-    /// Whether the socket will close with a TCP reset rather than a FIN (while closing).
-    var resetOnClose: Bool {
-        if case .closing(let closing) = lifecycle { closing.cause == .dropped(reset: true) } else { false }
     }
 
     /// Registers a task waiting for the end.

