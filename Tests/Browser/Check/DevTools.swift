@@ -11,13 +11,22 @@ protocol BrowserDriver: AnyObject {
 }
 
 extension BrowserDriver {
-    /// Evaluates `expression` until it is true, at most `timeout`.
+    /// Evaluates `expression` until it is true, at most `timeout`. An exception (a page still
+    /// loading has no such element yet) counts as "not yet"; if the last try threw, that error is
+    /// what a timeout reports.
     func waitFor(_ expression: String, timeout: Duration = .seconds(20)) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
+        var lastError: (any Error)?
         while ContinuousClock.now < deadline {
-            if try await evaluate(expression) == .bool(true) { return true }
+            do {
+                if try await evaluate(expression) == .bool(true) { return true }
+                lastError = nil
+            } catch {
+                lastError = error
+            }
             try await Task.sleep(for: .milliseconds(100))
         }
+        if let lastError { throw lastError }
         return false
     }
 }
@@ -80,6 +89,10 @@ final class DevTools: BrowserDriver, @unchecked Sendable {
         let attached = try await call("Target.attachToTarget", ["targetId": .string(targetID), "flatten": true], session: false)
         sessionID = attached["sessionId"]?.stringValue
         try await call("Runtime.enable")
+        // A new target starts as about:blank; the checks read the page, so wait until it is the
+        // one asked for and loaded (the first evaluation could otherwise see the blank document).
+        let loaded = "location.href.startsWith(\(JSONSerializer.serialize(.string(url)))) && document.readyState === 'complete'"
+        guard try await waitFor(loaded) else { throw Failure(description: "\(url) did not load") }
     }
 
     /// Evaluates JavaScript in the page and returns its value.
