@@ -117,9 +117,18 @@ package struct JSONParser {
         var raw: UnsafeRawBufferPointer?
         var decoded: String?
 
+        @inline(__always)
         func matches(_ literal: StaticString) -> Bool {
-            let expected = UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount)
-            if let raw { return raw.elementsEqual(expected) }
+            let count = literal.utf8CodeUnitCount
+            if let raw {
+                // Lengths first (most names differ there), then the bytes through plain
+                // pointers (not a sequence comparison through iterators).
+                guard raw.count == count else { return false }
+                let expected = literal.utf8Start
+                for offset in 0..<count where raw[offset] != expected[offset] { return false }
+                return true
+            }
+            let expected = UnsafeRawBufferPointer(start: literal.utf8Start, count: count)
             return decoded?.utf8.elementsEqual(expected) ?? false
         }
     }
@@ -221,8 +230,7 @@ package struct JSONParser {
             index += 1
             return .object([:])
         }
-        // Sized for a typical reading object up front: growing from empty re-hashes twice.
-        var members = [String: JSONValue](minimumCapacity: 4)
+        var members = Self.emptyMembers
         while true {
             guard peek() == UInt8(ascii: "\"") else { throw error("expected a member name") }
             let key = try parseString()
@@ -282,34 +290,60 @@ package struct JSONParser {
         let backslashes: UInt64 = 0x5C5C_5C5C_5C5C_5C5C
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highBits: UInt64 = 0x8080_8080_8080_8080
-        while index + 8 <= bytes.count {
-            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
-            // A byte of `word` is zero / below 0x20 exactly where these have its high bit set.
-            // (In Swift `&` binds tighter than `&-`: the parentheses matter.)
+        var cursor = index
+        while cursor + 8 <= bytes.count {
+            let word = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: cursor, as: UInt64.self))
+            // A byte of `word` is zero / below 0x20 exactly where these have its high bit set,
+            // except that a borrow can also mark bytes above a marked one: the lowest mark is
+            // always exact. (In Swift `&` binds tighter than `&-`: the parentheses matter.)
             let quote = ((word ^ quotes) &- ones) & ~(word ^ quotes)
             let backslash = ((word ^ backslashes) &- ones) & ~(word ^ backslashes)
             let control = (word &- (ones &* 0x20)) & ~word
-            if (quote | backslash | control) & highBits != 0 { break }
-            if word & highBits != 0 { sawNonASCII = true }
-            index += 8
-        }
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: "\"") {
-                let range = start..<index
-                index += 1
-                if sawNonASCII {
-                    guard UTF8Validator.isValid(UnsafeRawBufferPointer(rebasing: bytes[range])) else {
-                        throw JSONParseError(offset: start, reason: "invalid UTF-8")
-                    }
-                }
-                return range
+            let special = (quote | backslash | control) & highBits
+            if special == 0 {
+                if word & highBits != 0 { sawNonASCII = true }
+                cursor += 8
+                continue
             }
-            if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
-            if byte >= 0x80 { sawNonASCII = true }
-            index += 1
+            // The first special byte, found without looking at the bytes one by one.
+            let offset = special.trailingZeroBitCount / 8
+            let before = offset == 0 ? 0 : word & (UInt64.max >> (64 - 8 * offset))
+            if before & highBits != 0 { sawNonASCII = true }
+            cursor += offset
+            guard bytes[cursor] == UInt8(ascii: "\"") else {
+                index = cursor
+                return nil
+            }
+            return try endPlainString(start: start, quote: cursor, sawNonASCII: sawNonASCII)
         }
+        while cursor < bytes.count {
+            let byte = bytes[cursor]
+            if byte == UInt8(ascii: "\"") {
+                return try endPlainString(start: start, quote: cursor, sawNonASCII: sawNonASCII)
+            }
+            if byte == UInt8(ascii: "\\") || byte < 0x20 {
+                index = cursor
+                return nil
+            }
+            if byte >= 0x80 { sawNonASCII = true }
+            cursor += 1
+        }
+        index = cursor
         return nil
+    }
+
+    /// The end of ``scanPlainString()``: the content before the closing quote at `quote`,
+    /// validated if it has non-ASCII bytes; the cursor moves past the quote.
+    @inline(__always)
+    private mutating func endPlainString(start: Int, quote: Int, sawNonASCII: Bool) throws(JSONParseError) -> Range<Int> {
+        let range = start..<quote
+        index = quote + 1
+        if sawNonASCII {
+            guard UTF8Validator.isValid(UnsafeRawBufferPointer(rebasing: bytes[range])) else {
+                throw JSONParseError(offset: start, reason: "invalid UTF-8")
+            }
+        }
+        return range
     }
 
     private mutating func parseString() throws(JSONParseError) -> String {
@@ -393,6 +427,12 @@ package struct JSONParser {
         return value
     }
 
+    /// An empty object sized for a typical reading (4 members): each object starts as a copy,
+    /// so growing from empty (two re-hashes) is avoided. (Not `init(minimumCapacity:)` per
+    /// object: the compiler leaves that call unspecialized, and the standard library then
+    /// looks the storage's generic metadata up every time.)
+    private static let emptyMembers = [String: JSONValue](minimumCapacity: 4)
+
     /// Powers of ten that are exact in a Double (10^0 ... 10^22).
     private static let exactPowersOfTen: [Double] = (0...22).map { exponent in
         var value = 1.0
@@ -408,50 +448,70 @@ package struct JSONParser {
     /// path). Anything else goes through the standard library's correctly rounded parser.
     private mutating func parseNumber() throws(JSONParseError) -> Double {
         let start = index
-        var negative = false
-        if peek() == UInt8(ascii: "-") {
-            negative = true
-            index += 1
+        // The digits are read with a local cursor (the stored `index` written back once):
+        // through `peek()` every digit cost a reload and a store of the parser's state.
+        let bytes = self.bytes
+        let end = bytes.count
+        var cursor = index
+        @inline(__always) func digit(at position: Int) -> UInt8? {
+            guard position < end else { return nil }
+            let value = bytes[position] &- UInt8(ascii: "0")
+            return value < 10 ? value : nil
         }
-        guard let first = peek(), first >= UInt8(ascii: "0"), first <= UInt8(ascii: "9") else { throw error("expected a digit") }
+        var negative = false
+        if cursor < end && bytes[cursor] == UInt8(ascii: "-") {
+            negative = true
+            cursor += 1
+        }
+        guard let first = digit(at: cursor) else {
+            index = cursor
+            throw error("expected a digit")
+        }
         var mantissa: UInt64 = 0
         // Significant digits accumulated into `mantissa` (leading zeros do not count).
         var significantDigits = 0
         var fractionDigits = 0
-        if first == UInt8(ascii: "0") {
-            index += 1
+        if first == 0 {
+            cursor += 1
         } else {
-            while let byte = peek(), byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
-                if significantDigits < 19 { mantissa = mantissa &* 10 &+ UInt64(byte - UInt8(ascii: "0")) }
+            while let value = digit(at: cursor) {
+                if significantDigits < 19 { mantissa = mantissa &* 10 &+ UInt64(value) }
                 significantDigits += 1
-                index += 1
+                cursor += 1
             }
         }
-        if peek() == UInt8(ascii: ".") {
-            index += 1
-            guard let byte = peek(), byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { throw error("expected a fraction digit") }
-            while let byte = peek(), byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
-                if mantissa != 0 || byte != UInt8(ascii: "0") { significantDigits += 1 }
-                if significantDigits < 19 { mantissa = mantissa &* 10 &+ UInt64(byte - UInt8(ascii: "0")) }
+        if cursor < end && bytes[cursor] == UInt8(ascii: ".") {
+            cursor += 1
+            guard digit(at: cursor) != nil else {
+                index = cursor
+                throw error("expected a fraction digit")
+            }
+            while let value = digit(at: cursor) {
+                if mantissa != 0 || value != 0 { significantDigits += 1 }
+                if significantDigits < 19 { mantissa = mantissa &* 10 &+ UInt64(value) }
                 fractionDigits += 1
-                index += 1
+                cursor += 1
             }
         }
         var exponent = 0
-        if let byte = peek(), byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
-            index += 1
+        if cursor < end, bytes[cursor] | 0x20 == UInt8(ascii: "e") {
+            cursor += 1
             var negativeExponent = false
-            if let sign = peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") {
-                negativeExponent = sign == UInt8(ascii: "-")
-                index += 1
+            if cursor < end, bytes[cursor] == UInt8(ascii: "+") || bytes[cursor] == UInt8(ascii: "-") {
+                negativeExponent = bytes[cursor] == UInt8(ascii: "-")
+                cursor += 1
             }
-            guard let digit = peek(), digit >= UInt8(ascii: "0"), digit <= UInt8(ascii: "9") else { throw error("expected an exponent digit") }
-            while let byte = peek(), byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") {
-                if exponent < 100_000 { exponent = exponent * 10 + Int(byte - UInt8(ascii: "0")) }
-                index += 1
+            guard digit(at: cursor) != nil else {
+                index = cursor
+                throw error("expected an exponent digit")
+            }
+            while let value = digit(at: cursor) {
+                if exponent < 100_000 { exponent = exponent * 10 + Int(value) }
+                cursor += 1
             }
             if negativeExponent { exponent = -exponent }
         }
+        index = cursor
         let decimalExponent = exponent - fractionDigits
         if significantDigits <= 15 && abs(decimalExponent) <= 22 {
             let digits = Double(mantissa)

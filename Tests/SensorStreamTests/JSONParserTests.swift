@@ -151,4 +151,28 @@ struct JSONStringScanTests {
             }
         }
     }
+
+    @Test("a non-ASCII byte just before the closing quote, in the same word or the tail, is validated: invalid UTF-8 is rejected at every offset")
+    func nonASCIIBeforeTheQuote() throws {
+        // The word-wise scan finds the quote and the bytes before it in one step; a lone
+        // continuation byte or a truncated sequence there must still be seen.
+        var checked = 0
+        for length in 1..<24 {
+            for position in 0..<length {
+                for (bad, valid) in [([0x80], false), ([0xC3], false), ([0xFF], false), ([0xC3, 0xA9], true), ([0xE2, 0x82], false)] as [([UInt8], Bool)] {
+                    var content = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+                    content.replaceSubrange(position..<position + 1, with: bad)
+                    let document = Array("[\"".utf8) + content + Array("\",1]".utf8)
+                    let parsed = document.withUnsafeBytes { try? JSONParser.parse($0) }
+                    if valid {
+                        #expect(parsed == .array([.string(String(decoding: content, as: UTF8.self)), .number(1)]), "\(content)")
+                    } else {
+                        #expect(parsed == nil, "\(content) must be rejected")
+                    }
+                    checked += 1
+                }
+            }
+        }
+        #expect(checked == 23 * 24 / 2 * 5)
+    }
 }
