@@ -247,10 +247,17 @@ if filter.map({ "client alone".contains($0) }) ?? true {
     for (name, buffering) in [("lossless(1024)", ReadingBuffering.lossless(1024)), ("newest(200,000)", .newest(count))] {
         _ = try await ClientAlone.throughput(count: 20_000, buffering: buffering)  // warm-up
         var rates: [Double] = []
-        for _ in 0..<samples { rates.append(try await ClientAlone.throughput(count: count, buffering: buffering)) }
+        var cpu: [Double] = []
+        for _ in 0..<samples {
+            let run = try await ClientAlone.throughput(count: count, buffering: buffering)
+            rates.append(run.rate)
+            cpu.append(run.cpuPerReading.secondsValue * 1e6)
+        }
         rates.sort()
+        cpu.sort()
         print("client alone: raw sender -> for-await, \(name)".padding(toLength: 54, withPad: " ", startingAt: 0)
-              + String(format: "%.2f M readings/s [%.2f ... %.2f], all %d in order", rates[rates.count / 2] / 1e6, rates.first! / 1e6, rates.last! / 1e6, count))
+              + String(format: "%.2f M readings/s [%.2f ... %.2f], all %d in order; CPU %.2f µs per reading (all threads)",
+                       rates[rates.count / 2] / 1e6, rates.first! / 1e6, rates.last! / 1e6, count, cpu[cpu.count / 2]))
     }
 }
 

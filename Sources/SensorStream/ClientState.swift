@@ -260,10 +260,13 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
                 deliveries.answers += pending.answer(sensorID).map { ($0, .status(connected)) }
                 if statuses.enqueue(SensorStatus(sensorID: sensorID, connected: connected)) { broadcastPending = true }
             case .sensorData(let sensorID, let readings)?:
-                guard var sensorConsumers = consumers[sensorID] else {
+                // One hash of the sensor's name per reading: the slot is read, and (rarely)
+                // changed, where it is, not copied out and stored back.
+                guard let slot = consumers.index(forKey: sensorID) else {
                     statistics.readingsWithoutConsumer += 1
                     continue
                 }
+                let sensorConsumers = consumers.values[slot]
                 if let full = sensorConsumers.values.first(where: { $0.queue.isLossless && !$0.queue.hasRoom }) {
                     statistics.losslessWaits += 1
                     deliveries.blocked = (index, full.queue)
@@ -271,14 +274,17 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
                     break dispatch
                 }
                 statistics.readingsReceived += 1
-                for (id, consumer) in sensorConsumers {
+                var gapReported = false
+                for consumer in sensorConsumers.values {
                     let reading = SensorReading(sensorID: sensorID, readings: readings, followsGap: consumer.followsGap)
                     let (dropped, wake) = consumer.queue.push(reading)
                     if dropped { statistics.readingsDropped += 1 }
                     if let wake { deliveries.wakes.append(wake) }
-                    if consumer.followsGap { sensorConsumers[id]?.followsGap = false }
+                    if consumer.followsGap { gapReported = true }
                 }
-                consumers[sensorID] = sensorConsumers
+                if gapReported {
+                    for id in sensorConsumers.keys { consumers.values[slot][id]?.followsGap = false }
+                }
             }
         }
         if start < end, frames.enqueue(contentsOf: batch[start..<end].lazy.map(\.0)) { broadcastPending = true }
