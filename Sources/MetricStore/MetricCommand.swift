@@ -3,11 +3,15 @@
 /// - `put <key> <value> <timestamp>`: stores `value` for `key` at `timestamp` (unix seconds);
 ///   a second put for the same key and second overwrites the first.
 /// - `get <key>`: every point of `key`, or of every key for `*`.
+/// - `get <key> <from> <to>`: the points of `key` (of every key for `*`) whose timestamps lie
+///   between `from` and `to` (unix seconds, both included; none when `from` is after `to`).
 public enum MetricCommand: Sendable, Hashable {
     /// Store one point.
     case put(key: String, value: Double, timestamp: Int64)
     /// Read the points of one key, or of all keys (`*`).
     case get(key: String)
+    /// Read the points of one key (or of all keys, `*`) from `from` to `to`, inclusive.
+    case getRange(key: String, from: Int64, to: Int64)
 
     /// Appends the command's line, `\n` included, without building a String first.
     /// - Parameter bytes: Where the line goes.
@@ -21,6 +25,14 @@ public enum MetricCommand: Sendable, Hashable {
             bytes.append(contentsOf: "get ".utf8)
             bytes.append(contentsOf: key.utf8)
             bytes.append(UInt8(ascii: "\n"))
+        case .getRange(let key, let from, let to):
+            bytes.append(contentsOf: "get ".utf8)
+            bytes.append(contentsOf: key.utf8)
+            bytes.append(UInt8(ascii: " "))
+            appendDecimal(from, to: &bytes)
+            bytes.append(UInt8(ascii: " "))
+            appendDecimal(to, to: &bytes)
+            bytes.append(UInt8(ascii: "\n"))
         }
     }
 
@@ -29,6 +41,7 @@ public enum MetricCommand: Sendable, Hashable {
         switch self {
         case .put(let key, let value, let timestamp): "put \(key) \(value) \(timestamp)\n"
         case .get(let key): "get \(key)\n"
+        case .getRange(let key, let from, let to): "get \(key) \(from) \(to)\n"
         }
     }
 }

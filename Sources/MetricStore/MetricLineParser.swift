@@ -9,7 +9,7 @@ public struct MetricLineParser: Sendable {
     public enum Line: Sendable, Hashable {
         /// A well-formed command.
         case command(MetricCommand)
-        /// Anything else: unknown command, wrong field count, bad number, empty line, `*` as
+        /// Anything else: unknown command, wrong field count, bad number or timestamp, empty line, `*` as
         /// a put key, invalid UTF-8. Answered with `error\nwrong command\n\n`; the connection stays.
         case wrong
         /// The line passed ``maxLineLength`` before its newline: answered like `wrong`, then closed.
@@ -112,6 +112,12 @@ public struct MetricLineParser: Sendable {
         if fieldCount == 2, equals(verb, "get") {
             guard let key = text(field(ranges.1)) else { return .wrong }
             return .command(.get(key: key))
+        }
+        if fieldCount == 4, equals(verb, "get") {
+            guard let key = text(field(ranges.1)),
+                  let from = parseTimestamp(field(ranges.2)),
+                  let to = parseTimestamp(field(ranges.3)) else { return .wrong }
+            return .command(.getRange(key: key, from: from, to: to))
         }
         return .wrong
     }

@@ -29,6 +29,18 @@ public struct MetricStorage: Sendable {
                 values.insert(value, at: low)
             }
         }
+
+        /// The index of the first point at or after `timestamp` (the count when there is none):
+        /// a binary search, so a range read costs the range, not the key's history.
+        func firstIndex(atOrAfter timestamp: Int64) -> Int {
+            var low = 0
+            var high = timestamps.count
+            while low < high {
+                let middle = (low + high) / 2
+                if timestamps[middle] < timestamp { low = middle + 1 } else { high = middle }
+            }
+            return low
+        }
     }
 
     private var order: [String] = []
@@ -59,11 +71,26 @@ public struct MetricStorage: Sendable {
     /// - Parameter key: A key, or `*`.
     /// - Returns: The records (empty when nothing matches).
     public func get(_ key: String) -> [MetricRecord] {
+        get(key, from: .min, to: .max)
+    }
+
+    /// The points of `key` (of every key for `*`) whose timestamps lie from `from` to `to`,
+    /// both included, keys in first-put order, each key's by timestamp; none when `from` is
+    /// after `to`. Costs the points listed (and a binary search per key), not the history.
+    /// - Parameters:
+    ///   - key: A key, or `*`.
+    ///   - from: The first second listed (unix seconds).
+    ///   - to: The last second listed.
+    /// - Returns: The records (empty when nothing matches).
+    public func get(_ key: String, from: Int64, to: Int64) -> [MetricRecord] {
         var records: [MetricRecord] = []
+        guard from <= to else { return records }
         for name in key == "*" ? order : [key] {
             guard let points = series[name] else { continue }
-            for (timestamp, value) in zip(points.timestamps, points.values) {
-                records.append(MetricRecord(key: name, point: MetricPoint(timestamp: Int(timestamp), value: value)))
+            var index = points.firstIndex(atOrAfter: from)
+            while index < points.timestamps.count && points.timestamps[index] <= to {
+                records.append(MetricRecord(key: name, point: MetricPoint(timestamp: Int(points.timestamps[index]), value: points.values[index])))
+                index += 1
             }
         }
         return records
@@ -79,6 +106,8 @@ public struct MetricStorage: Sendable {
     /// if it sorts after the cursor (with its newest value).
     /// - Parameters:
     ///   - key: A key, or `*`.
+    ///   - from: The first second listed (a range read; `.min` for all).
+    ///   - to: The last second listed (`.max` for all); none when `from` is after `to`.
     ///   - cursor: Where the previous piece ended; a new cursor for the first piece.
     ///   - limit: The most records to append (at least one is appended while any remain).
     ///   - byteLimit: Stop once the piece has added this many bytes (long keys make long
@@ -86,25 +115,23 @@ public struct MetricStorage: Sendable {
     ///   - bytes: Where the lines go.
     /// - Returns: How many records were appended, and where the next piece starts (nil when
     ///   the answer is complete).
-    package func appendRecords(of key: String, from cursor: MetricGetCursor, limit: Int, byteLimit: Int = .max,
-                               to bytes: inout [UInt8]) -> (count: Int, next: MetricGetCursor?) {
+    package func appendRecords(of key: String, between from: Int64 = .min, and to: Int64 = .max, from cursor: MetricGetCursor,
+                               limit: Int, byteLimit: Int = .max, to bytes: inout [UInt8]) -> (count: Int, next: MetricGetCursor?) {
         var cursor = cursor
         var count = 0
         let start = bytes.count
+        guard from <= to else { return (0, nil) }
         let names = key == "*" ? order[...] : [key][...]
         while cursor.keyIndex < names.count {
             let name = names[names.startIndex + cursor.keyIndex]
             if let points = series[name] {
-                var index = 0
+                // The first point of the range past the cursor (points may have been inserted
+                // before it): a binary search, not a walk from the key's first point.
+                var index = points.firstIndex(atOrAfter: from)
                 if let after = cursor.after {
-                    // The first point past the cursor (points may have been inserted before it).
-                    var high = points.timestamps.count
-                    while index < high {
-                        let middle = (index + high) / 2
-                        if points.timestamps[middle] <= after { index = middle + 1 } else { high = middle }
-                    }
+                    index = after == .max ? points.timestamps.count : max(index, points.firstIndex(atOrAfter: after + 1))
                 }
-                while index < points.timestamps.count {
+                while index < points.timestamps.count && points.timestamps[index] <= to {
                     guard count == 0 || (count < limit && bytes.count - start < byteLimit) else { return (count, cursor) }
                     appendRecordLine(key: name, value: points.values[index], timestamp: points.timestamps[index], to: &bytes)
                     cursor.after = points.timestamps[index]
@@ -128,6 +155,8 @@ public struct MetricStorage: Sendable {
             return .ok([])
         case .command(.get(let key)):
             return .ok(get(key))
+        case .command(.getRange(let key, let from, let to)):
+            return .ok(get(key, from: from, to: to))
         case .wrong, .tooLong:
             return .error("wrong command")
         }

@@ -99,6 +99,21 @@ public final class MetricStoreClient: Sendable {
         try await engine.get(key)
     }
 
+    /// Reads the points of a key (of every key for `*`) whose timestamps lie from `from` to
+    /// `to`, both included (`get <key> <from> <to>`): the server's cost is the range, not the
+    /// key's history.
+    /// - Parameters:
+    ///   - key: A key, or `*`.
+    ///   - from: The first second read (unix seconds).
+    ///   - to: The last second read.
+    /// - Returns: Points by key, each key's sorted by timestamp; empty when nothing matches.
+    /// - Throws: ``MetricStoreClientError``: ``MetricStoreClientError/invalidRange(from:to:)``
+    ///   when `from` is after `to`, ``MetricStoreClientError/unsupportedByServer(_:)`` from a
+    ///   server without range reads.
+    public func get(_ key: String, from: Int, to: Int) async throws(MetricStoreClientError) -> [String: [MetricPoint]] {
+        try await engine.get(key, from: from, to: to)
+    }
+
     /// Puts every sample of `samples`, keeping at most `window` commands in flight: when the
     /// window is full it stops pulling from the sequence until answers come (backpressure).
     /// Commands go out in batches, one counter for the whole window instead of a waiter per put.

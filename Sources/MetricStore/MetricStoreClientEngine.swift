@@ -79,7 +79,24 @@ final class MetricStoreClientEngine: Sendable {
     /// - Throws: ``MetricStoreClientError``.
     func get(_ key: String) async throws(MetricStoreClientError) -> [String: [MetricPoint]] {
         try Self.validate(key: key, allowStar: true)
-        switch try await call(.get(key: key)) {
+        return try Self.points(try await call(.get(key: key)))
+    }
+
+    /// Reads the points of a key (of every key for `*`) from `from` to `to`, inclusive
+    /// (`get <key> <from> <to>`).
+    func get(_ key: String, from: Int, to: Int) async throws(MetricStoreClientError) -> [String: [MetricPoint]] {
+        try Self.validate(key: key, allowStar: true)
+        guard from <= to else { throw .invalidRange(from: from, to: to) }
+        let answer = try await call(.getRange(key: key, from: Int64(from), to: Int64(to)))
+        // The line is well formed (checked above): `wrong command` means a server without
+        // range reads.
+        if case .error("wrong command") = answer { throw .unsupportedByServer("range reads (get <key> <from> <to>)") }
+        return try Self.points(answer)
+    }
+
+    /// A `get` answer's points by key, each key's sorted by timestamp.
+    private static func points(_ answer: MetricAnswer) throws(MetricStoreClientError) -> [String: [MetricPoint]] {
+        switch answer {
         case .error(let text):
             throw .serverError(text)
         case .ok(let records):

@@ -14,6 +14,11 @@ public enum MetricStoreClientError: Error, Sendable, Hashable, CustomStringConve
     case invalidKey(String)
     /// A value that is not finite (nan, infinity): nothing was sent.
     case invalidValue(Double)
+    /// A range read whose start is after its end: nothing was sent.
+    case invalidRange(from: Int, to: Int)
+    /// The server does not know this command (it answered `wrong command` to a well-formed
+    /// one: a server older than the command); the text names the command.
+    case unsupportedByServer(String)
     /// The calling task was cancelled: the call stopped waiting (a command already sent is
     /// still answered, and the answer skipped).
     case cancelled
@@ -28,6 +33,8 @@ public enum MetricStoreClientError: Error, Sendable, Hashable, CustomStringConve
         case .connectionLost(let reason): "connection lost: \(reason)"
         case .invalidKey(let key): "invalid key \(key.debugDescription) (1+ characters, no whitespace)"
         case .invalidValue(let value): "invalid value \(value) (must be finite)"
+        case .invalidRange(let from, let to): "invalid range: from \(from) is after to \(to)"
+        case .unsupportedByServer(let command): "the server does not support \(command) (it answered: wrong command)"
         case .cancelled: "cancelled"
         }
     }

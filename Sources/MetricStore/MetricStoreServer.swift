@@ -227,7 +227,7 @@ public final class MetricStoreServer: Sendable {
                 // than one piece.
                 var ticket: GroupCommitWriter.Ticket?
                 var journalFailed = false
-                let unfinished = shared.withLock { shared -> (key: String, cursor: MetricGetCursor)? in
+                let unfinished = shared.withLock { shared -> (read: RangeRead, cursor: MetricGetCursor)? in
                     var puts: [MetricCommand] = []
                     // The puts go to the journal in this same lock acquisition: the file keeps
                     // the order in which the store applied them, across connections.
@@ -239,15 +239,15 @@ public final class MetricStoreServer: Sendable {
                     while index < lines.count {
                         let line = lines[index]
                         index += 1
-                        guard case .command(.get(let key)) = line else {
+                        guard let read = RangeRead(line) else {
                             if case .command(let command) = line, case .put = command { puts.append(command) }
                             shared.storage.answer(line).append(to: &output)
                             continue
                         }
                         output.append(contentsOf: "ok\n".utf8)
-                        let piece = shared.storage.appendRecords(of: key, from: MetricGetCursor(), limit: Self.recordsPerPiece,
-                                                                              byteLimit: Self.bytesPerSend, to: &output)
-                        if let next = piece.next { return (key, next) }
+                        let piece = shared.storage.appendRecords(of: read.key, between: read.from, and: read.to, from: MetricGetCursor(),
+                                                                 limit: Self.recordsPerPiece, byteLimit: Self.bytesPerSend, to: &output)
+                        if let next = piece.next { return (read, next) }
                         output.append(UInt8(ascii: "\n"))
                         if output.count >= Self.bytesPerSend { return nil }
                     }
@@ -261,7 +261,7 @@ public final class MetricStoreServer: Sendable {
                     journal?.wake(ticket)
                     journaled = ticket.sequence
                 }
-                if let (key, start) = unfinished {
+                if let (read, start) = unfinished {
                     var cursor = start
                     // The rest of a large answer, a piece per lock acquisition, sent as the
                     // client drains it; other tasks run between pieces.
@@ -270,8 +270,9 @@ public final class MetricStoreServer: Sendable {
                             guard await emit() else { break receiving }
                         }
                         await Task.yield()
-                        let piece = shared.withLock { $0.storage.appendRecords(of: key, from: cursor, limit: Self.recordsPerPiece,
-                                                                                    byteLimit: Self.bytesPerSend, to: &output) }
+                        let piece = shared.withLock { $0.storage.appendRecords(of: read.key, between: read.from, and: read.to, from: cursor,
+                                                                                    limit: Self.recordsPerPiece, byteLimit: Self.bytesPerSend,
+                                                                                    to: &output) }
                         guard let next = piece.next else { break }
                         cursor = next
                     }
@@ -284,6 +285,23 @@ public final class MetricStoreServer: Sendable {
             guard await emit() else { break }
         }
         _ = await stream.close("done")
+    }
+}
+
+/// A `get` as the server answers it in pieces: its key and its range (the whole history for
+/// `get <key>`).
+private struct RangeRead {
+    let key: String
+    let from: Int64
+    let to: Int64
+
+    /// The read a line asks for; nil for anything but a `get`.
+    init?(_ line: MetricLineParser.Line) {
+        switch line {
+        case .command(.get(let key)): (self.key, from, to) = (key, .min, .max)
+        case .command(.getRange(let key, let from, let to)): (self.key, self.from, self.to) = (key, from, to)
+        default: return nil
+        }
     }
 }
 

@@ -6,7 +6,7 @@ enum MetricsCommand {
     static let usage = """
     usage: sensorctl metrics serve [--host 127.0.0.1] [--port 8888] [--data-file PATH] [--loops N]
            sensorctl metrics put KEY VALUE [TIMESTAMP] [--host H] [--port P]
-           sensorctl metrics get KEY [--host H] [--port P] [--json]
+           sensorctl metrics get KEY [--from SECONDS] [--to SECONDS] [--host H] [--port P] [--json]
 
     serve runs a metric store in the foreground (the put/get line protocol over TCP); with
     --data-file every acknowledged put is journaled to PATH (fsync before its ok) and replayed
@@ -14,14 +14,15 @@ enum MetricsCommand {
     core). SIGINT/SIGTERM stop it.
     put stores VALUE (a finite decimal number; negative values work as is) for KEY at
     TIMESTAMP (unix seconds; default now). get prints KEY's points (or every key's, for '*')
-    as a table, or with --json as {"key": [[timestamp, value], ...], ...}.
+    as a table, or with --json as {"key": [[timestamp, value], ...], ...}; with --from and/or
+    --to (unix seconds, inclusive) only the points in that range (a range read: get KEY FROM TO).
     Exit codes: 0 ok, 1 server error or connection failure, 2 usage.
     """
 
     static func run(_ arguments: [String]) async throws(UsageError) -> Int32 {
         guard let subcommand = arguments.first else { throw UsageError(message: "metrics needs serve, put or get") }
         let rest = Array(arguments.dropFirst())
-        let parsed = try Arguments(rest, options: ["--host", "--port", "--data-file", "--loops"], flags: ["--help", "-h", "--json"])
+        let parsed = try Arguments(rest, options: ["--host", "--port", "--data-file", "--loops", "--from", "--to"], flags: ["--help", "-h", "--json"])
         if subcommand == "--help" || subcommand == "-h" || !parsed.flags.isDisjoint(with: ["--help", "-h"]) {
             printLine(usage)
             return 0
@@ -58,10 +59,19 @@ enum MetricsCommand {
             }
         case "get":
             guard parsed.positional.count == 1 else { throw UsageError(message: "get needs one KEY (or '*')") }
+            func seconds(_ option: String) throws(UsageError) -> Int? {
+                guard let text = parsed.options[option] else { return nil }
+                guard let value = Int(text) else { throw UsageError(message: "\(option) must be whole unix seconds, not \"\(text)\"") }
+                return value
+            }
+            let (from, to) = (try seconds("--from"), try seconds("--to"))
+            if let from, let to, from > to { throw UsageError(message: "--from \(from) is after --to \(to)") }
             let client = MetricStoreClient(host: host, port: port, timeout: .seconds(15))
             defer { client.close() }
             do {
-                let points = try await client.get(parsed.positional[0])
+                let points = from == nil && to == nil
+                    ? try await client.get(parsed.positional[0])
+                    : try await client.get(parsed.positional[0], from: from ?? Int(Int64.min), to: to ?? Int(Int64.max))
                 printLine(parsed.flags.contains("--json") ? json(points) : table(points))
                 return 0
             } catch .invalidKey(let key) {

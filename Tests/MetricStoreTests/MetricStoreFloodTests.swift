@@ -55,6 +55,56 @@ struct MetricStoreFloodTests {
         RawPeer(socket: try TCPConnector.connect(host: "127.0.0.1", port: port, timeout: .seconds(5), receiveBuffer: 4096))
     }
 
+    @Test("range reads at every edge: each key's points filtered by from...to, for every range over the data and beyond, whole and in pieces of every size")
+    func rangeReads() {
+        var storage = MetricStorage()
+        for (key, timestamps) in [("a", [5, 1, 3]), ("b", [2]), ("c", [-4, 0, 4, 8])] {
+            for timestamp in timestamps { storage.put(key, Double(timestamp) / 2, timestamp: Int64(timestamp)) }
+        }
+        var compared = 0
+        var nonEmpty = 0
+        for from in -6...10 {
+            for to in -6...10 {
+                for key in ["*", "a", "b", "c", "missing"] {
+                    // The reference: the whole history, filtered.
+                    let expected = storage.get(key).filter { from <= $0.point.timestamp && $0.point.timestamp <= to }
+                    let ranged = storage.get(key, from: Int64(from), to: Int64(to))
+                    #expect(ranged == expected, "\(key) \(from)...\(to)")
+                    if !ranged.isEmpty { nonEmpty += 1 }
+                    if from > to { #expect(ranged.isEmpty) }
+                    var expectedBytes: [UInt8] = []
+                    MetricAnswer.ok(expected).append(to: &expectedBytes)
+                    for limit in [1, 2, 5] {
+                        var bytes = Array("ok\n".utf8)
+                        var cursor = MetricGetCursor()
+                        while let next = storage.appendRecords(of: key, between: Int64(from), and: Int64(to), from: cursor,
+                                                               limit: limit, to: &bytes).next { cursor = next }
+                        bytes.append(UInt8(ascii: "\n"))
+                        let same = bytes == expectedBytes
+                        #expect(same, "\(key) \(from)...\(to) in pieces of \(limit)")
+                    }
+                    compared += 1
+                }
+            }
+        }
+        #expect(compared == 17 * 17 * 5)
+        #expect(nonEmpty > 300, "the ranges hit points: \(nonEmpty)")
+        // The extremes of the timestamps: no overflow past a cursor at Int64.max.
+        var extremes = MetricStorage()
+        extremes.put("k", 1, timestamp: .min)
+        extremes.put("k", 2, timestamp: .max)
+        #expect(extremes.get("k", from: .min, to: .max).map(\.point.value) == [1, 2])
+        #expect(extremes.get("k", from: .max, to: .max).map(\.point.value) == [2])
+        var bytes: [UInt8] = []
+        var cursor = MetricGetCursor()
+        var pieces = 0
+        while let next = extremes.appendRecords(of: "k", from: cursor, limit: 1, to: &bytes).next {
+            cursor = next
+            pieces += 1
+        }
+        #expect(String(decoding: bytes, as: UTF8.self) == "k 1.0 -9223372036854775808\nk 2.0 9223372036854775807\n" && pieces == 1)
+    }
+
     @Test("a get answer produced in pieces is the whole answer, for every piece size, with puts between pieces")
     func piecesMakeTheWholeAnswer() {
         var storage = MetricStorage()

@@ -117,6 +117,67 @@ struct MetricStoreLoopbackTests {
         client.close()
     }
 
+    @Test("range reads: the raw protocol and the client, at the edges (empty, one point, from after to, unknown key)")
+    func rangeReads() async throws {
+        let server = try MetricStoreServer(port: 0)
+        defer { server.stop() }
+        let client = MetricStoreClient(host: "127.0.0.1", port: server.port, timeout: .seconds(15))
+        defer { client.close() }
+        for second in 100...160 { try await client.put("cpu", Double(second) / 10, timestamp: second) }
+        try await client.put("mem", 1, timestamp: 130)
+        let minute = try await client.get("cpu", from: 110, to: 119)
+        #expect(minute["cpu"]?.map(\.timestamp) == Array(110...119))
+        #expect(minute["cpu"]?.first?.value == 11.0)
+        #expect(try await client.get("cpu", from: 160, to: 10_000) == ["cpu": [MetricPoint(timestamp: 160, value: 16)]], "one point")
+        #expect(try await client.get("cpu", from: 0, to: 99) == [:], "empty: before the first point")
+        #expect(try await client.get("nothing", from: 0, to: 1_000) == [:], "unknown key")
+        #expect(try await client.get("*", from: 130, to: 130) == ["cpu": [MetricPoint(timestamp: 130, value: 13)],
+                                                                "mem": [MetricPoint(timestamp: 130, value: 1)]])
+        await #expect(throws: MetricStoreClientError.invalidRange(from: 5, to: 4)) { _ = try await client.get("cpu", from: 5, to: 4) }
+        await #expect(throws: MetricStoreClientError.invalidKey("a b")) { _ = try await client.get("a b", from: 1, to: 2) }
+        // The same on the wire, byte for byte; from after to is an empty answer there.
+        try await onThread {
+            let peer = try MetricPeer(port: server.port)
+            for (command, expected) in [("get cpu 158 9999\r\n", "ok\ncpu 15.8 158\ncpu 15.9 159\ncpu 16.0 160\n\n"),
+                                        ("get cpu 5 4\n", "ok\n\n"), ("get cpu 1\n", "error\nwrong command\n\n"),
+                                        ("get * 130 130\n", "ok\ncpu 13.0 130\nmem 1.0 130\n\n")] {
+                #expect(try peer.exchange(command, expecting: expected) == expected, "\(command.debugDescription)")
+            }
+            peer.peer.close()
+        }
+    }
+
+    @Test("a server without range reads answers wrong command: the client says so; its plain get still works")
+    func rangeReadsUnsupported() async throws {
+        // A server from before range reads: `get <key>` answered, anything else wrong command.
+        let old = try RawServer()
+        let serving = Task.detached {
+            try await onThread {
+                let peer = try old.accept()
+                var pending: [UInt8] = []
+                while true {
+                    pending += try peer.read(count: 1, timeout: .seconds(30))
+                    guard pending.last == UInt8(ascii: "\n") else { continue }
+                    let line = String(decoding: pending.dropLast(), as: UTF8.self)
+                    pending = []
+                    let fields = line.split(separator: " ")
+                    try peer.write(Array((fields.count == 2 && fields[0] == "get" ? "ok\n\n" : "error\nwrong command\n\n").utf8))
+                }
+            }
+        }
+        defer {
+            serving.cancel()
+            old.close()
+        }
+        let client = MetricStoreClient(host: "127.0.0.1", port: old.port, timeout: .seconds(15))
+        defer { client.close() }
+        #expect(try await client.get("cpu") == [:], "control: the old server answers a plain get")
+        await #expect(throws: MetricStoreClientError.unsupportedByServer("range reads (get <key> <from> <to>)")) {
+            _ = try await client.get("cpu", from: 1, to: 2)
+        }
+        #expect(try await client.get("cpu") == [:], "the connection goes on")
+    }
+
     @Test("keys are checked locally before anything is sent", arguments: ["a b", "a\tb", "a\nb", "a\u{0}b", "a\u{A0}b", "a\u{2003}b", "", " "])
     func invalidKeys(key: String) async {
         // Port 1: nothing listens; a key that got past the check would fail with connectionFailed.

@@ -43,12 +43,19 @@ struct MetricsCLITests {
         #expect(json.output == "{\"cpu\": [[1150864247, -1.5]]}\n")
         let table = try await runSensorctl(["metrics", "get", "cpu", "--port", String(restartedPort)])
         #expect(table.output.contains("cpu") && table.output.contains("1150864247") && table.output.contains("-1.5"))
+
+        // A range read: --from and --to, inclusive, either one alone.
+        let range = try await runSensorctl(["metrics", "get", "load", "--from", "10", "--to", "12", "--port", String(restartedPort), "--json"])
+        #expect(range.status == 0 && range.output == "{\"load\": [[10, 10.0], [11, 11.0], [12, 12.0]]}\n", "\(range.output)")
+        let tail = try await runSensorctl(["metrics", "get", "load", "--from", "298", "--port", String(restartedPort), "--json"])
+        #expect(tail.output == "{\"load\": [[298, 298.0], [299, 299.0]]}\n", "\(tail.output)")
     }
 
     static let exitCases: [(arguments: [String], status: Int32)] = [
         (["metrics", "put", "cpu", "nan"], 2), (["metrics", "put", "cpu", "0x10"], 2), (["metrics", "put", "cpu"], 2),
         (["metrics", "put", "a b", "1"], 2), (["metrics", "get"], 2), (["metrics", "frobnicate"], 2), (["metrics"], 2),
         (["metrics", "put", "cpu", "1", "--port", "1"], 1), (["metrics", "--help"], 0),
+        (["metrics", "get", "cpu", "--from", "5", "--to", "4"], 2), (["metrics", "get", "cpu", "--from", "x"], 2),
     ]
 
     @Test("metrics usage mistakes exit 2; a connection failure exits 1; --help exits 0")

@@ -5,7 +5,8 @@ import MetricStore
 /// Input: the first byte chooses where to split the rest; the rest is a command stream. Checks:
 /// the lines are the same whole and split in two; every line agrees with a naive reference
 /// (split on blanks, `Double`/`Int64` from the standard library with the protocol's extra
-/// rules); the store's answers parse back, split anywhere, to themselves.
+/// rules); a range read lists what the whole history filtered by its range lists; the store's
+/// answers parse back, split anywhere, to themselves.
 enum MetricLinesFuzzTarget {
     static func run(_ input: UnsafeRawBufferPointer) {
         guard let (first, stream, cut) = splitPoint(input) else { return }
@@ -28,7 +29,14 @@ enum MetricLinesFuzzTarget {
         precondition(Array(lines.prefix(expected.count)) == expected, "parser and reference disagree")
 
         var storage = MetricStorage()
-        let answers = lines.map { storage.answer($0) }
+        let answers = lines.map { line -> MetricAnswer in
+            if case .command(.getRange(let key, let from, let to)) = line {
+                // A range read lists exactly the whole history's points in the range.
+                let filtered = storage.get(key).filter { from <= Int64($0.point.timestamp) && Int64($0.point.timestamp) <= to }
+                precondition(storage.get(key, from: from, to: to) == filtered, "a range read differs from the filtered history")
+            }
+            return storage.answer(line)
+        }
         let text = Array(answers.map(\.text).joined().utf8)
         var parser = MetricAnswerParser()
         let cutAnswers = text.isEmpty ? 0 : Int(first) % (text.count + 1)
@@ -52,6 +60,9 @@ enum MetricLinesFuzzTarget {
             return .command(.put(key: fields[1], value: value, timestamp: timestamp))
         case ("get", 2):
             return .command(.get(key: fields[1]))
+        case ("get", 4):
+            guard let from = Int64(fields[2]), let to = Int64(fields[3]) else { return .wrong }
+            return .command(.getRange(key: fields[1], from: from, to: to))
         default:
             return .wrong
         }
