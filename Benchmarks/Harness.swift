@@ -43,6 +43,10 @@ func runBenchmarks(_ benchmarks: [Benchmark], filter: String?, samples: Int) {
             }
             line += String(format: "  %7.2f M %@/s [%.2f ... %.2f]", rate(work.items, median) / 1e6, benchmark.itemName,
                            rate(work.items, seconds.last!) / 1e6, rate(work.items, seconds.first!) / 1e6)
+            if rate(work.items, median) < 10_000 {
+                // Slow items would print as 0.00 M/s: give the time of one.
+                line += String(format: "  = %.0f µs per %@", median / Double(work.items) * 1e6, String(benchmark.itemName.dropLast()))
+            }
             line += "  (checksum \(work.checksum & 0xFFFF))"
             print(line)
         } catch {

@@ -224,7 +224,7 @@ let benchmarks: [Benchmark] = [
         var keys = SecureRandomMaskingKeys()
         return encodeClientFrames(keys: &keys)
     },
-]
+] + RangeReads.benchmarks
 
 runBenchmarks(benchmarks, filter: filter, samples: samples)
 
