@@ -16,8 +16,10 @@ import ConnectionCore
 /// or `fsync` nothing more is acknowledged (fail-stop).
 ///
 /// On start the file is replayed (keys keep their first-put order; a torn last line, written
-/// only in part when the process died, is ignored and reported) and compacted: rewritten with
-/// one line per stored point, through a temporary file renamed over it.
+/// only in part when the process died, is ignored and reported), points older than the
+/// retention are dropped, and the file is compacted: rewritten with one line per stored point,
+/// through a temporary file renamed over it. (While the server runs, expired points leave
+/// memory; the file keeps them until the next start.)
 final class MetricJournal: Sendable {
     /// Why the journal could not be used.
     struct Failure: Error, CustomStringConvertible {
@@ -35,8 +37,12 @@ final class MetricJournal: Sendable {
     }
 
     /// Replays and compacts `path` (created if missing) and opens it for appending.
+    /// - Parameters:
+    ///   - path: The journal file.
+    ///   - horizon: With retention, the oldest second kept: older points are dropped before
+    ///     the file is compacted, so they leave the file too.
     /// - Returns: The journal, the store it held, and notes worth logging (a torn last line).
-    static func open(path: String) throws(Failure) -> (MetricJournal, MetricStorage, [String]) {
+    static func open(path: String, keepingFrom horizon: Int64? = nil) throws(Failure) -> (MetricJournal, MetricStorage, [String]) {
         var notes: [String] = []
         let bytes = try readAll(path)
         var storage = MetricStorage()
@@ -53,6 +59,10 @@ final class MetricJournal: Sendable {
             } else {
                 notes.append("\(path): ignored a line that is not a put")
             }
+        }
+        if let horizon {
+            let dropped = storage.removePoints(before: horizon)
+            if dropped > 0 { notes.append("\(path): dropped \(dropped) points older than the retention") }
         }
         // Compact: one line per point, keys in first-put order, through a renamed temporary file.
         var compacted = ""

@@ -30,6 +30,15 @@ public struct MetricStorage: Sendable {
             }
         }
 
+        /// Drops the points before `horizon`; returns how many.
+        mutating func removePoints(before horizon: Int64) -> Int {
+            let count = firstIndex(atOrAfter: horizon)
+            guard count > 0 else { return 0 }
+            timestamps.removeFirst(count)
+            values.removeFirst(count)
+            return count
+        }
+
         /// The index of the first point at or after `timestamp` (the count when there is none):
         /// a binary search, so a range read costs the range, not the key's history.
         func firstIndex(atOrAfter timestamp: Int64) -> Int {
@@ -54,6 +63,26 @@ public struct MetricStorage: Sendable {
 
     /// The keys, in the order they were first put.
     public var keys: [String] { order }
+
+    /// Drops every point older than `horizon` (retention): a key left without points is
+    /// forgotten, so a later put makes it a new key, listed last.
+    /// - Parameter horizon: The oldest second kept (unix seconds).
+    /// - Returns: How many points were dropped.
+    @discardableResult
+    public mutating func removePoints(before horizon: Int64) -> Int {
+        var removed = 0
+        var emptied: Set<String> = []
+        for key in order {
+            guard let count = series[key]?.removePoints(before: horizon), count > 0 else { continue }
+            removed += count
+            if series[key]?.timestamps.isEmpty == true {
+                series[key] = nil
+                emptied.insert(key)
+            }
+        }
+        if !emptied.isEmpty { order.removeAll { emptied.contains($0) } }
+        return removed
+    }
 
     /// Stores a point.
     /// - Parameters:

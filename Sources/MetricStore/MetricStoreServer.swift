@@ -1,4 +1,5 @@
 import ConnectionCore
+import Foundation
 import Locking
 
 /// A metric store server: many clients at once over TCP, spread over a group of event loops
@@ -39,6 +40,11 @@ public final class MetricStoreServer: Sendable {
         /// A client whose answers wait without one byte taken for this long (it stopped
         /// reading) is disconnected; nil: never. Default 60 s.
         public var drainTimeout: Duration?
+        /// How long points are kept: older ones (by their timestamp, against the server's
+        /// clock) are dropped at start, before the data file is compacted, and then every
+        /// minute (every tenth of the retention when that is shorter, at least every second).
+        /// nil: keep everything. Default nil.
+        public var retention: Duration?
 
         /// A configuration; every parameter left out keeps its default.
         /// - Parameters:
@@ -50,9 +56,11 @@ public final class MetricStoreServer: Sendable {
         ///   - loops: See ``loops``.
         ///   - idleTimeout: See ``idleTimeout``.
         ///   - drainTimeout: See ``drainTimeout``.
+        ///   - retention: See ``retention``.
         public init(dataFile: String? = nil, maxConnections: Int = 1024, maxLineLength: Int = 65_536, outputLimit: Int = 1 << 20,
                     tls: TLSServerConfiguration? = nil, loops: Int? = nil, idleTimeout: Duration? = .seconds(300),
-                    drainTimeout: Duration? = .seconds(60)) {
+                    drainTimeout: Duration? = .seconds(60), retention: Duration? = nil) {
+            self.retention = retention
             self.idleTimeout = idleTimeout
             self.drainTimeout = drainTimeout
             self.loops = loops
@@ -82,6 +90,10 @@ public final class MetricStoreServer: Sendable {
     private let journal: MetricJournal?
     private let listener: StreamListener
     private let stopped = StopLatch()
+    /// The server's clock in unix seconds (retention compares timestamps with it).
+    private let now: @Sendable () -> Int64
+    /// Drops expired points while the server runs (nil without retention).
+    private let sweeper = LockedValue<Task<Void, Never>?>(nil)
 
     /// Starts listening at once (so ``port`` is known) and serves clients until ``stop()``.
     /// - Parameters:
@@ -90,12 +102,21 @@ public final class MetricStoreServer: Sendable {
     ///   - configuration: Limits and durability.
     /// - Throws: ``MetricStoreServerError`` when the port cannot be bound or the data file
     ///   cannot be opened.
-    public init(host: String = "127.0.0.1", port: Int = 8888, configuration: Configuration = .init()) throws(MetricStoreServerError) {
+    public convenience init(host: String = "127.0.0.1", port: Int = 8888, configuration: Configuration = .init()) throws(MetricStoreServerError) {
+        try self.init(host: host, port: port, configuration: configuration, now: { Int64(Date().timeIntervalSince1970) })
+    }
+
+    /// A server on an injected clock (tests of retention).
+    /// - Parameter now: The current time in unix seconds.
+    package init(host: String = "127.0.0.1", port: Int = 8888, configuration: Configuration = .init(),
+                 now: @escaping @Sendable () -> Int64) throws(MetricStoreServerError) {
         self.configuration = configuration
+        self.now = now
         var storage = MetricStorage()
+        let horizon = configuration.retention.map { Self.horizon(now: now(), retention: $0) }
         if let path = configuration.dataFile {
             do {
-                let (journal, replayed, notes) = try MetricJournal.open(path: path)
+                let (journal, replayed, notes) = try MetricJournal.open(path: path, keepingFrom: horizon)
                 storage = replayed
                 self.journal = journal
                 startupNotes = notes
@@ -106,6 +127,7 @@ public final class MetricStoreServer: Sendable {
             journal = nil
             startupNotes = []
         }
+        if let horizon { storage.removePoints(before: horizon) }
         shared = LockedValue(Shared(storage: storage))
         let maxLineLength = configuration.maxLineLength
         let tls: TLSServerContext?
@@ -125,12 +147,51 @@ public final class MetricStoreServer: Sendable {
         }
         self.port = listener.port
         owner.attach(self)
+        if let retention = configuration.retention { startSweeping(every: Self.sweepInterval(retention: retention)) }
     }
 
     /// A server the app lets go of stops listening and closes its journal.
     deinit {
         listener.stop()
+        sweeper.withLock { $0 }?.cancel()
         journal?.shutDown()
+    }
+
+    // MARK: Retention
+
+    /// The oldest second kept with `retention` at `now` (saturating: a retention longer than
+    /// the clock's past keeps everything).
+    package static func horizon(now: Int64, retention: Duration) -> Int64 {
+        let seconds = retention.components.seconds
+        let (horizon, overflow) = now.subtractingReportingOverflow(seconds)
+        return overflow ? .min : horizon
+    }
+
+    /// How often expired points are dropped: every minute, or every tenth of a shorter
+    /// retention, at least every second.
+    package static func sweepInterval(retention: Duration) -> Duration {
+        min(.seconds(60), max(.seconds(1), retention / 10))
+    }
+
+    /// Drops the points older than the retention now (the sweep's work; tests call it on
+    /// their own clock). The data file keeps them until the next start compacts it.
+    /// - Returns: How many points were dropped (0 without retention).
+    @discardableResult
+    package func removeExpiredPoints() -> Int {
+        guard let retention = configuration.retention else { return 0 }
+        let horizon = Self.horizon(now: now(), retention: retention)
+        return shared.withLock { $0.storage.removePoints(before: horizon) }
+    }
+
+    private func startSweeping(every interval: Duration) {
+        let task = Task.detached { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard let self, !self.stopped.isStopped else { return }
+                self.removeExpiredPoints()
+            }
+        }
+        sweeper.withLock { $0 = task }
     }
 
     /// Serves until the calling task is cancelled or ``stop()`` is called.
@@ -140,7 +201,10 @@ public final class MetricStoreServer: Sendable {
 
     /// Stops listening; connections already open are closed as they finish their reads.
     public func stop() {
-        stopped.stop { listener.stop() }
+        stopped.stop {
+            listener.stop()
+            sweeper.withLock { $0 }?.cancel()
+        }
     }
 
     /// How many points the store holds.

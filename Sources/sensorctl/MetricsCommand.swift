@@ -4,14 +4,16 @@ import MetricStore
 /// `sensorctl metrics serve|put|get`: the MetricStore server and a client from the shell.
 enum MetricsCommand {
     static let usage = """
-    usage: sensorctl metrics serve [--host 127.0.0.1] [--port 8888] [--data-file PATH] [--loops N]
+    usage: sensorctl metrics serve [--host 127.0.0.1] [--port 8888] [--data-file PATH] [--loops N] [--retention 7d]
            sensorctl metrics put KEY VALUE [TIMESTAMP] [--host H] [--port P]
            sensorctl metrics get KEY [--from SECONDS] [--to SECONDS] [--host H] [--port P] [--json]
 
     serve runs a metric store in the foreground (the put/get line protocol over TCP); with
     --data-file every acknowledged put is journaled to PATH (fsync before its ok) and replayed
     on start; --loops N spreads the connections over N event loop threads (default: one per
-    core). SIGINT/SIGTERM stop it.
+    core); --retention drops points older than that (a whole number of s, m, h or d: 90s,
+    30m, 12h, 7d) at start, before the data file is compacted, then every minute; default
+    keep everything. SIGINT/SIGTERM stop it.
     put stores VALUE (a finite decimal number; negative values work as is) for KEY at
     TIMESTAMP (unix seconds; default now). get prints KEY's points (or every key's, for '*')
     as a table, or with --json as {"key": [[timestamp, value], ...], ...}; with --from and/or
@@ -22,7 +24,7 @@ enum MetricsCommand {
     static func run(_ arguments: [String]) async throws(UsageError) -> Int32 {
         guard let subcommand = arguments.first else { throw UsageError(message: "metrics needs serve, put or get") }
         let rest = Array(arguments.dropFirst())
-        let parsed = try Arguments(rest, options: ["--host", "--port", "--data-file", "--loops", "--from", "--to"], flags: ["--help", "-h", "--json"])
+        let parsed = try Arguments(rest, options: ["--host", "--port", "--data-file", "--loops", "--from", "--to", "--retention"], flags: ["--help", "-h", "--json"])
         if subcommand == "--help" || subcommand == "-h" || !parsed.flags.isDisjoint(with: ["--help", "-h"]) {
             printLine(usage)
             return 0
@@ -32,7 +34,15 @@ enum MetricsCommand {
         switch subcommand {
         case "serve":
             guard parsed.positional.isEmpty else { throw UsageError(message: "unexpected argument \(parsed.positional[0])") }
-            return await serve(host: host, port: port, dataFile: parsed.options["--data-file"], loops: try parsed.optionalInt("--loops", in: 1...256))
+            var retention: Duration?
+            if let text = parsed.options["--retention"] {
+                guard let given = Self.retention(text) else {
+                    throw UsageError(message: "--retention must be a whole number of s, m, h or d (such as 7d), not \"\(text)\"")
+                }
+                retention = given
+            }
+            return await serve(host: host, port: port, dataFile: parsed.options["--data-file"],
+                               loops: try parsed.optionalInt("--loops", in: 1...256), retention: retention)
         case "put":
             guard (2...3).contains(parsed.positional.count) else { throw UsageError(message: "put needs KEY VALUE [TIMESTAMP]") }
             let key = parsed.positional[0]
@@ -85,11 +95,23 @@ enum MetricsCommand {
         }
     }
 
-    private static func serve(host: String, port: Int, dataFile: String?, loops: Int?) async -> Int32 {
+    /// `90s`, `30m`, `12h`, `7d`: a whole, positive number of seconds, minutes, hours or days.
+    static func retention(_ text: String) -> Duration? {
+        guard let unit = text.last, let count = Int64(text.dropLast()), count > 0, count <= 100_000 * 365 else { return nil }
+        switch unit {
+        case "s": return .seconds(count)
+        case "m": return .seconds(count * 60)
+        case "h": return .seconds(count * 3600)
+        case "d": return .seconds(count * 86_400)
+        default: return nil
+        }
+    }
+
+    private static func serve(host: String, port: Int, dataFile: String?, loops: Int?, retention: Duration?) async -> Int32 {
         let server: MetricStoreServer
         let termination = TerminationLatch()
         do {
-            server = try MetricStoreServer(host: host, port: port, configuration: .init(dataFile: dataFile, loops: loops))
+            server = try MetricStoreServer(host: host, port: port, configuration: .init(dataFile: dataFile, loops: loops, retention: retention))
         } catch {
             printError("sensorctl: \(error)")
             return 1

@@ -56,6 +56,7 @@ struct MetricsCLITests {
         (["metrics", "put", "a b", "1"], 2), (["metrics", "get"], 2), (["metrics", "frobnicate"], 2), (["metrics"], 2),
         (["metrics", "put", "cpu", "1", "--port", "1"], 1), (["metrics", "--help"], 0),
         (["metrics", "get", "cpu", "--from", "5", "--to", "4"], 2), (["metrics", "get", "cpu", "--from", "x"], 2),
+        (["metrics", "serve", "--retention", "7x"], 2), (["metrics", "serve", "--retention", "0d"], 2), (["metrics", "serve", "--retention", "d"], 2),
     ]
 
     @Test("metrics usage mistakes exit 2; a connection failure exits 1; --help exits 0")
