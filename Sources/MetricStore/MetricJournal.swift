@@ -62,7 +62,7 @@ final class MetricJournal: Sendable {
         }
         if let horizon {
             let dropped = storage.removePoints(before: horizon)
-            if dropped > 0 { notes.append("\(path): dropped \(dropped) points older than the retention") }
+            if dropped > 0 { notes.append("\(path): dropped \(dropped) \(dropped == 1 ? "point" : "points") older than the retention") }
         }
         // Compact: one line per point, keys in first-put order, through a renamed temporary file.
         var compacted = ""
