@@ -1,0 +1,95 @@
+import SensorWire
+
+/// One numeric field of one reading as the history keeps it: a MetricStore key
+/// (`<sensor_id>.<field>`, nested objects joined with dots), the value, and the second it
+/// belongs to.
+package struct HistoryPoint: Sendable, Hashable {
+    /// The MetricStore key, e.g. `A01-S1.temperature` or `A01-S1.gps.lat`.
+    package let key: String
+    /// The field's value.
+    package let value: Double
+    /// Unix seconds: the reading's `ts` (milliseconds) rounded down, or when the hub received it.
+    package let second: Int64
+
+    /// A point (tests and callers that build their own).
+    package init(key: String, value: Double, second: Int64) {
+        self.key = key
+        self.value = value
+        self.second = second
+    }
+}
+
+/// What of a reading goes into the history (sans-I/O; the hub's recorder puts the points into
+/// MetricStore):
+///
+/// - every number of the reading object, nested objects flattened with dots
+///   (`{"gps": {"lat": 1}}` of `A01-S1` is `A01-S1.gps.lat`); a reading that is a bare number is
+///   the key `<sensor_id>` itself;
+/// - the top-level `ts` is the reading's time in milliseconds, not a metric, and `seq` is not one
+///   either; without a usable `ts` (a finite number of milliseconds) the reading belongs to the
+///   second the hub received it;
+/// - strings, booleans, nulls and arrays are not numbers: not recorded;
+/// - a key MetricStore cannot hold (whitespace or a control character in the sensor id or a
+///   field name, or the key `*`) is skipped and counted, never altered (two names must not
+///   become one key).
+package enum ReadingHistoryPoints {
+    /// The points of one reading.
+    /// - Parameters:
+    ///   - sensorID: The sensor that sent it.
+    ///   - readings: What it sent (`sensor_readings`).
+    ///   - receivedAt: When the hub received it, unix milliseconds.
+    /// - Returns: The points (member names sorted at each level), and
+    ///   how many numeric fields were skipped for their key.
+    package static func points(sensorID: String, readings: JSONValue, receivedAt: Int64) -> (points: [HistoryPoint], skipped: Int) {
+        var points: [HistoryPoint] = []
+        var skipped = 0
+        switch readings {
+        case .number(let value):
+            let second = receivedAt.flooredSeconds
+            if isValidKey(sensorID) { points.append(HistoryPoint(key: sensorID, value: value, second: second)) } else { skipped += 1 }
+        case .object(let members):
+            let second = second(of: members["ts"]) ?? receivedAt.flooredSeconds
+            for name in members.keys.sorted() where name != "ts" && name != "seq" {
+                collect(members[name] ?? .null, key: sensorID + "." + name, second: second, into: &points, skipped: &skipped)
+            }
+        default:
+            break
+        }
+        return (points, skipped)
+    }
+
+    private static func collect(_ value: JSONValue, key: String, second: Int64, into points: inout [HistoryPoint], skipped: inout Int) {
+        switch value {
+        case .number(let number):
+            if isValidKey(key) { points.append(HistoryPoint(key: key, value: number, second: second)) } else { skipped += 1 }
+        case .object(let members):
+            for name in members.keys.sorted() {
+                collect(members[name] ?? .null, key: key + "." + name, second: second, into: &points, skipped: &skipped)
+            }
+        default:
+            break
+        }
+    }
+
+    /// The second of a `ts` in milliseconds; nil when it is not a finite number in range.
+    private static func second(of ts: JSONValue?) -> Int64? {
+        guard case .number(let milliseconds)? = ts, milliseconds.isFinite,
+              let whole = Int64(exactly: milliseconds.rounded(.down)) else { return nil }
+        return whole.flooredSeconds
+    }
+
+    /// A MetricStore key: one or more characters, no whitespace or control characters, not `*`.
+    private static func isValidKey(_ key: String) -> Bool {
+        !key.isEmpty && key != "*" && key.unicodeScalars.allSatisfy { scalar in
+            !scalar.properties.isWhitespace && scalar.properties.generalCategory != .control
+        }
+    }
+}
+
+extension Int64 {
+    /// Milliseconds to whole seconds, rounded down (towards the past, also before 1970).
+    fileprivate var flooredSeconds: Int64 {
+        let (quotient, remainder) = quotientAndRemainder(dividingBy: 1000)
+        return remainder < 0 ? quotient - 1 : quotient
+    }
+}
