@@ -43,7 +43,7 @@ let package = Package(
         // agent's sans-I/O session and its client on the core over our WebSocket stack.
         .target(name: "SensorAgent", dependencies: ["ConnectionCore", "WebSocketIO", "WebSocketCore", "SensorWire", "Locking"]),
         // The reference aggregator server (hub): sans-I/O state plus its WebSocket server.
-        .target(name: "SensorHub", dependencies: ["ConnectionCore", "SensorWire", "SensorAgent", "WebServer", "WebSocketIO", "WebSocketCore", "Locking"]),
+        .target(name: "SensorHub", dependencies: ["ConnectionCore", "SensorWire", "SensorAgent", "MetricStore", "WebServer", "WebSocketIO", "WebSocketCore", "Locking"]),
         // MetricStore: the put/get metrics line protocol (sans-I/O parser, store, answers), its
         // server (journaled) and client on the connection core.
         .target(name: "MetricStore", dependencies: ["ConnectionCore", "Locking"]),

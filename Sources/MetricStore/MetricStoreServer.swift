@@ -210,6 +210,9 @@ public final class MetricStoreServer: Sendable {
     /// How many points the store holds.
     public var pointCount: Int { shared.withLock { $0.storage.pointCount } }
 
+    /// How many keys (metrics) the store holds.
+    public var keyCount: Int { shared.withLock { $0.storage.keys.count } }
+
     /// How many clients are connected.
     public var connectionCount: Int { shared.withLock { $0.connections } }
 

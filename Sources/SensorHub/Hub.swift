@@ -29,6 +29,8 @@ package final class Hub: Sendable {
     private let upgradesRefused: LockedValue<Int>
     /// The hub's clock for command deadlines and rate limits: time since it started.
     private let clock: HubClock
+    /// Puts every accepted reading into MetricStore (nil: no history).
+    package let history: HistoryRecorder?
 
     /// The protocol logic and what the I/O layer keeps beside it, under one lock.
     private struct Shared: Sendable {
@@ -66,6 +68,7 @@ package final class Hub: Sendable {
     ///   - group: the event loops the hub's connections are spread over (default: one per core).
     ///   - clock: the clock of command deadlines and rate limits; nil (the default) is the
     ///     continuous clock with loop timers (tests pass a manual one).
+    ///   - history: records every accepted reading's numbers into MetricStore (nil: none).
     /// - Throws: ``WebSocketError/connectFailed(_:)`` when the port cannot be bound.
     package init(host: String = "127.0.0.1", port: Int = 0, maxBacklog: Int = 1 << 20,
                  maxMessageSize: Int = 1 << 20, overflow: SubscriberOverflow = .dropReadings,
@@ -74,8 +77,9 @@ package final class Hub: Sendable {
                  registryFile: String? = nil,
                  savedDevices: [String: [Device]] = [:], deflate: PerMessageDeflateConfiguration? = nil,
                  tls: TLSServerContext? = nil, group: EventLoopGroup = .shared(loops: EventLoopGroup.defaultServerLoopCount),
-                 clock: (any Clock<Duration>)? = nil) throws(WebSocketError) {
+                 clock: (any Clock<Duration>)? = nil, history: HistoryRecorder? = nil) throws(WebSocketError) {
         self.clock = clock.map { HubClock.on($0) } ?? .continuous()
+        self.history = history
         var policy = access
         if let agentToken {
             precondition(!agentToken.isEmpty, "an empty agent token protects nothing")
@@ -93,7 +97,9 @@ package final class Hub: Sendable {
                 }
             }
         }
-        shared = LockedValue(Shared(core: HubCore(policy: access, limits: limits, commandTimeout: commandTimeout, savedDevices: savedDevices)))
+        var core = HubCore(policy: access, limits: limits, commandTimeout: commandTimeout, savedDevices: savedDevices)
+        core.recordsReadings = history != nil
+        shared = LockedValue(Shared(core: core))
         let configuration = WebSocketConfiguration(limits: .init(maxFrameSize: maxMessageSize, maxMessageSize: maxMessageSize),
                                                    closeTimeout: .seconds(2), deflate: deflate,
                                                    drainTimeout: WebSocketConfiguration.serverDrainTimeout)
@@ -169,6 +175,7 @@ package final class Hub: Sendable {
             }
         }
         eventsContinuation.finish()
+        history?.stop()
     }
 
     /// Drops every connection at once, without a close handshake (for tests and demos of
@@ -247,8 +254,10 @@ package final class Hub: Sendable {
             }
             let now = clock.elapsed()
             let refusedUpgrades = upgradesRefused.withLock { $0 }
+            let historyDropped = history?.counts.dropped ?? 0
             shared.withLock { shared in
                 shared.core.counters.upgradesRefused = refusedUpgrades
+                shared.core.counters.historyDropped = historyDropped
                 for message in messages where effects.refusal == nil { shared.core.handle(message, from: peer, now: now, into: &effects) }
             }
             if await carryOut(effects, for: peer, on: connection) { break }
@@ -268,6 +277,7 @@ package final class Hub: Sendable {
     /// true when the connection was refused (closed with 1008).
     private func carryOut(_ effects: HubEffects, for peer: UInt64, on connection: WebSocketConnection) async -> Bool {
         for event in effects.events { eventsContinuation.yield(event) }
+        record(effects.accepted)
         // A change is on the disk before it is acknowledged.
         if effects.registryChanged { await saveRegistry() }
         if !effects.replies.isEmpty {
@@ -426,6 +436,13 @@ package final class Hub: Sendable {
             for message in messages { shared.core.handleLocalAgent(message, from: peer, into: &effects) }
         }
         for event in effects.events { eventsContinuation.yield(event) }
+        record(effects.accepted)
         send(effects.deliveries)
+    }
+
+    /// Hands accepted readings to the history (never waits: see ``HistoryRecorder``).
+    private func record(_ accepted: [HubEffects.AcceptedReading]) {
+        guard let history, !accepted.isEmpty else { return }
+        history.record(accepted, receivedAt: HistoryRecorder.nowMilliseconds())
     }
 }

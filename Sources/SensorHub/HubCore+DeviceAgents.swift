@@ -58,6 +58,9 @@ extension HubCore {
             var readings = data.objectValue ?? ["value": data]
             readings["service"] = .string(service)
             if let delivery = state.reading(deviceID, .object(readings), from: peer) { effects.deliveries.append(delivery) }
+            if recordsReadings, state.serves(deviceID, by: peer) {
+                effects.accepted.append(HubEffects.AcceptedReading(sensorID: deviceID, readings: .object(readings)))
+            }
             ack(id, DeviceRegistry.Outcome(status: 200, error: nil))
         case .commandResponse(let commandID, let status, let data):
             if let (app, answer) = commands.response(from: peer, commandID: commandID, status: status, data: data) {

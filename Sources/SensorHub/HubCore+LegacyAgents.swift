@@ -16,6 +16,7 @@ extension HubCore {
             effects.deliveries += state.agentConnected(peer, sensors: sensors)
         case .data(let id, let readings):
             if let delivery = state.reading(id, readings, from: peer) { effects.deliveries.append(delivery) }
+            if recordsReadings, state.serves(id, by: peer) { effects.accepted.append(HubEffects.AcceptedReading(sensorID: id, readings: readings)) }
         case .sensorAdded(let id):
             guard mayClaimLegacy(id, by: peer) else {
                 refuse(.violation("sensor \(id) belongs to another agent"), into: &effects)

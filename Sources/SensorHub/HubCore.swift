@@ -18,6 +18,8 @@ package struct HubCore: Sendable {
     package internal(set) var commands: CommandRouter
     /// What `hub_statistics` reports.
     package var counters = HubCounters()
+    /// Whether accepted readings are handed out for the history (``HubEffects/accepted``).
+    package var recordsReadings = false
     /// Tokens, origins, the legacy protocol.
     package let policy: HubAccessPolicy
     /// What one connection may ask.

@@ -14,4 +14,6 @@ package struct HubCounters: Sendable, Hashable {
     /// Upgrade requests refused before the upgrade (a missing or wrong token: 401; a foreign
     /// origin: 403), as the I/O layer last reported them.
     package var upgradesRefused = 0
+    /// History points dropped because the metric store could not keep up (0 without history).
+    package var historyDropped = 0
 }

@@ -17,6 +17,21 @@ package struct HubEffects: Sendable {
     package var refusal: HubRefusal?
     /// What to log.
     package var events: [HubEvent] = []
+    /// Readings accepted from the agents that serve their sensors, subscribed to or not, for the
+    /// history (collected only when ``HubCore/recordsReadings``).
+    package var accepted: [AcceptedReading] = []
+
+    /// A reading the hub accepted from its sensor's agent.
+    package struct AcceptedReading: Sendable, Hashable {
+        package var sensorID: String
+        package var readings: JSONValue
+
+        /// A reading of `sensorID`.
+        package init(sensorID: String, readings: JSONValue) {
+            self.sensorID = sensorID
+            self.readings = readings
+        }
+    }
 
     /// A command on its way to an agent.
     package struct Forward: Sendable, Hashable {

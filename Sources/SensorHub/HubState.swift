@@ -123,6 +123,9 @@ package struct HubState: Sendable {
         }
     }
 
+    /// Whether `agent` serves `sensorID` (its readings are the sensor's).
+    package func serves(_ sensorID: String, by agent: PeerID) -> Bool { owners[sensorID] == agent }
+
     /// A reading from an agent, for every subscriber; ignored unless the agent serves it.
     package func reading(_ sensorID: String, _ readings: JSONValue, from agent: PeerID) -> Delivery? {
         guard owners[sensorID] == agent, let peers = recipients[sensorID], !peers.isEmpty else { return nil }

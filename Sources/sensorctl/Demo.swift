@@ -1,5 +1,6 @@
 import Foundation
 import Locking
+import MetricStore
 import SensorHub
 import SensorStream
 
@@ -9,8 +10,10 @@ enum DemoCommand {
 
     Starts an in-process hub with simulated agents on a free port, connects a SensorClient,
     subscribes to three sensors and prints live readings and connection states. Part-way it
-    drops every connection on purpose to show the automatic reconnect and resubscribe. Ends
-    after --duration seconds (default 10) or on Ctrl-C, with a one-line summary.
+    drops every connection on purpose to show the automatic reconnect and resubscribe. An
+    in-process metric store keeps the history (every reading's numbers, as with
+    `sensorctl hub --history`). Ends after --duration seconds (default 10) or on Ctrl-C, with a
+    one-line summary.
     """
 
     static func run(_ arguments: [String]) async throws(UsageError) -> Int32 {
@@ -23,8 +26,15 @@ enum DemoCommand {
         let rate = try parsed.double("--rate", default: 4, in: 0.1...1000)
 
         let hub: Hub
+        let store: MetricStoreServer
         do {
-            hub = try Hub(host: "127.0.0.1", port: 0)
+            store = try MetricStoreServer(host: "127.0.0.1", port: 0)
+        } catch {
+            printError("sensorctl: cannot start the metric store: \(error)")
+            return 1
+        }
+        do {
+            hub = try Hub(host: "127.0.0.1", port: 0, history: HistoryRecorder(host: "127.0.0.1", port: store.port))
         } catch {
             printError("sensorctl: cannot start the hub: \(error)")
             return 1
@@ -35,6 +45,7 @@ enum DemoCommand {
                              simulation.sensorIDs.last].compactMap { $0 }.reduce(into: [String]()) { if !$1.isEmpty && !$0.contains($1) { $0.append($1) } })
         printLine("SensorStream demo: hub on ws://127.0.0.1:\(hub.port), \(agents) simulated agents × \(sensorsPerAgent) sensors at \(rate) Hz")
         printLine("dashboard: http://127.0.0.1:\(hub.port)/ (open it in a browser while the demo runs)")
+        printLine("history: every reading's numbers into the metric store on 127.0.0.1:\(store.port) (sensorctl metrics get '*' --port \(store.port))")
         printLine("watching \(watched.joined(separator: ", ")) for \(duration) s; Ctrl-C ends early\n")
 
         let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: .init(
@@ -81,13 +92,16 @@ enum DemoCommand {
         for loop in loops { _ = await loop.value }
         _ = await states.value
         await simulation.stop()
+        let recorded = hub.history?.counts ?? .init()
         await hub.stop()
+        store.stop()
         let elapsed = ContinuousClock.now - started
         let statistics = client.statistics
         let counts = perSensor.withLock { $0 }
         let total = counts.values.reduce(0, +)
         printLine("\nsummary    \(total) readings from \(counts.count) sensors in \(String(format: "%.1f", Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)) s, "
                   + "\(statistics.reconnects) reconnect\(statistics.reconnects == 1 ? "" : "s"), \(statistics.readingsDropped) dropped")
+        printLine("history    \(store.pointCount) points of \(store.keyCount) metrics in the store (\(recorded.stored) puts acknowledged, \(recorded.dropped) dropped)")
         return 0
     }
 }

@@ -11,7 +11,7 @@ enum HubCommand {
                          [--agent-token-file FILE] [--tokens FILE] [--allowed-origin ORIGINS]
                          [--legacy-agents on|off] [--insecure-open] [--command-timeout S]
                          [--data-dir DIR] [--compression] [--tls-cert CERT.pem --tls-key KEY.pem]
-                         [--loops N] [--agent-token TOKEN] [--app-token TOKEN]
+                         [--loops N] [--agent-token TOKEN] [--app-token TOKEN] [--history metrics://HOST:PORT]
 
     Runs the reference hub in the foreground (default 127.0.0.1:5192). Apps and agents connect
     over WebSocket on that port. With --simulate-agents, N in-process agents publish M sensors
@@ -52,12 +52,32 @@ enum HubCommand {
     build with --traits TLS.
 
     --loops N spreads the connections over N event loop threads (default: one per core).
+
+    With --history metrics://HOST:PORT every numeric field of every reading is put into that
+    MetricStore (sensorctl metrics serve) as <sensor_id>.<field> at the reading's second (its
+    `ts` in milliseconds, else when the hub received it; `seq` and `ts` are not metrics; the
+    store keeps one value per key and second, so above 1 Hz the last reading of each second is
+    kept). The store being slow or down never slows the readings: what cannot wait is
+    dropped and counted (hub_statistics: history_dropped); the connection reconnects.
     """
+
+    /// `metrics://HOST:PORT` (the port defaults to 8888).
+    static func historyAddress(_ text: String) -> (host: String, port: Int)? {
+        guard text.hasPrefix("metrics://") else { return nil }
+        let authority = text.dropFirst("metrics://".count)
+        guard !authority.isEmpty, !authority.contains("/") else { return nil }
+        if let colon = authority.lastIndex(of: ":") {
+            guard let port = Int(authority[authority.index(after: colon)...]), (1...65_535).contains(port),
+                  colon > authority.startIndex else { return nil }
+            return (String(authority[..<colon]), port)
+        }
+        return (String(authority), 8888)
+    }
 
     static func run(_ arguments: [String]) async throws(UsageError) -> Int32 {
         let parsed = try Arguments(arguments, options: ["--host", "--port", "--simulate-agents", "--sensors-per-agent", "--rate", "--log-file",
                                                           "--agent-token", "--command-timeout", "--data-dir", "--tls-cert", "--tls-key", "--loops",
-                                                          "--agent-token-file", "--app-token", "--tokens", "--allowed-origin", "--legacy-agents"],
+                                                          "--agent-token-file", "--app-token", "--tokens", "--allowed-origin", "--legacy-agents", "--history"],
                                    flags: ["--help", "-h", "--backpressure", "--compression", "--insecure-open"])
         if !parsed.flags.isDisjoint(with: ["--help", "-h"]) { printLine(usage); return 0 }
         guard parsed.positional.isEmpty else { throw UsageError(message: "unexpected argument \(parsed.positional[0])") }
@@ -134,13 +154,20 @@ enum HubCommand {
         // Listening for SIGINT/SIGTERM before anything starts: a signal right after the
         // "listening" line (a test, a supervisor) is not lost.
         let termination = TerminationLatch()
+        var history: HistoryRecorder?
+        if let text = parsed.options["--history"] {
+            guard let address = Self.historyAddress(text) else {
+                throw UsageError(message: "--history must be metrics://HOST:PORT, not \"\(text)\"")
+            }
+            history = HistoryRecorder(host: address.host, port: address.port)
+        }
         let hub: Hub
         do {
             hub = try Hub(host: host, port: port, overflow: parsed.flags.contains("--backpressure") ? .backpressure : .dropReadings,
                           access: security.access, commandTimeout: .milliseconds(Int64(commandTimeout * 1000)),
                           registryFile: registryFile, savedDevices: saved,
                           deflate: parsed.flags.contains("--compression") ? PerMessageDeflateConfiguration() : nil, tls: tls,
-                          group: .shared(loops: loops))
+                          group: .shared(loops: loops), history: history)
         } catch {
             printError("sensorctl: cannot listen on \(host):\(port): \(error)")
             return 1
@@ -156,6 +183,7 @@ enum HubCommand {
         }
         let scheme = tls == nil ? "ws" : "wss"
         write("hub listening on \(scheme)://\(host):\(hub.port)" + (simulation.map { ", simulating \($0.sensorIDs.count) sensors: \($0.sensorIDs.joined(separator: " "))" } ?? ""))
+        if let text = parsed.options["--history"] { write("history: every reading's numbers into \(text)") }
         printLine("hub listening on \(scheme)://\(host):\(hub.port)")
         printLine("dashboard: \(tls == nil ? "http" : "https")://\(host == "0.0.0.0" ? "127.0.0.1" : host):\(hub.port)/")
 

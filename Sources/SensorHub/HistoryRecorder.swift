@@ -1,0 +1,106 @@
+import ConnectionCore
+import Foundation
+import Locking
+import MetricStore
+import SensorWire
+
+/// Puts every reading the hub accepts into MetricStore, beside the fan-out and never in its
+/// way: a reading's numbers (``ReadingHistoryPoints``) go into a bounded queue the caller never
+/// waits on, and one task drains it through ``MetricStoreClient/record(_:window:)`` (pipelined,
+/// reconnecting as the client does). When the store is slow or down the queue fills and its
+/// oldest points are dropped, counted in ``counts``.
+package final class HistoryRecorder: Sendable {
+    /// What the recorder did so far.
+    package struct Counts: Sendable, Hashable {
+        /// Points handed to the store and acknowledged.
+        package var stored = 0
+        /// Points dropped because the queue was full (the store slow or down).
+        package var dropped = 0
+        /// Numbers not recorded because their key is not one MetricStore can hold.
+        package var skipped = 0
+        /// Points the store refused, or lost with a connection that gave up for good.
+        package var failed = 0
+
+        /// Nothing yet.
+        package init() {}
+    }
+
+    private let queue: ConsumerQueue<MetricSample>
+    private let counters = LockedValue(Counts())
+    private let drain: LockedValue<Task<Void, Never>?> = LockedValue(nil)
+    private let client: MetricStoreClient
+
+    /// A recorder into `client`'s store.
+    /// - Parameters:
+    ///   - client: The store's client (the recorder closes it when it stops).
+    ///   - capacity: Points that may wait for the store before the oldest are dropped.
+    ///   - window: Puts in flight at most.
+    package init(client: MetricStoreClient, capacity: Int = 65_536, window: Int = 1024) {
+        self.client = client
+        let queue = ConsumerQueue<MetricSample>(capacity: max(1, capacity))
+        self.queue = queue
+        let counters = counters
+        let task = Task.detached {
+            while let batch = await queue.take() {
+                let samples = AsyncStream<MetricSample> { continuation in
+                    for sample in batch { continuation.yield(sample) }
+                    continuation.finish()
+                }
+                do {
+                    let stored = try await client.record(samples, window: window)
+                    counters.withLock { $0.stored += stored }
+                } catch {
+                    // Refused or lost for good: those points are gone; the next batch tries again.
+                    counters.withLock { $0.failed += batch.count }
+                }
+            }
+        }
+        drain.withLock { $0 = task }
+    }
+
+    /// A recorder into the MetricStore at `host`:`port` (reconnecting with the client's
+    /// default backoff).
+    package convenience init(host: String, port: Int, capacity: Int = 65_536) {
+        self.init(client: MetricStoreClient(host: host, port: port), capacity: capacity)
+    }
+
+    /// Queues the numbers of readings the hub accepted (never waits).
+    /// - Parameters:
+    ///   - readings: The readings, with their sensors.
+    ///   - receivedAt: When the hub received them, unix milliseconds (their time without `ts`).
+    package func record(_ readings: [HubEffects.AcceptedReading], receivedAt: Int64) {
+        var dropped = 0
+        var skipped = 0
+        var wakes: [ConsumerQueue<MetricSample>.Waiter] = []
+        for reading in readings {
+            let (points, unrecordable) = ReadingHistoryPoints.points(sensorID: reading.sensorID, readings: reading.readings,
+                                                                      receivedAt: receivedAt)
+            skipped += unrecordable
+            for point in points {
+                let (lost, wake) = queue.push(MetricSample(key: point.key, value: point.value, timestamp: Int(point.second)))
+                if lost { dropped += 1 }
+                if let wake { wakes.append(wake) }
+            }
+        }
+        if dropped > 0 || skipped > 0 { counters.withLock { $0.dropped += dropped; $0.skipped += skipped } }
+        for wake in wakes { wake.resume() }
+    }
+
+    /// The current time in unix milliseconds (what ``record(_:receivedAt:)`` takes).
+    package static func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+
+    /// What the recorder did so far.
+    package var counts: Counts { counters.withLock { $0 } }
+
+    /// Stops recording: what waits is dropped, the client closed.
+    package func stop() {
+        queue.terminate()
+        drain.withLock { $0 }?.cancel()
+        client.close()
+    }
+
+    deinit {
+        queue.terminate()
+        drain.withLock { $0 }?.cancel()
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import MetricStore
+import SensorHub
+import SensorWire
+import Testing
+import TestSupport
+
+/// The hub's history: every accepted reading's numbers in MetricStore, beside the fan-out.
+@Suite("Hub history into MetricStore", .timeLimit(.minutes(1)))
+struct HubHistoryTests {
+    /// Waits (the deadline is the test's safety net) until `condition` holds.
+    static func eventually(_ condition: () -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while !condition() {
+            guard ContinuousClock.now < deadline else { return false }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return true
+    }
+
+    @Test("readings of a sensor nobody subscribes to land in the store at their ts second, numbers only; a hub without history records nothing")
+    func recordsAcceptedReadings() async throws {
+        let store = try MetricStoreServer(port: 0)
+        defer { store.stop() }
+        let recorder = HistoryRecorder(host: "127.0.0.1", port: store.port)
+        let hub = try Hub(port: 0, history: recorder)
+        let plain = try Hub(port: 0)
+        let agent = hub.attachAgent(name: "agent", sensors: ["S1"])
+        let plainAgent = plain.attachAgent(name: "agent", sensors: ["S1"])
+        for index in 0..<20 {
+            let readings: JSONValue = ["temperature": .number(20 + Double(index) / 10), "seq": .number(Double(index)),
+                                       "ts": .number(1_700_000_000_000 + Double(index) * 1000), "unit": "C"]
+            agent.publish("S1", readings)
+            plainAgent.publish("S1", readings)
+        }
+        // A sensor the agent does not serve: refused by the hub, so not recorded either.
+        agent.publish("S9", ["temperature": 1])
+        #expect(try await Self.eventually { recorder.counts.stored == 20 }, "\(recorder.counts)")
+        let client = MetricStoreClient(host: "127.0.0.1", port: store.port, timeout: .seconds(15))
+        defer { client.close() }
+        let points = try await client.get("*")
+        #expect(Array(points.keys) == ["S1.temperature"], "seq, ts and strings are not metrics; S9 is not served")
+        #expect(points["S1.temperature"]?.map(\.timestamp) == Array(1_700_000_000...1_700_000_019))
+        #expect(points["S1.temperature"]?.last?.value == 21.9)
+        #expect(recorder.counts.dropped == 0 && plain.history == nil)
+        await hub.stop()
+        await plain.stop()
+    }
+
+    @Test("a store that never answers: the hub's readings go on, the history's overflow is dropped and counted, never waited on")
+    func storeDown() async throws {
+        // A store that accepts and never reads: puts pile up, the recorder's queue fills.
+        let silent = try RawServer()
+        defer { silent.close() }
+        let recorder = HistoryRecorder(client: MetricStoreClient(host: "127.0.0.1", port: silent.port), capacity: 100, window: 10)
+        let hub = try Hub(port: 0, history: recorder)
+        let agent = hub.attachAgent(name: "agent", sensors: ["S1"])
+        // Were publishing to wait for the store, this loop would never end (the suite's time limit).
+        for index in 0..<5_000 { agent.publish("S1", ["t": .number(Double(index))]) }
+        // At most the queue (100) and one batch taken from it (100) wait; the rest is dropped.
+        #expect(try await Self.eventually { recorder.counts.dropped >= 5_000 - 2 * 100 }, "\(recorder.counts)")
+        #expect(recorder.counts.stored == 0, "nothing was acknowledged by a store that never answers")
+        await hub.stop()
+    }
+}
