@@ -38,16 +38,21 @@ struct MetricStoreRetentionTests {
             for second in 900...1_000 { try await client.put("cpu", Double(second), timestamp: second) }
             client.close()
         }
-        #expect(server.removeExpiredPoints() == 40, "900 ... 939 are older than 1,000 - 60 s")
+        // The server also sweeps by itself every 6 s: on a loaded machine it may have been
+        // first, so the state is checked, not what this call removed.
+        server.removeExpiredPoints()
+        #expect(server.pointCount == 61, "900 ... 939 are older than 1,000 - 60 s")
         #expect(control.removeExpiredPoints() == 0 && control.pointCount == 101, "control: no retention, all kept")
         let client = MetricStoreClient(host: "127.0.0.1", port: server.port, timeout: .seconds(15))
         defer { client.close() }
         #expect(try await client.get("cpu")["cpu"]?.map(\.timestamp) == Array(940...1_000))
         clock.withLock { $0 = 1_050 }
-        #expect(server.removeExpiredPoints() == 50)
+        server.removeExpiredPoints()
+        #expect(server.pointCount == 11)
         #expect(try await client.get("cpu", from: 0, to: 2_000)["cpu"]?.map(\.timestamp) == Array(990...1_000))
         clock.withLock { $0 = 5_000 }
-        #expect(server.removeExpiredPoints() == 11 && server.pointCount == 0)
+        server.removeExpiredPoints()
+        #expect(server.pointCount == 0)
         #expect(try await client.get("*") == [:])
     }
 
