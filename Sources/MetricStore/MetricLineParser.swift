@@ -9,8 +9,9 @@ public struct MetricLineParser: Sendable {
     public enum Line: Sendable, Hashable {
         /// A well-formed command.
         case command(MetricCommand)
-        /// Anything else: unknown command, wrong field count, bad number or timestamp, empty line, `*` as
-        /// a put key, invalid UTF-8. Answered with `error\nwrong command\n\n`; the connection stays.
+        /// Anything else: unknown command, wrong field count, bad number or timestamp, empty
+        /// line, `*` as a put key, invalid UTF-8. Answered with `error\nwrong command\n\n`; the
+        /// connection stays.
         case wrong
         /// The line passed ``maxLineLength`` before its newline: answered like `wrong`, then closed.
         case tooLong

@@ -53,6 +53,11 @@ public struct MetricStorage: Sendable {
     }
 
     private var order: [String] = []
+    /// `ranks[i]` is `order[i]`'s place in first-put order, increasing and never reused: a
+    /// `get *` answered in pieces finds where it stopped by rank, even after retention removed
+    /// keys before it.
+    private var ranks: [UInt64] = []
+    private var nextRank: UInt64 = 0
     private var series: [String: Series] = [:]
 
     /// An empty store.
@@ -80,7 +85,17 @@ public struct MetricStorage: Sendable {
                 emptied.insert(key)
             }
         }
-        if !emptied.isEmpty { order.removeAll { emptied.contains($0) } }
+        if !emptied.isEmpty {
+            var index = 0
+            while index < order.count {
+                if emptied.contains(order[index]) {
+                    order.remove(at: index)
+                    ranks.remove(at: index)
+                } else {
+                    index += 1
+                }
+            }
+        }
         return removed
     }
 
@@ -93,7 +108,11 @@ public struct MetricStorage: Sendable {
         // One hash lookup: a new key shows as a grown dictionary.
         let count = series.count
         series[key, default: Series()].put(value, at: timestamp)
-        if series.count != count { order.append(key) }
+        if series.count != count {
+            order.append(key)
+            ranks.append(nextRank)
+            nextRank += 1
+        }
     }
 
     /// The points of `key` (of every key for `*`), keys in first-put order, each key's by timestamp.
@@ -125,42 +144,59 @@ public struct MetricStorage: Sendable {
         return records
     }
 
-    /// Appends the record lines of a `get` answer (`key`, or every key for `*`) from
-    /// `cursor` on, at most `limit` of them, without the answer's `ok` and closing empty line:
-    /// a server produces a large answer in pieces as its client reads, taking the store's lock
-    /// once per piece.
+    /// Appends the record lines of a `get` answer (`key`, or every key for `*`; between `first`
+    /// and `last`, inclusive, for a range read) from `cursor` on, at most `limit` records,
+    /// without the answer's `ok` and closing empty line: a server produces a large answer in
+    /// pieces as its client reads, taking the store's lock once per piece.
+    ///
+    /// A piece's work is bounded: at most `limit` records, `byteLimit` bytes, and `limit` keys
+    /// visited (a `get * <from> <to>` whose range is empty for most keys visits them all, a
+    /// piece at a time, possibly appending nothing).
     ///
     /// Between pieces the store may change: every point stored before the first piece is
-    /// listed exactly once, in the order ``get(_:)`` lists it; a point put meanwhile is listed
-    /// if it sorts after the cursor (with its newest value).
+    /// listed exactly once, in the order ``get(_:)`` lists it, unless retention dropped it
+    /// meanwhile; a point put meanwhile is listed if it sorts after the cursor (with its
+    /// newest value). Keys are found by their place in first-put order, so retention removing
+    /// keys between pieces skips none of the others.
     /// - Parameters:
     ///   - key: A key, or `*`.
-    ///   - from: The first second listed (a range read; `.min` for all).
-    ///   - to: The last second listed (`.max` for all); none when `from` is after `to`.
+    ///   - first: The first second listed (a range read; `.min` for all).
+    ///   - last: The last second listed (`.max` for all); none when `first` is after `last`.
     ///   - cursor: Where the previous piece ended; a new cursor for the first piece.
-    ///   - limit: The most records to append (at least one is appended while any remain).
+    ///   - limit: The most records to append, and keys to visit.
     ///   - byteLimit: Stop once the piece has added this many bytes (long keys make long
     ///     lines: a piece is bounded in bytes, not only in records).
     ///   - bytes: Where the lines go.
     /// - Returns: How many records were appended, and where the next piece starts (nil when
     ///   the answer is complete).
-    package func appendRecords(of key: String, between from: Int64 = .min, and to: Int64 = .max, from cursor: MetricGetCursor,
+    package func appendRecords(of key: String, between first: Int64 = .min, and last: Int64 = .max, after cursor: MetricGetCursor,
                                limit: Int, byteLimit: Int = .max, to bytes: inout [UInt8]) -> (count: Int, next: MetricGetCursor?) {
         var cursor = cursor
         var count = 0
+        var visited = 0
         let start = bytes.count
-        guard from <= to else { return (0, nil) }
-        let names = key == "*" ? order[...] : [key][...]
-        while cursor.keyIndex < names.count {
-            let name = names[names.startIndex + cursor.keyIndex]
+        guard first <= last else { return (0, nil) }
+        // The keys listed, each with its place: the cursor holds the place, not an index.
+        let all = key == "*"
+        var position = all ? Self.firstIndex(of: cursor.keyRank, in: ranks) : Int(min(cursor.keyRank, 1))
+        if all, position < ranks.count, ranks[position] != cursor.keyRank {
+            cursor.after = nil  // the key the cursor was in is gone (retention): start the next afresh
+        }
+        let keyCount = all ? order.count : 1
+        while position < keyCount {
+            guard visited < max(1, limit) else { return (count, cursor) }
+            visited += 1
+            let name = all ? order[position] : key
+            let rank = all ? ranks[position] : UInt64(position)
+            cursor.keyRank = rank
             if let points = series[name] {
                 // The first point of the range past the cursor (points may have been inserted
                 // before it): a binary search, not a walk from the key's first point.
-                var index = points.firstIndex(atOrAfter: from)
+                var index = points.firstIndex(atOrAfter: first)
                 if let after = cursor.after {
                     index = after == .max ? points.timestamps.count : max(index, points.firstIndex(atOrAfter: after + 1))
                 }
-                while index < points.timestamps.count && points.timestamps[index] <= to {
+                while index < points.timestamps.count && points.timestamps[index] <= last {
                     guard count == 0 || (count < limit && bytes.count - start < byteLimit) else { return (count, cursor) }
                     appendRecordLine(key: name, value: points.values[index], timestamp: points.timestamps[index], to: &bytes)
                     cursor.after = points.timestamps[index]
@@ -168,10 +204,22 @@ public struct MetricStorage: Sendable {
                     index += 1
                 }
             }
-            cursor.keyIndex += 1
+            position += 1
+            cursor.keyRank = rank + 1
             cursor.after = nil
         }
         return (count, nil)
+    }
+
+    /// The index of the first rank at or after `rank` in the sorted `ranks`.
+    private static func firstIndex(of rank: UInt64, in ranks: [UInt64]) -> Int {
+        var low = 0
+        var high = ranks.count
+        while low < high {
+            let middle = (low + high) / 2
+            if ranks[middle] < rank { low = middle + 1 } else { high = middle }
+        }
+        return low
     }
 
     /// Applies one parsed line: what the server answers to it.

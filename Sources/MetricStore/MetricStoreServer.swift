@@ -312,7 +312,7 @@ public final class MetricStoreServer: Sendable {
                             continue
                         }
                         output.append(contentsOf: "ok\n".utf8)
-                        let piece = shared.storage.appendRecords(of: read.key, between: read.from, and: read.to, from: MetricGetCursor(),
+                        let piece = shared.storage.appendRecords(of: read.key, between: read.from, and: read.to, after: MetricGetCursor(),
                                                                  limit: Self.recordsPerPiece, byteLimit: Self.bytesPerSend, to: &output)
                         if let next = piece.next { return (read, next) }
                         output.append(UInt8(ascii: "\n"))
@@ -337,7 +337,7 @@ public final class MetricStoreServer: Sendable {
                             guard await emit() else { break receiving }
                         }
                         await Task.yield()
-                        let piece = shared.withLock { $0.storage.appendRecords(of: read.key, between: read.from, and: read.to, from: cursor,
+                        let piece = shared.withLock { $0.storage.appendRecords(of: read.key, between: read.from, and: read.to, after: cursor,
                                                                                     limit: Self.recordsPerPiece, byteLimit: Self.bytesPerSend,
                                                                                     to: &output) }
                         guard let next = piece.next else { break }

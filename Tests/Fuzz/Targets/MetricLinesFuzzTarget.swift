@@ -5,7 +5,7 @@ import MetricStore
 /// Input: the first byte chooses where to split the rest; the rest is a command stream. Checks:
 /// the lines are the same whole and split in two; every line agrees with a naive reference
 /// (split on blanks, `Double`/`Int64` from the standard library with the protocol's extra
-/// rules); a range read lists what the whole history filtered by its range lists; the store's
+/// rules); every get and range read lists what a naive model of the puts lists; the store's
 /// answers parse back, split anywhere, to themselves.
 enum MetricLinesFuzzTarget {
     static func run(_ input: UnsafeRawBufferPointer) {
@@ -29,11 +29,26 @@ enum MetricLinesFuzzTarget {
         precondition(Array(lines.prefix(expected.count)) == expected, "parser and reference disagree")
 
         var storage = MetricStorage()
+        // A model written the obvious way: values by key and second, keys in first-put order.
+        var model: [String: [Int64: Double]] = [:]
+        var modelOrder: [String] = []
+        func modelRecords(_ key: String, from: Int64, to: Int64) -> [MetricRecord] {
+            (key == "*" ? modelOrder : [key]).flatMap { name in
+                (model[name] ?? [:]).filter { from <= $0.key && $0.key <= to }.sorted { $0.key < $1.key }
+                    .map { MetricRecord(key: name, point: MetricPoint(timestamp: Int($0.key), value: $0.value)) }
+            }
+        }
         let answers = lines.map { line -> MetricAnswer in
-            if case .command(.getRange(let key, let from, let to)) = line {
-                // A range read lists exactly the whole history's points in the range.
-                let filtered = storage.get(key).filter { from <= Int64($0.point.timestamp) && Int64($0.point.timestamp) <= to }
-                precondition(storage.get(key, from: from, to: to) == filtered, "a range read differs from the filtered history")
+            switch line {
+            case .command(.put(let key, let value, let timestamp)):
+                if model[key] == nil { modelOrder.append(key) }
+                model[key, default: [:]][timestamp] = value
+            case .command(.get(let key)):
+                precondition(storage.get(key) == modelRecords(key, from: .min, to: .max), "a get differs from the model")
+            case .command(.getRange(let key, let from, let to)):
+                precondition(storage.get(key, from: from, to: to) == modelRecords(key, from: from, to: to), "a range read differs from the model")
+            default:
+                break
             }
             return storage.answer(line)
         }
