@@ -260,8 +260,9 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
                 deliveries.answers += pending.answer(sensorID).map { ($0, .status(connected)) }
                 if statuses.enqueue(SensorStatus(sensorID: sensorID, connected: connected)) { broadcastPending = true }
             case .sensorData(let sensorID, let readings)?:
-                // One hash of the sensor's name per reading: the slot is read, and (rarely)
-                // changed, where it is, not copied out and stored back.
+                // One hash of the sensor's name per reading: the slot is read where it is, not
+                // copied out and stored back; after a gap (rare) the flags are reset through the
+                // slot, which copies the sensor's small consumer table once.
                 guard let slot = consumers.index(forKey: sensorID) else {
                     statistics.readingsWithoutConsumer += 1
                     continue

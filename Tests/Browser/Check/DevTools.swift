@@ -11,24 +11,29 @@ protocol BrowserDriver: AnyObject {
 }
 
 extension BrowserDriver {
-    /// Evaluates `expression` until it is true, at most `timeout`. An exception (a page still
-    /// loading has no such element yet) counts as "not yet"; if the last try threw, that error is
-    /// what a timeout reports.
+    /// Evaluates `expression` until it is true, at most `timeout`. A JavaScript exception (a
+    /// page still loading has no such element yet) counts as "not yet" and is said if it was
+    /// the last word; any other error (the browser gone) ends the wait at once.
     func waitFor(_ expression: String, timeout: Duration = .seconds(20)) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
-        var lastError: (any Error)?
+        var lastException: JavaScriptException?
         while ContinuousClock.now < deadline {
             do {
                 if try await evaluate(expression) == .bool(true) { return true }
-                lastError = nil
-            } catch {
-                lastError = error
+                lastException = nil
+            } catch let exception as JavaScriptException {
+                lastException = exception
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        if let lastError { throw lastError }
+        if let lastException { say("the last evaluation threw: \(lastException)") }
         return false
     }
+}
+
+/// The page threw while evaluating an expression (as opposed to the browser failing).
+struct JavaScriptException: Error, CustomStringConvertible {
+    let description: String
 }
 
 /// A headless Chromium driven over the DevTools protocol, through our own WebSocket client.
@@ -92,13 +97,13 @@ final class DevTools: BrowserDriver, @unchecked Sendable {
         // A new target starts as about:blank; the checks read the page, so wait until it is the
         // one asked for and loaded (the first evaluation could otherwise see the blank document).
         let loaded = "location.href.startsWith(\(JSONSerializer.serialize(.string(url)))) && document.readyState === 'complete'"
-        guard try await waitFor(loaded) else { throw Failure(description: "\(url) did not load") }
+        guard try await waitFor(loaded) else { fail("\(url) did not load") }
     }
 
     /// Evaluates JavaScript in the page and returns its value.
     func evaluate(_ expression: String) async throws -> JSONValue {
         let result = try await call("Runtime.evaluate", ["expression": .string(expression), "returnByValue": true, "awaitPromise": true])
-        if let exception = result["exceptionDetails"] { throw Failure(description: "\(expression): \(exception)") }
+        if let exception = result["exceptionDetails"] { throw JavaScriptException(description: "\(expression): \(exception)") }
         return result["result"]?["value"] ?? .null
     }
 

@@ -64,6 +64,7 @@ final class WebDriverBiDi: BrowserDriver, @unchecked Sendable {
 
     func evaluate(_ expression: String) async throws -> JSONValue {
         let result = try await call("script.evaluate", ["expression": .string(expression), "target": ["context": .string(context)], "awaitPromise": true])
+        if result["type"]?.stringValue == "exception" { throw JavaScriptException(description: "\(expression): \(result)") }
         guard result["type"]?.stringValue == "success", let value = result["result"] else {
             throw DevTools.Failure(description: "\(expression): \(result)")
         }
