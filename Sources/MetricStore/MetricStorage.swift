@@ -8,6 +8,12 @@ public struct MetricStorage: Sendable {
         var timestamps: [Int64] = []
         /// `values[i]` belongs to `timestamps[i]`.
         var values: [Double] = []
+        /// The first live point: retention advances it instead of moving the arrays, which are
+        /// compacted once half of them is dead (each point moved at most once, on average).
+        var start = 0
+
+        /// How many points are live.
+        var count: Int { timestamps.count - start }
 
         mutating func put(_ value: Double, at timestamp: Int64) {
             // Most puts carry the newest timestamp: append without a search.
@@ -16,12 +22,7 @@ public struct MetricStorage: Sendable {
                 values.append(value)
                 return
             }
-            var low = 0
-            var high = timestamps.count
-            while low < high {
-                let middle = (low + high) / 2
-                if timestamps[middle] < timestamp { low = middle + 1 } else { high = middle }
-            }
+            let low = firstIndex(atOrAfter: timestamp)
             if low < timestamps.count && timestamps[low] == timestamp {
                 values[low] = value
             } else {
@@ -32,17 +33,22 @@ public struct MetricStorage: Sendable {
 
         /// Drops the points before `horizon`; returns how many.
         mutating func removePoints(before horizon: Int64) -> Int {
-            let count = firstIndex(atOrAfter: horizon)
-            guard count > 0 else { return 0 }
-            timestamps.removeFirst(count)
-            values.removeFirst(count)
-            return count
+            let end = firstIndex(atOrAfter: horizon)
+            let removed = end - start
+            guard removed > 0 else { return 0 }
+            start = end
+            if start * 2 >= timestamps.count {
+                timestamps.removeFirst(start)
+                values.removeFirst(start)
+                start = 0
+            }
+            return removed
         }
 
         /// The index of the first point at or after `timestamp` (the count when there is none):
         /// a binary search, so a range read costs the range, not the key's history.
         func firstIndex(atOrAfter timestamp: Int64) -> Int {
-            var low = 0
+            var low = start
             var high = timestamps.count
             while low < high {
                 let middle = (low + high) / 2
@@ -64,7 +70,7 @@ public struct MetricStorage: Sendable {
     public init() {}
 
     /// How many points are stored.
-    public var pointCount: Int { series.values.reduce(0) { $0 + $1.timestamps.count } }
+    public var pointCount: Int { series.values.reduce(0) { $0 + $1.count } }
 
     /// The keys, in the order they were first put.
     public var keys: [String] { order }
@@ -80,21 +86,22 @@ public struct MetricStorage: Sendable {
         for key in order {
             guard let count = series[key]?.removePoints(before: horizon), count > 0 else { continue }
             removed += count
-            if series[key]?.timestamps.isEmpty == true {
+            if series[key]?.count == 0 {
                 series[key] = nil
                 emptied.insert(key)
             }
         }
         if !emptied.isEmpty {
-            var index = 0
-            while index < order.count {
-                if emptied.contains(order[index]) {
-                    order.remove(at: index)
-                    ranks.remove(at: index)
-                } else {
-                    index += 1
-                }
+            // One pass, whatever the number of keys gone.
+            var keptOrder: [String] = []
+            var keptRanks: [UInt64] = []
+            keptOrder.reserveCapacity(order.count - emptied.count)
+            keptRanks.reserveCapacity(order.count - emptied.count)
+            for (key, rank) in zip(order, ranks) where !emptied.contains(key) {
+                keptOrder.append(key)
+                keptRanks.append(rank)
             }
+            (order, ranks) = (keptOrder, keptRanks)
         }
         return removed
     }

@@ -110,6 +110,9 @@ public final class MetricStoreServer: Sendable {
     /// - Parameter now: The current time in unix seconds.
     package init(host: String = "127.0.0.1", port: Int = 8888, configuration: Configuration = .init(),
                  now: @escaping @Sendable () -> Int64) throws(MetricStoreServerError) {
+        if let retention = configuration.retention, retention <= .zero {
+            throw .invalidConfiguration("retention \(retention) keeps nothing (nil keeps everything)")
+        }
         self.configuration = configuration
         self.now = now
         var storage = MetricStorage()
@@ -380,6 +383,8 @@ public enum MetricStoreServerError: Error, Sendable, Hashable, CustomStringConve
     case dataFile(path: String, reason: String)
     /// The TLS identity could not be used (or this build has no TLS).
     case tls(TLSError)
+    /// A configuration value that cannot work (a retention of zero or less).
+    case invalidConfiguration(String)
 
     /// A readable explanation.
     public var description: String {
@@ -387,6 +392,7 @@ public enum MetricStoreServerError: Error, Sendable, Hashable, CustomStringConve
         case .listen(let host, let port, let reason): "cannot listen on \(host):\(port): \(reason)"
         case .dataFile(let path, let reason): "data file \(path): \(reason)"
         case .tls(let error): error.description
+        case .invalidConfiguration(let reason): "invalid configuration: \(reason)"
         }
     }
 }

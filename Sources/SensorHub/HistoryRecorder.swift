@@ -18,8 +18,13 @@ package final class HistoryRecorder: Sendable {
         package var dropped = 0
         /// Numbers not recorded because their key is not one MetricStore can hold.
         package var skipped = 0
-        /// Points the store refused, or lost with a connection that gave up for good.
+        /// Points lost with a batch the store refused or could not take (unreachable: the
+        /// batch is counted here, and the recorder waits before the next one, doubling up to
+        /// 5 s, so the queue fills and drops instead of reconnecting in a loop).
         package var failed = 0
+
+        /// Points that never reached the store: dropped and failed.
+        package var lost: Int { dropped + failed }
 
         /// Nothing yet.
         package init() {}
@@ -41,6 +46,7 @@ package final class HistoryRecorder: Sendable {
         self.queue = queue
         let counters = counters
         let task = Task.detached {
+            var pause = Duration.zero
             while let batch = await queue.take() {
                 let samples = AsyncStream<MetricSample> { continuation in
                     for sample in batch { continuation.yield(sample) }
@@ -49,9 +55,15 @@ package final class HistoryRecorder: Sendable {
                 do {
                     let stored = try await client.record(samples, window: window)
                     counters.withLock { $0.stored += stored }
+                    pause = .zero
                 } catch {
-                    // Refused or lost for good: those points are gone; the next batch tries again.
+                    // Refused, or the store unreachable (a first connect that failed is not
+                    // retried by the client): those points are gone. Wait before the next batch,
+                    // longer each time, so points meanwhile fill the queue and are dropped.
                     counters.withLock { $0.failed += batch.count }
+                    pause = min(.seconds(5), max(.milliseconds(100), pause * 2))
+                    try? await Task.sleep(for: pause)
+                    if Task.isCancelled { return }
                 }
             }
         }
@@ -77,7 +89,11 @@ package final class HistoryRecorder: Sendable {
                                                                       receivedAt: receivedAt)
             skipped += unrecordable
             for point in points {
-                let (lost, wake) = queue.push(MetricSample(key: point.key, value: point.value, timestamp: Int(point.second)))
+                guard let second = Int(exactly: point.second) else {
+                    skipped += 1  // beyond this platform's Int
+                    continue
+                }
+                let (lost, wake) = queue.push(MetricSample(key: point.key, value: point.value, timestamp: second))
                 if lost { dropped += 1 }
                 if let wake { wakes.append(wake) }
             }

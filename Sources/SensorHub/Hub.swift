@@ -254,10 +254,10 @@ package final class Hub: Sendable {
             }
             let now = clock.elapsed()
             let refusedUpgrades = upgradesRefused.withLock { $0 }
-            let historyDropped = history?.counts.dropped ?? 0
+            let historyLost = history?.counts.lost ?? 0
             shared.withLock { shared in
                 shared.core.counters.upgradesRefused = refusedUpgrades
-                shared.core.counters.historyDropped = historyDropped
+                shared.core.counters.historyDropped = historyLost
                 for message in messages where effects.refusal == nil { shared.core.handle(message, from: peer, now: now, into: &effects) }
             }
             if await carryOut(effects, for: peer, on: connection) { break }

@@ -14,6 +14,7 @@ package struct HubCounters: Sendable, Hashable {
     /// Upgrade requests refused before the upgrade (a missing or wrong token: 401; a foreign
     /// origin: 403), as the I/O layer last reported them.
     package var upgradesRefused = 0
-    /// History points dropped because the metric store could not keep up (0 without history).
+    /// History points that never reached the metric store: dropped because it could not keep
+    /// up, or lost with a batch it refused or could not take (0 without history).
     package var historyDropped = 0
 }

@@ -23,7 +23,9 @@ package struct HubEffects: Sendable {
 
     /// A reading the hub accepted from its sensor's agent.
     package struct AcceptedReading: Sendable, Hashable {
+        /// The sensor.
         package var sensorID: String
+        /// What it reported (`sensor_readings`).
         package var readings: JSONValue
 
         /// A reading of `sensorID`.

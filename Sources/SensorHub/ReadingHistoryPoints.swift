@@ -30,8 +30,9 @@ package struct HistoryPoint: Sendable, Hashable {
 ///   second the hub received it;
 /// - strings, booleans, nulls and arrays are not numbers: not recorded;
 /// - a key MetricStore cannot hold (whitespace or a control character in the sensor id or a
-///   field name, or the key `*`) is skipped and counted, never altered (two names must not
-///   become one key).
+///   field name, the key `*`, or a key over 4,096 bytes) and a value that is not finite are
+///   skipped and counted, never altered. (A dotted field name and a nested one can still meet:
+///   `{"a.b": 1}` and `{"a": {"b": 2}}` are both `<sensor>.a.b`.)
 package enum ReadingHistoryPoints {
     /// The points of one reading.
     /// - Parameters:
@@ -46,7 +47,7 @@ package enum ReadingHistoryPoints {
         switch readings {
         case .number(let value):
             let second = receivedAt.flooredSeconds
-            if isValidKey(sensorID) { points.append(HistoryPoint(key: sensorID, value: value, second: second)) } else { skipped += 1 }
+            if isValidKey(sensorID) && value.isFinite { points.append(HistoryPoint(key: sensorID, value: value, second: second)) } else { skipped += 1 }
         case .object(let members):
             let second = second(of: members["ts"]) ?? receivedAt.flooredSeconds
             for name in members.keys.sorted() where name != "ts" && name != "seq" {
@@ -61,7 +62,7 @@ package enum ReadingHistoryPoints {
     private static func collect(_ value: JSONValue, key: String, second: Int64, into points: inout [HistoryPoint], skipped: inout Int) {
         switch value {
         case .number(let number):
-            if isValidKey(key) { points.append(HistoryPoint(key: key, value: number, second: second)) } else { skipped += 1 }
+            if isValidKey(key) && number.isFinite { points.append(HistoryPoint(key: key, value: number, second: second)) } else { skipped += 1 }
         case .object(let members):
             for name in members.keys.sorted() {
                 collect(members[name] ?? .null, key: key + "." + name, second: second, into: &points, skipped: &skipped)
@@ -78,9 +79,10 @@ package enum ReadingHistoryPoints {
         return whole.flooredSeconds
     }
 
-    /// A MetricStore key: one or more characters, no whitespace or control characters, not `*`.
+    /// A MetricStore key: one to 4,096 bytes, no whitespace or control characters, not `*`
+    /// (the bound keeps every put line far below the protocol's 65,536).
     private static func isValidKey(_ key: String) -> Bool {
-        !key.isEmpty && key != "*" && key.unicodeScalars.allSatisfy { scalar in
+        !key.isEmpty && key != "*" && key.utf8.count <= 4096 && key.unicodeScalars.allSatisfy { scalar in
             !scalar.properties.isWhitespace && scalar.properties.generalCategory != .control
         }
     }

@@ -58,7 +58,8 @@ enum HubCommand {
     `ts` in milliseconds, else when the hub received it; `seq` and `ts` are not metrics; the
     store keeps one value per key and second, so above 1 Hz the last reading of each second is
     kept). The store being slow or down never slows the readings: what cannot wait is
-    dropped and counted (hub_statistics: history_dropped); the connection reconnects.
+    dropped and counted (hub_statistics: history_dropped), and a store that is down is tried
+    again after a pause (up to 5 s).
     """
 
     /// `metrics://HOST:PORT` (the port defaults to 8888).

@@ -96,6 +96,31 @@ struct MetricStoreRetentionTests {
         #expect(server.pointCount == 0)
     }
 
+    @Test("a retention of zero or less is refused with a typed error")
+    func invalidRetention() {
+        for retention in [Duration.zero, .seconds(-5)] {
+            #expect(throws: MetricStoreServerError.self) { try MetricStoreServer(port: 0, configuration: .init(retention: retention)) }
+        }
+        #expect((try? MetricStoreServer(port: 0, configuration: .init(retention: .seconds(1))))?.port ?? 0 > 0, "control: 1 s works")
+    }
+
+    @Test("repeated retention over one key keeps exactly the points at or after each horizon, and puts in between land right")
+    func repeatedHorizons() {
+        var storage = MetricStorage()
+        var model: [Int64: Double] = [:]
+        for second in Int64(0)..<1_000 { storage.put("k", Double(second), timestamp: second); model[second] = Double(second) }
+        for horizon in stride(from: Int64(7), to: 1_100, by: 37) {
+            storage.removePoints(before: horizon)
+            model = model.filter { $0.key >= horizon }
+            // A put before the horizon (late data), one inside, one after the last.
+            for second in [horizon + 3, horizon + 500, 2_000 + horizon] { storage.put("k", -1, timestamp: second); model[second] = -1 }
+            let expected = model.sorted { $0.key < $1.key }.map { MetricPoint(timestamp: Int($0.key), value: $0.value) }
+            #expect(storage.get("k").map(\.point) == expected, "after the horizon \(horizon)")
+            #expect(storage.pointCount == model.count)
+            #expect(storage.get("k", from: horizon, to: horizon + 10).map(\.point) == expected.filter { $0.timestamp <= horizon + 10 })
+        }
+    }
+
     @Test("the sweep interval: every minute, a tenth of a shorter retention, at least every second")
     func sweepInterval() {
         #expect(MetricStoreServer.sweepInterval(retention: .seconds(7 * 86_400)) == .seconds(60))

@@ -47,6 +47,22 @@ struct HubHistoryTests {
         await plain.stop()
     }
 
+    @Test("a store that is down from the start: every point is counted lost (failed batches, then drops while the recorder waits), none stored")
+    func storeDownFromTheStart() async throws {
+        let refusing = try RefusingPort()
+        let recorder = HistoryRecorder(client: MetricStoreClient(host: "127.0.0.1", port: refusing.port), capacity: 100, window: 10)
+        let hub = try Hub(port: 0, history: recorder)
+        let agent = hub.attachAgent(name: "agent", sensors: ["S1"])
+        agent.publish("S1", ["t": 1])
+        // The first batch fails at once (connection refused) and the recorder then waits.
+        #expect(try await Self.eventually { recorder.counts.failed >= 1 }, "\(recorder.counts)")
+        for index in 0..<5_000 { agent.publish("S1", ["t": .number(Double(index))]) }
+        #expect(try await Self.eventually { recorder.counts.lost >= 5_000 - 100 }, "\(recorder.counts)")
+        #expect(recorder.counts.stored == 0)
+        #expect(recorder.counts.dropped > 0, "while it waits, the queue fills and drops: \(recorder.counts)")
+        await hub.stop()
+    }
+
     @Test("a store that never answers: the hub's readings go on, the history's overflow is dropped and counted, never waited on")
     func storeDown() async throws {
         // A store that accepts and never reads: puts pile up, the recorder's queue fills.

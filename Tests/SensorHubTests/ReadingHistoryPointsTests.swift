@@ -51,5 +51,11 @@ struct ReadingHistoryPointsTests {
         let badSensor = ReadingHistoryPoints.points(sensorID: "my sensor", readings: ["t": 1, "h": 2], receivedAt: 0)
         #expect(badSensor.points.isEmpty && badSensor.skipped == 2)
         #expect(ReadingHistoryPoints.points(sensorID: "*", readings: 1, receivedAt: 0).skipped == 1)
+        let long = String(repeating: "x", count: 4096)
+        let bounded = ReadingHistoryPoints.points(sensorID: "s", readings: .object([long: 1, "ok": 2]), receivedAt: 0)
+        #expect(bounded.points.map(\.key) == ["s.ok"] && bounded.skipped == 1, "a key over 4,096 bytes")
+        let infinite = ReadingHistoryPoints.points(sensorID: "s", readings: ["inf": .number(.infinity), "nan": .number(.nan), "ok": 1],
+                                                   receivedAt: 0)
+        #expect(infinite.points.map(\.key) == ["s.ok"] && infinite.skipped == 2, "values that are not finite")
     }
 }
