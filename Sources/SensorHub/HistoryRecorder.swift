@@ -32,7 +32,7 @@ package final class HistoryRecorder: Sendable {
 
     private let queue: ConsumerQueue<MetricSample>
     private let counters = LockedValue(Counts())
-    private let drain: LockedValue<Task<Void, Never>?> = LockedValue(nil)
+    private let drain: Task<Void, Never>
     private let client: MetricStoreClient
 
     /// A recorder into `client`'s store.
@@ -45,8 +45,10 @@ package final class HistoryRecorder: Sendable {
         let queue = ConsumerQueue<MetricSample>(capacity: max(1, capacity))
         self.queue = queue
         let counters = counters
-        let task = Task.detached {
-            var pause = Duration.zero
+        drain = Task.detached {
+            // After a failed batch: 100 ms, doubling up to 5 s; reset by a stored one.
+            let pause = Backoff(initialDelay: .milliseconds(100), maxDelay: .seconds(5), multiplier: 2, jitter: 0, maxAttempts: nil)
+            var failures = 0
             while let batch = await queue.take() {
                 let samples = AsyncStream<MetricSample> { continuation in
                     for sample in batch { continuation.yield(sample) }
@@ -55,19 +57,18 @@ package final class HistoryRecorder: Sendable {
                 do {
                     let stored = try await client.record(samples, window: window)
                     counters.withLock { $0.stored += stored }
-                    pause = .zero
+                    failures = 0
                 } catch {
                     // Refused, or the store unreachable (a first connect that failed is not
                     // retried by the client): those points are gone. Wait before the next batch,
                     // longer each time, so points meanwhile fill the queue and are dropped.
                     counters.withLock { $0.failed += batch.count }
-                    pause = min(.seconds(5), max(.milliseconds(100), pause * 2))
-                    try? await Task.sleep(for: pause)
+                    failures += 1
+                    try? await Task.sleep(for: pause.delay(beforeAttempt: failures, unitRandom: 0.5) ?? .seconds(5))
                     if Task.isCancelled { return }
                 }
             }
         }
-        drain.withLock { $0 = task }
     }
 
     /// A recorder into the MetricStore at `host`:`port` (reconnecting with the client's
@@ -89,11 +90,7 @@ package final class HistoryRecorder: Sendable {
                                                                       receivedAt: receivedAt)
             skipped += unrecordable
             for point in points {
-                guard let second = Int(exactly: point.second) else {
-                    skipped += 1  // beyond this platform's Int
-                    continue
-                }
-                let (lost, wake) = queue.push(MetricSample(key: point.key, value: point.value, timestamp: second))
+                let (lost, wake) = queue.push(point)
                 if lost { dropped += 1 }
                 if let wake { wakes.append(wake) }
             }
@@ -111,12 +108,12 @@ package final class HistoryRecorder: Sendable {
     /// Stops recording: what waits is dropped, the client closed.
     package func stop() {
         queue.terminate()
-        drain.withLock { $0 }?.cancel()
+        drain.cancel()
         client.close()
     }
 
     deinit {
         queue.terminate()
-        drain.withLock { $0 }?.cancel()
+        drain.cancel()
     }
 }

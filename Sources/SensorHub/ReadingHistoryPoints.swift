@@ -1,26 +1,9 @@
+import MetricStore
 import SensorWire
 
-/// One numeric field of one reading as the history keeps it: a MetricStore key
-/// (`<sensor_id>.<field>`, nested objects joined with dots), the value, and the second it
-/// belongs to.
-package struct HistoryPoint: Sendable, Hashable {
-    /// The MetricStore key, e.g. `A01-S1.temperature` or `A01-S1.gps.lat`.
-    package let key: String
-    /// The field's value.
-    package let value: Double
-    /// Unix seconds: the reading's `ts` (milliseconds) rounded down, or when the hub received it.
-    package let second: Int64
-
-    /// A point (tests and callers that build their own).
-    package init(key: String, value: Double, second: Int64) {
-        self.key = key
-        self.value = value
-        self.second = second
-    }
-}
-
-/// What of a reading goes into the history (sans-I/O; the hub's recorder puts the points into
-/// MetricStore):
+/// What of a reading goes into the history (sans-I/O; the hub's recorder puts the samples into
+/// MetricStore): each number becomes a ``MetricSample`` keyed `<sensor_id>.<field>`, at the
+/// second the reading belongs to:
 ///
 /// - every number of the reading object, nested objects flattened with dots
 ///   (`{"gps": {"lat": 1}}` of `A01-S1` is `A01-S1.gps.lat`); a reading that is a bare number is
@@ -39,15 +22,15 @@ package enum ReadingHistoryPoints {
     ///   - sensorID: The sensor that sent it.
     ///   - readings: What it sent (`sensor_readings`).
     ///   - receivedAt: When the hub received it, unix milliseconds.
-    /// - Returns: The points (member names sorted at each level), and
+    /// - Returns: The samples (member names sorted at each level), and
     ///   how many numeric fields were skipped for their key.
-    package static func points(sensorID: String, readings: JSONValue, receivedAt: Int64) -> (points: [HistoryPoint], skipped: Int) {
-        var points: [HistoryPoint] = []
+    package static func points(sensorID: String, readings: JSONValue, receivedAt: Int64) -> (points: [MetricSample], skipped: Int) {
+        var points: [MetricSample] = []
         var skipped = 0
         switch readings {
         case .number(let value):
             let second = receivedAt.flooredSeconds
-            if isValidKey(sensorID) && value.isFinite { points.append(HistoryPoint(key: sensorID, value: value, second: second)) } else { skipped += 1 }
+            append(value, key: sensorID, second: second, into: &points, skipped: &skipped)
         case .object(let members):
             let second = second(of: members["ts"]) ?? receivedAt.flooredSeconds
             for name in members.keys.sorted() where name != "ts" && name != "seq" {
@@ -59,10 +42,10 @@ package enum ReadingHistoryPoints {
         return (points, skipped)
     }
 
-    private static func collect(_ value: JSONValue, key: String, second: Int64, into points: inout [HistoryPoint], skipped: inout Int) {
+    private static func collect(_ value: JSONValue, key: String, second: Int64, into points: inout [MetricSample], skipped: inout Int) {
         switch value {
         case .number(let number):
-            if isValidKey(key) && number.isFinite { points.append(HistoryPoint(key: key, value: number, second: second)) } else { skipped += 1 }
+            append(number, key: key, second: second, into: &points, skipped: &skipped)
         case .object(let members):
             for name in members.keys.sorted() {
                 collect(members[name] ?? .null, key: key + "." + name, second: second, into: &points, skipped: &skipped)
@@ -70,6 +53,16 @@ package enum ReadingHistoryPoints {
         default:
             break
         }
+    }
+
+    /// One sample, or one more skipped: a key MetricStore cannot hold, a value that is not
+    /// finite, a second beyond this platform's Int.
+    private static func append(_ value: Double, key: String, second: Int64, into points: inout [MetricSample], skipped: inout Int) {
+        guard isValidKey(key), value.isFinite, let timestamp = Int(exactly: second) else {
+            skipped += 1
+            return
+        }
+        points.append(MetricSample(key: key, value: value, timestamp: timestamp))
     }
 
     /// The second of a `ts` in milliseconds; nil when it is not a finite number in range.

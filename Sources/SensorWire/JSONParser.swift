@@ -220,8 +220,8 @@ package struct JSONParser {
         index += count
     }
 
-    /// (Not written on top of ``forEachMember(depth:_:)``: through the closure, a message
-    /// decode costs 7,960 instead of 7,180 instructions.)
+    /// (Not written on top of ``forEachMember(depth:_:)``: when this was measured, a message
+    /// decode through the closure cost 7,960 instead of 7,180 instructions.)
     private mutating func parseObject(depth: Int) throws(JSONParseError) -> JSONValue {
         guard depth <= maxDepth else { throw error("nesting deeper than \(maxDepth)") }
         index += 1  // {

@@ -1,3 +1,4 @@
+import MetricStore
 import SensorHub
 import SensorWire
 import Testing
@@ -6,7 +7,7 @@ import Testing
 /// second.
 @Suite("Reading history points")
 struct ReadingHistoryPointsTests {
-    static func points(_ readings: JSONValue, sensor: String = "A01-S1", receivedAt: Int64 = 1_700_000_000_999) -> [HistoryPoint] {
+    static func points(_ readings: JSONValue, sensor: String = "A01-S1", receivedAt: Int64 = 1_700_000_000_999) -> [MetricSample] {
         ReadingHistoryPoints.points(sensorID: sensor, readings: readings, receivedAt: receivedAt).points
     }
 
@@ -15,11 +16,11 @@ struct ReadingHistoryPointsTests {
         let readings: JSONValue = ["temperature": 21.5, "humidity": 40, "seq": 7, "ts": 1_700_000_123_456, "unit": "C",
                                    "ok": true, "none": nil, "list": [1, 2], "gps": ["lat": 47.5, "lon": 8.5, "fix": ["sats": 9]]]
         #expect(Self.points(readings) == [
-            HistoryPoint(key: "A01-S1.gps.fix.sats", value: 9, second: 1_700_000_123),
-            HistoryPoint(key: "A01-S1.gps.lat", value: 47.5, second: 1_700_000_123),
-            HistoryPoint(key: "A01-S1.gps.lon", value: 8.5, second: 1_700_000_123),
-            HistoryPoint(key: "A01-S1.humidity", value: 40, second: 1_700_000_123),
-            HistoryPoint(key: "A01-S1.temperature", value: 21.5, second: 1_700_000_123),
+            MetricSample(key: "A01-S1.gps.fix.sats", value: 9, timestamp: 1_700_000_123),
+            MetricSample(key: "A01-S1.gps.lat", value: 47.5, timestamp: 1_700_000_123),
+            MetricSample(key: "A01-S1.gps.lon", value: 8.5, timestamp: 1_700_000_123),
+            MetricSample(key: "A01-S1.humidity", value: 40, timestamp: 1_700_000_123),
+            MetricSample(key: "A01-S1.temperature", value: 21.5, timestamp: 1_700_000_123),
         ])
     }
 
@@ -28,16 +29,16 @@ struct ReadingHistoryPointsTests {
         for ts in [nil, "soon", .number(.infinity), .number(1e30), true] as [JSONValue?] {
             var readings: [String: JSONValue] = ["t": 1]
             readings["ts"] = ts
-            #expect(Self.points(.object(readings)) == [HistoryPoint(key: "A01-S1.t", value: 1, second: 1_700_000_000)], "\(String(describing: ts))")
+            #expect(Self.points(.object(readings)) == [MetricSample(key: "A01-S1.t", value: 1, timestamp: 1_700_000_000)], "\(String(describing: ts))")
         }
-        #expect(Self.points(["t": 1], receivedAt: -1) == [HistoryPoint(key: "A01-S1.t", value: 1, second: -1)])
-        #expect(Self.points(["t": 1, "ts": -1500]) == [HistoryPoint(key: "A01-S1.t", value: 1, second: -2)])
-        #expect(Self.points(["t": 1, "ts": 999.9]) == [HistoryPoint(key: "A01-S1.t", value: 1, second: 0)])
+        #expect(Self.points(["t": 1], receivedAt: -1) == [MetricSample(key: "A01-S1.t", value: 1, timestamp: -1)])
+        #expect(Self.points(["t": 1, "ts": -1500]) == [MetricSample(key: "A01-S1.t", value: 1, timestamp: -2)])
+        #expect(Self.points(["t": 1, "ts": 999.9]) == [MetricSample(key: "A01-S1.t", value: 1, timestamp: 0)])
     }
 
     @Test("a bare number is the sensor's own key; other bare values record nothing")
     func bareValues() {
-        #expect(Self.points(3.5) == [HistoryPoint(key: "A01-S1", value: 3.5, second: 1_700_000_000)])
+        #expect(Self.points(3.5) == [MetricSample(key: "A01-S1", value: 3.5, timestamp: 1_700_000_000)])
         #expect(Self.points("on").isEmpty && Self.points(true).isEmpty && Self.points(nil).isEmpty && Self.points([1]).isEmpty)
         #expect(Self.points([:]).isEmpty)
     }
@@ -46,7 +47,7 @@ struct ReadingHistoryPointsTests {
     func invalidKeys() {
         let result = ReadingHistoryPoints.points(sensorID: "A01-S1", readings: ["good": 1, "bad name": 2, "tab\there": 3, "ctl\u{7}": 4],
                                                  receivedAt: 0)
-        #expect(result.points == [HistoryPoint(key: "A01-S1.good", value: 1, second: 0)])
+        #expect(result.points == [MetricSample(key: "A01-S1.good", value: 1, timestamp: 0)])
         #expect(result.skipped == 3)
         let badSensor = ReadingHistoryPoints.points(sensorID: "my sensor", readings: ["t": 1, "h": 2], receivedAt: 0)
         #expect(badSensor.points.isEmpty && badSensor.skipped == 2)
