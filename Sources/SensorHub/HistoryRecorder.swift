@@ -32,8 +32,11 @@ package final class HistoryRecorder: Sendable {
 
     private let queue: ConsumerQueue<MetricSample>
     private let counters = LockedValue(Counts())
+    /// The keys recorded per sensor since the start (at most ``maxKnownKeysPerSensor`` each):
+    /// the fields a history request without a field reads.
+    let knownKeys = LockedValue<[String: Set<String>]>([:])
     private let drain: Task<Void, Never>
-    private let client: MetricStoreClient
+    let client: MetricStoreClient
 
     /// A recorder into `client`'s store.
     /// - Parameters:
@@ -72,10 +75,14 @@ package final class HistoryRecorder: Sendable {
     }
 
     /// A recorder into the MetricStore at `host`:`port` (reconnecting with the client's
-    /// default backoff).
+    /// default backoff; a history read waits 5 s at most).
     package convenience init(host: String, port: Int, capacity: Int = 65_536) {
-        self.init(client: MetricStoreClient(host: host, port: port), capacity: capacity)
+        self.init(client: MetricStoreClient(host: host, port: port, timeout: .seconds(5)), capacity: capacity)
     }
+
+    /// The keys of one sensor a history request without a field reads, at most: a sensor with
+    /// more fields has the others recorded, and read by name.
+    package static let maxKnownKeysPerSensor = 64
 
     /// Queues the numbers of readings the hub accepted (never waits).
     /// - Parameters:
@@ -85,14 +92,25 @@ package final class HistoryRecorder: Sendable {
         var dropped = 0
         var skipped = 0
         var wakes: [ConsumerQueue<MetricSample>.Waiter] = []
+        var keys: [(sensorID: String, points: [MetricSample])] = []
+        keys.reserveCapacity(readings.count)
         for reading in readings {
             let (points, unrecordable) = ReadingHistoryPoints.points(sensorID: reading.sensorID, readings: reading.readings,
                                                                       receivedAt: receivedAt)
             skipped += unrecordable
+            keys.append((reading.sensorID, points))
             for point in points {
                 let (lost, wake) = queue.push(point)
                 if lost { dropped += 1 }
                 if let wake { wakes.append(wake) }
+            }
+        }
+        knownKeys.withLock { known in
+            for (sensorID, points) in keys {
+                for point in points where known[sensorID]?.contains(point.key) != true {
+                    guard known[sensorID, default: []].count < Self.maxKnownKeysPerSensor else { break }
+                    known[sensorID, default: []].insert(point.key)
+                }
             }
         }
         if dropped > 0 || skipped > 0 { counters.withLock { $0.dropped += dropped; $0.skipped += skipped } }

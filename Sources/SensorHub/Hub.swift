@@ -290,6 +290,7 @@ package final class Hub: Sendable {
             }
         }
         forward(effects.forwards)
+        readHistory(effects.historyReads)
         if let refusal = effects.refusal {
             send(effects.deliveries)
             switch refusal {
@@ -324,6 +325,18 @@ package final class Hub: Sendable {
                 // Closing or failed: the command times out (504).
             }
             clock.schedule(forward.deadline) { [weak self] in self?.expireCommands() }
+        }
+    }
+
+    /// Reads each history request from MetricStore on a task of its own and answers its peer
+    /// when the store has (the peer's other messages are handled meanwhile).
+    private func readHistory(_ reads: [HubEffects.HistoryRead]) {
+        guard let history, !reads.isEmpty else { return }
+        for read in reads {
+            Task { [weak self] in
+                let answer = await history.read(read.query)
+                self?.send([HubState.Delivery(message: answer, recipients: [read.peer])])
+            }
         }
     }
 

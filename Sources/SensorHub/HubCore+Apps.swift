@@ -2,7 +2,7 @@ import SensorWire
 
 extension HubCore {
     /// The app protocol, already checked against the role and right: limits first (a command
-    /// past them gets 429, anything else closes 1008), then status, subscriptions, the sensor
+    /// or history request past them gets 429, anything else closes 1008), then status, subscriptions, the sensor
     /// list, statistics and commands (forwarded to the device's agent, or answered 404).
     mutating func handleApp(_ message: ClientMessage, from peer: PeerID, standing: inout Peer, now: Duration, into effects: inout HubEffects) {
         if let exceeded = limitExceeded(by: message, from: peer, standing: &standing, now: now) {
@@ -41,6 +41,14 @@ extension HubCore {
             effects.deliveries.append(HubState.Delivery(message: .statistics(counters), recipients: [peer]))
         case .listSensors:
             effects.deliveries.append(HubState.Delivery(message: .sensorList(devices.sensorList(legacy: state.connectedSensors)), recipients: [peer]))
+        case .history(let request):
+            switch HistoryQuery.make(request, recorded: recordsReadings) {
+            case .success(let query): effects.historyReads.append(HubEffects.HistoryRead(peer: peer, query: query))
+            case .failure(let refusal): effects.deliveries.append(HubState.Delivery(message: refusal.answer, recipients: [peer]))
+            }
+        case .invalidHistory(let invalid):
+            let answer = HistoryQuery.Refusal(requestID: invalid.requestID, status: 400, reason: invalid.reason).answer
+            effects.deliveries.append(HubState.Delivery(message: answer, recipients: [peer]))
         default:
             effects.deliveries += state.handle(message, from: peer)
         }
@@ -73,6 +81,10 @@ extension HubCore {
                 return nil
             }
             return .answer(.commandResponse(requestID: requestID, status: 429, data: ["error": .string(reason)]))
+        case .history(let request):
+            guard !standing.historyBucket.take(at: now) else { return nil }
+            let reason = "more than \(limits.historyRequestsPerSecond) history requests a second"
+            return .answer(HistoryQuery.Refusal(requestID: request.requestID, status: 429, reason: reason).answer)
         case .listSensors, .statistics:
             return standing.listBucket.take(at: now) ? nil : .close("more than \(limits.listsPerSecond) list or statistics requests a second")
         default:

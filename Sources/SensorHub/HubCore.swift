@@ -36,6 +36,7 @@ package struct HubCore: Sendable {
         var access: PeerAccess
         var commandBucket: TokenBucket
         var listBucket: TokenBucket
+        var historyBucket: TokenBucket
         /// Its first app message was reported.
         var announced = false
         let address: String
@@ -55,8 +56,9 @@ package struct HubCore: Sendable {
 
     /// A connection was admitted with `credential` (from its upgrade request).
     package mutating func connected(_ peer: PeerID, credential: HubAccessPolicy.Credential, address: String) {
-        let (commands, lists) = limits.buckets()
-        peers[peer] = Peer(access: PeerAccess(credential: credential), commandBucket: commands, listBucket: lists, address: address)
+        let (commands, lists, histories) = limits.buckets()
+        peers[peer] = Peer(access: PeerAccess(credential: credential), commandBucket: commands, listBucket: lists,
+                           historyBucket: histories, address: address)
     }
 
     /// Handles one message from `peer` at `now` (the hub's time, for command deadlines and

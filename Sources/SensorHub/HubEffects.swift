@@ -20,6 +20,16 @@ package struct HubEffects: Sendable {
     /// Readings accepted from the agents that serve their sensors, subscribed to or not, for the
     /// history (collected only when ``HubCore/recordsReadings``).
     package var accepted: [AcceptedReading] = []
+    /// History requests to read from MetricStore and answer (only when the hub records).
+    package var historyReads: [HistoryRead] = []
+
+    /// A history request checked by the core, for the I/O layer to read and answer.
+    package struct HistoryRead: Sendable, Hashable {
+        /// Who asked.
+        package var peer: HubState.PeerID
+        /// What to read.
+        package var query: HistoryQuery
+    }
 
     /// A reading the hub accepted from its sensor's agent.
     package struct AcceptedReading: Sendable, Hashable {

@@ -33,6 +33,7 @@ package enum HubMessage: Sendable, Hashable {
         case .deviceAgent(.disconnect(_, let id)), .deviceAgent(.delete(_, let id)), .deviceAgent(.event(_, let id, _, _)): [id]
         case .deviceAgent(.commandResponse): []
         case .app(.subscribe(let id)), .app(.unsubscribe(let id)), .app(.connectionStatus(let id)), .app(.command(_, let id, _, _)): [id]
+        case .app(.history(let request)): [request.sensorID]
         case .app: []
         }
     }

@@ -40,8 +40,8 @@ package struct HubState: Sendable {
     /// A message from an app connection.
     package mutating func handle(_ message: ClientMessage, from peer: PeerID) -> [Delivery] {
         switch message {
-        case .command, .listSensors, .statistics:
-            return []  // the hub's command router and device registry answer these
+        case .command, .listSensors, .statistics, .history, .invalidHistory:
+            return []  // the hub's command router, device registry and history answer these
         case .connect:
             subscriptions[peer, default: []].formUnion([])
             return []

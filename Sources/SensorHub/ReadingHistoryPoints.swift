@@ -58,7 +58,7 @@ package enum ReadingHistoryPoints {
     /// One sample, or one more skipped: a key MetricStore cannot hold, a value that is not
     /// finite, a second beyond this platform's Int.
     private static func append(_ value: Double, key: String, second: Int64, into points: inout [MetricSample], skipped: inout Int) {
-        guard isValidKey(key), value.isFinite, let timestamp = Int(exactly: second) else {
+        guard isRecordable(key: key), value.isFinite, let timestamp = Int(exactly: second) else {
             skipped += 1
             return
         }
@@ -74,7 +74,7 @@ package enum ReadingHistoryPoints {
 
     /// A MetricStore key: one to 4,096 bytes, no whitespace or control characters, not `*`
     /// (the bound keeps every put line far below the protocol's 65,536).
-    private static func isValidKey(_ key: String) -> Bool {
+    package static func isRecordable(key: String) -> Bool {
         !key.isEmpty && key != "*" && key.utf8.count <= 4096 && key.unicodeScalars.allSatisfy { scalar in
             !scalar.properties.isWhitespace && scalar.properties.generalCategory != .control
         }

@@ -182,6 +182,25 @@ final class ClientEngine: Sendable {
         return list
     }
 
+    func history(_ sensorID: String, field: String?, from: Int, to: Int, maxPoints: Int?) async throws(SensorClientError) -> SensorHistory {
+        try SensorClientError.validate(sensorID: sensorID)
+        let limit = Int(HistoryRequest.maxTimeMagnitude)
+        guard (-limit...limit).contains(from), (-limit...limit).contains(to) else {
+            throw .invalidArgument("from and to must lie within ±2^53 unix seconds")
+        }
+        guard from <= to else { throw .invalidArgument("from (\(from)) is after to (\(to))") }
+        if let maxPoints, maxPoints < 1 { throw .invalidArgument("maxPoints must be at least 1") }
+        if let field, field.isEmpty || field.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control }) {
+            throw .invalidArgument("field must be a field name without whitespace or control characters")
+        }
+        let requestID = "h\(state.withLock { $0.makeID() })"
+        let request = HistoryRequest(requestID: requestID, sensorID: sensorID, field: field, from: Int64(from), to: Int64(to), maxPoints: maxPoints)
+        guard case .history(let outcome) = try await self.request({ state, waiter in state.requestHistory(request, waiter) }) else {
+            throw .timeout  // unreachable: a history request is answered with a history
+        }
+        return try outcome.get()
+    }
+
     /// Registers a request with `register` (which sends it, now or on the next connection) and
     /// waits for its reply within the request timeout.
     private func request(_ register: (inout LiveClientState, CheckedContinuation<ClientReply, any Error>) -> UInt64)

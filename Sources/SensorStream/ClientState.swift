@@ -86,6 +86,10 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
     private var unsentCommands: [(requestID: String, message: ClientMessage)] = []
     /// `sensors()` calls waiting for the list (one key: every waiter gets the next list).
     package var lists = KeyedRequests<String, StatusWaiter>()
+    /// History requests waiting for their answer, by request id, and what each asked (sent
+    /// again after a reconnect: reading history changes nothing).
+    package var histories = KeyedRequests<String, StatusWaiter>()
+    private var historyRequests: [String: HistoryRequest] = [:]
     package private(set) var consumers: [String: [UInt64: Consumer]] = [:]
     var callbacks: [String: [(consumerID: UInt64, task: Task<Void, Never>)]] = [:]
     package private(set) var statistics = ClientStatistics()
@@ -138,6 +142,7 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
         for sensorID in book.activeSensors { send(.subscribe(sensorID: sensorID)) }
         for sensorID in pending.awaitedKeys { send(.connectionStatus(sensorID: sensorID)) }
         if !lists.isEmpty { send(.listSensors) }
+        for requestID in histories.awaitedKeys { if let request = historyRequests[requestID] { send(.history(request)) } }
         for (requestID, message) in unsentCommands where commands.count(requestID) > 0 { send(message) }
         unsentCommands.removeAll()
         if isReconnect {
@@ -164,7 +169,20 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
 
     /// A request gave up (cancelled or timed out): its waiter, if it still waited.
     package mutating func cancelRequest(_ id: UInt64) -> StatusWaiter? {
-        pending.remove(id: id) ?? commands.remove(id: id) ?? lists.remove(id: id)
+        if let waiter = histories.remove(id: id) {
+            historyRequests = historyRequests.filter { histories.count($0.key) > 0 }
+            return waiter
+        }
+        return pending.remove(id: id) ?? commands.remove(id: id) ?? lists.remove(id: id)
+    }
+
+    /// Sends a history request (now, or again on every connection until it is answered) and
+    /// registers its waiter.
+    package mutating func requestHistory(_ request: HistoryRequest, _ waiter: StatusWaiter) -> UInt64 {
+        let (id, _) = histories.add(request.requestID, waiter)
+        historyRequests[request.requestID] = request
+        send(.history(request))
+        return id
     }
 
     /// Sends a command (now, or when the next connection opens) and registers its waiter.
@@ -251,6 +269,18 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
                 let waiters = commands.answer(requestID)
                 if waiters.isEmpty { statistics.messagesSkipped += 1 }
                 deliveries.answers += waiters.map { ($0, .command(CommandResponse(status: status, data: data))) }
+            case .historyResponse(let requestID, let status, let data)?:
+                let waiters = histories.answer(requestID)
+                historyRequests[requestID] = nil
+                if waiters.isEmpty { statistics.messagesSkipped += 1 }
+                let outcome: Result<SensorHistory, SensorClientError>
+                if status == 200 {
+                    outcome = SensorHistory(data).map(Result.success)
+                        ?? .failure(.protocolViolation("a sensor_history_response whose data is malformed"))
+                } else {
+                    outcome = .failure(.requestRefused(status: status, reason: data["error"]?.stringValue ?? "status \(status)"))
+                }
+                deliveries.answers += waiters.map { ($0, .history(outcome)) }
             case .sensorList(let entries)?:
                 let waiters = lists.answer("")
                 if waiters.isEmpty { statistics.messagesSkipped += 1 }

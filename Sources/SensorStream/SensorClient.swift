@@ -174,6 +174,36 @@ public final class SensorClient: Sendable {
         try await engine.sensors()
     }
 
+    /// A sensor's recorded past, from the hub's history (a hub started with `--history`):
+    /// `sensor_history`, answered by `sensor_history_response`. Asked while reconnecting, it
+    /// goes out on the next connection (within the request timeout).
+    ///
+    /// ```swift
+    /// let now = Int(Date().timeIntervalSince1970)
+    /// let hour = try await client.history("A01-S1", field: "temperature", from: now - 3600, to: now, maxPoints: 120)
+    /// for point in hour.series["temperature"] ?? [] { print(point.time, point.average) }
+    /// ```
+    /// - Parameters:
+    ///   - sensorID: The sensor (1 to 40 characters).
+    ///   - field: One field (`temperature`, `gps.lat`); nil: every field the hub recorded for
+    ///     the sensor since it started.
+    ///   - from: The first second (unix seconds).
+    ///   - to: The last second, included.
+    ///   - maxPoints: Points per field at most (the hub downsamples: per bucket of equal
+    ///     seconds, the average, minimum, maximum and count); nil: the hub's default (500). An
+    ///   answer carries 10,000 points at most, shared among its fields.
+    /// - Returns: The points by field.
+    /// - Throws: ``SensorClientError/invalidSensorID(_:)`` and
+    ///   ``SensorClientError/invalidArgument(_:)`` (nothing sent: `from` after `to`, a time
+    ///   beyond ±2^53, `maxPoints` below 1, a field with whitespace);
+    ///   ``SensorClientError/requestRefused(status:reason:)`` (400, 429, or 503 from a hub
+    ///   without history or whose store is unreachable); ``SensorClientError/timeout``,
+    ///   ``SensorClientError/notConnected``, ``SensorClientError/disconnected``.
+    public func history(_ sensorID: String, field: String? = nil, from: Int, to: Int, maxPoints: Int? = nil)
+        async throws(SensorClientError) -> SensorHistory {
+        try await engine.history(sensorID, field: field, from: from, to: to, maxPoints: maxPoints)
+    }
+
     // MARK: Subscriptions
 
     /// Subscribes to a sensor (`subscribe_sensor`), unless it is already subscribed. The

@@ -16,7 +16,8 @@ public enum SensorClientError: Error, Sendable, Hashable, CustomStringConvertibl
     /// The connection could not be opened: refused, unreachable, name resolution, timeout.
     case connectionFailed(reason: String)
     /// The server broke the WebSocket protocol: a bad handshake response (wrong status,
-    /// missing or wrong `Sec-WebSocket-Accept` ...). Thrown by ``SensorClient/connect()``.
+    /// missing or wrong `Sec-WebSocket-Accept` ...). Thrown by ``SensorClient/connect()``; by
+    /// ``SensorClient/history(_:field:from:to:maxPoints:)`` for an answer it cannot read.
     case protocolViolation(String)
     /// TLS could not be set up (`wss://`): the server's certificate was rejected (expired,
     /// wrong name, untrusted), the server does not speak TLS, or this build has no TLS
@@ -28,6 +29,12 @@ public enum SensorClientError: Error, Sendable, Hashable, CustomStringConvertibl
     case cancelled
     /// A URL that is not `ws://HOST[:PORT][/PATH]` or `wss://HOST[:PORT][/PATH]`.
     case invalidURL(String)
+    /// The hub answered a request with an error status and reason: for
+    /// ``SensorClient/history(_:field:from:to:maxPoints:)`` 400 (a wrong request), 429 (too many
+    /// requests a second) or 503 (the hub records no history, or its store cannot be read).
+    case requestRefused(status: Int, reason: String)
+    /// An argument that cannot make a valid request (nothing was sent).
+    case invalidArgument(String)
 
     /// A readable explanation, for logs and messages.
     public var description: String {
@@ -42,6 +49,8 @@ public enum SensorClientError: Error, Sendable, Hashable, CustomStringConvertibl
         case .tls(let error): error.description
         case .cancelled: "cancelled"
         case .invalidURL(let url): "invalid URL \"\(url)\" (expected ws://HOST[:PORT][/PATH] or wss://...)"
+        case .requestRefused(let status, let reason): "the hub refused the request (\(status)): \(reason)"
+        case .invalidArgument(let what): "invalid argument: \(what)"
         }
     }
 

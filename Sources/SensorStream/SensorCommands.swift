@@ -70,4 +70,6 @@ package enum ClientReply: Sendable, Hashable {
     case command(CommandResponse)
     /// The sensor list (malformed entries left out).
     case sensors([SensorInfo])
+    /// A history request's outcome: the history, or the hub's error status and reason.
+    case history(Result<SensorHistory, SensorClientError>)
 }

@@ -28,6 +28,12 @@ package enum ClientMessage: Sendable, Hashable {
     case listSensors
     /// `hub_statistics`: the hub's counters (the dashboard polls them).
     case statistics
+    /// `sensor_history {request_id, sensor_id, field?, from, to, max_points?}`: a sensor's
+    /// recorded points.
+    case history(HistoryRequest)
+    /// A `sensor_history` request whose fields are wrong (the hub answers 400); the client
+    /// never sends one.
+    case invalidHistory(HistoryRequest.Invalid)
 
     package var envelope: Envelope {
         switch self {
@@ -40,6 +46,8 @@ package enum ClientMessage: Sendable, Hashable {
         case .connectionStatus(let id): Envelope(event: "sensor_connection_status", data: ["sensor_id": .string(id)])
         case .subscribe(let id): Envelope(event: "subscribe_sensor", data: ["sensor_id": .string(id)])
         case .unsubscribe(let id): Envelope(event: "unsubscribe_sensor", data: ["sensor_id": .string(id)])
+        case .history(let request): Envelope(event: "sensor_history", data: request.data)
+        case .invalidHistory(let invalid): Envelope(event: "sensor_history", data: ["request_id": .string(invalid.requestID)])
         }
     }
 
@@ -50,6 +58,14 @@ package enum ClientMessage: Sendable, Hashable {
             guard let id, let requestID = envelope.data["request_id"]?.stringValue, let service = envelope.data["service"]?.stringValue,
                   let data = envelope.data["data"] else { return nil }
             self = .command(requestID: requestID, sensorID: id, service: service, data: data)
+            return
+        }
+        if envelope.event == "sensor_history" {
+            switch HistoryRequest.parse(envelope.data) {
+            case .success(let request)?: self = .history(request)
+            case .failure(let invalid)?: self = .invalidHistory(invalid)
+            case nil: return nil
+            }
             return
         }
         switch (envelope.event, id) {
@@ -78,6 +94,10 @@ package enum ServerMessage: Sendable, Hashable {
     indirect case sensorList([JSONValue])
     /// `hub_statistics {apps, agents, sensors, readings_delivered, readings_dropped}`.
     indirect case statistics(JSONValue)
+    /// `sensor_history_response {request_id, status, data}`: a history request's outcome:
+    /// 200 with `{sensor_id, from, to, series: {<field>: [[time, avg, min, max, count], ...]}}`,
+    /// or 400 (a wrong request) or 503 (no history) with `{"error": ...}`.
+    indirect case historyResponse(requestID: String, status: Int, data: JSONValue)
 
     package var envelope: Envelope {
         switch self {
@@ -87,6 +107,8 @@ package enum ServerMessage: Sendable, Hashable {
             Envelope(event: "sensor_list", data: ["sensors": .array(sensors)])
         case .statistics(let counters):
             Envelope(event: "hub_statistics", data: counters)
+        case .historyResponse(let requestID, let status, let data):
+            Envelope(event: "sensor_history_response", data: ["request_id": .string(requestID), "status": .number(Double(status)), "data": data])
         case .connectionStatus(let id, let connected):
             Envelope(event: "sensor_connection_status", data: ["sensor_id": .string(id), "connected": .bool(connected)])
         case .sensorData(let id, let readings):
@@ -111,7 +133,7 @@ package enum ServerMessage: Sendable, Hashable {
             JSONSerializer.appendString(id, to: &output)
             output.append(contentsOf: #","sensor_readings":"#.utf8)
             JSONSerializer.append(readings, to: &output)
-        case .commandResponse, .sensorList, .statistics:
+        case .commandResponse, .sensorList, .statistics, .historyResponse:
             // Rare messages (answers, lists): the general encoder.
             return SensorProtocol.encode(envelope)
         }
@@ -142,6 +164,11 @@ package enum ServerMessage: Sendable, Hashable {
             guard let requestID = envelope.data["request_id"]?.stringValue, let status = envelope.data["status"]?.intValue,
                   let data = envelope.data["data"] else { return nil }
             self = .commandResponse(requestID: requestID, status: status, data: data)
+            return
+        case "sensor_history_response":
+            guard let requestID = envelope.data["request_id"]?.stringValue, let status = envelope.data["status"]?.intValue,
+                  let data = envelope.data["data"] else { return nil }
+            self = .historyResponse(requestID: requestID, status: status, data: data)
             return
         case "sensor_list":
             guard let sensors = envelope.data["sensors"]?.arrayValue else { return nil }

@@ -89,3 +89,16 @@ struct Arguments {
         return port
     }
 }
+
+/// `90s`, `30m`, `12h`, `7d`: a whole, positive number of seconds, minutes, hours or days
+/// (`--retention`, `--since`); nil for anything else.
+func durationOption(_ text: String) -> Duration? {
+    guard let unit = text.last, let count = Int64(text.dropLast()), count > 0, count <= 100_000 * 365 else { return nil }
+    switch unit {
+    case "s": return .seconds(count)
+    case "m": return .seconds(count * 60)
+    case "h": return .seconds(count * 3600)
+    case "d": return .seconds(count * 86_400)
+    default: return nil
+    }
+}

@@ -36,7 +36,7 @@ enum MetricsCommand {
             guard parsed.positional.isEmpty else { throw UsageError(message: "unexpected argument \(parsed.positional[0])") }
             var retention: Duration?
             if let text = parsed.options["--retention"] {
-                guard let given = Self.retention(text) else {
+                guard let given = durationOption(text) else {
                     throw UsageError(message: "--retention must be a whole number of s, m, h or d (such as 7d), not \"\(text)\"")
                 }
                 retention = given
@@ -92,18 +92,6 @@ enum MetricsCommand {
             }
         default:
             throw UsageError(message: "unknown metrics command \"\(subcommand)\"")
-        }
-    }
-
-    /// `90s`, `30m`, `12h`, `7d`: a whole, positive number of seconds, minutes, hours or days.
-    static func retention(_ text: String) -> Duration? {
-        guard let unit = text.last, let count = Int64(text.dropLast()), count > 0, count <= 100_000 * 365 else { return nil }
-        switch unit {
-        case "s": return .seconds(count)
-        case "m": return .seconds(count * 60)
-        case "h": return .seconds(count * 3600)
-        case "d": return .seconds(count * 86_400)
-        default: return nil
         }
     }
 

@@ -16,6 +16,7 @@ commands:
   agent    a device program: registers devices with a hub, pushes readings, answers commands
   command  send a command to a device and print its response
   sensors  list the sensors a hub knows (type, name, tags, connected)
+  history  a sensor's recorded readings from a hub with --history (table, chart or JSON)
 
 Run `sensorctl <command> --help` for a command's options.
 """
@@ -37,6 +38,7 @@ do throws(UsageError) {
     case "agent": status = try await AgentSubcommand.run(rest)
     case "command": status = try await CommandSubcommand.run(rest)
     case "sensors": status = try await SensorsCommand.run(rest)
+    case "history": status = try await HistoryCommand.run(rest)
     case "--help", "-h", "help":
         printLine(usage)
         status = 0
@@ -60,6 +62,7 @@ do throws(UsageError) {
     case "agent": AgentSubcommand.usage
     case "command": CommandSubcommand.usage
     case "sensors": SensorsCommand.usage
+    case "history": HistoryCommand.usage
     default: usage
     }
     printError(commandUsage)

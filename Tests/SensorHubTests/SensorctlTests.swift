@@ -1,5 +1,7 @@
 import Foundation
 import Locking
+import MetricStore
+import SensorWire
 import Testing
 import TestSupport
 @testable import SensorHub
@@ -200,4 +202,65 @@ struct SensorctlTests {
         #expect(objects.map { $0["sensor_id"] } == ["S1", "S1", "S1"])
         #expect(objects.map { $0["readings"]?["seq"]?.intValue } == [0, 1, 2])
     }
+}
+
+/// `sensorctl history` against a hub that records into MetricStore (both in this process).
+@Suite("sensorctl history as a process", .timeLimit(.minutes(2)))
+struct HistoryCLITests {
+    @Test("table, JSON (downsampled) and chart of what the hub recorded in the last minutes")
+    func formats() async throws {
+        let store = try MetricStoreServer(port: 0)
+        defer { store.stop() }
+        let recorder = HistoryRecorder(host: "127.0.0.1", port: store.port)
+        let hub = try Hub(port: 0, history: recorder)
+        defer { Task { await hub.stop() } }
+        let agent = hub.attachAgent(name: "a", sensors: ["S1"])
+        let now = Int(Date().timeIntervalSince1970)
+        for index in 0..<10 {
+            agent.publish("S1", ["temperature": .number(20 + Double(index)), "humidity": 50, "ts": .number(Double(now - 60 + index) * 1000)])
+        }
+        #expect(await eventually(timeout: .seconds(30)) { recorder.counts.stored == 20 }, "\(recorder.counts)")
+        let port = ["--host", "127.0.0.1", "--port", String(hub.port)]
+
+        let table = try await runSensorctl(["history", "S1", "--since", "5m", "--table"] + port)
+        #expect(table.status == 0, "\(table.error)")
+        let lines = table.output.split(separator: "\n")
+        #expect(lines.first?.split(separator: " ") == ["TIME", "humidity", "temperature"])
+        #expect(lines.count == 11 && lines.last?.split(separator: " ").suffix(2) == ["50", "29"], "\(table.output)")
+
+        let json = try await runSensorctl(["history", "S1", "temperature", "--since", "5m", "--json", "--points", "1"] + port)
+        #expect(json.status == 0, "\(json.error)")
+        let answer = try #require(try? JSONParser.parse(json.output))
+        let bucket = try #require(answer["series"]?["temperature"]?[0]?.arrayValue)
+        #expect(bucket.dropFirst().map(\.doubleValue) == [24.5, 20, 29, 10], "one bucket: average, min, max, count of the ten")
+
+        let chart = try await runSensorctl(["history", "S1", "temperature", "--since", "5m", "--chart", "--points", "30"] + port)
+        #expect(chart.status == 0, "\(chart.error)")
+        let chartLines = chart.output.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        #expect(chartLines.count == 1 + HistoryChartShape.rows + 2, "\(chart.output)")
+        #expect(chartLines.first?.hasPrefix("S1 temperature  (last 29, 10 points)") == true)
+        #expect(chartLines.dropFirst().first?.hasPrefix("29 │") == true && chartLines.dropFirst(HistoryChartShape.rows).first?.hasPrefix("20 │") == true)
+        #expect(chart.output.contains("█"))
+    }
+
+    @Test("history: usage mistakes exit 2 and say what is wrong; an unreachable hub exits 1", arguments: [
+        (["history"], "needs a sensor id", 2),
+        (["history", "S1", "t", "extra"], "unexpected argument", 2),
+        (["history", "S1", "--since", "5x"], "--since must be", 2),
+        (["history", "S1", "--json", "--chart"], "choose one", 2),
+        (["history", "S1", "--points", "0"], "--points must be", 2),
+        (["history", "S1", "a b", "--port", "1"], "field must be", 2),
+        (["history", "S1", "--port", "1"], "connection failed", 1),
+    ] as [([String], String, Int32)])
+    func mistakes(arguments: [String], message: String, status: Int32) async throws {
+        let result = try await runSensorctl(arguments)
+        #expect(result.status == status)
+        #expect(result.error.contains(message), "\(result.error)")
+    }
+}
+
+/// The chart's shape as `sensorctl history --chart` draws it.
+enum HistoryChartShape {
+    /// Rows of bars.
+    static let rows = 8
 }

@@ -12,7 +12,9 @@ import SensorWire
 /// only when its owner gave it up or the same device agent took it over on another
 /// connection; a device the registry calls connected is served by its agent's connection; a
 /// command from a connection without the right is never forwarded; with an agent token, the
-/// legacy protocol from a connection without it is refused. At the end every
+/// legacy protocol from a connection without it is refused; a history request is answered
+/// exactly once (a read only from a hub that records, with a checked range and size; else an
+/// answer under its id). At the end every
 /// connection closes and nothing is left owned or subscribed.
 enum HubDispatchFuzzTarget {
     static func run(_ input: UnsafeRawBufferPointer) {
@@ -21,7 +23,8 @@ enum HubDispatchFuzzTarget {
         let appTokens: [String: AppRight] = rules & 2 != 0 ? ["r": .read, "c": .command, "a": .admin] : [:]
         let policy = HubAccessPolicy(agentToken: agentToken, appTokens: appTokens, legacyAgents: rules & 4 == 0)
         var core = HubCore(policy: policy, limits: HubLimits(subscriptionsPerConnection: 8, pendingCommandsPerConnection: 4,
-                                                             commandsPerSecond: 2, listsPerSecond: 2))
+                                                             commandsPerSecond: 2, listsPerSecond: 2, historyRequestsPerSecond: 2))
+        core.recordsReadings = rules & 8 != 0
         let credentials: [HubAccessPolicy.Credential] = appTokens.isEmpty
             ? [.none, agentToken == nil ? .none : .agent, .none, .none]
             : [.app(.read), agentToken == nil ? .app(.admin) : .agent, .app(.command), .app(.admin)]
@@ -63,6 +66,24 @@ enum HubDispatchFuzzTarget {
             }
             if case .app(.command) = message, case .app(let right) = credentials[Int(peer)], right < .command {
                 precondition(effects.forwards.isEmpty, "a command forwarded without the right")
+            }
+            let historyID: String? = switch message {
+            case .app(.history(let request)): request.requestID
+            case .app(.invalidHistory(let invalid)): invalid.requestID
+            default: nil
+            }
+            if let historyID, effects.refusal == nil {
+                let answers = effects.deliveries.filter {
+                    if case .historyResponse(historyID, _, _) = $0.message { $0.recipients == [peer] } else { false }
+                }
+                precondition(effects.historyReads.count + answers.count == 1, "a history request answered \(effects.historyReads.count + answers.count) times")
+                for read in effects.historyReads {
+                    precondition(core.recordsReadings && read.peer == peer && read.query.requestID == historyID, "a read nobody asked for")
+                    precondition(read.query.from <= read.query.to && (1...HistoryQuery.maxPointsPerAnswer).contains(read.query.maxPoints),
+                                 "an unchecked history read")
+                }
+            } else {
+                precondition(effects.historyReads.isEmpty, "a history read for another message")
             }
             if case .legacyAgent = message, agentToken != nil, credentials[Int(peer)] != .agent {
                 precondition(effects.refusal != nil, "the legacy protocol without the agent token")
