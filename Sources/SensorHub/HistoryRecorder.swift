@@ -43,8 +43,9 @@ package final class HistoryRecorder: Sendable {
     ///   - client: The store's client (the recorder closes it when it stops).
     ///   - capacity: Points that may wait for the store before the oldest are dropped.
     ///   - window: Puts in flight at most.
-    package init(client: MetricStoreClient, capacity: Int = 65_536, window: Int = 1024) {
+    package init(client: MetricStoreClient, capacity: Int = defaultCapacity, window: Int = 1024) {
         self.client = client
+        self.capacity = max(1, capacity)
         let queue = ConsumerQueue<MetricSample>(capacity: max(1, capacity))
         self.queue = queue
         let counters = counters
@@ -76,9 +77,12 @@ package final class HistoryRecorder: Sendable {
 
     /// A recorder into the MetricStore at `host`:`port` (reconnecting with the client's
     /// default backoff; a history read waits 5 s at most).
-    package convenience init(host: String, port: Int, capacity: Int = 65_536) {
+    package convenience init(host: String, port: Int, capacity: Int = defaultCapacity) {
         self.init(client: MetricStoreClient(host: host, port: port, timeout: .seconds(5)), capacity: capacity)
     }
+
+    /// Points that may wait for the store unless told otherwise.
+    package static let defaultCapacity = 65_536
 
     /// The keys of one sensor a history request without a field reads, at most: a sensor with
     /// more fields has the others recorded, and read by name.
@@ -116,6 +120,11 @@ package final class HistoryRecorder: Sendable {
         if dropped > 0 || skipped > 0 { counters.withLock { $0.dropped += dropped; $0.skipped += skipped } }
         for wake in wakes { wake.resume() }
     }
+
+    /// Points waiting for the store.
+    package var queued: Int { queue.count }
+    /// Points that may wait before the oldest are dropped.
+    package let capacity: Int
 
     /// The current time in unix milliseconds (what ``record(_:receivedAt:)`` takes).
     package static func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }

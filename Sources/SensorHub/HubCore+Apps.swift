@@ -36,7 +36,7 @@ extension HubCore {
                 "protocol_violations": .number(Double(self.counters.violations)), "commands_forbidden": .number(Double(self.counters.forbidden)),
                 "limits_exceeded": .number(Double(self.counters.limitsExceeded)), "messages_dropped": .number(Double(self.counters.messagesDropped)),
                 "upgrades_refused": .number(Double(self.counters.upgradesRefused)),
-                "history_dropped": .number(Double(self.counters.historyDropped)),
+                "history_dropped": .number(Double(self.counters.historyDropped)), "history_recorded": .bool(recordsReadings),
             ]
             effects.deliveries.append(HubState.Delivery(message: .statistics(counters), recipients: [peer]))
         case .listSensors:

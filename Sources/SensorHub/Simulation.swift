@@ -24,8 +24,13 @@ package final class Simulation: Sendable {
     /// second once its agent is connected. Returns at once: see ``ready(timeout:)``.
     /// With `overTLS` the agents connect with TLS without verifying the certificate: they run
     /// in the hub's own process, over loopback, and the hub's certificate may be self-signed.
+    ///
+    /// With a `past` and a hub that records history, each sensor's walk first covers that span
+    /// (one reading every 15 s, with its past `ts`), put straight into the hub's history, and
+    /// the live readings go on from where it ended: a dashboard has an hour to chart from the
+    /// start. (The live readings wait for it: about a second for 200 sensors and an hour.)
     package init(hub: Hub, agents: Int, sensorsPerAgent: Int, rate: Double, seed: UInt64 = 42, host: String = "127.0.0.1",
-                 token: String? = nil, overTLS: Bool = false) {
+                 token: String? = nil, overTLS: Bool = false, past: Duration = .zero) {
         self.hub = hub
         var ids: [String] = []
         var clients: [AgentClient] = []
@@ -44,9 +49,11 @@ package final class Simulation: Sendable {
                                     devices: InMemoryDeviceStore(devices), configuration: configuration)
             agent.start()
             clients.append(agent)
-            let agentSeed = seed &+ UInt64(agentNumber)
+            let walkSeeds = sensors.indices.map { Self.walkSeed(seed, agent: agentNumber, sensor: $0 + 1) }
+            let history = hub.history
             tasks.append(Task {
-                var walks = sensors.enumerated().map { RandomWalk(seed: agentSeed &* 31 &+ UInt64($0.offset)) }
+                var walks = walkSeeds.map { RandomWalk(seed: $0) }
+                if let history { await Self.recordPast(past, of: sensors, walks: &walks, into: history) }
                 var sequence = 0
                 let clock = ContinuousClock()
                 var next = clock.now
@@ -67,6 +74,37 @@ package final class Simulation: Sendable {
         self.tasks = LockedValue(tasks)
     }
 
+    /// Steps every walk through the `past` (one reading per 15 s, ending now) and records the
+    /// readings into `history`, waiting while its queue is half full so none is dropped.
+    private static func recordPast(_ past: Duration, of sensors: [String], walks: inout [RandomWalk], into history: HistoryRecorder) async {
+        let step = 15.0
+        let steps = Int(Double(past.components.seconds) / step)
+        guard steps > 0 else { return }
+        let end = Date().timeIntervalSince1970
+        for index in stride(from: steps, to: 0, by: -1) {
+            let timestamp = end - Double(index) * step
+            var readings: [HubEffects.AcceptedReading] = []
+            for (offset, sensor) in sensors.enumerated() {
+                readings.append(.init(sensorID: sensor, readings: walks[offset].step(sequence: 0, timestamp: timestamp)))
+            }
+            history.record(readings, receivedAt: Int64(timestamp * 1000))
+            while history.queued > history.capacity / 2 && !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+            if Task.isCancelled { return }
+        }
+    }
+
+    /// The seed of one sensor's random walk: the simulation's seed, the agent and the sensor
+    /// mixed (SplitMix64's finaliser), so every sensor has a series of its own. (Seeds that
+    /// differed only in their lowest bit once gave neighbouring sensors identical values.)
+    package static func walkSeed(_ seed: UInt64, agent: Int, sensor: Int) -> UInt64 {
+        var mixed = seed ^ (UInt64(truncatingIfNeeded: agent) << 32) ^ UInt64(truncatingIfNeeded: sensor)
+        mixed = (mixed ^ (mixed >> 30)) &* 0xbf58_476d_1ce4_e5b9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94d0_49bb_1331_11eb
+        return mixed ^ (mixed >> 31)
+    }
+
     /// Waits until the hub serves every simulated sensor; false after `timeout`.
     package func ready(timeout: Duration = .seconds(10)) async -> Bool {
         let deadline = ContinuousClock.now + timeout
@@ -85,12 +123,13 @@ package final class Simulation: Sendable {
 }
 
 /// A temperature/humidity random walk with a deterministic generator.
-struct RandomWalk {
+package struct RandomWalk {
     private var state: UInt64
     private var temperature: Double
     private var humidity: Double
 
-    init(seed: UInt64) {
+    /// A walk from `seed`.
+    package init(seed: UInt64) {
         state = seed | 1
         temperature = 0
         humidity = 0
@@ -106,7 +145,8 @@ struct RandomWalk {
         return Double((state &* 2_685_821_657_736_338_717) >> 11) / Double(1 << 53)
     }
 
-    mutating func step(sequence: Int, timestamp: Double) -> JSONValue {
+    /// The next reading: temperature and humidity a small random step on, with `seq` and `ts`.
+    package mutating func step(sequence: Int, timestamp: Double) -> JSONValue {
         temperature = min(40, max(-10, temperature + (unit() - 0.5) * 0.4))
         humidity = min(100, max(0, humidity + (unit() - 0.5) * 1.0))
         return [

@@ -39,7 +39,8 @@ enum DemoCommand {
             printError("sensorctl: cannot start the hub: \(error)")
             return 1
         }
-        let simulation = Simulation(hub: hub, agents: agents, sensorsPerAgent: sensorsPerAgent, rate: rate)
+        // An hour of simulated past in the history: the dashboard's charts have something to show.
+        let simulation = Simulation(hub: hub, agents: agents, sensorsPerAgent: sensorsPerAgent, rate: rate, past: .seconds(3600))
         _ = await simulation.ready()
         let watched = Array([simulation.sensorIDs.first, simulation.sensorIDs.dropFirst(sensorsPerAgent).first,
                              simulation.sensorIDs.last].compactMap { $0 }.reduce(into: [String]()) { if !$1.isEmpty && !$0.contains($1) { $0.append($1) } })

@@ -12,6 +12,7 @@ enum HubCommand {
                          [--legacy-agents on|off] [--insecure-open] [--command-timeout S]
                          [--data-dir DIR] [--compression] [--tls-cert CERT.pem --tls-key KEY.pem]
                          [--loops N] [--agent-token TOKEN] [--app-token TOKEN] [--history metrics://HOST:PORT]
+                         [--simulate-past DURATION]
 
     Runs the reference hub in the foreground (default 127.0.0.1:5192). Apps and agents connect
     over WebSocket on that port. With --simulate-agents, N in-process agents publish M sensors
@@ -59,7 +60,9 @@ enum HubCommand {
     store keeps one value per key and second, so above 1 Hz the last reading of each second is
     kept). The store being slow or down never slows the readings: what cannot wait is
     dropped and counted (hub_statistics: history_dropped), and a store that is down is tried
-    again after a pause (up to 5 s).
+    again after a pause (up to 5 s). Apps read it back with sensor_history (sensorctl history,
+    the dashboard's charts). --simulate-past 1h first records that span of the simulated
+    sensors' readings (one per 15 s) so the charts have a past from the start.
     """
 
     /// `metrics://HOST:PORT` (the port defaults to 8888).
@@ -78,7 +81,7 @@ enum HubCommand {
     static func run(_ arguments: [String]) async throws(UsageError) -> Int32 {
         let parsed = try Arguments(arguments, options: ["--host", "--port", "--simulate-agents", "--sensors-per-agent", "--rate", "--log-file",
                                                           "--agent-token", "--command-timeout", "--data-dir", "--tls-cert", "--tls-key", "--loops",
-                                                          "--agent-token-file", "--app-token", "--tokens", "--allowed-origin", "--legacy-agents", "--history"],
+                                                          "--agent-token-file", "--app-token", "--tokens", "--allowed-origin", "--legacy-agents", "--history", "--simulate-past"],
                                    flags: ["--help", "-h", "--backpressure", "--compression", "--insecure-open"])
         if !parsed.flags.isDisjoint(with: ["--help", "-h"]) { printLine(usage); return 0 }
         guard parsed.positional.isEmpty else { throw UsageError(message: "unexpected argument \(parsed.positional[0])") }
@@ -162,6 +165,14 @@ enum HubCommand {
             }
             history = HistoryRecorder(host: address.host, port: address.port)
         }
+        var past = Duration.zero
+        if let text = parsed.options["--simulate-past"] {
+            guard let given = durationOption(text) else {
+                throw UsageError(message: "--simulate-past must be a number with s, m, h or d (90s, 30m, 12h, 7d), not \"\(text)\"")
+            }
+            guard history != nil, agents > 0 else { throw UsageError(message: "--simulate-past needs --simulate-agents and --history") }
+            past = given
+        }
         let hub: Hub
         do {
             hub = try Hub(host: host, port: port, overflow: parsed.flags.contains("--backpressure") ? .backpressure : .dropReadings,
@@ -179,7 +190,7 @@ enum HubCommand {
         if agents > 0 {
             // The simulated agents are device agents like any other, over loopback.
             simulation = Simulation(hub: hub, agents: agents, sensorsPerAgent: sensorsPerAgent, rate: rate,
-                                    host: host == "0.0.0.0" ? "127.0.0.1" : host, token: agentToken, overTLS: tls != nil)
+                                    host: host == "0.0.0.0" ? "127.0.0.1" : host, token: agentToken, overTLS: tls != nil, past: past)
             if await simulation?.ready() != true { write("the simulated agents did not all register within 10 s") }
         }
         let scheme = tls == nil ? "ws" : "wss"

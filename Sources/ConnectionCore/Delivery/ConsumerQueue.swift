@@ -73,6 +73,9 @@ package final class ConsumerQueue<Element: Sendable>: Sendable {
     @inlinable
     package var hasRoom: Bool { state.withLock { $0.hasRoom } }
 
+    /// How many elements wait for the consumer.
+    package var count: Int { state.withLock { $0.count } }
+
     /// Whether the producer waits for room now.
     package var isProducerWaiting: Bool { state.withLock { $0.producer != nil } }
 

@@ -4,8 +4,10 @@
 // WebSocket client) and checks: every sensor listed, every value changing within 2 s, the
 // device name shown as text, a command sent from the page answered by the agent, the page's
 // frame rate under that load, the page reconnecting when the hub restarts, and a hub with app
-// tokens (the page asks for one, refuses a wrong one, works with the right one). Exit 1 on a
-// failure.
+// tokens (the page asks for one, refuses a wrong one, works with the right one). The hub
+// records into a MetricStore server (with an hour of simulated past): fields shown by name
+// with units, the time of the last reading, a chart from the history with a field picker;
+// the hub with tokens has no history, and the page says so. Exit 1 on a failure.
 import Foundation
 import SensorWire
 
@@ -65,7 +67,13 @@ let devices = folder.appendingPathComponent("devices.json").path
 try #"{"devices":[{"id":"xss-1","name":"<img src=x onerror=alert(1)>","tags":{"room":"<b>hall</b>"},"type":"lamp"}]}"#
     .write(toFile: devices, atomically: true, encoding: .utf8)
 
-let hubArguments = ["hub", "--simulate-agents", "20", "--sensors-per-agent", "10", "--rate", "10"]
+// The hub records into a MetricStore server of its own, so the page can chart the last hour.
+let (_, storeBanner) = try start(["metrics", "serve", "--port", "0"], waitingFor: "metric store listening on")
+guard let storeMatch = storeBanner.firstMatch(of: /listening on 127\.0\.0\.1:(\d+)/), let storePort = Int(storeMatch.1) else {
+    fail("no metric store port in \(storeBanner)")
+}
+let hubArguments = ["hub", "--simulate-agents", "20", "--sensors-per-agent", "10", "--rate", "10",
+                    "--history", "metrics://127.0.0.1:\(storePort)", "--simulate-past", "1h"]
 var (hub, banner) = try start(hubArguments + ["--port", "0"], waitingFor: "hub listening on")
 guard let match = banner.firstMatch(of: /ws:\/\/127\.0\.0\.1:(\d+)/), let port = Int(match.1) else { fail("no hub port in \(banner)") }
 let (agent, _) = try start(["agent", "--port", String(port), "--id", "home-1", "--devices-file", devices, "--rate", "2"], waitingFor: "connected")
@@ -114,6 +122,31 @@ guard try await page.waitFor("document.querySelector('[data-sensor-id=\"xss-1\"]
     fail("no answer to the page's command: \(try await page.evaluate("document.querySelector('[data-sensor-id=\"xss-1\"] .response').textContent"))")
 }
 say("a command sent from the page got the agent's answer: 200 {\"done\":true}")
+
+// Fields by name with their units, the time of the last reading, the rate in words.
+let fieldsText = "document.querySelector('[data-sensor-id=\"A01-S1\"] .fields').textContent"
+guard try await page.waitFor("/temperature -?[0-9.]+ °C/.test(\(fieldsText)) && /humidity [0-9.]+ %/.test(\(fieldsText))") else {
+    fail("the fields are not shown by name with units: \(try await page.evaluate(fieldsText))")
+}
+let rateText = "document.querySelector('[data-sensor-id=\"A01-S1\"] .rate').textContent"
+guard try await page.waitFor("/^last reading [0-9]{2}:[0-9]{2}:[0-9]{2} · [0-9]+ readings?\\/s$/.test(\(rateText))") else {
+    fail("no time of the last reading and rate: \(try await page.evaluate(rateText))")
+}
+say("A01-S1 shows \(try await page.evaluate(fieldsText).stringValue ?? "") and \(try await page.evaluate(rateText).stringValue ?? "")")
+
+// The chart of the last hour: the hub's history arrived (recorded seconds before the page
+// asked), the picker offers both fields, and no two sensors of an agent send the same values.
+let firstCard = "document.querySelector('[data-sensor-id=\"A01-S1\"]')"
+guard try await page.waitFor("\(firstCard).dataset.history === 'loaded' && Number(\(firstCard).dataset.historyPoints) > 0 && Number(\(firstCard).dataset.chartPoints) >= 1") else {
+    fail("no chart from history: \(try await page.evaluate("JSON.stringify(\(firstCard).dataset)"))")
+}
+guard try await page.evaluate("[...\(firstCard).querySelectorAll('select.field option')].map(o => o.value).join(',')") == .string("humidity,temperature"),
+      try await page.evaluate("document.getElementById('history-banner').hidden") == .bool(true) else {
+    fail("no field picker, or a history banner on a hub that records")
+}
+let neighbours = "['A01-S1','A01-S2','A01-S3'].map(id => document.querySelector(`[data-sensor-id=\"${id}\"] .fields`).textContent)"
+guard try await page.waitFor("new Set(\(neighbours)).size === 3") else { fail("neighbouring sensors show the same values: \(try await page.evaluate("JSON.stringify(\(neighbours))"))") }
+say("A01-S1's chart: \(try await page.evaluate("\(firstCard).dataset.chartPoints").stringValue ?? "?") buckets of 15 s, from a history answer of \(try await page.evaluate("\(firstCard).dataset.historyPoints").stringValue ?? "?") points and the live readings; humidity and temperature to pick")
 
 // Frames per second under 200 sensors at 10 Hz.
 let fps = try await page.evaluate("new Promise(done => { let frames = 0; const start = performance.now(); function tick() { frames++; if (performance.now() - start < 2000) requestAnimationFrame(tick); else done(frames / ((performance.now() - start) / 1000)); } requestAnimationFrame(tick); })")
@@ -168,4 +201,10 @@ guard try await page.waitFor("document.getElementById('banner').textContent === 
     fail("the right token did not connect: \(try await page.evaluate("document.getElementById('banner').textContent"))")
 }
 say("a hub with app tokens: the page asked for one, refused a wrong one, listed the 3 sensors with the right one")
+// That hub records no history: the page says so, and its charts show the live readings.
+let historyBanner = "document.getElementById('history-banner')"
+guard try await page.waitFor("!\(historyBanner).hidden && \(historyBanner).textContent.includes('records no history') && Number(document.querySelector('.card').dataset.chartPoints) >= 1") else {
+    fail("no banner for a hub without history: \(try await page.evaluate("\(historyBanner).textContent"))")
+}
+say("a hub without history: the page says \"\(try await page.evaluate("\(historyBanner).textContent").stringValue ?? "")\"")
 stopEverything()
