@@ -9,6 +9,7 @@ import TestSupport
 enum MetricStoreBench {
     struct Rows {
         var putsPerSecond: [Double] = []
+        var arrayPutsPerSecond: [Double] = []
         var getSeconds: [Double] = []
         var roundTrips: [Duration] = []
     }
@@ -41,9 +42,10 @@ enum MetricStoreBench {
         return (child, port, input)
     }
 
-    /// One run against a fresh server: `puts` pipelined puts (window 1024), then `get *` of
+    /// One run against a fresh server: `puts` pipelined puts (window 1024) from an
+    /// `AsyncStream`, as many from an array (the sequence-at-hand `record`), then `get *` of
     /// them all, then `roundTrips` puts one at a time.
-    static func run(executable: String, arguments: [String], puts: Int, roundTrips: Int) async throws -> (Double, Double, [Duration]) {
+    static func run(executable: String, arguments: [String], puts: Int, roundTrips: Int) async throws -> (Double, Double, [Duration], Double) {
         let (child, port, input) = try start(executable, arguments)
         defer {
             try? input.fileHandleForWriting.close()
@@ -59,18 +61,23 @@ enum MetricStoreBench {
         let stored = try await client.record(samples, window: 1024)
         let putSeconds = (ContinuousClock.now - start).secondsValue
         precondition(stored == puts)
+        let array = (0..<puts).map { MetricSample(key: "a\($0 % 100)", value: Double($0), timestamp: $0) }
+        start = .now
+        let storedFromArray = try await client.record(array, window: 1024)
+        let arraySeconds = (ContinuousClock.now - start).secondsValue
+        precondition(storedFromArray == puts)
         start = .now
         let all = try await client.get("*")
         let getSeconds = (ContinuousClock.now - start).secondsValue
         let count = all.values.reduce(0) { $0 + $1.count }
-        precondition(count == puts, "get * returned \(count) of \(puts) points")
+        precondition(count == 2 * puts, "get * returned \(count) of \(2 * puts) points")
         var trips: [Duration] = []
         for index in 0..<roundTrips {
             let begin = ContinuousClock.now
             try await client.put("rtt", 1, timestamp: index)
             trips.append(ContinuousClock.now - begin)
         }
-        return (Double(puts) / putSeconds, getSeconds, trips)
+        return (Double(puts) / putSeconds, getSeconds, trips, Double(puts) / arraySeconds)
     }
 
     /// The server's share of pipelined puts: a bare socket writes `puts` pre-encoded put
@@ -155,8 +162,9 @@ enum MetricStoreBench {
         _ = try await run(executable: executable, arguments: arguments, puts: puts / 10, roundTrips: 100)  // warm-up
         var rows = Rows()
         for _ in 0..<samples {
-            let (rate, getSeconds, trips) = try await run(executable: executable, arguments: arguments, puts: puts, roundTrips: 2000)
+            let (rate, getSeconds, trips, arrayRate) = try await run(executable: executable, arguments: arguments, puts: puts, roundTrips: 2000)
             rows.putsPerSecond.append(rate)
+            rows.arrayPutsPerSecond.append(arrayRate)
             rows.getSeconds.append(getSeconds)
             rows.roundTrips += trips
         }
@@ -164,14 +172,17 @@ enum MetricStoreBench {
         for _ in 0..<samples { bare.append(try await Task.detached { try bareSender(executable: executable, arguments: arguments, puts: puts) }.value) }
         bare.sort()
         rows.putsPerSecond.sort()
+        rows.arrayPutsPerSecond.sort()
         rows.getSeconds.sort()
         rows.roundTrips.sort()
         let p50 = rows.roundTrips[rows.roundTrips.count / 2].secondsValue * 1e6
         let p99 = rows.roundTrips[rows.roundTrips.count * 99 / 100].secondsValue * 1e6
         print("metricstore: \(name)".padding(toLength: 40, withPad: " ", startingAt: 0)
-              + String(format: "puts %.3f M/s [%.3f ... %.3f]; get * of %d points %.2f s [%.2f ... %.2f]; one put round trip p50 %.0f µs, p99 %.0f µs",
+              + String(format: "puts %.3f M/s [%.3f ... %.3f] (AsyncStream), %.3f M/s [%.3f ... %.3f] (array); get * of %d points %.2f s [%.2f ... %.2f]; one put round trip p50 %.0f µs, p99 %.0f µs",
                        rows.putsPerSecond[rows.putsPerSecond.count / 2] / 1e6, rows.putsPerSecond.first! / 1e6, rows.putsPerSecond.last! / 1e6,
-                       puts, rows.getSeconds[rows.getSeconds.count / 2], rows.getSeconds.first!, rows.getSeconds.last!, p50, p99))
+                       rows.arrayPutsPerSecond[rows.arrayPutsPerSecond.count / 2] / 1e6, rows.arrayPutsPerSecond.first! / 1e6,
+                       rows.arrayPutsPerSecond.last! / 1e6,
+                       2 * puts, rows.getSeconds[rows.getSeconds.count / 2], rows.getSeconds.first!, rows.getSeconds.last!, p50, p99))
         print("metricstore: \(name), bare sender".padding(toLength: 40, withPad: " ", startingAt: 0) + " "
               + String(format: "pipelined puts %.3f M/s [%.3f ... %.3f] (pre-encoded lines, one writer thread, one reader)",
                        bare[bare.count / 2] / 1e6, bare.first! / 1e6, bare.last! / 1e6))

@@ -31,27 +31,60 @@ public struct MetricAnswerParser: Sendable {
         self.maxLineLength = maxLineLength
     }
 
+    /// Answers in order, as the client's codec hands them on: a run of consecutive empty `ok`
+    /// answers (what a put gets) is counted, not listed, so a window of pipelined puts costs
+    /// one counter, not an answer value each.
+    package enum Run: Sendable, Hashable {
+        /// This many `ok` answers without records, in a row.
+        case oks(Int)
+        /// Any other answer (a `get`'s records, an error).
+        case answer(MetricAnswer)
+    }
+
     /// Parses what `input` completes, appending each complete answer.
     /// - Parameters:
     ///   - input: The bytes just read.
     ///   - answers: Where complete answers go.
     /// - Throws: ``Failure`` once the stream is malformed (later calls throw again).
     public mutating func parse(_ input: UnsafeRawBufferPointer, into answers: inout [MetricAnswer]) throws(Failure) {
+        var runs: [Run] = []
+        defer {
+            for run in runs {
+                switch run {
+                case .oks(let count): answers.append(contentsOf: repeatElement(.ok([]), count: count))
+                case .answer(let answer): answers.append(answer)
+                }
+            }
+        }
+        try parse(input, into: &runs)
+    }
+
+    /// Parses what `input` completes, appending each complete answer to `runs` (empty `ok`s
+    /// counted into the last run when it is one).
+    /// - Throws: ``Failure`` once the stream is malformed (later calls throw again).
+    package mutating func parse(_ input: UnsafeRawBufferPointer, into runs: inout [Run]) throws(Failure) {
         var start = 0
         while start < input.count {
+            // A put's answer, whole in this read (nearly every one): counted without a line.
+            if pending.isEmpty, case .status = state, input.count - start >= 4, input[start] == UInt8(ascii: "o"),
+               input[start + 1] == UInt8(ascii: "k"), input[start + 2] == UInt8(ascii: "\n"), input[start + 3] == UInt8(ascii: "\n") {
+                Self.countOK(into: &runs)
+                start += 4
+                continue
+            }
             guard let newline = input[start...].firstIndex(of: UInt8(ascii: "\n")) else {
                 pending.append(contentsOf: input[start...])
                 if pending.count > maxLineLength { throw Failure(reason: "an answer line over \(maxLineLength) bytes") }
                 return
             }
             if pending.isEmpty {
-                try take(UnsafeRawBufferPointer(rebasing: input[start..<newline]), into: &answers)
+                try take(UnsafeRawBufferPointer(rebasing: input[start..<newline]), into: &runs)
             } else {
                 pending.append(contentsOf: input[start..<newline])
                 if pending.count > maxLineLength { throw Failure(reason: "an answer line over \(maxLineLength) bytes") }
                 let line = pending
                 pending.removeAll(keepingCapacity: true)
-                try Self.withBytes(of: line) { (bytes) throws(Failure) in try take(bytes, into: &answers) }
+                try Self.withBytes(of: line) { (bytes) throws(Failure) in try take(bytes, into: &runs) }
             }
             start = newline + 1
         }
@@ -80,7 +113,16 @@ public struct MetricAnswerParser: Sendable {
         if let failure { throw failure }
     }
 
-    private mutating func take(_ line: UnsafeRawBufferPointer, into answers: inout [MetricAnswer]) throws(Failure) {
+    /// One more empty `ok`: into the last run if it counts them.
+    private static func countOK(into runs: inout [Run]) {
+        if let last = runs.indices.last, case .oks(let count) = runs[last] {
+            runs[last] = .oks(count + 1)
+        } else {
+            runs.append(.oks(1))
+        }
+    }
+
+    private mutating func take(_ line: UnsafeRawBufferPointer, into runs: inout [Run]) throws(Failure) {
         switch state {
         case .status:
             if line.elementsEqual("ok".utf8) {
@@ -94,7 +136,7 @@ public struct MetricAnswerParser: Sendable {
             // Leave the state while the array grows, or every append would copy it.
             state = .status
             if line.isEmpty {
-                answers.append(.ok(records))
+                if records.isEmpty { Self.countOK(into: &runs) } else { runs.append(.answer(.ok(records))) }
                 state = .status
                 return
             }
@@ -104,7 +146,7 @@ public struct MetricAnswerParser: Sendable {
         case .error(var lines):
             state = .status
             if line.isEmpty {
-                answers.append(.error(lines.joined(separator: "\n")))
+                runs.append(.answer(.error(lines.joined(separator: "\n"))))
                 state = .status
                 return
             }

@@ -34,12 +34,12 @@ struct MetricServerCodec: BufferedTransportCodec, MessageCodec {
     var isReading: Bool { !closed && !parser.isStopped }
 }
 
-/// The client's side: ``MetricCommand``s go out as lines; received bytes become arrays of
-/// ``MetricAnswer``s (one per read), or one ``MetricAnswerParser/Failure`` after which nothing
-/// is read.
+/// The client's side: ``MetricCommand``s and recorded samples go out as lines; received bytes
+/// become the answers one read completed (runs of put answers counted), or one
+/// ``MetricAnswerParser/Failure`` after which nothing is read.
 struct MetricClientCodec: BufferedTransportCodec, MessageCodec {
     /// The answers one read completed, in order.
-    typealias Inbound = [MetricAnswer]
+    typealias Inbound = [MetricAnswerParser.Run]
     typealias Outbound = MetricClientOutput
     typealias Failure = MetricAnswerParser.Failure
 
@@ -52,7 +52,7 @@ struct MetricClientCodec: BufferedTransportCodec, MessageCodec {
         guard !closed, !failed else { return }
         // One event per read: the answers it completed, in order (one box for the lot instead
         // of one per answer: a pipelined put's answer is five bytes).
-        var answers: [MetricAnswer] = []
+        var answers: [MetricAnswerParser.Run] = []
         do throws(MetricAnswerParser.Failure) {
             try parser.parse(UnsafeRawBufferPointer(input), into: &answers)
             if !answers.isEmpty { events.append(.message(answers, byteCount: input.count)) }
@@ -68,6 +68,12 @@ struct MetricClientCodec: BufferedTransportCodec, MessageCodec {
         switch message {
         case .command(let command): command.append(to: &output)
         case .commands(let commands): for command in commands { command.append(to: &output) }
+        case .puts(let samples):
+            output.reserveCapacity(output.count + samples.count * 32)
+            for sample in samples {
+                output.append(contentsOf: "put ".utf8)
+                appendRecordLine(key: sample.key, value: sample.value, timestamp: Int64(sample.timestamp), to: &output)
+            }
         }
     }
 
@@ -78,6 +84,8 @@ struct MetricClientCodec: BufferedTransportCodec, MessageCodec {
 enum MetricClientOutput: Sendable {
     /// One command.
     case command(MetricCommand)
-    /// Commands in order (a pipelined window, a replay).
+    /// Commands in order (a replay).
     case commands([MetricCommand])
+    /// Puts of recorded samples, in order (checked by the recorder).
+    case puts(ArraySlice<MetricSample>)
 }

@@ -16,11 +16,17 @@ final class MetricStoreClientEngine: Sendable {
         case call(CheckedContinuation<MetricAnswer, any Error>)
         case window(RecordWindow)
     }
+    /// What is on the wire: one command, or a batch of a recorder's puts (one table entry,
+    /// answered once per put).
+    private enum Request: Sendable {
+        case command(MetricCommand)
+        case puts([MetricSample])
+    }
     /// The client's connection, typed by its codec.
     private typealias Connection = CodecConnection<MetricClientCodec>
 
     private struct State: Sendable {
-        var requests = PipelinedRequests<MetricCommand, Waiter>()
+        var requests = PipelinedRequests<Request, Waiter>()
         var connection: Connection?
         var started = false
         var closed: String?
@@ -115,44 +121,108 @@ final class MetricStoreClientEngine: Sendable {
     ///   - samples: The samples, in order.
     ///   - window: Commands in flight at most (at least 1).
     /// - Returns: How many samples were stored.
-    /// - Throws: ``MetricStoreClientError`` (an invalid sample: nothing of it is sent, the ones
-    ///   before are stored; the first put the server refused; a lost connection); what the
-    ///   sequence threw.
+    /// - Throws: ``MetricStoreClientError`` (an invalid sample: the ones before it are stored
+    ///   first, nothing of it or after it is sent; the first put the server refused; a lost
+    ///   connection); what the sequence threw (after what came before it is stored).
     func record<Samples: AsyncSequence>(_ samples: Samples, window: Int = 1024) async throws -> Int
     where Samples.Element == MetricSample {
-        guard !Task.isCancelled else { throw MetricStoreClientError.cancelled }
-        if let failure = await ensureStarted() { throw failure }
-        let limit = max(1, window)
-        let inFlight = RecordWindow()
-        var batch: [MetricCommand] = []
-        let batchSize = max(1, min(64, limit / 4))
-        for try await sample in samples {
-            try Self.validate(key: sample.key, allowStar: false)
-            guard sample.value.isFinite else { throw MetricStoreClientError.invalidValue(sample.value) }
-            batch.append(.put(key: sample.key, value: sample.value, timestamp: Int64(sample.timestamp)))
-            if batch.count >= batchSize {
-                await inFlight.wait(untilAtMost: limit - batch.count)
-                if let failure = inFlight.failure { throw failure }
-                try send(batch, counting: inFlight)
+        let recorder = try await Recorder(engine: self, window: window)
+        var batch: [MetricSample] = []
+        batch.reserveCapacity(recorder.batchSize)
+        var iterator = samples.makeAsyncIterator()
+        while true {
+            let next: MetricSample?
+            do {
+                next = try await iterator.next()
+            } catch {
+                // What the sequence threw ends the recording like an invalid sample: what came
+                // before is stored first.
+                try await recorder.send(batch)
+                _ = try await recorder.finish()
+                throw error
+            }
+            guard let sample = next else { break }
+            batch.append(sample)
+            if batch.count >= recorder.batchSize {
+                try await recorder.send(batch)
                 batch.removeAll(keepingCapacity: true)
             }
         }
-        if !batch.isEmpty {
-            await inFlight.wait(untilAtMost: limit - batch.count)
-            if let failure = inFlight.failure { throw failure }
-            try send(batch, counting: inFlight)
-        }
-        await inFlight.wait(untilAtMost: 0)
-        if let failure = inFlight.failure { throw failure }
-        return inFlight.stored
+        try await recorder.send(batch)
+        return try await recorder.finish()
     }
 
-    /// Queues `commands` as puts of a recorder's window (in order, under the client's lock).
-    private func send(_ commands: [MetricCommand], counting window: RecordWindow) throws(MetricStoreClientError) {
-        window.sent(commands.count)
-        if case .closed(let reason) = queue(commands, waiter: .window(window)) {
-            window.fail(.connectionLost(reason), count: commands.count)
-            throw .connectionLost(reason)
+    /// `record` from a sequence at hand (an array, a batch the caller collected):
+    /// no suspension per sample, only when the window is full.
+    func record<Samples: Sequence>(_ samples: Samples, window: Int = 1024) async throws(MetricStoreClientError) -> Int
+    where Samples.Element == MetricSample {
+        let recorder = try await Recorder(engine: self, window: window)
+        var batch: [MetricSample] = []
+        batch.reserveCapacity(recorder.batchSize)
+        for sample in samples {
+            batch.append(sample)
+            if batch.count >= recorder.batchSize {
+                try await recorder.send(batch)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        try await recorder.send(batch)
+        return try await recorder.finish()
+    }
+
+    /// One recording: its window of puts in flight, sent a batch at a time.
+    private struct Recorder {
+        let engine: MetricStoreClientEngine
+        let limit: Int
+        /// Puts per batch: one table entry, one write, one wake-up of the recorder.
+        let batchSize: Int
+        let window = RecordWindow()
+
+        init(engine: MetricStoreClientEngine, window: Int) async throws(MetricStoreClientError) {
+            guard !Task.isCancelled else { throw .cancelled }
+            if let failure = await engine.ensureStarted() { throw failure }
+            self.engine = engine
+            limit = max(1, window)
+            batchSize = max(1, min(256, limit / 4))
+        }
+
+        /// Checks `batch` and sends it once the window has room for it. At an invalid sample
+        /// the ones before it are sent, every answer awaited, and the sample's error thrown.
+        func send(_ batch: [MetricSample]) async throws(MetricStoreClientError) {
+            guard !batch.isEmpty else { return }
+            var valid = batch.endIndex
+            var invalid: MetricStoreClientError?
+            for (index, sample) in batch.enumerated() {
+                do throws(MetricStoreClientError) {
+                    try MetricStoreClientEngine.validate(key: sample.key, allowStar: false)
+                    guard sample.value.isFinite else { throw .invalidValue(sample.value) }
+                } catch {
+                    valid = index
+                    invalid = error
+                    break
+                }
+            }
+            if valid > 0 {
+                await window.wait(untilAtMost: limit - min(limit, valid))
+                if let failure = window.failure { throw failure }
+                window.sent(valid)
+                let puts = valid == batch.count ? batch : Array(batch[..<valid])
+                if case .closed(let reason) = engine.queue(puts: puts, window: window) {
+                    window.fail(.connectionLost(reason), count: valid)
+                    throw .connectionLost(reason)
+                }
+            }
+            if let invalid {
+                _ = try await finish()
+                throw invalid
+            }
+        }
+
+        /// Waits for every answer; returns how many puts were stored, or the first failure.
+        func finish() async throws(MetricStoreClientError) -> Int {
+            await window.wait(untilAtMost: 0)
+            if let failure = window.failure { throw failure }
+            return window.stored
         }
     }
 
@@ -164,18 +234,28 @@ final class MetricStoreClientEngine: Sendable {
         case closed(String)
     }
 
-    /// Records `commands` with `waiter` in the requests table and queues them on the connection
-    /// under the client's lock, so the wire order is the table's order; writes them after the
-    /// lock is released. Without a connection they go out when the next one is replayed; a
+    /// Records `command` with `waiter` in the requests table and queues it on the connection
+    /// under the client's lock, so the wire order is the table's order; writes it after the
+    /// lock is released. Without a connection it goes out when the next one is replayed; a
     /// connection that refuses (closing, or megabytes behind) is dropped, and the next one gets
-    /// every waiting command again, in order. `recorded` gets each request's id (under the lock).
-    private func queue(_ commands: [MetricCommand], waiter: Waiter, recorded: (MetricCommand, UInt64) -> Void = { _, _ in }) -> QueueOutcome {
+    /// every waiting command again, in order. `recorded` gets the request's id (under the lock).
+    private func queue(_ command: MetricCommand, waiter: Waiter, recorded: (UInt64) -> Void = { _ in }) -> QueueOutcome {
+        queue(.command(command), answers: 1, waiter: waiter, output: .command(command), recorded: recorded)
+    }
+
+    /// Queues a recorder's batch of checked puts as one request owed an answer per put.
+    private func queue(puts: [MetricSample], window: RecordWindow) -> QueueOutcome {
+        queue(.puts(puts), answers: puts.count, waiter: .window(window), output: .puts(puts[...]))
+    }
+
+    private func queue(_ request: Request, answers: Int, waiter: Waiter, output: MetricClientOutput,
+                       recorded: (UInt64) -> Void = { _ in }) -> QueueOutcome {
         let (connection, refused, closed) = state.withLock { state -> (Connection?, Bool, String?) in
             if let reason = state.closed { return (nil, false, reason) }
-            for command in commands { recorded(command, state.requests.sent(command, waiter)) }
+            recorded(state.requests.sent(request, waiter, answers: answers))
             guard let connection = state.connection else { return (nil, false, nil) }
             do {
-                try connection.enqueue(.commands(commands))
+                try connection.enqueue(output)
                 return (connection, false, nil)
             } catch {
                 return (connection, true, nil)
@@ -204,7 +284,7 @@ final class MetricStoreClientEngine: Sendable {
         states.finish()
     }
 
-    private static func validate(key: String, allowStar: Bool) throws(MetricStoreClientError) {
+    fileprivate static func validate(key: String, allowStar: Bool) throws(MetricStoreClientError) {
         guard !key.isEmpty, allowStar || key != "*" else { throw .invalidKey(key) }
         // ASCII keys (nearly all) are checked bytewise; others scalar by scalar.
         var ascii = true
@@ -227,7 +307,7 @@ final class MetricStoreClientEngine: Sendable {
         do {
             return try await ReplyWaiter.wait(timeout: configuration.timeout, clock: clock) { continuation in
                 var requestID: UInt64?
-                let outcome = queue([command], waiter: .call(continuation)) { _, id in requestID = id }
+                let outcome = queue(command, waiter: .call(continuation)) { id in requestID = id }
                 if case .closed(let reason) = outcome {
                     continuation.resume(throwing: MetricStoreClientError.connectionLost(reason))
                     return nil
@@ -249,7 +329,7 @@ final class MetricStoreClientEngine: Sendable {
     }
 
     /// Starts the reconnect driver once; every caller waits for the first attempt.
-    private func ensureStarted() async -> MetricStoreClientError? {
+    fileprivate func ensureStarted() async -> MetricStoreClientError? {
         let gate = startGate.withLock { gate -> Task<MetricStoreClientError?, Never> in
             if let gate { return gate }
             let task = Task { () -> MetricStoreClientError? in
@@ -286,8 +366,18 @@ final class MetricStoreClientEngine: Sendable {
         var refused = false
         state.withLock { state in
             state.connection = connection
-            let commands = state.requests.reconnected().map(\.request)
-            if !commands.isEmpty { refused = (try? connection.enqueue(.commands(commands))) == nil }
+            // Each request's unanswered commands, in order (a batch of puts answered in part
+            // sends the rest).
+            do {
+                for (_, request, answered) in state.requests.reconnected() {
+                    switch request {
+                    case .command(let command): try connection.enqueue(.command(command))
+                    case .puts(let samples): try connection.enqueue(.puts(samples[answered...]))
+                    }
+                }
+            } catch {
+                refused = true
+            }
         }
         if refused { connection.stream.abort() } else { connection.stream.flush() }
     }
@@ -300,7 +390,7 @@ final class MetricStoreClientEngine: Sendable {
         /// An answer arrived that nobody asked for.
         var unexpected = false
 
-        mutating func count(_ answer: MetricAnswer, for window: RecordWindow) {
+        mutating func count(_ answers: Int, stored: Int, failure: MetricStoreClientError?, for window: RecordWindow) {
             // Consecutive answers nearly always belong to the same window: look at the last first.
             let index: Int
             if let last = windows.indices.last, windows[last].window === window {
@@ -311,12 +401,9 @@ final class MetricStoreClientEngine: Sendable {
                 windows.append((window, 0, 0, nil))
                 index = windows.count - 1
             }
-            windows[index].count += 1
-            if case .error(let text) = answer {
-                if windows[index].failure == nil { windows[index].failure = .serverError(text) }
-            } else {
-                windows[index].stored += 1
-            }
+            windows[index].count += answers
+            windows[index].stored += stored
+            if let failure, windows[index].failure == nil { windows[index].failure = failure }
         }
 
         func resume() {
@@ -357,17 +444,36 @@ final class MetricStoreClientEngine: Sendable {
         return reason
     }
 
-    /// Each answer belongs to the oldest request on the wire.
-    private static func match(_ answers: [MetricAnswer], with requests: inout PipelinedRequests<MetricCommand, Waiter>, into resolved: inout Resolved) {
-        for answer in answers {
-            guard let (_, waiter) = requests.answer() else {
-                resolved.unexpected = true
-                return
-            }
-            switch waiter {
-            case .call(let continuation)?: resolved.calls.append((continuation, answer))
-            case .window(let window)?: resolved.count(answer, for: window)
-            case nil: break  // abandoned (timed out, cancelled): its answer is skipped
+    /// Each answer belongs to the oldest request on the wire; a run of put answers is counted
+    /// against a batch in one step.
+    private static func match(_ runs: [MetricAnswerParser.Run], with requests: inout PipelinedRequests<Request, Waiter>, into resolved: inout Resolved) {
+        for run in runs {
+            switch run {
+            case .oks(var count):
+                while count > 0 {
+                    guard let (_, waiter, taken) = requests.answers(upTo: count) else {
+                        resolved.unexpected = true
+                        return
+                    }
+                    count -= taken
+                    switch waiter {
+                    case .call(let continuation)?: resolved.calls.append((continuation, .ok([])))
+                    case .window(let window)?: resolved.count(taken, stored: taken, failure: nil, for: window)
+                    case nil: break  // abandoned (timed out, cancelled): its answer is skipped
+                    }
+                }
+            case .answer(let answer):
+                guard let (_, waiter, _) = requests.answers(upTo: 1) else {
+                    resolved.unexpected = true
+                    return
+                }
+                switch waiter {
+                case .call(let continuation)?: resolved.calls.append((continuation, answer))
+                case .window(let window)?:
+                    let failure: MetricStoreClientError? = if case .error(let text) = answer { .serverError(text) } else { nil }
+                    resolved.count(1, stored: failure == nil ? 1 : 0, failure: failure, for: window)
+                case nil: break
+                }
             }
         }
     }
@@ -390,17 +496,17 @@ final class MetricStoreClientEngine: Sendable {
     }
 
     private func fail(all error: MetricStoreClientError) {
-        let waiters = state.withLock { state -> [Waiter] in
+        let waiters = state.withLock { state -> [(waiter: Waiter, owed: Int)] in
             if case .connectionLost(let reason) = error { state.closed = reason }
             return state.requests.removeAll()
         }
         var windows: [ObjectIdentifier: (window: RecordWindow, count: Int)] = [:]
-        for waiter in waiters {
+        for (waiter, owed) in waiters {
             switch waiter {
             case .call(let continuation):
                 continuation.resume(throwing: error)
             case .window(let window):
-                windows[ObjectIdentifier(window), default: (window, 0)].count += 1
+                windows[ObjectIdentifier(window), default: (window, 0)].count += owed
             }
         }
         for entry in windows.values { entry.window.fail(error, count: entry.count) }

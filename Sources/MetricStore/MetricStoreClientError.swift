@@ -54,7 +54,7 @@ public enum MetricConnectionState: Sendable, Hashable {
     case closed(reason: String)
 }
 
-/// One value to record with ``MetricStoreClient/record(_:window:)``.
+/// One value to record with `MetricStoreClient.record`.
 public struct MetricSample: Sendable, Hashable {
     /// The metric.
     public var key: String

@@ -1,6 +1,6 @@
 import Locking
 
-/// The in-flight window of one ``MetricStoreClient/record(_:window:)``: how many of its puts
+/// The in-flight window of one `MetricStoreClient.record`: how many of its puts
 /// await their answer, the first failure, and the recorder waiting for room (or for the end).
 final class RecordWindow: Sendable {
     private struct State: Sendable {

@@ -6,7 +6,7 @@ import SensorWire
 
 /// Puts every reading the hub accepts into MetricStore, beside the fan-out and never in its
 /// way: a reading's numbers (``ReadingHistoryPoints``) go into a bounded queue the caller never
-/// waits on, and one task drains it through ``MetricStoreClient/record(_:window:)`` (pipelined,
+/// waits on, and one task drains it through `MetricStoreClient.record` (pipelined,
 /// reconnecting as the client does). When the store is slow or down the queue fills and its
 /// oldest points are dropped, counted in ``counts``.
 package final class HistoryRecorder: Sendable {
@@ -54,12 +54,8 @@ package final class HistoryRecorder: Sendable {
             let pause = Backoff(initialDelay: .milliseconds(100), maxDelay: .seconds(5), multiplier: 2, jitter: 0, maxAttempts: nil)
             var failures = 0
             while let batch = await queue.take() {
-                let samples = AsyncStream<MetricSample> { continuation in
-                    for sample in batch { continuation.yield(sample) }
-                    continuation.finish()
-                }
                 do {
-                    let stored = try await client.record(samples, window: window)
+                    let stored = try await client.record(batch, window: window)
                     counters.withLock { $0.stored += stored }
                     failures = 0
                 } catch {

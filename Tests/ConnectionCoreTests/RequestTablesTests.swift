@@ -36,4 +36,25 @@ struct RequestTablesTests {
         #expect(table.answer()?.waiter == 4)
         #expect(table.answer() == nil, "an answer nobody asked for")
     }
+
+    @Test("a request of several commands takes that many answers, in bulk or one by one; a reconnect says how many it got; removeAll what it is owed")
+    func batches() {
+        var table = PipelinedRequests<String, Int>()
+        _ = table.sent("puts 1-5", 1, answers: 5)
+        _ = table.sent("get x", 2)
+        _ = table.sent("puts 6-8", 3, answers: 3)
+        #expect(table.expectedAnswers == 9)
+        let first = table.answers(upTo: 2)
+        #expect(first?.request == "puts 1-5" && first?.taken == 2)
+        let rest = table.answers(upTo: 10)
+        #expect(rest?.request == "puts 1-5" && rest?.taken == 3, "no more than it is owed")
+        #expect(table.answer()?.waiter == 2)
+        #expect(table.answers(upTo: 1)?.taken == 1)
+        #expect(table.expectedAnswers == 2)
+        let replay = table.reconnected()
+        #expect(replay.map(\.request) == ["puts 6-8"] && replay.map(\.answered) == [1], "one of its three was answered")
+        let owed = table.removeAll()
+        #expect(owed.map(\.waiter) == [3] && owed.map(\.owed) == [2])
+        #expect(table.answers(upTo: 1) == nil)
+    }
 }

@@ -1,7 +1,8 @@
 /// Requests whose answers come back in the order they were sent (a line protocol's commands),
 /// pipelined on one connection (sans-I/O).
 ///
-/// Each answer belongs to the oldest request on the wire. A request that timed out or was
+/// Each answer belongs to the oldest request on the wire; a request may stand for several
+/// commands sent together (a batch of puts), each answered in turn. A request that timed out or was
 /// cancelled keeps its place (its answer will still come and must be skipped) but loses its
 /// waiter. After a reconnect nothing of the old connection will be answered: ``reconnected()``
 /// returns the requests to send again, in order, for protocols whose requests are idempotent.
@@ -15,11 +16,16 @@ package struct PipelinedRequests<Request: Sendable, Waiter: Sendable>: Sendable 
         @usableFromInline let id: UInt64
         @usableFromInline let request: Request
         @usableFromInline var waiter: Waiter?
+        /// Answers it is owed.
+        @usableFromInline let answers: Int
+        /// Answers it got.
+        @usableFromInline var answered = 0
 
-        @usableFromInline init(id: UInt64, request: Request, waiter: Waiter?) {
+        @usableFromInline init(id: UInt64, request: Request, waiter: Waiter?, answers: Int) {
             self.id = id
             self.request = request
             self.waiter = waiter
+            self.answers = answers
         }
     }
 
@@ -29,20 +35,21 @@ package struct PipelinedRequests<Request: Sendable, Waiter: Sendable>: Sendable 
 
     @inlinable package init() {}
 
-    /// How many answers are still expected: every request on the wire not answered yet,
-    /// abandoned ones included (their answers still come and are skipped).
+    /// How many answers are still expected: those of every request on the wire not answered
+    /// yet, abandoned ones included (their answers still come and are skipped).
     @inlinable
-    package var expectedAnswers: Int { inFlight.count - head }
+    package var expectedAnswers: Int { inFlight[head...].reduce(0) { $0 + $1.answers - $1.answered } }
 
     /// Requests sent and not answered that still have a waiter.
     @inlinable
     package var waitingCount: Int { inFlight[head...].filter { $0.waiter != nil }.count }
 
-    /// Records a request just sent; returns its id.
+    /// Records a request just sent, owed `answers` answers (its commands); returns its id.
     @inlinable
-    package mutating func sent(_ request: Request, _ waiter: Waiter) -> UInt64 {
+    package mutating func sent(_ request: Request, _ waiter: Waiter, answers: Int = 1) -> UInt64 {
+        precondition(answers >= 1, "a request is answered at least once")
         lastID += 1
-        inFlight.append(Entry(id: lastID, request: request, waiter: waiter))
+        inFlight.append(Entry(id: lastID, request: request, waiter: waiter, answers: answers))
         return lastID
     }
 
@@ -50,8 +57,19 @@ package struct PipelinedRequests<Request: Sendable, Waiter: Sendable>: Sendable 
     /// waiter (nil if it was abandoned); nil when no answer was expected (a protocol error).
     @inlinable
     package mutating func answer() -> (request: Request, waiter: Waiter?)? {
-        guard head < inFlight.count else { return nil }
+        answers(upTo: 1).map { ($0.request, $0.waiter) }
+    }
+
+    /// `count` answers arrived in a row: the oldest request takes as many as it is still owed
+    /// (at most `count`). Returns it, its waiter, and how many it took (at least 1; call again
+    /// for the rest); nil when no answer was expected (a protocol error).
+    @inlinable
+    package mutating func answers(upTo count: Int) -> (request: Request, waiter: Waiter?, taken: Int)? {
+        guard head < inFlight.count, count > 0 else { return nil }
+        let taken = min(count, inFlight[head].answers - inFlight[head].answered)
+        inFlight[head].answered += taken
         let entry = inFlight[head]
+        guard entry.answered == entry.answers else { return (entry.request, entry.waiter, taken) }
         head += 1
         if head == inFlight.count {
             inFlight.removeAll(keepingCapacity: true)
@@ -60,7 +78,7 @@ package struct PipelinedRequests<Request: Sendable, Waiter: Sendable>: Sendable 
             inFlight.removeFirst(head)
             head = 0
         }
-        return (entry.request, entry.waiter)
+        return (entry.request, entry.waiter, taken)
     }
 
     /// Takes the waiter of request `id` (timed out or cancelled); its answer will be skipped.
@@ -72,23 +90,25 @@ package struct PipelinedRequests<Request: Sendable, Waiter: Sendable>: Sendable 
     }
 
     /// The connection was replaced: no old answer will come. Returns the requests that still
-    /// have a waiter, in order, with their ids (they stay in flight, under the same ids: the
-    /// caller sends them again on the new connection); abandoned ones are forgotten.
+    /// have a waiter, in order, with their ids and how many of their commands were answered
+    /// already (they stay in flight, under the same ids, owed the rest: the caller sends their
+    /// unanswered commands again on the new connection); abandoned ones are forgotten.
     @inlinable
-    package mutating func reconnected() -> [(id: UInt64, request: Request)] {
+    package mutating func reconnected() -> [(id: UInt64, request: Request, answered: Int)] {
         let waiting = inFlight[head...].filter { $0.waiter != nil }
         inFlight = Array(waiting)
         head = 0
-        return waiting.map { ($0.id, $0.request) }
+        return waiting.map { ($0.id, $0.request, $0.answered) }
     }
 
-    /// Removes every request and returns the waiters (the client is done).
+    /// Removes every request and returns the waiters with the answers each was still owed
+    /// (the client is done).
     @inlinable
-    package mutating func removeAll() -> [Waiter] {
+    package mutating func removeAll() -> [(waiter: Waiter, owed: Int)] {
         defer {
             inFlight.removeAll()
             head = 0
         }
-        return inFlight[head...].compactMap(\.waiter)
+        return inFlight[head...].compactMap { entry in entry.waiter.map { ($0, entry.answers - entry.answered) } }
     }
 }
