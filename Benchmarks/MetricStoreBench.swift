@@ -14,10 +14,11 @@ enum MetricStoreBench {
         var roundTrips: [Duration] = []
     }
 
-    /// The child: our server on a free port (with `loops` event loops; nil: one per core);
-    /// prints the port, serves until stdin closes.
-    static func serve(loops: Int? = nil) async throws {
-        let server = try MetricStoreServer(port: 0, configuration: .init(loops: loops))
+    /// The child: our server on a free port (with `loops` event loops; nil: one per core; a
+    /// journal at `dataFile`, every put synced before its `ok`); prints the port, serves until
+    /// stdin closes.
+    static func serve(loops: Int? = nil, dataFile: String? = nil) async throws {
+        let server = try MetricStoreServer(port: 0, configuration: .init(dataFile: dataFile, loops: loops))
         FileHandle.standardOutput.write(Data("port \(server.port)\n".utf8))
         _ = await Task.detached { FileHandle.standardInput.readDataToEndOfFile() }.value
         server.stop()
@@ -155,6 +156,22 @@ enum MetricStoreBench {
                 print("metricstore: server share, \(connections) connection\(connections == 1 ? "" : "s"), --loops \(loops)".padding(toLength: 52, withPad: " ", startingAt: 0)
                       + String(format: "pipelined puts %.3f M/s [%.3f ... %.3f]", sorted[sorted.count / 2] / 1e6, sorted.first! / 1e6, sorted.last! / 1e6))
             }
+        }
+        // Durable: every put in the journal and synced before its `ok` (group commit: one
+        // fsync for everything that arrived meanwhile, across connections).
+        for connections in [1, 8] {
+            var rates: [Double] = []
+            for _ in 0..<samples {
+                let journal = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString).journal").path
+                defer { try? FileManager.default.removeItem(atPath: journal) }
+                rates.append(try await Task.detached {
+                    try bareSenders(executable: executable, arguments: ["--serve-metrics", "2", journal], connections: connections, puts: puts)
+                }.value)
+            }
+            rates.sort()
+            print("metricstore: server share, \(connections) connection\(connections == 1 ? "" : "s"), durable".padding(toLength: 52, withPad: " ", startingAt: 0)
+                  + String(format: "pipelined puts %.3f M/s [%.3f ... %.3f] (journal, fsync before ok, group commit)",
+                           rates[rates.count / 2] / 1e6, rates.first! / 1e6, rates.last! / 1e6))
         }
     }
 

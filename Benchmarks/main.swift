@@ -64,7 +64,8 @@ func encodeClientFrames(keys: inout some MaskingKeySource) -> Benchmark.Work {
 }
 
 if CommandLine.arguments.dropFirst().first == "--serve-metrics" {
-    try await MetricStoreBench.serve(loops: CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) })
+    let options = Array(CommandLine.arguments.dropFirst(2))
+    try await MetricStoreBench.serve(loops: options.first.flatMap { Int($0) }, dataFile: options.dropFirst().first)
     exit(0)
 }
 

@@ -202,11 +202,15 @@ public final class MetricStoreServer: Sendable {
         await stopped.wait { self.stop() }
     }
 
-    /// Stops listening; connections already open are closed as they finish their reads.
+    /// Stops listening and closes every open connection: what was already answered is written,
+    /// then a FIN; nothing more is read. (It used to leave open connections served, so a client
+    /// of a stopped in-process server went on storing into it.)
     public func stop() {
         stopped.stop {
             listener.stop()
             sweeper.withLock { $0 }?.cancel()
+            let open = shared.withLock { Array($0.open.values) }
+            for connection in open { connection.startClosing("server stopped") }
         }
     }
 

@@ -43,8 +43,10 @@ package final class HistoryRecorder: Sendable {
     ///   - client: The store's client (the recorder closes it when it stops).
     ///   - capacity: Points that may wait for the store before the oldest are dropped.
     ///   - window: Puts in flight at most.
-    package init(client: MetricStoreClient, capacity: Int = defaultCapacity, window: Int = 1024) {
+    ///   - flushTimeout: How long ``stop()`` lets what waits go to the store.
+    package init(client: MetricStoreClient, capacity: Int = defaultCapacity, window: Int = 1024, flushTimeout: Duration = .seconds(2)) {
         self.client = client
+        self.flushTimeout = flushTimeout
         self.capacity = max(1, capacity)
         let queue = ConsumerQueue<MetricSample>(capacity: max(1, capacity))
         self.queue = queue
@@ -121,6 +123,8 @@ package final class HistoryRecorder: Sendable {
     package var queued: Int { queue.count }
     /// Points that may wait before the oldest are dropped.
     package let capacity: Int
+    /// How long ``stop()`` lets what waits go to the store.
+    package let flushTimeout: Duration
 
     /// The current time in unix milliseconds (what ``record(_:receivedAt:)`` takes).
     package static func nowMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
@@ -128,10 +132,34 @@ package final class HistoryRecorder: Sendable {
     /// What the recorder did so far.
     package var counts: Counts { counters.withLock { $0 } }
 
-    /// Stops recording: what waits is dropped, the client closed.
-    package func stop() {
-        queue.terminate()
-        drain.cancel()
+    /// Stops recording: what waits still goes to the store, within ``flushTimeout`` (a store
+    /// that is down or slow gets no more time: what is left is dropped and counted), then the
+    /// client is closed.
+    package func stop() async {
+        let timeout = flushTimeout
+        queue.finish().resume()
+        let drain = drain
+        let queue = queue
+        let counters = counters
+        // Whichever comes first: the drain ends, or the time is up (the drain may be waiting
+        // for a connect that takes longer: it is cancelled and not waited for).
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let waiting = LockedValue<CheckedContinuation<Void, Never>?>(continuation)
+            let timer = Task {
+                try? await Task.sleep(for: timeout)
+                guard let continuation = waiting.withLock({ $0.take() }) else { return }
+                let left = queue.count
+                counters.withLock { $0.dropped += left }
+                queue.terminate()
+                drain.cancel()
+                continuation.resume()
+            }
+            Task {
+                await drain.value
+                timer.cancel()
+                waiting.withLock { $0.take() }?.resume()
+            }
+        }
         client.close()
     }
 

@@ -161,7 +161,8 @@ package final class Hub: Sendable {
         registryWriter?.close()
     }
 
-    /// Stops accepting, closes every connection with 1001 (going away) and waits for them.
+    /// Stops accepting, closes every connection with 1001 (going away) and waits for them, then
+    /// the history's last points (see ``HistoryRecorder/stop()``).
     package func stop() async {
         server.stopAccepting()
         // Connections accepted but not yet served see `stopping` when they register.
@@ -175,7 +176,8 @@ package final class Hub: Sendable {
             }
         }
         eventsContinuation.finish()
-        history?.stop()
+        // What the history still holds goes to the store (2 s at most by default).
+        await history?.stop()
     }
 
     /// Drops every connection at once, without a close handshake (for tests and demos of

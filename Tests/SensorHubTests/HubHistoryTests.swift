@@ -47,6 +47,57 @@ struct HubHistoryTests {
         await plain.stop()
     }
 
+    @Test("the store killed and restarted on its port: recording resumes by itself, the points sent meanwhile counted lost")
+    func storeRestarted() async throws {
+        var store: MetricStoreServer? = try MetricStoreServer(port: 0)
+        let port = try #require(store?.port)
+        let recorder = HistoryRecorder(client: MetricStoreClient(host: "127.0.0.1", port: port, reconnect: Backoff(
+            initialDelay: .milliseconds(20), maxDelay: .milliseconds(100), multiplier: 2, jitter: 0, maxAttempts: nil)), capacity: 1_000, window: 64)
+        let hub = try Hub(port: 0, history: recorder)
+        let agent = hub.attachAgent(name: "agent", sensors: ["S1"])
+        func publish(_ seconds: Range<Int>) {
+            for second in seconds { agent.publish("S1", ["t": .number(Double(second)), "ts": .number(Double(second) * 1000)]) }
+        }
+        publish(0..<50)
+        #expect(try await Self.eventually { recorder.counts.stored == 50 }, "\(recorder.counts)")
+        store?.stop()
+        store = nil
+        // While it is down: published, not stored, and counted once the recorder gives up on them.
+        publish(50..<5_050)
+        #expect(try await Self.eventually { recorder.counts.lost > 0 }, "\(recorder.counts)")
+        let restarted = try MetricStoreServer(port: port)
+        defer { restarted.stop() }
+        let lostBefore = recorder.counts.lost
+        // Recording resumes without anyone asking: new readings reach the new store.
+        var next = 10_000
+        #expect(try await Self.eventually {
+            publish(next..<(next + 10))
+            next += 10
+            return restarted.pointCount > 0 && recorder.counts.stored > 50
+        }, "\(recorder.counts)")
+        let counts = recorder.counts
+        #expect(counts.lost >= lostBefore && counts.stored + counts.lost + recorder.queued <= next - 10_000 + 5_050,
+                "every point stored, lost or waiting, none twice: \(counts)")
+        await hub.stop()
+    }
+
+    @Test("stopping the hub sends what the history still holds to the store first")
+    func flushOnStop() async throws {
+        let store = try MetricStoreServer(port: 0)
+        defer { store.stop() }
+        // A flush timeout that is the test's safety net (under a loaded machine 20,000 puts
+        // of a debug build can take longer than the default 2 s).
+        let recorder = HistoryRecorder(client: MetricStoreClient(host: "127.0.0.1", port: store.port), flushTimeout: .seconds(60))
+        let hub = try Hub(port: 0, history: recorder)
+        let agent = hub.attachAgent(name: "agent", sensors: ["S1"])
+        for second in 0..<20_000 { agent.publish("S1", ["t": .number(Double(second)), "ts": .number(Double(second) * 1000)]) }
+        await hub.stop()
+        #expect(recorder.counts.stored == 20_000 && recorder.counts.lost == 0, "\(recorder.counts)")
+        let client = MetricStoreClient(host: "127.0.0.1", port: store.port, timeout: .seconds(15))
+        defer { client.close() }
+        #expect(try await client.get("S1.t")["S1.t"]?.count == 20_000)
+    }
+
     @Test("a store that is down from the start: every point is counted lost (failed batches, then drops while the recorder waits), none stored")
     func storeDownFromTheStart() async throws {
         let refusing = try RefusingPort()
