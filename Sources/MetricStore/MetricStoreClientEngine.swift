@@ -127,29 +127,45 @@ final class MetricStoreClientEngine: Sendable {
     func record<Samples: AsyncSequence>(_ samples: Samples, window: Int = 1024) async throws -> Int
     where Samples.Element == MetricSample {
         let recorder = try await Recorder(engine: self, window: window)
-        var batch: [MetricSample] = []
-        batch.reserveCapacity(recorder.batchSize)
-        var iterator = samples.makeAsyncIterator()
-        while true {
-            let next: MetricSample?
+        // This task pulls from the sequence into a small lossless buffer; a child task sends
+        // whatever the buffer holds: a slow sequence's sample goes out at once, a fast one's
+        // a batch at a time, and the buffer's bound holds the sequence back while the window
+        // is full.
+        let buffer = ConsumerQueue<MetricSample>(capacity: recorder.batchSize, lossless: true)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do throws(MetricStoreClientError) {
+                    while let batch = await buffer.take() { try await recorder.send(batch) }
+                } catch {
+                    buffer.terminate()  // the sequence stops being read
+                    throw error
+                }
+            }
             do {
-                next = try await iterator.next()
+                var pulled = 0
+                for try await sample in samples {
+                    // The sender failed (an invalid sample, the server, the connection): stop
+                    // reading the sequence (checked after a wait, and every 64 samples).
+                    if !buffer.hasRoom {
+                        await buffer.waitForRoom()
+                        if buffer.isTerminated { break }
+                    }
+                    pulled &+= 1
+                    if pulled & 63 == 0, buffer.isTerminated { break }
+                    let (_, wake) = buffer.push(sample)
+                    wake?.resume()
+                }
             } catch {
-                // What the sequence threw ends the recording like an invalid sample: what came
-                // before is stored first.
-                try await recorder.send(batch)
+                // What the sequence threw ends the recording: what came before is stored first.
+                buffer.finish().resume()
+                try await group.waitForAll()
                 _ = try await recorder.finish()
                 throw error
             }
-            guard let sample = next else { break }
-            batch.append(sample)
-            if batch.count >= recorder.batchSize {
-                try await recorder.send(batch)
-                batch.removeAll(keepingCapacity: true)
-            }
+            buffer.finish().resume()
+            try await group.waitForAll()
+            return try await recorder.finish()
         }
-        try await recorder.send(batch)
-        return try await recorder.finish()
     }
 
     /// `record` from a sequence at hand (an array, a batch the caller collected):
@@ -171,7 +187,7 @@ final class MetricStoreClientEngine: Sendable {
     }
 
     /// One recording: its window of puts in flight, sent a batch at a time.
-    private struct Recorder {
+    private struct Recorder: Sendable {
         let engine: MetricStoreClientEngine
         let limit: Int
         /// Puts per batch: one table entry, one write, one wake-up of the recorder.
@@ -186,9 +202,19 @@ final class MetricStoreClientEngine: Sendable {
             batchSize = max(1, min(256, limit / 4))
         }
 
-        /// Checks `batch` and sends it once the window has room for it. At an invalid sample
-        /// the ones before it are sent, every answer awaited, and the sample's error thrown.
+        /// Checks `batch` and sends it, ``batchSize`` puts at a time, each once the window has
+        /// room for it. At an invalid sample the ones before it are sent, every answer awaited,
+        /// and the sample's error thrown.
         func send(_ batch: [MetricSample]) async throws(MetricStoreClientError) {
+            guard batch.count <= batchSize else {
+                var start = 0
+                while start < batch.count {
+                    let end = min(batch.count, start + batchSize)
+                    try await send(Array(batch[start..<end]))
+                    start = end
+                }
+                return
+            }
             guard !batch.isEmpty else { return }
             var valid = batch.endIndex
             var invalid: MetricStoreClientError?

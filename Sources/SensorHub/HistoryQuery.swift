@@ -20,6 +20,9 @@ package struct HistoryQuery: Sendable, Hashable {
 
     /// Points per field when the request does not say.
     package static let defaultMaxPoints = 500
+    /// The longest range one request reads, in seconds (31 days): the hub holds every point
+    /// of the range in memory until it has downsampled them.
+    package static let maxSpanSeconds: Int64 = 31 * 86_400
     /// Points one answer carries at most, over all its fields (about 450 KB of JSON, under a
     /// client's default 1 MiB message limit): with several fields each gets its share.
     package static let maxPointsPerAnswer = 10_000
@@ -47,14 +50,17 @@ package struct HistoryQuery: Sendable, Hashable {
     }
 
     /// Checks a request: 503 when the hub records no history, 400 for a range whose start is
-    /// after its end, `max_points` outside 1 to ``maxPointsPerAnswer``, or a sensor id or field
-    /// that no recorded key can have (see ``ReadingHistoryPoints``).
+    /// after its end or that is longer than ``maxSpanSeconds``, `max_points` outside 1 to
+    /// ``maxPointsPerAnswer``, or a sensor id or field that no recorded key can have (see
+    /// ``ReadingHistoryPoints``; an empty or over-long sensor id never gets here: the hub
+    /// closes the connection for it).
     package static func make(_ request: HistoryRequest, recorded: Bool) -> Result<HistoryQuery, Refusal> {
         func refuse(_ status: Int, _ reason: String) -> Result<HistoryQuery, Refusal> {
             .failure(Refusal(requestID: request.requestID, status: status, reason: reason))
         }
         guard recorded else { return refuse(503, "this hub records no history (start it with --history metrics://HOST:PORT)") }
         guard request.from <= request.to else { return refuse(400, "from (\(request.from)) is after to (\(request.to))") }
+        guard request.to - request.from < maxSpanSeconds else { return refuse(400, "a range of at most 31 days (\(maxSpanSeconds) seconds)") }
         let maxPoints = request.maxPoints ?? defaultMaxPoints
         guard (1...maxPointsPerAnswer).contains(maxPoints) else { return refuse(400, "max_points must be 1 to \(maxPointsPerAnswer)") }
         guard ReadingHistoryPoints.isRecordable(key: request.sensorID) else {

@@ -10,11 +10,11 @@ extension HistoryRecorder {
     }
 
     /// Reads what `query` asks for from the store (one range read per field, concurrently, on
-    /// the recorder's connection) and makes its answer: the points downsampled, or 503 when
+    /// the reader's connection) and makes its answer: the points downsampled, or 503 when
     /// the store could not be read. Points still waiting in the recorder's queue are not in it.
     package func read(_ query: HistoryQuery) async -> ServerMessage {
         let fields = query.field.map { [$0] } ?? knownFields(of: query.sensorID)
-        let client = client
+        let client = reader
         do {
             let points = try await withThrowingTaskGroup(of: (String, [MetricPoint]).self) { group in
                 for field in fields {

@@ -37,15 +37,22 @@ package final class HistoryRecorder: Sendable {
     let knownKeys = LockedValue<[String: Set<String>]>([:])
     private let drain: Task<Void, Never>
     let client: MetricStoreClient
+    /// History reads go through it (``client`` unless another was given).
+    let reader: MetricStoreClient
 
     /// A recorder into `client`'s store.
     /// - Parameters:
     ///   - client: The store's client (the recorder closes it when it stops).
+    ///   - reader: The client history reads go through (closed with the recorder): another
+    ///     connection, so a large read never holds up the puts' answers; nil: `client`. Give it
+    ///     a timeout: without one a read waits as long as the store takes.
     ///   - capacity: Points that may wait for the store before the oldest are dropped.
     ///   - window: Puts in flight at most.
     ///   - flushTimeout: How long ``stop()`` lets what waits go to the store.
-    package init(client: MetricStoreClient, capacity: Int = defaultCapacity, window: Int = 1024, flushTimeout: Duration = .seconds(2)) {
+    package init(client: MetricStoreClient, reader: MetricStoreClient? = nil, capacity: Int = defaultCapacity, window: Int = 1024,
+                 flushTimeout: Duration = .seconds(2)) {
         self.client = client
+        self.reader = reader ?? client
         self.flushTimeout = flushTimeout
         self.capacity = max(1, capacity)
         let queue = ConsumerQueue<MetricSample>(capacity: max(1, capacity))
@@ -74,9 +81,10 @@ package final class HistoryRecorder: Sendable {
     }
 
     /// A recorder into the MetricStore at `host`:`port` (reconnecting with the client's
-    /// default backoff; a history read waits 5 s at most).
+    /// default backoff), history read on a connection of its own, 5 s at most per read.
     package convenience init(host: String, port: Int, capacity: Int = defaultCapacity) {
-        self.init(client: MetricStoreClient(host: host, port: port, timeout: .seconds(5)), capacity: capacity)
+        self.init(client: MetricStoreClient(host: host, port: port),
+                  reader: MetricStoreClient(host: host, port: port, timeout: .seconds(5)), capacity: capacity)
     }
 
     /// Points that may wait for the store unless told otherwise.
@@ -133,8 +141,9 @@ package final class HistoryRecorder: Sendable {
     package var counts: Counts { counters.withLock { $0 } }
 
     /// Stops recording: what waits still goes to the store, within ``flushTimeout`` (a store
-    /// that is down or slow gets no more time: what is left is dropped and counted), then the
-    /// client is closed.
+    /// that is down or slow gets no more time: what is left is dropped and counted; a batch
+    /// cut short counts as failed whole, though the store may hold part of it), then the
+    /// clients are closed.
     package func stop() async {
         let timeout = flushTimeout
         queue.finish().resume()
@@ -148,9 +157,8 @@ package final class HistoryRecorder: Sendable {
             let timer = Task {
                 try? await Task.sleep(for: timeout)
                 guard let continuation = waiting.withLock({ $0.take() }) else { return }
-                let left = queue.count
+                let left = queue.terminate()
                 counters.withLock { $0.dropped += left }
-                queue.terminate()
                 drain.cancel()
                 continuation.resume()
             }
@@ -161,6 +169,7 @@ package final class HistoryRecorder: Sendable {
             }
         }
         client.close()
+        reader.close()
     }
 
     deinit {

@@ -43,6 +43,11 @@ package final class Hub: Sendable {
         var lastPeer: UInt64 = 0
         /// `stop()` has begun: connections that register now are closed at once.
         var stopping = false
+        /// History reads running, by number (cancelled and awaited by `stop()`); numbers of
+        /// reads that finished before they were entered here.
+        var historyReads: [UInt64: Task<Void, Never>] = [:]
+        var historyReadsDoneEarly: Set<UInt64> = []
+        var lastHistoryRead: UInt64 = 0
         mutating func nextPeer() -> UInt64 { lastPeer += 1; return lastPeer }
     }
 
@@ -176,6 +181,10 @@ package final class Hub: Sendable {
             }
         }
         eventsContinuation.finish()
+        // History reads still running are cancelled (their apps are gone) and waited for.
+        let reads = shared.withLock { Array($0.historyReads.values) }
+        for read in reads { read.cancel() }
+        for read in reads { await read.value }
         // What the history still holds goes to the store (2 s at most by default).
         await history?.stop()
     }
@@ -335,9 +344,25 @@ package final class Hub: Sendable {
     private func readHistory(_ reads: [HubEffects.HistoryRead]) {
         guard let history, !reads.isEmpty else { return }
         for read in reads {
-            Task { [weak self] in
+            guard let number = shared.withLock({ shared -> UInt64? in
+                guard !shared.stopping else { return nil }
+                shared.lastHistoryRead += 1
+                return shared.lastHistoryRead
+            }) else {
+                shared.withLock { $0.core.historyReadFinished(read.peer) }
+                continue
+            }
+            let task = Task { [weak self] in
                 let answer = await history.read(read.query)
-                self?.send([HubState.Delivery(message: answer, recipients: [read.peer])])
+                guard let self else { return }
+                shared.withLock { shared in
+                    shared.core.historyReadFinished(read.peer)
+                    if shared.historyReads.removeValue(forKey: number) == nil { shared.historyReadsDoneEarly.insert(number) }
+                }
+                send([HubState.Delivery(message: answer, recipients: [read.peer])])
+            }
+            shared.withLock { shared in
+                if shared.historyReadsDoneEarly.remove(number) == nil { shared.historyReads[number] = task }
             }
         }
     }

@@ -43,7 +43,10 @@ extension HubCore {
             effects.deliveries.append(HubState.Delivery(message: .sensorList(devices.sensorList(legacy: state.connectedSensors)), recipients: [peer]))
         case .history(let request):
             switch HistoryQuery.make(request, recorded: recordsReadings) {
-            case .success(let query): effects.historyReads.append(HubEffects.HistoryRead(peer: peer, query: query))
+            case .success(let query):
+                standing.historyReads += 1
+                historyReadsInFlight += 1
+                effects.historyReads.append(HubEffects.HistoryRead(peer: peer, query: query))
             case .failure(let refusal): effects.deliveries.append(HubState.Delivery(message: refusal.answer, recipients: [peer]))
             }
         case .invalidHistory(let invalid):
@@ -54,6 +57,13 @@ extension HubCore {
         }
         // Reported once handled: an observer that sees a subscribe can rely on it.
         effects.events.append(.appMessage(peer: peer, message))
+    }
+
+    /// A history read of `peer` was answered (or its connection is gone): it no longer counts
+    /// against the limits.
+    package mutating func historyReadFinished(_ peer: PeerID) {
+        historyReadsInFlight = max(0, historyReadsInFlight - 1)
+        if let standing = peers[peer] { peers[peer]?.historyReads = max(0, standing.historyReads - 1) }
     }
 
     /// What a request past a per-connection limit gets.
@@ -82,9 +92,24 @@ extension HubCore {
             }
             return .answer(.commandResponse(requestID: requestID, status: 429, data: ["error": .string(reason)]))
         case .history(let request):
+            let status: Int
+            let reason: String
+            if standing.historyReads >= limits.pendingHistoryReadsPerConnection {
+                (status, reason) = (429, "more than \(limits.pendingHistoryReadsPerConnection) history requests waiting for the store")
+            } else if historyReadsInFlight >= limits.historyReadsAtOnce {
+                (status, reason) = (503, "the hub is reading \(limits.historyReadsAtOnce) histories at once; try again")
+            } else if !standing.historyBucket.take(at: now) {
+                (status, reason) = (429, "more than \(limits.historyRequestsPerSecond) history requests a second")
+            } else {
+                return nil
+            }
+            return .answer(HistoryQuery.Refusal(requestID: request.requestID, status: status, reason: reason).answer)
+        case .invalidHistory(let invalid):
+            // Answered 400 without reading, but taken from the same bucket: a stream of them
+            // costs the hub as much as the valid ones.
             guard !standing.historyBucket.take(at: now) else { return nil }
             let reason = "more than \(limits.historyRequestsPerSecond) history requests a second"
-            return .answer(HistoryQuery.Refusal(requestID: request.requestID, status: 429, reason: reason).answer)
+            return .answer(HistoryQuery.Refusal(requestID: invalid.requestID, status: 429, reason: reason).answer)
         case .listSensors, .statistics:
             return standing.listBucket.take(at: now) ? nil : .close("more than \(limits.listsPerSecond) list or statistics requests a second")
         default:

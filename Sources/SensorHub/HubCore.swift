@@ -30,6 +30,8 @@ package struct HubCore: Sendable {
     /// agent id replaced (until they close): their sensors move to the newer one.
     var supersededAgents: [PeerID: String] = [:]
     var peers: [PeerID: Peer] = [:]
+    /// History requests being read from the store, over every connection.
+    package internal(set) var historyReadsInFlight = 0
 
     /// One connection's standing.
     struct Peer: Sendable {
@@ -37,6 +39,8 @@ package struct HubCore: Sendable {
         var commandBucket: TokenBucket
         var listBucket: TokenBucket
         var historyBucket: TokenBucket
+        /// Its history requests being read from the store.
+        var historyReads = 0
         /// Its first app message was reported.
         var announced = false
         let address: String

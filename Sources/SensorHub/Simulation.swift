@@ -75,12 +75,14 @@ package final class Simulation: Sendable {
     }
 
     /// Steps every walk through the `past` (one reading per 15 s, ending now) and records the
-    /// readings into `history`, waiting while its queue is half full so none is dropped.
+    /// readings into `history`, waiting while its queue is half full so none is dropped (10 s
+    /// at most: then the rest of the past is left out).
     private static func recordPast(_ past: Duration, of sensors: [String], walks: inout [RandomWalk], into history: HistoryRecorder) async {
         let step = 15.0
         let steps = Int(Double(past.components.seconds) / step)
         guard steps > 0 else { return }
         let end = Date().timeIntervalSince1970
+        let deadline = ContinuousClock.now + .seconds(10)
         for index in stride(from: steps, to: 0, by: -1) {
             let timestamp = end - Double(index) * step
             var readings: [HubEffects.AcceptedReading] = []
@@ -88,7 +90,10 @@ package final class Simulation: Sendable {
                 readings.append(.init(sensorID: sensor, readings: walks[offset].step(sequence: 0, timestamp: timestamp)))
             }
             history.record(readings, receivedAt: Int64(timestamp * 1000))
+            // A store that does not take them within 10 s (down, slow): the past is given up,
+            // the live readings start.
             while history.queued > history.capacity / 2 && !Task.isCancelled {
+                guard ContinuousClock.now < deadline else { return }
                 try? await Task.sleep(for: .milliseconds(5))
             }
             if Task.isCancelled { return }

@@ -162,12 +162,14 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
 
     /// Asks for a sensor's status: registers the waiter; the first for the sensor sends.
     package mutating func requestStatus(_ sensorID: String, _ waiter: StatusWaiter) -> UInt64 {
-        let (id, isFirst) = pending.add(sensorID, waiter)
+        let id = makeID()
+        let isFirst = pending.add(sensorID, waiter, id: id)
         if isFirst { send(.connectionStatus(sensorID: sensorID)) }
         return id
     }
 
-    /// A request gave up (cancelled or timed out): its waiter, if it still waited.
+    /// A request gave up (cancelled or timed out): its waiter, if it still waited. Every table
+    /// takes its ids from ``makeID()``, so an id names one waiter in one table.
     package mutating func cancelRequest(_ id: UInt64) -> StatusWaiter? {
         if let waiter = histories.remove(id: id) {
             historyRequests = historyRequests.filter { histories.count($0.key) > 0 }
@@ -179,7 +181,8 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
     /// Sends a history request (now, or again on every connection until it is answered) and
     /// registers its waiter.
     package mutating func requestHistory(_ request: HistoryRequest, _ waiter: StatusWaiter) -> UInt64 {
-        let (id, _) = histories.add(request.requestID, waiter)
+        let id = makeID()
+        _ = histories.add(request.requestID, waiter, id: id)
         historyRequests[request.requestID] = request
         send(.history(request))
         return id
@@ -187,7 +190,8 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
 
     /// Sends a command (now, or when the next connection opens) and registers its waiter.
     package mutating func requestCommand(requestID: String, sensorID: String, service: String, data: JSONValue, _ waiter: StatusWaiter) -> UInt64 {
-        let (id, _) = commands.add(requestID, waiter)
+        let id = makeID()
+        _ = commands.add(requestID, waiter, id: id)
         let message = ClientMessage.command(requestID: requestID, sensorID: sensorID, service: service, data: data)
         if connection != nil { send(message) } else { unsentCommands.append((requestID, message)) }
         return id
@@ -195,7 +199,8 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
 
     /// Asks for the sensor list: registers the waiter; the first waiting one sends.
     package mutating func requestSensors(_ waiter: StatusWaiter) -> UInt64 {
-        let (id, isFirst) = lists.add("", waiter)
+        let id = makeID()
+        let isFirst = lists.add("", waiter, id: id)
         if isFirst { send(.listSensors) }
         return id
     }
@@ -351,7 +356,8 @@ package struct ClientState<Connection: AnyObject & Sendable, StatusWaiter: Senda
         var teardown = Teardown()
         teardown.readings = consumers.values.flatMap { $0.values.map(\.queue) }
         teardown.tasks = callbacks.values.flatMap { $0.map(\.task) }
-        teardown.waiters = pending.removeAll() + commands.removeAll() + lists.removeAll()
+        teardown.waiters = pending.removeAll() + commands.removeAll() + lists.removeAll() + histories.removeAll()
+        historyRequests.removeAll()
         unsentCommands.removeAll()
         consumers.removeAll()
         callbacks.removeAll()

@@ -51,6 +51,36 @@ struct MetricRecordBatchTests {
         try await serverSide.value
     }
 
+    @Test("a slow live sequence: each sample is stored while the sequence is still open, not held back for a batch")
+    func slowSequence() async throws {
+        let store = try MetricStoreServer(port: 0)
+        defer { store.stop() }
+        let client = MetricStoreClient(host: "127.0.0.1", port: store.port, timeout: .seconds(15))
+        defer { client.close() }
+        let (samples, continuation) = AsyncStream.makeStream(of: MetricSample.self)
+        let recording = Task { try await client.record(samples, window: 1024) }
+        for second in 0..<3 {
+            continuation.yield(MetricSample(key: "live", value: Double(second), timestamp: second))
+            #expect(await eventually { store.pointCount == second + 1 }, "sample \(second) stored before the next is made")
+        }
+        continuation.finish()
+        #expect(try await recording.value == 3)
+    }
+
+    @Test("an invalid sample in an AsyncSequence: the ones before it are stored, the sequence is no longer read")
+    func invalidSampleInAStream() async throws {
+        let store = try MetricStoreServer(port: 0)
+        defer { store.stop() }
+        let client = MetricStoreClient(host: "127.0.0.1", port: store.port, timeout: .seconds(15))
+        defer { client.close() }
+        let samples = AsyncStream<MetricSample> { continuation in
+            for index in 0..<2_000 { continuation.yield(MetricSample(key: index == 700 ? "" : "s", value: Double(index), timestamp: index)) }
+            continuation.finish()
+        }
+        await #expect(throws: MetricStoreClientError.invalidKey("")) { try await client.record(samples, window: 64) }
+        #expect(try await client.get("s")["s"]?.map(\.timestamp) == Array(0..<700))
+    }
+
     @Test("a sequence at hand: an invalid sample stops the recording after the ones before it are stored")
     func invalidSampleInASequence() async throws {
         let store = try MetricStoreServer(port: 0)

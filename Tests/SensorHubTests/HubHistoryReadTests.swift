@@ -11,7 +11,7 @@ import TestSupport
 struct HubHistoryReadTests {
     @Test("the core: a checked request becomes a read; without history 503; a wrong one 400; past the rate limit 429, then allowed again")
     func core() {
-        var core = HubCore(limits: HubLimits(historyRequestsPerSecond: 2))
+        var core = HubCore(limits: HubLimits(historyRequestsPerSecond: 2, pendingHistoryReadsPerConnection: 100))
         core.recordsReadings = true
         core.connected(1, credential: .none, address: "app")
         var effects = HubEffects()
@@ -40,6 +40,57 @@ struct HubHistoryReadTests {
         #expect(effects.historyReads.isEmpty)
         #expect(effects.deliveries.first?.message == .historyResponse(requestID: "h", status: 503, data: [
             "error": "this hub records no history (start it with --history metrics://HOST:PORT)"]))
+    }
+
+    @Test("the core bounds the reads of one connection (429) and of all (503), and a range to 31 days (400); a finished read frees its place")
+    func readLimits() {
+        var core = HubCore(limits: HubLimits(historyRequestsPerSecond: 100, pendingHistoryReadsPerConnection: 2, historyReadsAtOnce: 3))
+        core.recordsReadings = true
+        for peer: UInt64 in 1...2 { core.connected(peer, credential: .none, address: "app") }
+        func ask(_ id: String, from peer: UInt64, span: Int64 = 60) -> HubEffects {
+            var effects = HubEffects()
+            core.handle(.app(.history(HistoryRequest(requestID: id, sensorID: "S", from: 0, to: span))), from: peer, now: .zero, into: &effects)
+            return effects
+        }
+        #expect(ask("a1", from: 1).historyReads.count == 1 && ask("a2", from: 1).historyReads.count == 1)
+        let third = ask("a3", from: 1)
+        #expect(third.historyReads.isEmpty)
+        #expect(third.deliveries.map(\.message) == [.historyResponse(requestID: "a3", status: 429, data: ["error": "more than 2 history requests waiting for the store"])])
+        #expect(ask("b1", from: 2).historyReads.count == 1, "another connection has its own places")
+        let busy = ask("b2", from: 2)
+        #expect(busy.deliveries.map(\.message) == [.historyResponse(requestID: "b2", status: 503, data: ["error": "the hub is reading 3 histories at once; try again"])])
+        core.historyReadFinished(1)
+        #expect(ask("a4", from: 1).historyReads.count == 1, "a finished read frees its place")
+        core.historyReadFinished(1)
+        core.historyReadFinished(2)
+        let long = ask("b3", from: 2, span: HistoryQuery.maxSpanSeconds)
+        #expect(long.deliveries.map(\.message) == [.historyResponse(requestID: "b3", status: 400, data: ["error": "a range of at most 31 days (2678400 seconds)"])])
+        #expect(ask("b4", from: 2, span: HistoryQuery.maxSpanSeconds - 1).historyReads.count == 1, "31 days exactly")
+        #expect(core.historyReadsInFlight == 2, "a4 and b4")
+    }
+
+    @Test("stopping the hub cancels a history read the store never answers, and does not wait for it")
+    func stopCancelsReads() async throws {
+        let silent = try RawServer()
+        defer { silent.close() }
+        let store = try MetricStoreServer(port: 0)
+        defer { store.stop() }
+        // Puts go to a real store; reads to one that accepts and never answers, without a timeout.
+        let recorder = HistoryRecorder(client: MetricStoreClient(host: "127.0.0.1", port: store.port),
+                                       reader: MetricStoreClient(host: "127.0.0.1", port: silent.port))
+        let hub = try Hub(port: 0, history: recorder)
+        let agent = hub.attachAgent(name: "agent", sensors: ["S1"])
+        agent.publish("S1", ["t": 1])
+        #expect(try await HubHistoryTests.eventually { recorder.counts.stored == 1 })
+        let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: .init(requestTimeout: .seconds(60), heartbeat: .disabled))
+        try await client.connect()
+        let asking = Task { try await client.history("S1", from: 0, to: 10) }
+        // The read is on its way: the reader connected to the silent store.
+        let reader = try await onThread { try silent.accept() }
+        defer { reader.close() }
+        await hub.stop()
+        await client.disconnect()
+        _ = try? await asking.value
     }
 
     @Test("end to end on loopback: an agent's readings, recorded, read back by an app with their seconds and values, whole and downsampled")

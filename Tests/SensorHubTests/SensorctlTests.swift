@@ -213,7 +213,6 @@ struct HistoryCLITests {
         defer { store.stop() }
         let recorder = HistoryRecorder(host: "127.0.0.1", port: store.port)
         let hub = try Hub(port: 0, history: recorder)
-        defer { Task { await hub.stop() } }
         let agent = hub.attachAgent(name: "a", sensors: ["S1"])
         let now = Int(Date().timeIntervalSince1970)
         for index in 0..<10 {
@@ -241,6 +240,7 @@ struct HistoryCLITests {
         #expect(chartLines.first?.hasPrefix("S1 temperature  (last 29, 10 points)") == true)
         #expect(chartLines.dropFirst().first?.hasPrefix("29 │") == true && chartLines.dropFirst(HistoryChartShape.rows).first?.hasPrefix("20 │") == true)
         #expect(chart.output.contains("█"))
+        await hub.stop()
     }
 
     @Test("history: usage mistakes exit 2 and say what is wrong; an unreachable hub exits 1", arguments: [

@@ -95,6 +95,32 @@ struct HistoryProtocolTests {
         #expect(!state.takeOutbox().contains { if case .history = $0 { true } else { false } }, "answered requests are not asked again")
     }
 
+    @Test("cancelling one request never takes another table's waiter: a status that timed out leaves the history waiting (ids are unique across tables)")
+    func cancelAcrossTables() {
+        var state = State()
+        state.lifecycle = .running
+        let status = state.requestStatus("S", 1)
+        let command = state.requestCommand(requestID: "c1", sensorID: "S", service: "x", data: nil, 2)
+        let list = state.requestSensors(3)
+        let history = state.requestHistory(HistoryRequest(requestID: "h1", sensorID: "S", from: 1, to: 2), 4)
+        #expect(Set([status, command, list, history]).count == 4)
+        #expect(state.cancelRequest(status) == 1)
+        #expect(state.cancelRequest(list) == 3)
+        state.replay(on: FakeConnection(), isReconnect: false)
+        #expect(state.takeOutbox().contains(.history(HistoryRequest(requestID: "h1", sensorID: "S", from: 1, to: 2))), "the history still waits")
+        #expect(state.cancelRequest(history) == 4 && state.cancelRequest(command) == 2)
+    }
+
+    @Test("closing the client hands back a waiting history request (it fails with disconnected, not a timeout later)")
+    func closingFailsHistory() {
+        var state = State()
+        state.lifecycle = .running
+        _ = state.requestHistory(HistoryRequest(requestID: "h1", sensorID: "S", from: 1, to: 2), 7)
+        _ = state.requestStatus("S", 8)
+        let teardown = state.disconnect(reason: DisconnectReason(closeCode: 1000, message: "bye"))
+        #expect(teardown?.waiters.sorted() == [7, 8])
+    }
+
     @Test("a history request that gave up is not asked again after a reconnect; one still waiting is (positive control)")
     func cancelled() {
         var state = State()

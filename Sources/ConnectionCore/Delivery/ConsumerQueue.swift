@@ -76,6 +76,9 @@ package final class ConsumerQueue<Element: Sendable>: Sendable {
     /// How many elements wait for the consumer.
     package var count: Int { state.withLock { $0.count } }
 
+    /// Whether the consumer went away (``terminate()``): pushes are ignored.
+    package var isTerminated: Bool { state.withLock { $0.terminated } }
+
     /// Whether the producer waits for room now.
     package var isProducerWaiting: Bool { state.withLock { $0.producer != nil } }
 
@@ -241,9 +244,12 @@ package final class ConsumerQueue<Element: Sendable>: Sendable {
     }
 
     /// The consumer is gone: drop what is buffered and run the termination handler once.
+    /// Returns how many elements were dropped.
     @inlinable
-    package func terminate() {
-        let (handler, waiter, producer) = state.withLock { state -> ((@Sendable () -> Void)?, Waiter?, Waiter?) in
+    @discardableResult
+    package func terminate() -> Int {
+        let (handler, waiter, producer, discarded) = state.withLock { state -> ((@Sendable () -> Void)?, Waiter?, Waiter?, Int) in
+            let discarded = state.count
             state.terminated = true
             state.buffer = []
             state.head = 0
@@ -252,10 +258,11 @@ package final class ConsumerQueue<Element: Sendable>: Sendable {
                 state.waiter = nil
                 state.producer = nil
             }
-            return (state.onTermination, state.waiter, state.producer)
+            return (state.onTermination, state.waiter, state.producer, discarded)
         }
         waiter?.resume()
         producer?.resume()
         handler?()
+        return discarded
     }
 }

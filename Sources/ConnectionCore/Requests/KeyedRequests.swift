@@ -24,9 +24,16 @@ package struct KeyedRequests<Key: Hashable & Comparable & Sendable, Waiter: Send
     /// sends the request).
     package mutating func add(_ key: Key, _ waiter: Waiter) -> (id: UInt64, isFirst: Bool) {
         lastID += 1
+        return (lastID, add(key, waiter, id: lastID))
+    }
+
+    /// Adds a waiter under an id the caller chose (unique across every table it cancels by
+    /// id: ids from one table's own count collide with another's). Returns whether it is the
+    /// first for `key`.
+    package mutating func add(_ key: Key, _ waiter: Waiter, id: UInt64) -> Bool {
         let first = waiters[key] == nil
-        waiters[key, default: []].append((lastID, waiter))
-        return (lastID, first)
+        waiters[key, default: []].append((id, waiter))
+        return first
     }
 
     /// An answer for `key` arrived: every waiter for it, in the order they came.

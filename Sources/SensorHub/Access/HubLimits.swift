@@ -15,15 +15,24 @@ package struct HubLimits: Sendable, Hashable {
     /// `sensor_history` requests a second per connection, on average; a burst of twice as many
     /// (a dashboard asks for every sensor's chart when it opens). Default 20.
     package var historyRequestsPerSecond: Int
+    /// History requests of one connection being read from the store at once (each holds the
+    /// points of its range in the hub's memory until it is answered). Default 4.
+    package var pendingHistoryReadsPerConnection: Int
+    /// History requests being read from the store at once, over every connection; past it a
+    /// request gets 503 (busy). Default 32.
+    package var historyReadsAtOnce: Int
 
     /// Limits; the defaults suit a dashboard or an app with many sensors.
     package init(subscriptionsPerConnection: Int = 10_000, pendingCommandsPerConnection: Int = 100,
-                 commandsPerSecond: Int = 50, listsPerSecond: Int = 5, historyRequestsPerSecond: Int = 20) {
+                 commandsPerSecond: Int = 50, listsPerSecond: Int = 5, historyRequestsPerSecond: Int = 20,
+                 pendingHistoryReadsPerConnection: Int = 4, historyReadsAtOnce: Int = 32) {
         self.subscriptionsPerConnection = subscriptionsPerConnection
         self.pendingCommandsPerConnection = pendingCommandsPerConnection
         self.commandsPerSecond = commandsPerSecond
         self.listsPerSecond = listsPerSecond
         self.historyRequestsPerSecond = historyRequestsPerSecond
+        self.pendingHistoryReadsPerConnection = pendingHistoryReadsPerConnection
+        self.historyReadsAtOnce = historyReadsAtOnce
     }
 
     /// One connection's buckets under these limits.

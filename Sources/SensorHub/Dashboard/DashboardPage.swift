@@ -226,10 +226,12 @@ enum DashboardPage {
         const entry = sensors.get(historyQueue.shift());
         if (!entry || entry.history !== 'queued') continue;
         historyCredits -= 1;
-        const requestID = 'hist-' + (++requestNumber), now = nowSeconds();
+        // From a multiple of 15 s: the hub's buckets (at most 241 of an hour and up to 14 s,
+        // so 15 s wide) start where the page's do.
+        const requestID = 'hist-' + (++requestNumber), now = nowSeconds(), from = now - HOUR + 1 - (now - HOUR + 1) % BUCKET;
         historyWaiting.set(requestID, entry.info.sensor_id);
         entry.history = 'asked';
-        send('sensor_history', { request_id: requestID, sensor_id: entry.info.sensor_id, from: now - HOUR + 1, to: now, max_points: HISTORY_POINTS });
+        send('sensor_history', { request_id: requestID, sensor_id: entry.info.sensor_id, from, to: now, max_points: HISTORY_POINTS + 1 });
       }
     }
 
@@ -247,7 +249,9 @@ enum DashboardPage {
       if (!entry) return;
       if (data.status === 200) {
         historyAvailable = true; historyBanner(null);
-        for (const [field, points] of Object.entries(data.data.series || {})) {
+        for (const [recordedField, points] of Object.entries(data.data.series || {})) {
+          // A sensor whose readings are bare numbers: the hub's field "", the page's 'value'.
+          const field = recordedField === '' ? 'value' : recordedField;
           const live = (entry.series.get(field) || []);
           // Into the page's 15 s buckets (the hub sends single points while there are few).
           const recorded = [];
@@ -256,8 +260,10 @@ enum DashboardPage {
             if (last && last[0] === start) { last[1] += (average - last[1]) * count / (last[2] + count); last[2] += count; }
             else recorded.push([start, average, count]);
           }
-          const newest = recorded.length ? recorded[recorded.length - 1][0] : -Infinity;
-          entry.series.set(field, recorded.concat(live.filter(bucket => bucket[0] > newest)));
+          // The live buckets (readings since the page opened, some maybe not in the store
+          // yet) win where both have one.
+          const firstLive = live.length ? live[0][0] : Infinity;
+          entry.series.set(field, recorded.filter(bucket => bucket[0] < firstLive).concat(live));
         }
         entry.history = 'loaded';
         entry.parts.root.dataset.historyPoints = Object.values(data.data.series || {}).reduce((sum, points) => sum + points.length, 0);
@@ -284,6 +290,9 @@ enum DashboardPage {
       const start = second - second % BUCKET, last = buckets[buckets.length - 1];
       if (last && last[0] >= start) { last[1] += (value - last[1]) / (last[2] + 1); last[2] += 1; }
       else buckets.push([start, value, 1]);
+      // An hour at most, also for a card that stays off screen (and is never drawn).
+      const from = nowSeconds() - HOUR - BUCKET;
+      while (buckets.length && buckets[0][0] < from) buckets.shift();
     }
 
     function reading(id, readings) {
@@ -459,6 +468,12 @@ enum DashboardPage {
             text(document.getElementById('history-dropped'), data.history_recorded === false ? 'no history' : String(data.history_dropped ?? '–'));
             if (data.history_recorded === false && historyAvailable !== false) {
               historyAvailable = false; historyBanner('this hub records no history (start it with --history metrics://HOST:PORT)');
+            } else if (data.history_recorded === true && historyAvailable === false) {
+              // The hub came back with history: ask again for every card in view.
+              historyAvailable = null; historyBanner(null);
+              for (const entry of sensors.values()) {
+                if (entry.history === 'unavailable') { entry.history = 'none'; if (entry.visible) wantHistory(entry); }
+              }
             }
             break;
         }
