@@ -142,16 +142,11 @@ final class MetricStoreClientEngine: Sendable {
                 }
             }
             do {
-                var pulled = 0
                 for try await sample in samples {
-                    // The sender failed (an invalid sample, the server, the connection): stop
-                    // reading the sequence (checked after a wait, and every 64 samples).
-                    if !buffer.hasRoom {
-                        await buffer.waitForRoom()
-                        if buffer.isTerminated { break }
-                    }
-                    pulled &+= 1
-                    if pulled & 63 == 0, buffer.isTerminated { break }
+                    if !buffer.hasRoom { await buffer.waitForRoom() }
+                    // The sender failed (an invalid sample, the server, the connection), or the
+                    // caller was cancelled: the sequence is no longer read.
+                    if Task.isCancelled || buffer.isTerminated { break }
                     let (_, wake) = buffer.push(sample)
                     wake?.resume()
                 }

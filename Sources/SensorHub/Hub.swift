@@ -43,10 +43,9 @@ package final class Hub: Sendable {
         var lastPeer: UInt64 = 0
         /// `stop()` has begun: connections that register now are closed at once.
         var stopping = false
-        /// History reads running, by number (cancelled and awaited by `stop()`); numbers of
-        /// reads that finished before they were entered here.
-        var historyReads: [UInt64: Task<Void, Never>] = [:]
-        var historyReadsDoneEarly: Set<UInt64> = []
+        /// History reads running, by number, with the peer that asked (cancelled when it
+        /// leaves; cancelled and awaited by `stop()`).
+        var historyReads: [UInt64: (peer: UInt64, task: Task<Void, Never>)] = [:]
         var lastHistoryRead: UInt64 = 0
         mutating func nextPeer() -> UInt64 { lastPeer += 1; return lastPeer }
     }
@@ -182,11 +181,29 @@ package final class Hub: Sendable {
         }
         eventsContinuation.finish()
         // History reads still running are cancelled (their apps are gone) and waited for.
-        let reads = shared.withLock { Array($0.historyReads.values) }
+        let reads = shared.withLock { $0.historyReads.values.map(\.task) }
         for read in reads { read.cancel() }
-        for read in reads { await read.value }
+        await Self.waitFor(reads, atMost: .seconds(2))
         // What the history still holds goes to the store (2 s at most by default).
         await history?.stop()
+    }
+
+    /// Waits until every task ended, or `limit` passed (a read cancelled while it waits for
+    /// the store's first connect ends only when the connect does).
+    private static func waitFor(_ tasks: [Task<Void, Never>], atMost limit: Duration) async {
+        guard !tasks.isEmpty else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let waiting = LockedValue<CheckedContinuation<Void, Never>?>(continuation)
+            let timer = Task {
+                try? await Task.sleep(for: limit)
+                waiting.withLock { $0.take() }?.resume()
+            }
+            Task {
+                for task in tasks { await task.value }
+                timer.cancel()
+                waiting.withLock { $0.take() }?.resume()
+            }
+        }
     }
 
     /// Drops every connection at once, without a close handshake (for tests and demos of
@@ -228,6 +245,9 @@ package final class Hub: Sendable {
             ConnectionSnapshot(peer: peer, isAgent: isAgent, loop: connection.core.loop.name, buffers: connection.core.buffers)
         }
     }
+
+    /// History reads running (asked for and not answered yet).
+    package var historyReadsRunning: Int { shared.withLock { $0.historyReads.count } }
 
     /// Readings dropped for slow subscribers since the start.
     package var droppedReadings: Int { shared.withLock { $0.core.counters.dropped } }
@@ -274,11 +294,14 @@ package final class Hub: Sendable {
             if await carryOut(effects, for: peer, on: connection) { break }
         }
         let closure = await connection.closed()
-        let deliveries = shared.withLock { shared -> [HubState.Delivery] in
+        let (deliveries, reads) = shared.withLock { shared -> ([HubState.Delivery], [Task<Void, Never>]) in
             shared.connections[peer] = nil
             shared.dropped[peer] = nil
-            return shared.core.disconnected(peer)
+            // Its history reads have nobody to answer: cancelled, so they free their places.
+            let reads = shared.historyReads.values.filter { $0.peer == peer }.map(\.task)
+            return (shared.core.disconnected(peer), reads)
         }
+        for read in reads { read.cancel() }
         send(deliveries)
         eventsContinuation.yield(.peerDisconnected(peer: peer, closeCode: Int(closure.code.rawValue),
                                                    reason: closure.error.map { "\($0)" } ?? closure.reason))
@@ -344,25 +367,25 @@ package final class Hub: Sendable {
     private func readHistory(_ reads: [HubEffects.HistoryRead]) {
         guard let history, !reads.isEmpty else { return }
         for read in reads {
-            guard let number = shared.withLock({ shared -> UInt64? in
-                guard !shared.stopping else { return nil }
-                shared.lastHistoryRead += 1
-                return shared.lastHistoryRead
-            }) else {
-                shared.withLock { $0.core.historyReadFinished(read.peer) }
-                continue
-            }
-            let task = Task { [weak self] in
-                let answer = await history.read(read.query)
-                guard let self else { return }
-                shared.withLock { shared in
-                    shared.core.historyReadFinished(read.peer)
-                    if shared.historyReads.removeValue(forKey: number) == nil { shared.historyReadsDoneEarly.insert(number) }
+            // Made and entered under one lock (making a task only enqueues it), so `stop()`
+            // and the peer's end see every read; the task takes its own entry out.
+            shared.withLock { state in
+                guard !state.stopping else {
+                    state.core.historyReadFinished(read.peer)
+                    return
                 }
-                send([HubState.Delivery(message: answer, recipients: [read.peer])])
-            }
-            shared.withLock { shared in
-                if shared.historyReadsDoneEarly.remove(number) == nil { shared.historyReads[number] = task }
+                state.lastHistoryRead += 1
+                let number = state.lastHistoryRead
+                let task = Task { [weak self] in
+                    let answer = await history.read(read.query)
+                    guard let self else { return }
+                    let tracked = shared.withLock { shared in
+                        shared.core.historyReadFinished(read.peer)
+                        return shared.historyReads.removeValue(forKey: number) != nil
+                    }
+                    if tracked { send([HubState.Delivery(message: answer, recipients: [read.peer])]) }
+                }
+                state.historyReads[number] = (read.peer, task)
             }
         }
     }

@@ -62,8 +62,12 @@ extension HubCore {
     /// A history read of `peer` was answered (or its connection is gone): it no longer counts
     /// against the limits.
     package mutating func historyReadFinished(_ peer: PeerID) {
-        historyReadsInFlight = max(0, historyReadsInFlight - 1)
-        if let standing = peers[peer] { peers[peer]?.historyReads = max(0, standing.historyReads - 1) }
+        assert(historyReadsInFlight > 0, "a history read finished twice")
+        historyReadsInFlight -= 1
+        if let standing = peers[peer] {
+            assert(standing.historyReads > 0, "a history read of \(peer) finished twice")
+            peers[peer]?.historyReads = standing.historyReads - 1
+        }
     }
 
     /// What a request past a per-connection limit gets.

@@ -69,7 +69,7 @@ struct HubHistoryReadTests {
         #expect(core.historyReadsInFlight == 2, "a4 and b4")
     }
 
-    @Test("stopping the hub cancels a history read the store never answers, and does not wait for it")
+    @Test("stopping the hub cancels a history read the store never answers and waits for it to end")
     func stopCancelsReads() async throws {
         let silent = try RawServer()
         defer { silent.close() }
@@ -88,9 +88,35 @@ struct HubHistoryReadTests {
         // The read is on its way: the reader connected to the silent store.
         let reader = try await onThread { try silent.accept() }
         defer { reader.close() }
+        #expect(hub.historyReadsRunning == 1, "positive control: the read waits for the store")
         await hub.stop()
+        #expect(hub.historyReadsRunning == 0, "cancelled and ended before the recorder closed its reader")
         await client.disconnect()
         _ = try? await asking.value
+    }
+
+    @Test("an app that leaves: its history reads are cancelled and free their places")
+    func leavingAppCancelsReads() async throws {
+        let silent = try RawServer()
+        defer { silent.close() }
+        let store = try MetricStoreServer(port: 0)
+        defer { store.stop() }
+        let recorder = HistoryRecorder(client: MetricStoreClient(host: "127.0.0.1", port: store.port),
+                                       reader: MetricStoreClient(host: "127.0.0.1", port: silent.port))
+        let hub = try Hub(port: 0, history: recorder)
+        let agent = hub.attachAgent(name: "agent", sensors: ["S1"])
+        agent.publish("S1", ["t": 1])
+        #expect(try await HubHistoryTests.eventually { recorder.counts.stored == 1 })
+        let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: .init(requestTimeout: .seconds(60), heartbeat: .disabled))
+        try await client.connect()
+        let asking = (0..<3).map { _ in Task { try await client.history("S1", from: 0, to: 10) } }
+        let reader = try await onThread { try silent.accept() }
+        defer { reader.close() }
+        #expect(await eventually { hub.historyReadsRunning == 3 }, "positive control: three reads wait for the store")
+        await client.disconnect()
+        #expect(await eventually { hub.historyReadsRunning == 0 }, "the app left: its reads ended")
+        for task in asking { _ = try? await task.value }
+        await hub.stop()
     }
 
     @Test("end to end on loopback: an agent's readings, recorded, read back by an app with their seconds and values, whole and downsampled")

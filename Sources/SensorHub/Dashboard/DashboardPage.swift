@@ -7,7 +7,7 @@
 /// Each card shows the sensor's fields by name (units where the name says them: temperature
 /// °C, humidity %), the time of its last reading, its rate, and a chart of the last hour of
 /// the chosen field (a picker when there are several): the hub's history (asked for when the
-/// card scrolls into view, at most 15 requests a second, in 240 buckets of 15 s), with the live
+/// card scrolls into view, at most 15 requests a second and 4 waiting, in buckets of 15 s), with the live
 /// readings appended into the same buckets. A banner says when history is unavailable.
 ///
 /// `?command=SENSOR&service=S&data=JSON` sends that command once connected (a link that runs
@@ -222,7 +222,8 @@ enum DashboardPage {
     }
 
     function pumpHistory() {
-      while (historyCredits > 0 && historyQueue.length && socket && socket.readyState === 1) {
+      // At most 4 waiting for an answer: the hub's limit per connection.
+      while (historyCredits > 0 && historyWaiting.size < 4 && historyQueue.length && socket && socket.readyState === 1) {
         const entry = sensors.get(historyQueue.shift());
         if (!entry || entry.history !== 'queued') continue;
         historyCredits -= 1;
@@ -245,6 +246,7 @@ enum DashboardPage {
       const id = historyWaiting.get(data.request_id);
       if (id === undefined) return;
       historyWaiting.delete(data.request_id);
+      pumpHistory();
       const entry = sensors.get(id);
       if (!entry) return;
       if (data.status === 200) {
@@ -472,7 +474,8 @@ enum DashboardPage {
               // The hub came back with history: ask again for every card in view.
               historyAvailable = null; historyBanner(null);
               for (const entry of sensors.values()) {
-                if (entry.history === 'unavailable') { entry.history = 'none'; if (entry.visible) wantHistory(entry); }
+                if (entry.history === 'unavailable') entry.history = 'none';
+                if (entry.visible) wantHistory(entry);
               }
             }
             break;
