@@ -81,10 +81,11 @@ package final class HistoryRecorder: Sendable {
     }
 
     /// A recorder into the MetricStore at `host`:`port` (reconnecting with the client's
-    /// default backoff), history read on a connection of its own, 5 s at most per read.
+    /// default backoff), history read on a connection of its own, 3 s at most per read (an
+    /// app's request, 5 s by default, then gets the hub's 503 rather than its own timeout).
     package convenience init(host: String, port: Int, capacity: Int = defaultCapacity) {
         self.init(client: MetricStoreClient(host: host, port: port),
-                  reader: MetricStoreClient(host: host, port: port, timeout: .seconds(5)), capacity: capacity)
+                  reader: MetricStoreClient(host: host, port: port, timeout: .seconds(3)), capacity: capacity)
     }
 
     /// Points that may wait for the store unless told otherwise.
