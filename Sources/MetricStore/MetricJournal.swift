@@ -18,8 +18,9 @@ import ConnectionCore
 /// On start the file is replayed (keys keep their first-put order; a torn last line, written
 /// only in part when the process died, is ignored and reported), points older than the
 /// retention are dropped, and the file is compacted: rewritten with one line per stored point,
-/// through a temporary file renamed over it. (While the server runs, expired points leave
-/// memory; the file keeps them until the next start.)
+/// through a temporary file renamed over it. While the server runs, ``compact(_:)`` does the
+/// same from a snapshot of the store (the writer renders and writes it; appends made after it
+/// follow it in the new file).
 final class MetricJournal: Sendable {
     /// Why the journal could not be used.
     struct Failure: Error, CustomStringConvertible {
@@ -28,8 +29,14 @@ final class MetricJournal: Sendable {
 
     private let writer: GroupCommitWriter
 
-    private init(descriptor: Int32) {
-        writer = GroupCommitWriter(descriptor: descriptor, name: "MetricStore journal")
+    private init(descriptor: Int32, path: String) {
+        writer = GroupCommitWriter(descriptor: descriptor, name: "MetricStore journal", replace: { (bytes) throws(GroupCommitFailure) in
+            do throws(Failure) {
+                return try Self.replace(path, with: bytes)
+            } catch {
+                throw .failed(error.description)
+            }
+        })
     }
 
     deinit {
@@ -64,17 +71,36 @@ final class MetricJournal: Sendable {
             let dropped = storage.removePoints(before: horizon)
             if dropped > 0 { notes.append("\(path): dropped \(dropped) \(dropped == 1 ? "point" : "points") older than the retention") }
         }
-        // Compact: one line per point, keys in first-put order, through a renamed temporary file.
-        var compacted = ""
+        let descriptor = try replace(path, with: render(storage))
+        return (MetricJournal(descriptor: descriptor, path: path), storage, notes)
+    }
+
+    /// The journal of `storage` compacted: one put line per point, keys in first-put order.
+    static func render(_ storage: MetricStorage) -> [UInt8] {
+        var bytes: [UInt8] = []
         for record in storage.get("*") {
-            compacted += MetricCommand.put(key: record.key, value: record.point.value, timestamp: Int64(record.point.timestamp)).line
+            MetricCommand.put(key: record.key, value: record.point.value, timestamp: Int64(record.point.timestamp)).append(to: &bytes)
         }
+        return bytes
+    }
+
+    /// Compacts the file while the server runs: its content becomes `snapshot` (the store as
+    /// it is now, so call it in the lock acquisition that orders ``append(_:)``s), followed by
+    /// what is appended afterwards. The writer renders and writes it; wake it with the ticket.
+    /// - Throws: ``GroupCommitFailure`` once the journal failed.
+    func compact(_ snapshot: MetricStorage) throws(GroupCommitFailure) -> GroupCommitWriter.Ticket {
+        try writer.rewrite { Self.render(snapshot) }
+    }
+
+    /// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over `path` and
+    /// opens that for appending.
+    private static func replace(_ path: String, with bytes: [UInt8]) throws(Failure) -> Int32 {
         let temporary = path + ".compacting"
-        try write(Array(compacted.utf8), to: temporary)
+        try write(bytes, to: temporary)
         guard rename(temporary, path) == 0 else { throw Failure(description: "cannot rename \(temporary): \(errnoText())") }
         let descriptor = FileDescriptorIO.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard descriptor >= 0 else { throw Failure(description: "cannot open \(path): \(errnoText())") }
-        return (MetricJournal(descriptor: descriptor), storage, notes)
+        return descriptor
     }
 
     /// Accepts the puts' lines after every put appended before (call it in the lock

@@ -45,6 +45,11 @@ public final class MetricStoreServer: Sendable {
         /// minute (every tenth of the retention when that is shorter, at least every second).
         /// nil: keep everything. Default nil.
         public var retention: Duration?
+        /// The data file is compacted while the server runs (rewritten from a snapshot of the
+        /// store, by the journal's writer thread) once it holds more than twice as many lines
+        /// as the store has points, plus this many: overwritten and expired points leave the
+        /// file too. Default 65,536.
+        public var compactionSlack: Int = 65_536
 
         /// A configuration; every parameter left out keeps its default.
         /// - Parameters:
@@ -84,6 +89,21 @@ public final class MetricStoreServer: Sendable {
         var storage = MetricStorage()
         var connections = 0
         var open: [ObjectIdentifier: StreamConnection] = [:]
+        /// Put lines in the data file (what it was compacted to, and appends since).
+        var journalLines = 0
+        /// The data file was compacted while running, so many times (statistics, tests).
+        var compactions = 0
+
+        /// Compacts the journal when it has grown past the configuration's bound; call it in
+        /// the lock acquisition that appended to it (the snapshot is this state). Returns the
+        /// compaction's ticket (wake the writer with it after unlocking).
+        mutating func compactIfDue(_ journal: MetricJournal, slack: Int) throws(GroupCommitFailure) -> GroupCommitWriter.Ticket? {
+            guard journalLines > 2 * storage.pointCount + slack else { return nil }
+            let ticket = try journal.compact(storage)
+            journalLines = storage.pointCount
+            compactions += 1
+            return ticket
+        }
     }
 
     private let shared: LockedValue<Shared>
@@ -131,7 +151,7 @@ public final class MetricStoreServer: Sendable {
             startupNotes = []
         }
         if let horizon { storage.removePoints(before: horizon) }
-        shared = LockedValue(Shared(storage: storage))
+        shared = LockedValue(Shared(storage: storage, journalLines: storage.pointCount))
         let maxLineLength = configuration.maxLineLength
         let tls: TLSServerContext?
         do throws(TLSError) { tls = try TLSServerContext.loading(configuration.tls) } catch { throw .tls(error) }
@@ -177,14 +197,25 @@ public final class MetricStoreServer: Sendable {
     }
 
     /// Drops the points older than the retention now (the sweep's work; tests call it on
-    /// their own clock). The data file keeps them until the next start compacts it.
+    /// their own clock). They leave the data file with its next compaction (at start, or once
+    /// enough of the file is dead: ``Configuration/compactionSlack``).
     /// - Returns: How many points were dropped (0 without retention).
     @discardableResult
     package func removeExpiredPoints() -> Int {
         guard let retention = configuration.retention else { return 0 }
         let horizon = Self.horizon(now: now(), retention: retention)
-        return shared.withLock { $0.storage.removePoints(before: horizon) }
+        let (removed, compaction) = shared.withLock { shared -> (Int, GroupCommitWriter.Ticket?) in
+            let removed = shared.storage.removePoints(before: horizon)
+            // Expired points leave the file too, once enough of it is dead.
+            guard let journal, removed > 0 else { return (removed, nil) }
+            return (removed, try? shared.compactIfDue(journal, slack: configuration.compactionSlack))
+        }
+        if let compaction { journal?.wake(compaction) }
+        return removed
     }
+
+    /// How many times the data file was compacted while the server ran.
+    package var compactionCount: Int { shared.withLock { $0.compactions } }
 
     private func startSweeping(every interval: Duration) {
         let task = Task.detached { [weak self] in
@@ -300,6 +331,7 @@ public final class MetricStoreServer: Sendable {
                 // A run of lines under one lock acquisition, up to a get whose answer needs more
                 // than one piece.
                 var ticket: GroupCommitWriter.Ticket?
+                var compaction: GroupCommitWriter.Ticket?
                 var journalFailed = false
                 let unfinished = shared.withLock { shared -> (read: RangeRead, cursor: MetricGetCursor)? in
                     var puts: [MetricCommand] = []
@@ -307,7 +339,13 @@ public final class MetricStoreServer: Sendable {
                     // the order in which the store applied them, across connections.
                     defer {
                         if let journal, !puts.isEmpty {
-                            do { ticket = try journal.append(puts) } catch { journalFailed = true }
+                            do {
+                                ticket = try journal.append(puts)
+                                shared.journalLines += puts.count
+                                compaction = try shared.compactIfDue(journal, slack: configuration.compactionSlack)
+                            } catch {
+                                journalFailed = true
+                            }
                         }
                     }
                     while index < lines.count {
@@ -335,6 +373,7 @@ public final class MetricStoreServer: Sendable {
                     journal?.wake(ticket)
                     journaled = ticket.sequence
                 }
+                if let compaction { journal?.wake(compaction) }
                 if let (read, start) = unfinished {
                     var cursor = start
                     // The rest of a large answer, a piece per lock acquisition, sent as the

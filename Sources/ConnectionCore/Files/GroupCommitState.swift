@@ -8,8 +8,25 @@
 /// more is accepted (fail-stop): a write or `fsync` that failed may have left anything on the
 /// disk, and acknowledging later appends would claim a durability the file no longer has.
 package struct GroupCommitState<Waiter: Sendable>: Sendable {
+    /// Renders the whole file anew (a compaction's snapshot), on the writer's thread.
+    package typealias Render = @Sendable () -> [UInt8]
+
+    /// What the writer does next: append `bytes`, or, with `rewrite`, replace the file with
+    /// what `rewrite` renders followed by `bytes`; either way every append up to `upTo` is on
+    /// the disk once it is done.
+    package struct Batch: Sendable {
+        /// Bytes to append (after the rewrite's, if any).
+        package let bytes: [UInt8]
+        /// The last append the batch covers.
+        package let upTo: UInt64
+        /// The file's new content, rendered by the writer; nil: append.
+        package let rewrite: Render?
+    }
+
     /// Bytes appended and not yet handed to a batch.
     private var pending: [UInt8] = []
+    /// A rewrite asked for and not yet handed to a batch.
+    private var pendingRewrite: Render?
     /// The number of the last append accepted.
     private(set) var lastAppended: UInt64 = 0
     /// Every append up to this number is on the disk.
@@ -30,7 +47,7 @@ package struct GroupCommitState<Waiter: Sendable>: Sendable {
         if bytes.isEmpty { return (lastAppended, false) }
         pending += bytes
         lastAppended += 1
-        return (lastAppended, !writing && pending.count == bytes.count)
+        return (lastAppended, !writing && pending.count == bytes.count && pendingRewrite == nil)
     }
 
     /// Registers `waiter` for append `sequence`. Returns it back with its outcome when that is
@@ -42,13 +59,31 @@ package struct GroupCommitState<Waiter: Sendable>: Sendable {
         return nil
     }
 
-    /// The next batch for the writer: every pending byte, and the last sequence number it
-    /// covers; nil when nothing is pending, a batch is already out, or the file failed.
-    package mutating func takeBatch() -> (bytes: [UInt8], upTo: UInt64)? {
-        guard !writing, failure == nil, !pending.isEmpty else { return nil }
+    /// Replaces the whole file with what `render` makes (a snapshot of everything appended so
+    /// far, compacted), counted as an append: the appends not yet written are dropped (the
+    /// snapshot holds them), later ones follow it. The writer renders it, writes it to a new
+    /// file and puts that in the old one's place. Returns its sequence number and whether the
+    /// writer must be woken.
+    package mutating func rewrite(_ render: @escaping Render) throws(GroupCommitFailure) -> (sequence: UInt64, wake: Bool) {
+        if let failure { throw failure }
+        let idle = !writing && pending.isEmpty && pendingRewrite == nil
+        pending = []
+        pendingRewrite = render
+        lastAppended += 1
+        return (lastAppended, idle)
+    }
+
+    /// The next batch for the writer: a pending rewrite and every pending byte, and the last
+    /// sequence number it covers; nil when nothing is pending, a batch is already out, or the
+    /// file failed.
+    package mutating func takeBatch() -> Batch? {
+        guard !writing, failure == nil, !pending.isEmpty || pendingRewrite != nil else { return nil }
         writing = true
-        defer { pending = [] }
-        return (pending, lastAppended)
+        defer {
+            pending = []
+            pendingRewrite = nil
+        }
+        return Batch(bytes: pending, upTo: lastAppended, rewrite: pendingRewrite)
     }
 
     /// The writer wrote (and synced) the batch up to `upTo`, or failed with `error`. Returns
@@ -60,6 +95,7 @@ package struct GroupCommitState<Waiter: Sendable>: Sendable {
             let failure = GroupCommitFailure.failed(error)
             self.failure = failure
             pending = []
+            pendingRewrite = nil
             defer { waiters.removeAll() }
             return waiters.map { ($0.waiter, .failure(failure)) }
         }
@@ -82,7 +118,7 @@ package struct GroupCommitState<Waiter: Sendable>: Sendable {
     }
 
     /// Whether a batch would be ready for the writer now.
-    package var hasBatch: Bool { !writing && failure == nil && !pending.isEmpty }
+    package var hasBatch: Bool { !writing && failure == nil && (!pending.isEmpty || pendingRewrite != nil) }
 }
 
 /// Why a group-committed append was refused or not made durable.

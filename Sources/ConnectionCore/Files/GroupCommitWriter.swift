@@ -25,21 +25,40 @@ package final class GroupCommitWriter: Sendable {
         let wake: Bool
     }
 
+    /// Puts a new file in the old one's place: given its whole content, writes and syncs it and
+    /// returns a descriptor open for appending to it; throws what failed.
+    package typealias Replace = @Sendable ([UInt8]) throws(GroupCommitFailure) -> Int32
+
     private let state = LockedValue(GroupCommitState<Waiter>())
     private let wakeup = DispatchSemaphore(value: 0)
-    private let descriptor: Int32
+    private let initialDescriptor: Int32
     private let sync: @Sendable (Int32) -> Int32
+    private let replace: Replace?
 
     /// Starts the writer thread for `descriptor` (open for appending); the writer closes it
     /// after ``close()``.
-    /// - Parameter sync: flushes the descriptor to the disk, returning 0 or -1 with `errno`
-    ///   set (`fsync`; tests inject failures here).
-    package init(descriptor: Int32, name: String, sync: @escaping @Sendable (Int32) -> Int32 = { fsync($0) }) {
-        self.descriptor = descriptor
+    /// - Parameters:
+    ///   - sync: flushes the descriptor to the disk, returning 0 or -1 with `errno` set
+    ///     (`fsync`; tests inject failures here).
+    ///   - replace: how a ``rewrite(_:)`` puts a new file in place (nil: rewrites fail).
+    package init(descriptor: Int32, name: String, sync: @escaping @Sendable (Int32) -> Int32 = { fsync($0) }, replace: Replace? = nil) {
+        initialDescriptor = descriptor
         self.sync = sync
+        self.replace = replace
         let thread = Thread { [self] in run() }
         thread.name = name
         thread.start()
+    }
+
+    /// Replaces the file with what `render` makes, after everything appended before (call it
+    /// in the same lock acquisitions as ``append(_:)``, so the snapshot `render` holds is the
+    /// state those appends made); appends after it follow the new content. Counted as an
+    /// append: wake the writer with the ticket. A rewrite that fails is a failed write
+    /// (fail-stop).
+    /// - Throws: ``Failure`` once a batch failed or the writer is closed.
+    package func rewrite(_ render: @escaping GroupCommitState<Waiter>.Render) throws(Failure) -> Ticket {
+        let (sequence, wake) = try state.withLock { (state) throws(Failure) in try state.rewrite(render) }
+        return Ticket(sequence: sequence, wake: wake)
     }
 
     /// Accepts `bytes` after everything appended before. Call ``wake(_:)`` with the ticket
@@ -78,11 +97,26 @@ package final class GroupCommitWriter: Sendable {
     }
 
     private func run() {
+        // The file this thread appends to (a rewrite puts another in its place).
+        var descriptor = initialDescriptor
         while true {
             wakeup.wait()
             while let batch = state.withLock({ $0.takeBatch() }) {
-                let error = write(batch.bytes)
-                let done = state.withLock { $0.batchFinished(upTo: batch.upTo, error: error) }
+                let failed: String?
+                if let render = batch.rewrite {
+                    do throws(GroupCommitFailure) {
+                        guard let replace else { throw .failed("this file cannot be rewritten") }
+                        let replacement = try replace(render() + batch.bytes)
+                        FileDescriptorIO.close(descriptor)
+                        descriptor = replacement
+                        failed = nil
+                    } catch {
+                        failed = "rewriting the file failed: \(error)"
+                    }
+                } else {
+                    failed = write(batch.bytes, to: descriptor)
+                }
+                let done = state.withLock { $0.batchFinished(upTo: batch.upTo, error: failed) }
                 for (waiter, outcome) in done { waiter.resume(returning: outcome) }
             }
             if state.withLock({ $0.failure != nil }) {
@@ -94,7 +128,7 @@ package final class GroupCommitWriter: Sendable {
     }
 
     /// Writes and syncs `bytes`; nil, or what failed.
-    private func write(_ bytes: [UInt8]) -> String? {
+    private func write(_ bytes: [UInt8], to descriptor: Int32) -> String? {
         if let failure = FileDescriptorIO.writeAll(bytes, to: descriptor) { return failure }
         guard sync(descriptor) == 0 else { return "fsync failed: \(String(cString: strerror(errno)))" }
         return nil

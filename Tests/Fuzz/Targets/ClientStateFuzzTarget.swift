@@ -28,6 +28,8 @@ enum ClientStateFuzzTarget {
         var lossless: Set<UInt64> = []
         var waiters: [String: [UInt64]] = [:]
         var requests: [UInt64: UInt64] = [:]
+        /// History requests waiting, by request id: their waiter and what they asked.
+        var histories: [String: (waiter: UInt64, request: HistoryRequest)] = [:]
         var connected = false
         var received = 0
         var dropped = 0
@@ -54,7 +56,7 @@ enum ClientStateFuzzTarget {
 
         while let opcode = bytes.popFirst(), let sensorByte = bytes.popFirst() {
             let id = sensorIDs[Int(sensorByte) % sensorIDs.count]
-            switch opcode % 12 {
+            switch opcode % 14 {
             case 0:
                 let wasActive = model.isActive(id)
                 state.subscribe(id)
@@ -109,6 +111,8 @@ enum ClientStateFuzzTarget {
                 let removed = state.cancelRequest(request)
                 let waiter = model.requests.removeValue(forKey: request)
                 let stillWaiting = model.waiters.values.contains { $0.contains(waiter ?? 0) }
+                    || model.histories.values.contains { $0.waiter == waiter }
+                model.histories = model.histories.filter { $0.value.waiter != waiter }
                 precondition(removed == (stillWaiting ? waiter : nil), "cancelRequest returned \(String(describing: removed))")
                 for (sensor, list) in model.waiters {
                     let remaining = list.filter { $0 != waiter }
@@ -135,10 +139,27 @@ enum ClientStateFuzzTarget {
                 model.connected = true
                 let expected: [ClientMessage] = [.connect] + model.active.map { .subscribe(sensorID: $0) }
                     + model.waiters.keys.sorted().map { .connectionStatus(sensorID: $0) }
+                    + model.histories.keys.sorted().compactMap { model.histories[$0].map { .history($0.request) } }
                 expectSent(expected, "replay")
             case 10:
                 if let connection = state.connection { state.connectionEnded(connection) }
                 model.connected = false
+            case 12:
+                nextWaiter += 1
+                let request = HistoryRequest(requestID: "h\(nextWaiter)", sensorID: id, field: opcode & 0x80 == 0 ? nil : "t",
+                                             from: 0, to: Int64(sensorByte))
+                let requestToken = state.requestHistory(request, nextWaiter)
+                precondition(model.requests[requestToken] == nil, "request ids repeat across tables")
+                model.requests[requestToken] = nextWaiter
+                model.histories[request.requestID] = (nextWaiter, request)
+                expectSent([.history(request)], "a history request is sent at once")
+            case 13:
+                // The answer to a waiting history request (or to one nobody waits for).
+                let waiting = model.histories.keys.sorted()
+                let requestID = waiting.isEmpty || opcode & 0x80 != 0 ? "h-unknown" : waiting[Int(sensorByte) % waiting.count]
+                let text = #"{"event":"sensor_history_response","data":{"request_id":"# + quoted(requestID)
+                    + #"","status":200,"data":{"sensor_id":"S","from":0,"to":1,"series":{"t":[[0,1,1,1,1]]}}}}"#
+                deliver(.text(text), state: &state, model: &model, queues: queues)
             default:
                 // A consumer takes what its queue holds: exactly the model's readings, in order.
                 for (consumer, entry) in queues where entry.sensorID == id {
@@ -160,7 +181,8 @@ enum ClientStateFuzzTarget {
             preconditionFailure("a running state must close")
         }
         expectSent([.disconnect], "disconnect")
-        precondition(teardown.waiters.sorted() == model.waiters.values.flatMap { $0 }.sorted(), "teardown lost waiters")
+        precondition(teardown.waiters.sorted() == (model.waiters.values.flatMap { $0 } + model.histories.values.map(\.waiter)).sorted(),
+                     "teardown lost waiters")
         precondition(teardown.readings.count == queues.count, "teardown lost consumer queues")
         precondition(state.disconnect(reason: DisconnectReason(closeCode: 1000, message: "again")) == nil, "closing twice")
     }
@@ -173,7 +195,15 @@ enum ClientStateFuzzTarget {
         let deliveries = state.receive(batch)
         precondition(state.takeOutbox().isEmpty, "receiving sends nothing")
         switch batch[0].1 {
-        case nil, .commandResponse?, .sensorList?, .statistics?, .historyResponse?:
+        case .historyResponse(let requestID, _, _)?:
+            guard let waiting = model.histories.removeValue(forKey: requestID) else {
+                model.skipped += 1
+                precondition(deliveries.answers.isEmpty, "an answer nobody waits for resolved someone")
+                return
+            }
+            precondition(deliveries.answers.map(\.0) == [waiting.waiter], "a history answer resolved the wrong waiter")
+            model.requests = model.requests.filter { $0.value != waiting.waiter }
+        case nil, .commandResponse?, .sensorList?, .statistics?:
             model.skipped += 1
             precondition(deliveries.answers.isEmpty)
         case .connectionStatus(let sensorID, let connected)?:
