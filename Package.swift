@@ -76,7 +76,7 @@ let package = Package(
         // The signatures of swift-async-algorithms that collide with our operators, for the coexistence test.
         .target(name: "AsyncAlgorithmsMirror", path: "Tests/AsyncAlgorithmsMirror"),
         .testTarget(name: "OperatorCoexistenceTests", dependencies: ["SensorStream", "AsyncAlgorithmsMirror"]),
-        .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore", "Locking", "TestSupport"]),
+        .testTarget(name: "MetricStoreTests", dependencies: ["MetricStore", "ConnectionCore", "Locking", "TestSupport"]),
         .testTarget(name: "SensorAgentTests", dependencies: ["SensorAgent", "SensorHub", "SensorStream", "SensorWire", "WebSocketIO", "WebSocketCore", "Locking", "TestSupport"]),
         .testTarget(name: "WebServerTests", dependencies: ["WebServer", "WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport"]),
         .testTarget(name: "LanternTests", dependencies: ["Lantern", "LanternStand", "WebServer", "WebSocketIO", "WebSocketCore", "TCPTransport", "Locking", "TestSupport"]),
