@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import ConnectionCore
+import Locking
 
 /// The durable side of a ``MetricStoreServer``: every accepted put appended, as its command
 /// line, to a file, and flushed to the disk (`fsync`) before its `ok` goes out.
@@ -89,7 +90,10 @@ final class MetricJournal: Sendable {
     /// what is appended afterwards. The writer renders and writes it; wake it with the ticket.
     /// - Throws: ``GroupCommitFailure`` once the journal failed.
     func compact(_ snapshot: MetricStorage) throws(GroupCommitFailure) -> GroupCommitWriter.Ticket {
-        try writer.rewrite { Self.render(snapshot) }
+        // The snapshot is let go of as soon as it is rendered: while it lives, every change of
+        // the store copies what it touches (copy on write), and the file takes a while to write.
+        let held = LockedValue<MetricStorage?>(snapshot)
+        return try writer.rewrite { held.withLock { $0.take() }.map(Self.render) ?? [] }
     }
 
     /// Writes `bytes` to a temporary file beside `path`, syncs it, renames it over `path` and
@@ -98,9 +102,21 @@ final class MetricJournal: Sendable {
         let temporary = path + ".compacting"
         try write(bytes, to: temporary)
         guard rename(temporary, path) == 0 else { throw Failure(description: "cannot rename \(temporary): \(errnoText())") }
+        // The rename is durable only once the directory is: until then a power loss could
+        // bring back the old file, without what is acknowledged after this.
+        try syncDirectory(of: path)
         let descriptor = FileDescriptorIO.open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         guard descriptor >= 0 else { throw Failure(description: "cannot open \(path): \(errnoText())") }
         return descriptor
+    }
+
+    /// Syncs the directory that holds `path` (its entries: a rename).
+    private static func syncDirectory(of path: String) throws(Failure) {
+        let directory = path.lastIndex(of: "/").map { index in index == path.startIndex ? "/" : String(path[..<index]) } ?? "."
+        let descriptor = FileDescriptorIO.open(directory, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw Failure(description: "cannot open the directory \(directory): \(errnoText())") }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { throw Failure(description: "fsync of the directory \(directory) failed: \(errnoText())") }
     }
 
     /// Accepts the puts' lines after every put appended before (call it in the lock

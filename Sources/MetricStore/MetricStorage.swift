@@ -15,20 +15,22 @@ public struct MetricStorage: Sendable {
         /// How many points are live.
         var count: Int { timestamps.count - start }
 
-        mutating func put(_ value: Double, at timestamp: Int64) {
+        /// Stores `value` at `timestamp`; returns whether that is a new point (not an overwrite).
+        mutating func put(_ value: Double, at timestamp: Int64) -> Bool {
             // Most puts carry the newest timestamp: append without a search.
             if let last = timestamps.last, last < timestamp {
                 timestamps.append(timestamp)
                 values.append(value)
-                return
+                return true
             }
             let low = firstIndex(atOrAfter: timestamp)
             if low < timestamps.count && timestamps[low] == timestamp {
                 values[low] = value
-            } else {
-                timestamps.insert(timestamp, at: low)
-                values.insert(value, at: low)
+                return false
             }
+            timestamps.insert(timestamp, at: low)
+            values.insert(value, at: low)
+            return true
         }
 
         /// Drops the points before `horizon`; returns how many.
@@ -65,12 +67,15 @@ public struct MetricStorage: Sendable {
     private var ranks: [UInt64] = []
     private var nextRank: UInt64 = 0
     private var series: [String: Series] = [:]
+    /// The points of every key, kept as they change (read under the server's lock on every
+    /// batch of puts: summing the keys would cost their number).
+    private var storedPoints = 0
 
     /// An empty store.
     public init() {}
 
     /// How many points are stored.
-    public var pointCount: Int { series.values.reduce(0) { $0 + $1.count } }
+    public var pointCount: Int { storedPoints }
 
     /// The keys, in the order they were first put.
     public var keys: [String] { order }
@@ -86,6 +91,7 @@ public struct MetricStorage: Sendable {
         for key in order {
             guard let count = series[key]?.removePoints(before: horizon), count > 0 else { continue }
             removed += count
+            storedPoints -= count
             if series[key]?.count == 0 {
                 series[key] = nil
                 emptied.insert(key)
@@ -114,7 +120,7 @@ public struct MetricStorage: Sendable {
     public mutating func put(_ key: String, _ value: Double, timestamp: Int64) {
         // One hash lookup: a new key shows as a grown dictionary.
         let count = series.count
-        series[key, default: Series()].put(value, at: timestamp)
+        if series[key, default: Series()].put(value, at: timestamp) { storedPoints += 1 }
         if series.count != count {
             order.append(key)
             ranks.append(nextRank)

@@ -48,7 +48,9 @@ public final class MetricStoreServer: Sendable {
         /// The data file is compacted while the server runs (rewritten from a snapshot of the
         /// store, by the journal's writer thread) once it holds more than twice as many lines
         /// as the store has points, plus this many: overwritten and expired points leave the
-        /// file too. Default 65,536.
+        /// file too. Each compaction writes the whole file while the puts of every connection
+        /// wait for it (their group commit follows it). At least 0; `Int.max` never compacts
+        /// while running. Default 65,536.
         public var compactionSlack: Int = 65_536
 
         /// A configuration; every parameter left out keeps its default.
@@ -98,7 +100,10 @@ public final class MetricStoreServer: Sendable {
         /// the lock acquisition that appended to it (the snapshot is this state). Returns the
         /// compaction's ticket (wake the writer with it after unlocking).
         mutating func compactIfDue(_ journal: MetricJournal, slack: Int) throws(GroupCommitFailure) -> GroupCommitWriter.Ticket? {
-            guard journalLines > 2 * storage.pointCount + slack else { return nil }
+            // Saturating: a slack of Int.max never compacts, and never overflows.
+            let (doubled, overflowDoubling) = storage.pointCount.multipliedReportingOverflow(by: 2)
+            let (bound, overflowAdding) = doubled.addingReportingOverflow(slack)
+            guard !overflowDoubling, !overflowAdding, journalLines > bound else { return nil }
             let ticket = try journal.compact(storage)
             journalLines = storage.pointCount
             compactions += 1
@@ -132,6 +137,9 @@ public final class MetricStoreServer: Sendable {
                  now: @escaping @Sendable () -> Int64) throws(MetricStoreServerError) {
         if let retention = configuration.retention, retention <= .zero {
             throw .invalidConfiguration("retention \(retention) keeps nothing (nil keeps everything)")
+        }
+        if configuration.compactionSlack < 0 {
+            throw .invalidConfiguration("compactionSlack \(configuration.compactionSlack) is below 0 (Int.max never compacts while running)")
         }
         self.configuration = configuration
         self.now = now

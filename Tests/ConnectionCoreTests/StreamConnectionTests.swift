@@ -256,7 +256,7 @@ struct StreamConnectionTests {
         // moving, then fill again; from then on nothing drains until the peer reads.
         let last = LockedValue(-1)
         #expect(await eventually {
-            try? await Task.sleep(for: .milliseconds(20))
+            try? await Task.sleep(for: .milliseconds(100))
             let now = client.pendingOutputBytes
             return last.withLock { previous in
                 defer { previous = now }

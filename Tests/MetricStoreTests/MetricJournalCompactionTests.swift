@@ -52,7 +52,14 @@ struct MetricJournalCompactionTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         #expect(descriptor >= 0)
-        let writer = GroupCommitWriter(descriptor: descriptor, name: "test journal", replace: { (bytes) throws(GroupCommitFailure) in
+        // The first batch's fsync is held until b, the rewrite and c are all in: the rewrite
+        // and c are then one batch, whatever the threads' timing.
+        let release = DispatchSemaphore(value: 0)
+        let syncs = LockedValue(0)
+        let writer = GroupCommitWriter(descriptor: descriptor, name: "test journal", sync: { descriptor in
+            if syncs.withLock({ count in defer { count += 1 }; return count }) == 0 { release.wait() }
+            return fsync(descriptor)
+        }, replace: { (bytes) throws(GroupCommitFailure) in
             do {
                 try Data(bytes).write(to: URL(fileURLWithPath: path + ".new"))
                 guard rename(path + ".new", path) == 0 else { throw GroupCommitFailure.failed("rename") }
@@ -69,6 +76,7 @@ struct MetricJournalCompactionTests {
         writer.wake(rewrite)
         let last = try writer.append(Array("c\n".utf8))
         writer.wake(last)
+        release.signal()
         let outcome = await writer.waitUntilDurable(last.sequence)
         if case .failure(let failure) = outcome { Issue.record("\(failure)") }
         #expect(try String(contentsOfFile: path, encoding: .utf8) == "R\nc\n", "the snapshot, then the append after it")
@@ -115,6 +123,40 @@ struct MetricJournalCompactionTests {
         #expect(try await client.get("*") == served, "the restart serves what was served before it")
     }
 
+    @Test("a compaction slack below 0 is a configuration error; 0 and Int.max are taken (control)")
+    func slackChecked() throws {
+        var configuration = MetricStoreServer.Configuration()
+        configuration.compactionSlack = -1
+        #expect(throws: MetricStoreServerError.self) { try MetricStoreServer(port: 0, configuration: configuration) }
+        for slack in [0, Int.max] {
+            configuration.compactionSlack = slack
+            let server = try MetricStoreServer(port: 0, configuration: configuration)
+            server.stop()
+        }
+    }
+
+    @Test("a rewrite that fails is a failed write: its waiters and every later append fail (fail-stop)")
+    func failedRewrite() async throws {
+        let path = Self.temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        let writer = GroupCommitWriter(descriptor: descriptor, name: "test journal",
+                                       replace: { (_) throws(GroupCommitFailure) in throw .failed("disk full") })
+        defer { writer.close() }
+        let first = try writer.append(Array("a\n".utf8))
+        writer.wake(first)
+        if case .failure = await writer.waitUntilDurable(first.sequence) { Issue.record("positive control: a plain append is durable") }
+        let rewrite = try writer.rewrite { Array("R\n".utf8) }
+        writer.wake(rewrite)
+        guard case .failure(let failure) = await writer.waitUntilDurable(rewrite.sequence) else {
+            Issue.record("a failed rewrite was reported durable")
+            return
+        }
+        #expect(failure == .failed("rewriting the file failed: disk full"))
+        #expect(throws: GroupCommitFailure.self) { try writer.append([1]) }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "a\n", "the old file is untouched")
+    }
+
     @Test("retention: expired points leave the file with the next compaction while the server runs; without enough dead lines, no compaction (control)")
     func retentionCompacts() async throws {
         let path = Self.temporaryPath()
@@ -130,7 +172,7 @@ struct MetricJournalCompactionTests {
         let before = server.compactionCount
         clock.withLock { $0 = 1_005 }
         server.removeExpiredPoints()
-        #expect(server.compactionCount == before, "5 dead lines of 100: not worth a compaction")
+        #expect(server.compactionCount == before, "4 dead lines of 100: not worth a compaction")
         clock.withLock { $0 = 1_080 }
         server.removeExpiredPoints()
         #expect(server.compactionCount == before + 1)

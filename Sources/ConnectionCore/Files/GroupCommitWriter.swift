@@ -111,7 +111,8 @@ package final class GroupCommitWriter: Sendable {
                         descriptor = replacement
                         failed = nil
                     } catch {
-                        failed = "rewriting the file failed: \(error)"
+                        let reason = if case .failed(let reason) = error { reason } else { error.description }
+                        failed = "rewriting the file failed: \(reason)"
                     }
                 } else {
                     failed = write(batch.bytes, to: descriptor)
