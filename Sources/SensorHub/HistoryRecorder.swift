@@ -148,26 +148,12 @@ package final class HistoryRecorder: Sendable {
     package func stop() async {
         let timeout = flushTimeout
         queue.finish().resume()
-        let drain = drain
-        let queue = queue
-        let counters = counters
         // Whichever comes first: the drain ends, or the time is up (the drain may be waiting
         // for a connect that takes longer: it is cancelled and not waited for).
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let waiting = LockedValue<CheckedContinuation<Void, Never>?>(continuation)
-            let timer = Task {
-                try? await Task.sleep(for: timeout)
-                guard let continuation = waiting.withLock({ $0.take() }) else { return }
-                let left = queue.terminate()
-                counters.withLock { $0.dropped += left }
-                drain.cancel()
-                continuation.resume()
-            }
-            Task {
-                await drain.value
-                timer.cancel()
-                waiting.withLock { $0.take() }?.resume()
-            }
+        if await !waitUntilEnded([drain], atMost: timeout) {
+            let left = queue.terminate()
+            counters.withLock { $0.dropped += left }
+            drain.cancel()
         }
         client.close()
         reader.close()

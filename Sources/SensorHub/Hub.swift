@@ -183,27 +183,9 @@ package final class Hub: Sendable {
         // History reads still running are cancelled (their apps are gone) and waited for.
         let reads = shared.withLock { $0.historyReads.values.map(\.task) }
         for read in reads { read.cancel() }
-        await Self.waitFor(reads, atMost: .seconds(2))
+        _ = await waitUntilEnded(reads, atMost: .seconds(2))
         // What the history still holds goes to the store (2 s at most by default).
         await history?.stop()
-    }
-
-    /// Waits until every task ended, or `limit` passed (a read cancelled while it waits for
-    /// the store's first connect ends only when the connect does).
-    private static func waitFor(_ tasks: [Task<Void, Never>], atMost limit: Duration) async {
-        guard !tasks.isEmpty else { return }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let waiting = LockedValue<CheckedContinuation<Void, Never>?>(continuation)
-            let timer = Task {
-                try? await Task.sleep(for: limit)
-                waiting.withLock { $0.take() }?.resume()
-            }
-            Task {
-                for task in tasks { await task.value }
-                timer.cancel()
-                waiting.withLock { $0.take() }?.resume()
-            }
-        }
     }
 
     /// Drops every connection at once, without a close handshake (for tests and demos of

@@ -71,11 +71,26 @@ struct HubHistoryReadTests {
 
     @Test("stopping the hub cancels a history read the store never answers and waits for it to end")
     func stopCancelsReads() async throws {
+        try await Self.withSilentReader { hub, client, silent in
+            let asking = Task { try await client.history("S1", from: 0, to: 10) }
+            // The read is on its way: the reader connected to the silent store.
+            let reader = try await onThread { try silent.accept() }
+            defer { reader.close() }
+            #expect(hub.historyReadsRunning == 1, "positive control: the read waits for the store")
+            await hub.stop()
+            #expect(hub.historyReadsRunning == 0, "cancelled and ended before the recorder closed its reader")
+            await client.disconnect()
+            _ = try? await asking.value
+        }
+    }
+
+    /// A hub recording into a real store and reading history from one that accepts and never
+    /// answers (no timeout), with a connected app; `body` gets them and the silent store.
+    static func withSilentReader(_ body: (Hub, SensorClient, RawServer) async throws -> Void) async throws {
         let silent = try RawServer()
         defer { silent.close() }
         let store = try MetricStoreServer(port: 0)
         defer { store.stop() }
-        // Puts go to a real store; reads to one that accepts and never answers, without a timeout.
         let recorder = HistoryRecorder(client: MetricStoreClient(host: "127.0.0.1", port: store.port),
                                        reader: MetricStoreClient(host: "127.0.0.1", port: silent.port))
         let hub = try Hub(port: 0, history: recorder)
@@ -84,39 +99,21 @@ struct HubHistoryReadTests {
         #expect(try await HubHistoryTests.eventually { recorder.counts.stored == 1 })
         let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: .init(requestTimeout: .seconds(60), heartbeat: .disabled))
         try await client.connect()
-        let asking = Task { try await client.history("S1", from: 0, to: 10) }
-        // The read is on its way: the reader connected to the silent store.
-        let reader = try await onThread { try silent.accept() }
-        defer { reader.close() }
-        #expect(hub.historyReadsRunning == 1, "positive control: the read waits for the store")
-        await hub.stop()
-        #expect(hub.historyReadsRunning == 0, "cancelled and ended before the recorder closed its reader")
-        await client.disconnect()
-        _ = try? await asking.value
+        try await body(hub, client, silent)
     }
 
     @Test("an app that leaves: its history reads are cancelled and free their places")
     func leavingAppCancelsReads() async throws {
-        let silent = try RawServer()
-        defer { silent.close() }
-        let store = try MetricStoreServer(port: 0)
-        defer { store.stop() }
-        let recorder = HistoryRecorder(client: MetricStoreClient(host: "127.0.0.1", port: store.port),
-                                       reader: MetricStoreClient(host: "127.0.0.1", port: silent.port))
-        let hub = try Hub(port: 0, history: recorder)
-        let agent = hub.attachAgent(name: "agent", sensors: ["S1"])
-        agent.publish("S1", ["t": 1])
-        #expect(try await HubHistoryTests.eventually { recorder.counts.stored == 1 })
-        let client = SensorClient(host: "127.0.0.1", port: hub.port, configuration: .init(requestTimeout: .seconds(60), heartbeat: .disabled))
-        try await client.connect()
-        let asking = (0..<3).map { _ in Task { try await client.history("S1", from: 0, to: 10) } }
-        let reader = try await onThread { try silent.accept() }
-        defer { reader.close() }
-        #expect(await eventually { hub.historyReadsRunning == 3 }, "positive control: three reads wait for the store")
-        await client.disconnect()
-        #expect(await eventually { hub.historyReadsRunning == 0 }, "the app left: its reads ended")
-        for task in asking { _ = try? await task.value }
-        await hub.stop()
+        try await Self.withSilentReader { hub, client, silent in
+            let asking = (0..<3).map { _ in Task { try await client.history("S1", from: 0, to: 10) } }
+            let reader = try await onThread { try silent.accept() }
+            defer { reader.close() }
+            #expect(await eventually { hub.historyReadsRunning == 3 }, "positive control: three reads wait for the store")
+            await client.disconnect()
+            #expect(await eventually { hub.historyReadsRunning == 0 }, "the app left: its reads ended")
+            for task in asking { _ = try? await task.value }
+            await hub.stop()
+        }
     }
 
     @Test("end to end on loopback: an agent's readings, recorded, read back by an app with their seconds and values, whole and downsampled")
