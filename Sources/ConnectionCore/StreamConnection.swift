@@ -166,6 +166,48 @@ package final class StreamConnection: EventLoopHandler, Sendable {
         }
     }
 
+    /// Lets the loop thread hand messages to `handler` as the codec completes them, without
+    /// waking this task (see ``InlineReceiver``): a message reaches its consumer one hop
+    /// sooner. Returns, for this task to work through itself: messages that were queued
+    /// already (none are handed to `handler` then), the messages `handler` handed back (it
+    /// returns how many of a batch it took), or none when the end is queued (take the rest
+    /// with ``receiveBatch(limit:)`` or call this again). Nil at the end, or when the task is
+    /// cancelled (unless `handler` handed messages back meanwhile: they are returned).
+    ///
+    /// `handler` runs on the loop thread with no lock held, one batch of at most `limit`
+    /// messages at a time, in order; it must not wait, and should decline a batch that is
+    /// more work than the loop should do in one go for one connection (the task is then
+    /// resumed with it, and the loop reads on meanwhile). One task at a time.
+    package func receiveInline(limit: Int = 256, _ handler: @escaping @Sendable ([any Sendable]) -> Int) async -> [any Sendable]? {
+        let id = state.withLock { $0.reserveReceiverID() }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (waiter: InlineReceiver.Waiter) in
+                var wake = false
+                let receiver = InlineReceiver(id: id, limit: max(1, limit), handler: handler, waiter: waiter)
+                withState { $0.installInline(receiver, isCancelled: Task.isCancelled, configuration: configuration, wake: &wake) }
+                if wake { afterConsumerProgress() }
+            }
+        } onCancel: {
+            withState { $0.cancelInline(id: id) }
+        }
+    }
+
+    /// Whether a task's inline receiver is installed (tests).
+    var hasInlineReceiver: Bool { state.withLock { $0.hasInlineReceiver } }
+
+    /// Loop thread, after a read: hands what the codec completed to the inline receiver, batch
+    /// by batch, while it takes everything. Returns whether it handed any (the plan made
+    /// before may be stale: reading may resume).
+    private func deliverInline() -> Bool {
+        var delivered = false
+        while let (handler, batch) = withState({ $0.takeInlineBatch(configuration: configuration) }) {
+            delivered = true
+            let taken = handler(batch)
+            guard withState({ $0.finishInlineBatch(batch, taken: taken) }) else { break }
+        }
+        return delivered
+    }
+
     /// The consumer made room or reached a close: the loop may read again or write the answer.
     private func afterConsumerProgress() {
         flush()
@@ -516,17 +558,20 @@ package final class StreamConnection: EventLoopHandler, Sendable {
             let result = Result { () throws(SocketError) in try socket.read(into: buffer) }
             switch result {
             case .success(.bytes(let count)):
-                let (plan, chunks) = withState { state -> (StreamConnectionState.Plan, OutboundChunks?) in
+                let (plan, chunks, inline) = withState { state -> (StreamConnectionState.Plan, OutboundChunks?, Bool) in
                     state.process(UnsafeMutableRawBufferPointer(rebasing: buffer[..<count]), configuration: configuration)
                     let chunks = state.takeForWriting()
                     state.checkDeadlines(activity: false)
-                    return (state.plan(configuration: configuration), chunks)
+                    return (state.plan(configuration: configuration), chunks, state.inlineBatchReady)
                 }
                 if let chunks {
                     // The plan was made while this writer held the token: plan again after.
                     if write(chunks) { flush() }
+                    if inline { _ = deliverInline() }
                     return nil
                 }
+                // Handing messages over may have made room (or queued answers): plan again.
+                if inline && deliverInline() { return nil }
                 guard count == buffer.count, plan.wantsToRead else { return plan }
             case .success(.wouldBlock):
                 return nil

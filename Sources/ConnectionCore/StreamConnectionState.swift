@@ -438,8 +438,14 @@ package struct StreamConnectionState: Sendable {
         deferred.append { continuation.resume(returning: nil) }
     }
 
-    /// Hands inbox items to consumers already waiting, in order.
+    /// Hands inbox items to consumers already waiting, in order. An idle inline receiver is
+    /// handed nothing here (the loop offers it messages after a read): once the end is queued
+    /// its task is resumed to take the rest and the end itself.
     mutating func deliverToWaitingReceivers(configuration: ConnectionConfiguration) {
+        if let receiver = inbox.inlineReceiver, !receiver.running, inbox.hasEndQueued {
+            inbox.inlineReceiver = nil
+            deferred.append { receiver.waiter.resume(returning: []) }
+        }
         var wake = false
         while inbox.hasReceivers {
             let next: (any Sendable)?
@@ -454,6 +460,97 @@ package struct StreamConnectionState: Sendable {
                 for other in inbox.removeAllReceivers() { deferred.append { other.resume(returning: nil) } }
             }
         }
+    }
+
+    // MARK: Inline receiver
+
+    /// Installs `receiver` (see ``InlineReceiver``) unless its task has something to take at
+    /// once: queued messages (up to its limit, handed to the task), the end or a cancellation
+    /// (nil).
+    mutating func installInline(_ receiver: InlineReceiver, isCancelled: Bool, configuration: ConnectionConfiguration,
+                                wake: inout Bool) {
+        precondition(inbox.inlineReceiver == nil, "one task at a time installs an inline receiver")
+        let waiter = receiver.waiter
+        guard !isCancelled else {
+            deferred.append { waiter.resume(returning: nil) }
+            return
+        }
+        let messages = takeQueuedMessages(limit: receiver.limit, configuration: configuration, wake: &wake)
+        guard messages.isEmpty else {
+            consumerTookMessage()
+            deferred.append { waiter.resume(returning: messages) }
+            return
+        }
+        switch takeNext(configuration: configuration, wake: &wake) {
+        case .end:
+            deferred.append { waiter.resume(returning: nil) }
+        case .message(let message):  // unreachable: nothing was queued before the end
+            inbox.consumerBusy = true
+            deferred.append { waiter.resume(returning: [message]) }
+        case .empty:
+            inbox.inlineReceiver = receiver
+        }
+    }
+
+    /// Whether an inline receiver is installed.
+    var hasInlineReceiver: Bool { inbox.inlineReceiver != nil }
+
+    /// Whether the installed inline receiver is idle and a message waits for it: the loop
+    /// then calls ``takeInlineBatch(configuration:)``.
+    var inlineBatchReady: Bool {
+        guard let receiver = inbox.inlineReceiver, !receiver.running else { return false }
+        return inbox.nextIsMessage
+    }
+
+    /// On the loop thread: the queued messages (up to the receiver's limit) and the handler to
+    /// give them to, outside the lock; the receiver counts as running until
+    /// ``finishInlineBatch(_:taken:)``.
+    mutating func takeInlineBatch(configuration: ConnectionConfiguration) -> (InlineReceiver.Handler, [any Sendable])? {
+        guard var receiver = inbox.inlineReceiver, !receiver.running, inbox.nextIsMessage else { return nil }
+        var wake = false  // the loop plans afresh after handing messages over
+        let messages = takeQueuedMessages(limit: receiver.limit, configuration: configuration, wake: &wake)
+        consumerTookMessage()
+        receiver.running = true
+        inbox.inlineReceiver = receiver
+        return (receiver.handler, messages)
+    }
+
+    /// The handler took the first `taken` messages of `batch`. Returns whether the receiver
+    /// stays installed; it does not (its task is resumed) when it handed messages back, was
+    /// cancelled meanwhile, or the end is queued.
+    mutating func finishInlineBatch(_ batch: [any Sendable], taken: Int) -> Bool {
+        guard var receiver = inbox.inlineReceiver, receiver.running else { return false }
+        receiver.running = false
+        let rest = Array(batch[min(max(0, taken), batch.count)...])
+        let waiter = receiver.waiter
+        if receiver.cancelled || !rest.isEmpty {
+            // The task now works through `rest`: it counts as busy with them.
+            inbox.inlineReceiver = nil
+            deferred.append { waiter.resume(returning: rest.isEmpty ? nil : rest) }
+            return false
+        }
+        inbox.consumerBusy = false
+        if inbox.hasEndQueued {
+            inbox.inlineReceiver = nil
+            deferred.append { waiter.resume(returning: []) }
+            return false
+        }
+        inbox.inlineReceiver = receiver
+        return true
+    }
+
+    /// The inline receiver's task was cancelled: resumed with nil now, or once its handler
+    /// returns.
+    mutating func cancelInline(id: UInt64) {
+        guard var receiver = inbox.inlineReceiver, receiver.id == id else { return }
+        if receiver.running {
+            receiver.cancelled = true
+            inbox.inlineReceiver = receiver
+            return
+        }
+        inbox.inlineReceiver = nil
+        let waiter = receiver.waiter
+        deferred.append { waiter.resume(returning: nil) }
     }
 
     /// After a read: a pending close answer goes out now if no message precedes it in the

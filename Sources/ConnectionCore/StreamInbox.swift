@@ -28,6 +28,8 @@ struct StreamInbox: Sendable {
     /// it, so a close must not overtake that answer.
     var consumerBusy = false
     private var receivers: [(id: UInt64, continuation: Receiver)] = []
+    /// The consumer taking messages on the loop thread, while one is installed.
+    var inlineReceiver: InlineReceiver?
     private var lastReceiverID: UInt64 = 0
     /// Batches taken in a row without waiting (reset whenever the consumer has to wait).
     private var batchesWithoutWait = 0
@@ -52,6 +54,17 @@ struct StreamInbox: Sendable {
     mutating func appendEndIfMissing() {
         let queued = items[head...].contains { if case .end = $0 { true } else { false } }
         if !queued && !ended { items.append(.end(finishClosing: false)) }
+    }
+
+    /// Whether the next item is a message.
+    var nextIsMessage: Bool {
+        guard head < items.count, case .message = items[head] else { return false }
+        return true
+    }
+
+    /// Whether the end is queued (behind messages or not).
+    var hasEndQueued: Bool {
+        items[head...].contains { if case .end = $0 { true } else { false } }
     }
 
     /// Whether a message waits before the end.

@@ -360,9 +360,13 @@ final class ClientEngine: Sendable {
     }
 
     /// Reads one connection until it ends and says why it ended.
+    ///
+    /// While nothing is queued the loop thread delivers small batches itself
+    /// (``handleOnLoop(_:)``); this task wakes for large ones (a flood is then decoded here
+    /// while the loop reads on), for a consumer that is full, and at the end.
     private func serve(_ connection: WebSocketConnection) async -> DisconnectReason {
-        while let batch = await connection.receiveBatch() {
-            await handle(batch)
+        while let batch = await connection.receiveInline({ [weak self] batch in self?.handleOnLoop(batch) ?? 0 }) {
+            if !batch.isEmpty { await handle(batch) }
         }
         let closure = await connection.closed()
         withState { $0.connectionEnded(connection) }
@@ -391,6 +395,21 @@ final class ClientEngine: Sendable {
             // Shutting down (the client closed, which also finished the queue): stop here.
             if Task.isCancelled { return }
         }
+    }
+
+    /// At most this many messages of one read are delivered by the loop thread itself.
+    static let loopDeliveryLimit = 32
+
+    /// On the loop thread: delivers a small batch (decoded outside the lock as ``handle(_:)``
+    /// does) and returns how many messages it took: all of them, none when the batch is too
+    /// large for the loop (this client's reading task takes it), or those before a full
+    /// `.lossless` consumer (the reading task waits for its room and goes on from there).
+    private func handleOnLoop(_ batch: [WebSocketMessage]) -> Int {
+        guard batch.count <= Self.loopDeliveryLimit else { return 0 }
+        let decoded = LiveClientState.decode(batch)
+        let deliveries = withState { $0.receive(decoded, from: 0) }
+        deliveries.run()
+        return deliveries.blocked?.index ?? batch.count
     }
 
     private func publish(_ machineState: ReconnectMachine<DisconnectReason>.State) {

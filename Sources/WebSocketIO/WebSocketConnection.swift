@@ -118,6 +118,24 @@ package final class WebSocketConnection: Sendable {
         await core.receiveBatch(limit: limit).map { $0.compactMap(Self.message) }
     }
 
+    /// Lets the loop thread hand messages to `handler` as they arrive, without waking the
+    /// calling task (see `StreamConnection.receiveInline(limit:_:)`): `handler` returns how
+    /// many of a batch it took; the rest, messages queued before, or none at the end come back
+    /// here for the task. Nil once the connection has ended, or the task was cancelled.
+    package func receiveInline(limit: Int = 256,
+                               _ handler: @escaping @Sendable ([WebSocketMessage]) -> Int) async -> [WebSocketMessage]? {
+        await core.receiveInline(limit: limit) { delivered in
+            var messages: [WebSocketMessage] = []
+            messages.reserveCapacity(delivered.count)
+            for item in delivered {
+                // Never otherwise: the task takes the batch, and the cast's assertion reports it.
+                guard let message = item as? WebSocketCodec.Inbound else { return 0 }
+                messages.append(message)
+            }
+            return handler(messages)
+        }.map { $0.compactMap(Self.message) }
+    }
+
     /// What the core delivered, as the codec's message (``WebSocketCodec/Inbound``; a
     /// WebSocket codec reports no failures: a protocol error is a close). The one cast on this
     /// edge, concrete: ``CodecConnection/item(_:)`` does the same generically, and through it

@@ -2,6 +2,7 @@ import Locking
 import SensorWire
 import Testing
 import TestSupport
+import WebSocketCore
 @testable import SensorHub
 @testable import SensorStream
 
@@ -85,6 +86,49 @@ struct LosslessDeliveryTests {
         #expect(lost, "a connection that really does not answer is still found dead")
         await client.disconnect()
         await flood.close()
+    }
+
+    @Test("readings one write at a time into a stalled lossless consumer: the loop thread hands what the full queue cannot take to the reader task, which waits for room; all of them arrive, in order")
+    func smallBatchesIntoStalledConsumer() async throws {
+        let server = try RawServer()
+        defer { server.close() }
+        let count = 50
+        let frames = (0..<count).map { index in
+            var frame: [UInt8] = []
+            let text = #"{"event":"new_sensor_data","data":{"sensor_id":"S1","sensor_readings":{"seq":\#(index)}}}"#
+            FrameEncoder.append(opcode: .text, payload: Array(text.utf8), maskingKey: nil, to: &frame)
+            return frame
+        }
+        let peer = Task.detached {
+            try await onThread { () -> RawPeer in
+                let peer = try server.acceptWebSocket()
+                var received: [UInt8] = []
+                while !(try clientFrames(received)).contains(where: { String(decoding: $0.payload, as: UTF8.self).contains("subscribe_sensor") }) {
+                    received += try peer.read(count: received.count + 1, timeout: .seconds(30))
+                }
+                return peer
+            }
+        }
+        let client = SensorClient(host: "127.0.0.1", port: server.port, configuration: testConfiguration())
+        try await client.connect()
+        var readings = client.readings("S1", buffering: .lossless(4)).makeAsyncIterator()
+        let writer = try await peer.value
+        defer { writer.close() }
+        try writer.write(frames[0])
+        #expect(await readings.next().map(Self.seq) == 0)
+        // The consumer stalls now. One frame per write, the first ones each received before
+        // the next is written: small reads, which the loop thread delivers itself until the
+        // queue (4) is full.
+        for (index, frame) in frames.enumerated().dropFirst() {
+            try writer.write(frame)
+            if index <= 4 { #expect(await eventually { client.statistics.readingsReceived == index + 1 }) }
+        }
+        #expect(await eventually { client.statistics.losslessWaits >= 1 }, "the full queue stopped a reading (positive control)")
+        var seqs: [Int] = []
+        while seqs.count < count - 1, let reading = await readings.next() { seqs.append(Self.seq(reading)) }
+        #expect(seqs == Array(1..<count), "every reading after the first, in order")
+        #expect(client.statistics.readingsDropped == 0)
+        await client.disconnect()
     }
 
     @Test("cancelling the stalled consumer, unsubscribing or disconnecting releases the paused receive path at once")
