@@ -232,15 +232,19 @@ struct FaultInjectionTests {
         let (recorder, proxy, client) = (setup.recorder, setup.proxy, setup.client)
         let statuses = client.sensorStatuses
         let lateAnswer = Task { await collect(statuses, count: 1) }
-        proxy.setDelay(toClient: .seconds(1))
+        // The proxy holds the answer until released: a delay in real time would race the
+        // test clock's timeout (an answer delivered by the loop thread can beat the timer's
+        // task to it on a loaded machine).
+        proxy.setDelay(toClient: .seconds(600))
         let slow = Task { try await client.sensorConnected("A01-S1") }
         #expect(await clock.waitForSleepers(1), "the request timer runs")
         #expect(await recorder.waitFor(.connectionStatus(sensorID: "A01-S1")), "the hub got the request")
         clock.advance(by: .seconds(1))  // the answer is still held by the proxy
         await #expect(throws: SensorClientError.timeout) { try await slow.value }
+        proxy.setDelay()
+        await proxy.releaseHeld()
         // The late answer arrives: seen on the status stream, answering no one.
         #expect(await lateAnswer.value == [SensorStatus(sensorID: "A01-S1", connected: true)])
-        proxy.setDelay()
         #expect(client.currentState == .connected)
         #expect(try await client.sensorConnected("A01-S1") == true)
         await client.disconnect()

@@ -28,18 +28,20 @@ struct SensorClientTests {
         let (hub, recorder, _) = try makeHub(sensors: ["A", "B"])
         defer { Task { await hub.stop() } }
         // Answers are held back by a proxy until both requests for "A" are waiting, so they
-        // are concurrent for certain (the hub answers at once otherwise).
+        // are concurrent for certain (the hub answers at once otherwise), then released.
         let proxy = try FaultProxy(upstreamPort: hub.port)
         defer { proxy.stop() }
         let client = SensorClient(host: "127.0.0.1", port: proxy.port, configuration: testConfiguration())
         try await client.connect()
-        proxy.setDelay(toClient: .seconds(2))
+        proxy.setDelay(toClient: .seconds(600))
         async let a1 = client.sensorConnected("A")
         async let a2 = client.sensorConnected("A")
         async let b = client.sensorConnected("B")
         async let c = client.sensorConnected("C")
-        #expect(await eventually(timeout: .seconds(1.5)) { client.engine.waitingRequests("A") == 2 },
+        #expect(await eventually { client.engine.waitingRequests("A") == 2 },
                 "both requests for A wait before any answer can arrive")
+        proxy.setDelay()
+        await proxy.releaseHeld()
         let answers = try await [a1, a2, b, c]
         #expect(answers == [true, true, true, false])
         let requests = recorder.messages.filter { if case .connectionStatus = $0 { true } else { false } }

@@ -33,7 +33,7 @@ package final class FaultProxy: Sendable {
     }
 
     private enum Command: Sendable {
-        case dropAll, resetAll, cutNextFrame
+        case dropAll, resetAll, cutNextFrame, releaseHeld
     }
 
     /// Starts a proxy to `upstreamPort` on 127.0.0.1.
@@ -60,6 +60,11 @@ package final class FaultProxy: Sendable {
 
     /// Closes every proxied connection on both sides (FIN), as a crashing peer would.
     package func dropAll() async { await send(.dropAll) }
+
+    /// Forwards at once every byte a delay holds, both ways (the delay stays set for what
+    /// comes next): a test that must not race a delay against its clock holds the bytes with
+    /// a long delay and releases them when it is ready.
+    package func releaseHeld() async { await send(.releaseHeld) }
 
     /// Resets every proxied connection on both sides (RST).
     package func resetAll() async { await send(.resetAll) }
@@ -195,6 +200,9 @@ package final class FaultProxy: Sendable {
                 case .dropAll: pair.close(reset: false)
                 case .resetAll: pair.close(reset: true)
                 case .cutNextFrame: pair.cutRequested = true
+                case .releaseHeld:
+                    flush(pair.client, pair: pair, force: true)
+                    flush(pair.server, pair: pair, force: true)
                 }
             }
         }
