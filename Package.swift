@@ -62,7 +62,7 @@ let package = Package(
         .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "MetricStore", "FastSlow", "Lantern", "LanternStand", "SensorAgent", "SensorWire", "WebSocketCore", "ConnectionCore", "Locking"]),
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.
         .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["ConnectionCore", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream", "SensorHub", "MetricStore", "FastSlow", "Locking", "TCPTransport", "TestSupport"],
-                          path: "Benchmarks", exclude: ["README.md", "metricstore_asyncio.py", "fastslow_asyncio.py"]),
+                          path: "Benchmarks", exclude: ["README.md", "metricstore_asyncio.py", "fastslow_asyncio.py", "NIOPeer"]),
         // The dashboard's browser check: drives headless Chromium over the DevTools protocol
         // with our WebSocket client (run by .ci/browser).
         .executableTarget(name: "browser-check", dependencies: ["WebSocketIO", "SensorWire", "TCPTransport"], path: "Tests/Browser/Check"),
