@@ -19,7 +19,9 @@ struct InlineReceiver: Sendable {
     let id: UInt64
     /// At most this many messages per call.
     let limit: Int
+    /// Takes the messages on the loop thread.
     let handler: Handler
+    /// The installing task, suspended while the receiver is installed.
     let waiter: Waiter
     /// The handler runs now (on the loop thread, outside the lock).
     var running = false

@@ -5,7 +5,8 @@ import TCPTransport
 /// protocol of this package shares.
 ///
 /// The loop reads into its buffer, feeds the codec (handshake first), queues complete messages
-/// for ``receive()`` and writes what the codec queues. Senders write directly from their own
+/// for ``receive()`` (or hands them to a task's handler itself, ``receiveInline(limit:_:)``)
+/// and writes what the codec queues. Senders write directly from their own
 /// context when the socket takes the bytes, and wait (backpressure) only while more than
 /// ``ConnectionConfiguration/outboundHighWater`` bytes are queued. A consumer that falls
 /// behind makes the loop stop reading this socket, so the peer feels TCP backpressure instead
@@ -177,9 +178,15 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     /// `handler` runs on the loop thread with no lock held, one batch of at most `limit`
     /// messages at a time, in order; it must not wait, and should decline a batch that is
     /// more work than the loop should do in one go for one connection (the task is then
-    /// resumed with it, and the loop reads on meanwhile). One task at a time.
+    /// resumed with it, and the loop reads on meanwhile). One task at a time: a second one
+    /// installing a handler on the same connection traps.
+    ///
+    /// Fairness on the cooperative pool as in ``receiveBatch(limit:)``: a task that keeps
+    /// finding messages queued steps aside (`Task.yield()`) every
+    /// ``StreamInbox/batchesBeforeYield``-th time before it takes them.
     package func receiveInline(limit: Int = 256, _ handler: @escaping @Sendable ([any Sendable]) -> Int) async -> [any Sendable]? {
-        let id = state.withLock { $0.reserveReceiverID() }
+        let (id, stepAside) = withState { state in (state.reserveReceiverID(), state.stepsAsideBeforeTaking()) }
+        if stepAside { await Task.yield() }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (waiter: InlineReceiver.Waiter) in
                 var wake = false
@@ -196,16 +203,12 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     var hasInlineReceiver: Bool { state.withLock { $0.hasInlineReceiver } }
 
     /// Loop thread, after a read: hands what the codec completed to the inline receiver, batch
-    /// by batch, while it takes everything. Returns whether it handed any (the plan made
-    /// before may be stale: reading may resume).
-    private func deliverInline() -> Bool {
-        var delivered = false
+    /// by batch, while it takes everything.
+    private func deliverInline() {
         while let (handler, batch) = withState({ $0.takeInlineBatch(configuration: configuration) }) {
-            delivered = true
             let taken = handler(batch)
             guard withState({ $0.finishInlineBatch(batch, taken: taken) }) else { break }
         }
-        return delivered
     }
 
     /// The consumer made room or reached a close: the loop may read again or write the answer.
@@ -549,29 +552,40 @@ package final class StreamConnection: EventLoopHandler, Sendable {
 
     /// Reads what the socket has (up to ``ConnectionConfiguration/readsPerEvent`` reads while
     /// it keeps filling the buffer and the consumer keeps up: the loop then serves the other
-    /// ready connections and comes back on its next turn) and processes it. One lock acquisition per read: process, take what
-    /// to write (answers such as pongs), check deadlines and plan. Returns the last plan, or nil
-    /// when the loop must plan afresh (end of input, a failure, nothing read).
+    /// ready connections and comes back on its next turn) and processes it. One lock
+    /// acquisition per read: process, take what to write (answers such as pongs), check
+    /// deadlines and plan; when an inline receiver takes messages, they are handed over after
+    /// it and the plan is made then (a lock acquisition per batch and one for the plan).
+    /// Returns the last plan, or nil when the loop must plan afresh (end of input, a failure,
+    /// nothing read).
     private func readAvailable() -> StreamConnectionState.Plan? {
         let buffer = loop.readBuffer
         for _ in 0..<max(1, configuration.readsPerEvent) {
             let result = Result { () throws(SocketError) in try socket.read(into: buffer) }
             switch result {
             case .success(.bytes(let count)):
-                let (plan, chunks, inline) = withState { state -> (StreamConnectionState.Plan, OutboundChunks?, Bool) in
+                // With messages for an inline receiver the plan waits until they are handed
+                // over (they may make room: a plan made before would pause reading for nothing).
+                let (madePlan, chunks, inline) = withState { state -> (StreamConnectionState.Plan?, OutboundChunks?, Bool) in
                     state.process(UnsafeMutableRawBufferPointer(rebasing: buffer[..<count]), configuration: configuration)
                     let chunks = state.takeForWriting()
                     state.checkDeadlines(activity: false)
-                    return (state.plan(configuration: configuration), chunks, state.inlineBatchReady)
+                    let inline = state.inlineBatchReady
+                    return (inline ? nil : state.plan(configuration: configuration), chunks, inline)
                 }
                 if let chunks {
                     // The plan was made while this writer held the token: plan again after.
                     if write(chunks) { flush() }
-                    if inline { _ = deliverInline() }
+                    if inline { deliverInline() }
                     return nil
                 }
-                // Handing messages over may have made room (or queued answers): plan again.
-                if inline && deliverInline() { return nil }
+                var plan: StreamConnectionState.Plan
+                if let madePlan {
+                    plan = madePlan
+                } else {
+                    deliverInline()
+                    plan = withState { $0.plan(configuration: configuration) }
+                }
                 guard count == buffer.count, plan.wantsToRead else { return plan }
             case .success(.wouldBlock):
                 return nil

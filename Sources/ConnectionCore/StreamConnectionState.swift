@@ -484,9 +484,8 @@ package struct StreamConnectionState: Sendable {
         switch takeNext(configuration: configuration, wake: &wake) {
         case .end:
             deferred.append { waiter.resume(returning: nil) }
-        case .message(let message):  // unreachable: nothing was queued before the end
-            inbox.consumerBusy = true
-            deferred.append { waiter.resume(returning: [message]) }
+        case .message:
+            preconditionFailure("Internal inconsistency: a message was queued, yet not taken with the queued ones")
         case .empty:
             inbox.inlineReceiver = receiver
         }
@@ -519,12 +518,15 @@ package struct StreamConnectionState: Sendable {
     /// stays installed; it does not (its task is resumed) when it handed messages back, was
     /// cancelled meanwhile, or the end is queued.
     mutating func finishInlineBatch(_ batch: [any Sendable], taken: Int) -> Bool {
-        guard var receiver = inbox.inlineReceiver, receiver.running else { return false }
+        guard var receiver = inbox.inlineReceiver, receiver.running else {
+            preconditionFailure("Internal inconsistency: an inline batch finished without its receiver running")
+        }
         receiver.running = false
         let rest = Array(batch[min(max(0, taken), batch.count)...])
         let waiter = receiver.waiter
         if receiver.cancelled || !rest.isEmpty {
-            // The task now works through `rest`: it counts as busy with them.
+            // The task now works through `rest` (it counts as busy with them), or is gone.
+            if rest.isEmpty { inbox.consumerBusy = false }
             inbox.inlineReceiver = nil
             deferred.append { waiter.resume(returning: rest.isEmpty ? nil : rest) }
             return false

@@ -62,7 +62,8 @@ struct StreamInbox: Sendable {
         return true
     }
 
-    /// Whether the end is queued (behind messages or not).
+    /// Whether the end is queued (behind messages or not). Asked with an inline receiver
+    /// installed, when the inbox holds at most one read's messages.
     var hasEndQueued: Bool {
         items[head...].contains { if case .end = $0 { true } else { false } }
     }

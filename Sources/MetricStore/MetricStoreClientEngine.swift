@@ -441,6 +441,8 @@ final class MetricStoreClientEngine: Sendable {
     private func serve(_ connection: Connection) async -> String {
         let givenUp = LockedValue<String?>(nil)
         while let batch = await connection.receiveInline({ [weak self] batch in
+            // Given up (aborted, ending): what still comes is not matched.
+            guard givenUp.withLock({ $0 }) == nil else { return batch.count }
             if let reason = self?.match(batch, on: connection) { givenUp.withLock { $0 = $0 ?? reason } }
             return batch.count
         }) {

@@ -17,6 +17,9 @@ final class ClientEngine: Sendable {
     private let frames: Broadcaster<RawFrame>
     private let states: Broadcaster<ConnectionState>
     private let statuses: Broadcaster<SensorStatus>
+    /// The full `.lossless` queue that stopped the loop thread's delivery (``handleOnLoop(_:)``),
+    /// until the reading task, handed the rest of that batch, has waited for its room.
+    private let blockedOnLoop = LockedValue<ReadingQueue?>(nil)
     /// Set once in `init` (the hooks need `self`), read-only after.
     private let driver = LockedValue<Reconnector<WebSocketConnection, DisconnectReason>?>(nil)
 
@@ -281,6 +284,11 @@ final class ClientEngine: Sendable {
         state.withLock { $0.consumers[sensorID]?.values.contains { $0.queue.isConsumerWaiting } ?? false }
     }
 
+    /// Whether the reading task waits for room in a `.lossless` consumer of `sensorID` (tests).
+    func producerIsWaiting(_ sensorID: String) -> Bool {
+        state.withLock { $0.consumers[sensorID]?.values.contains { $0.queue.isProducerWaiting } ?? false }
+    }
+
     /// The open connection's reading state (tests assert backpressure with it): whether it
     /// paused reading the socket, and how many received bytes wait in its inbox.
     var connectionBacklog: (readingPaused: Bool, inboxBytes: Int)? {
@@ -366,6 +374,10 @@ final class ClientEngine: Sendable {
     /// while the loop reads on), for a consumer that is full, and at the end.
     private func serve(_ connection: WebSocketConnection) async -> DisconnectReason {
         while let batch = await connection.receiveInline({ [weak self] batch in self?.handleOnLoop(batch) ?? 0 }) {
+            if let queue = blockedOnLoop.withLock({ blocked in defer { blocked = nil }; return blocked }) {
+                await queue.waitForRoom()
+                if Task.isCancelled { continue }  // shutting down: the next receive ends
+            }
             if !batch.isEmpty { await handle(batch) }
         }
         let closure = await connection.closed()
@@ -397,8 +409,11 @@ final class ClientEngine: Sendable {
         }
     }
 
-    /// At most this many messages of one read are delivered by the loop thread itself.
+    /// At most this many messages of one read are delivered by the loop thread itself...
     static let loopDeliveryLimit = 32
+    /// ... and at most this many bytes of them (a history answer or a sensor list can be
+    /// large: the reading task decodes it).
+    static let loopDeliveryBytes = 16 * 1024
 
     /// On the loop thread: delivers a small batch (decoded outside the lock as ``handle(_:)``
     /// does) and returns how many messages it took: all of them, none when the batch is too
@@ -406,10 +421,21 @@ final class ClientEngine: Sendable {
     /// `.lossless` consumer (the reading task waits for its room and goes on from there).
     private func handleOnLoop(_ batch: [WebSocketMessage]) -> Int {
         guard batch.count <= Self.loopDeliveryLimit else { return 0 }
+        var bytes = 0
+        for message in batch {
+            switch message {
+            case .text(let text): bytes += text.utf8.count
+            case .binary(let data): bytes += data.count
+            }
+        }
+        guard bytes <= Self.loopDeliveryBytes else { return 0 }
         let decoded = LiveClientState.decode(batch)
         let deliveries = withState { $0.receive(decoded, from: 0) }
         deliveries.run()
-        return deliveries.blocked?.index ?? batch.count
+        guard let (index, queue) = deliveries.blocked else { return batch.count }
+        // Counted once, here; the reading task waits for the room before it goes on.
+        blockedOnLoop.withLock { $0 = queue }
+        return index
     }
 
     private func publish(_ machineState: ReconnectMachine<DisconnectReason>.State) {

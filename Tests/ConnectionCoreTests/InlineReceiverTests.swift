@@ -22,7 +22,7 @@ struct InlineReceiverTests {
             peer = RawPeer(socket: try TCPConnector.connect(host: "127.0.0.1", port: server.listener.port, timeout: .seconds(5)))
             let server = server
             #expect(await eventually(timeout: .seconds(10)) { server.accepted.withLock { !$0.isEmpty } })
-            connection = server.accepted.withLock { $0[0] }
+            connection = try #require(server.accepted.withLock { $0.first })
         }
 
         func send(_ lines: String...) throws {
