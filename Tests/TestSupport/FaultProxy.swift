@@ -61,8 +61,8 @@ package final class FaultProxy: Sendable {
     /// Closes every proxied connection on both sides (FIN), as a crashing peer would.
     package func dropAll() async { await send(.dropAll) }
 
-    /// Forwards at once every byte a delay holds, both ways (the delay stays set for what
-    /// comes next): a test that must not race a delay against its clock holds the bytes with
+    /// Makes every byte a delay holds due now, both ways, and forwards it (the delay stays set
+    /// for what comes next): a test that must not race a delay against its clock holds the bytes with
     /// a long delay and releases them when it is ready.
     package func releaseHeld() async { await send(.releaseHeld) }
 
@@ -201,8 +201,12 @@ package final class FaultProxy: Sendable {
                 case .resetAll: pair.close(reset: true)
                 case .cutNextFrame: pair.cutRequested = true
                 case .releaseHeld:
-                    flush(pair.client, pair: pair, force: true)
-                    flush(pair.server, pair: pair, force: true)
+                    // Due now: what a partial write leaves goes out on the next turns.
+                    for side in [pair.client, pair.server] {
+                        let now = ContinuousClock.now
+                        for index in side.queue.indices { side.queue[index].release = now }
+                        flush(side, pair: pair)
+                    }
                 }
             }
         }
@@ -252,7 +256,6 @@ package final class FaultProxy: Sendable {
                     offset += count
                 }
                 if offset < bytes.count {
-                    if force { return }
                     side.queue[0].bytes = Array(bytes[offset...])
                     return
                 }
