@@ -46,7 +46,10 @@ enum PacedLatency {
         process.waitUntilExit()
         (try? await sender.value)?.close()
         server.close()
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let line = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        precondition(process.terminationStatus == 0 && line.hasSuffix("inorder true"),
+                     "\(executable) exited with \(process.terminationStatus): \(line)")
+        return line
     }
 
     /// Microseconds of CLOCK_MONOTONIC (the same clock in every process of the machine).
