@@ -37,6 +37,9 @@ let package = Package(
         .target(name: "WebSocketIO", dependencies: ["ConnectionCore", "WebSocketCore", "TCPTransport"]),
         // The sensor wire protocol both sides speak: envelopes, messages, JSONValue, our JSON parser and serializer.
         .target(name: "SensorWire", dependencies: ["UTF8Validation"]),
+        // MQTT 3.1.1 (issue #30): so far its sans-I/O packet codec; a library product once
+        // the client on the core exists.
+        .target(name: "MQTT", dependencies: ["UTF8Validation"]),
         // The public client library apps import.
         .target(name: "SensorStream", dependencies: ["ConnectionCore", "SensorWire", "WebSocketIO", "WebSocketCore", "Locking"]),
         // SensorAgent: the device side: devices and their stores, the agent protocol, the
@@ -72,7 +75,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["WebSocketIO", "WebSocketCore", "TCPTransport", "Locking"], path: "Tests/TestSupport"),
         // The fuzz targets as plain functions: replayed over the committed corpus by the unit tests,
         // linked into a libFuzzer binary by Tests/Fuzz/fuzz.sh.
-        .target(name: "FuzzTargets", dependencies: ["ConnectionCore", "UTF8Validation", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream", "MetricStore", "FastSlow", "Lantern", "WebServer", "SensorAgent", "SensorHub"], path: "Tests/Fuzz/Targets"),
+        .target(name: "FuzzTargets", dependencies: ["ConnectionCore", "UTF8Validation", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream", "MetricStore", "FastSlow", "Lantern", "WebServer", "SensorAgent", "SensorHub", "MQTT"], path: "Tests/Fuzz/Targets"),
         // The signatures of swift-async-algorithms that collide with our operators, for the coexistence test.
         .target(name: "AsyncAlgorithmsMirror", path: "Tests/AsyncAlgorithmsMirror"),
         .testTarget(name: "OperatorCoexistenceTests", dependencies: ["SensorStream", "AsyncAlgorithmsMirror"]),
@@ -80,6 +83,7 @@ let package = Package(
         .testTarget(name: "SensorAgentTests", dependencies: ["SensorAgent", "SensorHub", "SensorStream", "SensorWire", "WebSocketIO", "WebSocketCore", "Locking", "TestSupport"]),
         .testTarget(name: "WebServerTests", dependencies: ["WebServer", "WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport"]),
         .testTarget(name: "LanternTests", dependencies: ["Lantern", "LanternStand", "WebServer", "WebSocketIO", "WebSocketCore", "TCPTransport", "Locking", "TestSupport"]),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT"]),
         .testTarget(name: "FastSlowTests", dependencies: ["FastSlow", "ConnectionCore", "TCPTransport", "Locking", "TestSupport"], exclude: ["ReferenceVectors"]),
         .testTarget(name: "TransportTests", dependencies: ["TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "TCPTransport", "Locking", "TestSupport"]),

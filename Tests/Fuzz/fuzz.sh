@@ -3,7 +3,7 @@
 #
 #   Tests/Fuzz/fuzz.sh TARGET SECONDS [extra libFuzzer flags]
 #
-# TARGET: frames, client-handshake, server-handshake, json, client-state, metric-lines, fastslow, lantern-tlv, http-request, agent-messages, deflate, hub-dispatch.
+# TARGET: frames, client-handshake, server-handshake, json, client-state, metric-lines, fastslow, lantern-tlv, http-request, agent-messages, deflate, hub-dispatch, mqtt-packets.
 # The working corpus grows in .fuzz/TARGET (seeded from Tests/Fuzz/Corpus/TARGET); crashes,
 # timeouts and out-of-memory inputs land in .fuzz/artifacts/TARGET/. To keep a finding as a
 # regression, copy it into Tests/Fuzz/Corpus/TARGET: `swift test` replays every file there.
@@ -11,7 +11,7 @@ set -euo pipefail
 
 if [[ $# -lt 2 ]]; then
     echo "usage: $0 TARGET SECONDS [libFuzzer flags...]" >&2
-    echo "targets: frames client-handshake server-handshake json client-state metric-lines fastslow lantern-tlv http-request agent-messages deflate hub-dispatch" >&2
+    echo "targets: frames client-handshake server-handshake json client-state metric-lines fastslow lantern-tlv http-request agent-messages deflate hub-dispatch mqtt-packets" >&2
     exit 2
 fi
 target=$1

@@ -37,6 +37,9 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
     /// Scripts of several connections' messages into the hub's dispatch (``HubCore``): roles,
     /// rights, ownership, limits.
     case hubDispatch = "hub-dispatch"
+    /// A broker's byte stream into the MQTT 3.1.1 packet decoder (whole, split, byte by byte),
+    /// every packet through the encoder and back.
+    case mqttPackets = "mqtt-packets"
 
     /// Runs the target on one input.
     package func run(_ input: UnsafeRawBufferPointer) {
@@ -53,6 +56,7 @@ package enum FuzzTarget: String, CaseIterable, Sendable {
         case .agentMessages: AgentMessagesFuzzTarget.run(input)
         case .deflate: DeflateFuzzTarget.run(input)
         case .hubDispatch: HubDispatchFuzzTarget.run(input)
+        case .mqttPackets: MQTTPacketsFuzzTarget.run(input)
         }
     }
 

@@ -1,0 +1,71 @@
+import MQTT
+
+/// Fuzzing of the MQTT 3.1.1 packet decoder (what a client parses from a broker).
+///
+/// Input: the first byte chooses a split point and a size limit; the rest is a stream from
+/// the peer. Checks: the decoder gives the same packets (and the same failure, or none) whole,
+/// split in two and byte by byte; every packet it decodes encodes again (the decoder accepts
+/// nothing the encoder refuses) to bytes that decode to the same packet, and those bytes are
+/// the packet's exact bytes in the stream (so its encoding is canonical) unless the peer used
+/// a longer remaining-length encoding than needed.
+enum MQTTPacketsFuzzTarget {
+    static func run(_ input: UnsafeRawBufferPointer) {
+        guard let (seed, stream, cut) = splitPoint(input) else { return }
+        let limit = seed & 0x80 == 0 ? 1 << 20 : Int(seed & 0x7F) * 8
+
+        let whole = decodeAll([stream[...]], limit: limit)
+        let split = decodeAll([stream[..<cut], stream[cut...]], limit: limit)
+        let byteByByte = decodeAll(stream.indices.map { stream[$0...$0] }, limit: limit)
+        precondition(whole.packets == split.packets && whole.packets == byteByByte.packets, "packets depend on the split")
+        precondition(whole.failure == split.failure && whole.failure == byteByByte.failure, "the failure depends on the split: \(String(describing: whole.failure)), \(String(describing: split.failure)), \(String(describing: byteByByte.failure))")
+
+        var offset = 0
+        for packet in whole.packets {
+            let encoded: [UInt8]
+            do {
+                encoded = try packet.encoded()
+            } catch {
+                preconditionFailure("decoded \(packet) but cannot encode it: \(error)")
+            }
+            var decoder = MQTTPacketDecoder(maximumPacketSize: 1 << 20)
+            let again = try? decoder.decode(encoded)
+            precondition(again == [packet], "\(packet) does not survive encode and decode")
+            let length = packetLength(stream, at: offset)
+            if length == encoded.count {
+                precondition(Array(stream[offset..<offset + length]) == encoded, "\(packet) re-encodes to other bytes")
+            }
+            offset += length
+        }
+    }
+
+    /// Every packet the parts yield, fed in order, and the failure that stopped them.
+    private static func decodeAll(_ parts: [ArraySlice<UInt8>], limit: Int) -> (packets: [MQTTPacket], failure: MQTTPacketError?) {
+        var decoder = MQTTPacketDecoder(maximumPacketSize: limit)
+        var packets: [MQTTPacket] = []
+        for part in parts {
+            decoder.append(part)
+            do {
+                while let packet = try decoder.next() { packets.append(packet) }
+            } catch {
+                return (packets, error)
+            }
+        }
+        return (packets, nil)
+    }
+
+    /// The length of the (complete, decoded) packet at `offset`: fixed header, remaining
+    /// length bytes and body.
+    private static func packetLength(_ stream: [UInt8], at offset: Int) -> Int {
+        var index = offset + 1
+        var length = 0
+        var multiplier = 1
+        while true {
+            let byte = stream[index]
+            length += Int(byte & 0x7F) * multiplier
+            multiplier *= 128
+            index += 1
+            if byte & 0x80 == 0 { break }
+        }
+        return index - offset + length
+    }
+}
