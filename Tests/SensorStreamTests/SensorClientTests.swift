@@ -17,7 +17,8 @@ struct SensorClientTests {
         #expect(try await client.sensorConnected("UNKNOWN") == false)
         agent.detach()
         #expect(try await client.sensorConnected("CE7238J") == false)
-        #expect(recorder.messages == [.connect, .connectionStatus(sensorID: "CE7238J"),
+        // The hub's events reach the recorder's task after the hub answered: wait for them.
+        #expect(await recorder.waitForMessages(4) == [.connect, .connectionStatus(sensorID: "CE7238J"),
                                       .connectionStatus(sensorID: "UNKNOWN"), .connectionStatus(sensorID: "CE7238J")])
         await client.disconnect()
         #expect(await recorder.waitFor(.disconnect))
@@ -44,7 +45,8 @@ struct SensorClientTests {
         await proxy.releaseHeld()
         let answers = try await [a1, a2, b, c]
         #expect(answers == [true, true, true, false])
-        let requests = recorder.messages.filter { if case .connectionStatus = $0 { true } else { false } }
+        // The hub's events reach the recorder's task after the hub answered: wait for them.
+        let requests = await recorder.waitForMessages(4).filter { if case .connectionStatus = $0 { true } else { false } }
         #expect(requests.count == 3
                 && Set(requests) == [.connectionStatus(sensorID: "A"), .connectionStatus(sensorID: "B"), .connectionStatus(sensorID: "C")],
                 "exactly one request per sensor: \(requests)")
