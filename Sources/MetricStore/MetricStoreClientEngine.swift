@@ -434,52 +434,35 @@ final class MetricStoreClientEngine: Sendable {
     }
 
     /// Matches answers to calls until the connection ends; says why it ended.
-    ///
-    /// The loop thread matches them itself as they arrive (``StreamConnection/receiveInline(limit:_:)``):
-    /// a caller waiting for its answer is resumed straight from the loop, not through this
-    /// task first. This task handles what was queued before, and the end.
     private func serve(_ connection: Connection) async -> String {
-        let givenUp = LockedValue<String?>(nil)
-        while let batch = await connection.receiveInline({ [weak self] batch in
-            // Given up (aborted, ending): what still comes is not matched.
-            guard givenUp.withLock({ $0 }) == nil else { return batch.count }
-            if let reason = self?.match(batch, on: connection) { givenUp.withLock { $0 = $0 ?? reason } }
-            return batch.count
-        }) {
-            if givenUp.withLock({ $0 }) != nil { continue }  // the connection is ending
-            if let reason = match(batch, on: connection) {
-                givenUp.withLock { $0 = $0 ?? reason }
+        var reason = "connection lost"
+        while let batch = await connection.receiveBatch() {
+            var failure: MetricAnswerParser.Failure?
+            let resolved = state.withLock { state -> Resolved in
+                var resolved = Resolved()
+                for item in batch {
+                    switch item {
+                    case .message(let answers): Self.match(answers, with: &state.requests, into: &resolved)
+                    case .failed(let parseFailure): failure = parseFailure
+                    }
+                }
+                return resolved
+            }
+            resolved.resume()
+            // After close the table is empty: answers to what was on the wire still come, and
+            // are dropped quietly while the close finishes (a reset would lose nothing, but is
+            // not a clean end).
+            if resolved.unexpected && failure == nil && state.withLock({ $0.closed != nil }) { continue }
+            if resolved.unexpected || failure != nil {
+                reason = failure.map { "malformed answer: \($0.reason)" } ?? "an answer nobody asked for"
+                connection.stream.abort()
                 break
             }
         }
         state.withLock { state in
             if state.connection == connection { state.connection = nil }
         }
-        return givenUp.withLock { $0 } ?? "connection lost"
-    }
-
-    /// Matches a batch of answers to their calls and resumes them. Returns why the connection
-    /// is given up (it is aborted), if it is: a malformed answer, or one nobody asked for.
-    private func match(_ batch: [Connection.Item], on connection: Connection) -> String? {
-        var failure: MetricAnswerParser.Failure?
-        let resolved = state.withLock { state -> Resolved in
-            var resolved = Resolved()
-            for item in batch {
-                switch item {
-                case .message(let answers): Self.match(answers, with: &state.requests, into: &resolved)
-                case .failed(let parseFailure): failure = parseFailure
-                }
-            }
-            return resolved
-        }
-        resolved.resume()
-        // After close the table is empty: answers to what was on the wire still come, and
-        // are dropped quietly while the close finishes (a reset would lose nothing, but is
-        // not a clean end).
-        if resolved.unexpected && failure == nil && state.withLock({ $0.closed != nil }) { return nil }
-        guard resolved.unexpected || failure != nil else { return nil }
-        connection.stream.abort()
-        return failure.map { "malformed answer: \($0.reason)" } ?? "an answer nobody asked for"
+        return reason
     }
 
     /// Each answer belongs to the oldest request on the wire; a run of put answers is counted
