@@ -43,22 +43,6 @@ package struct CodecConnection<Codec: MessageCodec>: Sendable, Equatable {
         await stream.receiveBatch(limit: limit)?.compactMap(Self.item)
     }
 
-    /// Lets the loop thread hand items to `handler` as they arrive, without waking the calling
-    /// task; `handler` returns how many of a batch it took. See
-    /// ``StreamConnection/receiveInline(limit:_:)``.
-    package func receiveInline(limit: Int = 256, _ handler: @escaping @Sendable ([Item]) -> Int) async -> [Item]? {
-        await stream.receiveInline(limit: limit) { delivered in
-            var items: [Item] = []
-            items.reserveCapacity(delivered.count)
-            for element in delivered {
-                // Never otherwise (see `item(_:)`): the task takes the batch.
-                guard let item = Self.item(element) else { return 0 }
-                items.append(item)
-            }
-            return handler(items)
-        }?.compactMap(Self.item)
-    }
-
     /// Sends `message`, waiting while the output is over its high-water mark. See
     /// ``StreamConnection/send(_:)``.
     package func send(_ message: Codec.Outbound) async throws(ConnectionError) {
