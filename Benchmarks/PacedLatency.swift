@@ -11,24 +11,35 @@ import WebSocketCore
 enum PacedLatency {
     /// Microseconds from each write to the consumer, sorted; checks that all `count` arrived
     /// in order.
-    static func run(count: Int, rate: Double) async throws -> [Double] {
+    /// With `onConnectionExecutor` the loop runs on ``SensorClient/connectionExecutor``
+    /// (`withTaskExecutorPreference`), otherwise on the cooperative pool.
+    static func run(count: Int, rate: Double, onConnectionExecutor: Bool = false) async throws -> [Double] {
         let (server, sender) = try serve(count: count, rate: rate)
         let client = SensorClient(host: "127.0.0.1", port: server.port, configuration: .init(heartbeat: .disabled))
         try await client.connect()
-        var latencies: [Double] = []
-        latencies.reserveCapacity(count)
-        var inOrder = true
-        for await reading in client.readings("S1") {
-            let now = monotonicMicroseconds()
-            if reading.readings["seq"]?.intValue != latencies.count { inOrder = false }
-            latencies.append(now - (reading.readings["sent"]?.doubleValue ?? now))
-            if latencies.count == count { break }
+        let (latencies, inOrder) = await withTaskExecutorPreference(onConnectionExecutor ? client.connectionExecutor : nil) {
+            await consume(client.readings("S1"), count: count)
         }
         (try? await sender.value)?.close()
         await client.disconnect()
         server.close()
         precondition(latencies.count == count && inOrder, "paced latency: \(latencies.count) of \(count) readings, in order: \(inOrder)")
         return latencies.sorted()
+    }
+
+    /// Reads `count` readings; the microseconds each took since its write, and whether they
+    /// came in order.
+    private static func consume(_ readings: SensorReadings, count: Int) async -> ([Double], Bool) {
+        var latencies: [Double] = []
+        latencies.reserveCapacity(count)
+        var inOrder = true
+        for await reading in readings {
+            let now = monotonicMicroseconds()
+            if reading.readings["seq"]?.intValue != latencies.count { inOrder = false }
+            latencies.append(now - (reading.readings["sent"]?.doubleValue ?? now))
+            if latencies.count == count { break }
+        }
+        return (latencies, inOrder)
     }
 
     /// The same server for another client: a peer executable (e.g. SwiftNIO's WebSocket client,

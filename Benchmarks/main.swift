@@ -263,28 +263,35 @@ if filter.map({ "client alone".contains($0) }) ?? true {
 }
 
 if filter.map({ "client latency".contains($0) }) ?? true {
-    // A raw sender thread writes one stamped frame every 100 µs; one `for await` loop reads.
-    // With NIO_LATENCY_PEER set (the executable of Benchmarks/NIOPeer), SwiftNIO's WebSocket
+    // A raw sender thread writes one stamped frame every 100 µs; one `for await` loop reads,
+    // on the cooperative pool, then on the client's connection executor. With
+    // NIO_LATENCY_PEER set (the executable of Benchmarks/NIOPeer), SwiftNIO's WebSocket
     // client with a handler on its event loop reads the same server, alternating with ours.
     let peer = ProcessInfo.processInfo.environment["NIO_LATENCY_PEER"]
     _ = try await PacedLatency.run(count: 2_000, rate: 10_000)  // warm-up
+    _ = try await PacedLatency.run(count: 2_000, rate: 10_000, onConnectionExecutor: true)
     if let peer { _ = try await PacedLatency.peer(executable: peer, count: 2_000, rate: 10_000) }
-    var p50: [Double] = []
-    var p99: [Double] = []
+    var pool: (p50: [Double], p99: [Double]) = ([], [])
+    var onLoop: (p50: [Double], p99: [Double]) = ([], [])
     var peerLines: [String] = []
     for _ in 0..<samples {
         let latencies = try await PacedLatency.run(count: 20_000, rate: 10_000)
-        p50.append(latencies[latencies.count / 2])
-        p99.append(latencies[latencies.count * 99 / 100])
+        pool.p50.append(latencies[latencies.count / 2])
+        pool.p99.append(latencies[latencies.count * 99 / 100])
+        let onExecutor = try await PacedLatency.run(count: 20_000, rate: 10_000, onConnectionExecutor: true)
+        onLoop.p50.append(onExecutor[onExecutor.count / 2])
+        onLoop.p99.append(onExecutor[onExecutor.count * 99 / 100])
         if let peer { peerLines.append(try await PacedLatency.peer(executable: peer, count: 20_000, rate: 10_000)) }
     }
-    p50.sort()
-    p99.sort()
-    print("client latency: raw sender at 10k readings/s -> for-await".padding(toLength: 58, withPad: " ", startingAt: 0)
-          + String(format: "p50 %.0f µs [%.0f ... %.0f], p99 %.0f µs [%.0f ... %.0f]",
-                   p50[p50.count / 2], p50.first!, p50.last!, p99[p99.count / 2], p99.first!, p99.last!))
+    for (label, row) in [("for-await", pool), ("for-await on connectionExecutor", onLoop)] {
+        let p50 = row.p50.sorted()
+        let p99 = row.p99.sorted()
+        print("client latency: raw sender at 10k readings/s -> \(label)".padding(toLength: 82, withPad: " ", startingAt: 0)
+              + String(format: "p50 %.0f µs [%.0f ... %.0f], p99 %.0f µs [%.0f ... %.0f]",
+                       p50[p50.count / 2], p50.first!, p50.last!, p99[p99.count / 2], p99.first!, p99.last!))
+    }
     for line in peerLines {
-        print("client latency: SwiftNIO WebSocket client, handler on its loop".padding(toLength: 58, withPad: " ", startingAt: 0) + line)
+        print("client latency: raw sender at 10k readings/s -> SwiftNIO client, handler on its loop".padding(toLength: 82, withPad: " ", startingAt: 0) + line)
     }
 }
 

@@ -97,10 +97,13 @@ package final class EventLoop: Sendable {
     }
 
     /// Runs `task` on the loop's thread, after what it is doing now, in the order of calls.
+    /// From the loop's own thread it costs no wake-up: the loop runs what was handed over
+    /// before it waits again.
     package func execute(_ task: @escaping @Sendable () -> Void) {
+        let onLoop = inLoop
         let wake = state.withLock { state -> Bool in
             state.tasks.append(task)
-            guard !state.wakePending else { return false }
+            guard !onLoop, !state.wakePending else { return false }
             state.wakePending = true
             return true
         }

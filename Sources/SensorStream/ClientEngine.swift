@@ -13,6 +13,8 @@ final class ClientEngine: Sendable {
     let port: Int
     let configuration: SensorClient.Configuration
     let clock: any Clock<Duration>
+    /// The loop every connection of this client runs on.
+    let loop: EventLoop = .shared
     private let state = LockedValue(LiveClientState())
     private let frames: Broadcaster<RawFrame>
     private let states: Broadcaster<ConnectionState>
@@ -348,7 +350,7 @@ final class ClientEngine: Sendable {
         let error: SensorClientError
         do {
             return .success(try await WebSocketConnection.connect(host: host, port: port, path: configuration.path,
-                                                                  configuration: webSocketConfiguration))
+                                                                  configuration: webSocketConfiguration, loop: loop))
         } catch .cancelled {
             error = .disconnected
         } catch .tlsFailed(let failure) {

@@ -132,6 +132,21 @@ public final class SensorClient: Sendable {
     /// Counters: readings received and dropped, reconnects, skipped messages.
     public var statistics: ClientStatistics { engine.statistics }
 
+    /// The executor of the thread this client's connection is read on. A consumer task that
+    /// prefers it runs where the readings arrive, so a reading reaches its `for await` body
+    /// without waking another thread (the lowest latency from the socket to the app):
+    ///
+    /// ```swift
+    /// Task(executorPreference: client.connectionExecutor) {
+    ///     for await reading in client.readings("CE7238J") { handle(reading) }
+    /// }
+    /// ```
+    ///
+    /// That thread also serves every other client connection of the process: a body that
+    /// blocks or computes for long delays them all. Without a preference (the default), a
+    /// consumer runs on the cooperative pool and costs the I/O nothing.
+    public var connectionExecutor: any TaskExecutor { engine.loop }
+
     // MARK: Requests
 
     /// Asks the server whether a sensor is connected (`sensor_connection_status`).
