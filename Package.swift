@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "FastSlow", targets: ["FastSlow"]),
         .library(name: "Lantern", targets: ["Lantern"]),
         .library(name: "SensorAgent", targets: ["SensorAgent"]),
+        .library(name: "MQTT", targets: ["MQTT"]),
     ],
     traits: [
         .trait(name: "TLS", description: "wss:// and TLS for every client and server through the system's OpenSSL 3 (libssl-dev)"),
@@ -37,9 +38,9 @@ let package = Package(
         .target(name: "WebSocketIO", dependencies: ["ConnectionCore", "WebSocketCore", "TCPTransport"]),
         // The sensor wire protocol both sides speak: envelopes, messages, JSONValue, our JSON parser and serializer.
         .target(name: "SensorWire", dependencies: ["UTF8Validation"]),
-        // MQTT 3.1.1 (issue #30): so far its sans-I/O packet codec; a library product once
-        // the client on the core exists.
-        .target(name: "MQTT", dependencies: ["UTF8Validation"]),
+        // MQTT 3.1.1 (issue #30): the sans-I/O packet codec and session, and the client on the
+        // connection core.
+        .target(name: "MQTT", dependencies: ["UTF8Validation", "ConnectionCore", "Locking"]),
         // The public client library apps import.
         .target(name: "SensorStream", dependencies: ["ConnectionCore", "SensorWire", "WebSocketIO", "WebSocketCore", "Locking"]),
         // SensorAgent: the device side: devices and their stores, the agent protocol, the
@@ -83,7 +84,7 @@ let package = Package(
         .testTarget(name: "SensorAgentTests", dependencies: ["SensorAgent", "SensorHub", "SensorStream", "SensorWire", "WebSocketIO", "WebSocketCore", "Locking", "TestSupport"]),
         .testTarget(name: "WebServerTests", dependencies: ["WebServer", "WebSocketIO", "WebSocketCore", "TCPTransport", "TestSupport"]),
         .testTarget(name: "LanternTests", dependencies: ["Lantern", "LanternStand", "WebServer", "WebSocketIO", "WebSocketCore", "TCPTransport", "Locking", "TestSupport"]),
-        .testTarget(name: "MQTTTests", dependencies: ["MQTT"]),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "ConnectionCore", "Locking", "TCPTransport", "TestSupport"]),
         .testTarget(name: "FastSlowTests", dependencies: ["FastSlow", "ConnectionCore", "TCPTransport", "Locking", "TestSupport"], exclude: ["ReferenceVectors"]),
         .testTarget(name: "TransportTests", dependencies: ["TCPTransport", "Locking", "TestSupport"]),
         .testTarget(name: "ConnectionCoreTests", dependencies: ["ConnectionCore", "TCPTransport", "Locking", "TestSupport"]),

@@ -57,7 +57,7 @@ package struct MQTTConnAck: Sendable, Equatable {
 }
 
 /// CONNACK's return codes (MQTT 3.1.1, table 3.1).
-package enum MQTTConnectReturnCode: UInt8, Sendable, Equatable, CaseIterable {
+public enum MQTTConnectReturnCode: UInt8, Sendable, Equatable, CaseIterable {
     /// Connection accepted.
     case accepted = 0
     /// The broker does not support protocol level 4.

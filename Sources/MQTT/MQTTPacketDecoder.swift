@@ -23,6 +23,16 @@ package struct MQTTPacketDecoder: Sendable {
     /// Bytes received and not yet decoded into a packet.
     package var bufferedBytes: Int { buffer.count - head }
 
+    /// Takes the bytes received and not decoded yet (a connection's handshake hands what came
+    /// after its last packet to the codec that follows).
+    package mutating func takeBuffered() -> [UInt8] {
+        defer {
+            buffer = []
+            head = 0
+        }
+        return Array(buffer[head...])
+    }
+
     /// Appends received bytes; take the packets with ``next()``.
     package mutating func append(_ bytes: some Sequence<UInt8>) {
         if head > 0 && head == buffer.count {

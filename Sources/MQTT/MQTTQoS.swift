@@ -1,5 +1,5 @@
 /// MQTT's quality of service levels (MQTT 3.1.1, 4.3).
-package enum MQTTQoS: UInt8, Sendable, Comparable, CaseIterable {
+public enum MQTTQoS: UInt8, Sendable, Comparable, CaseIterable {
     /// Delivered at most once: no acknowledgement, no retry.
     case atMostOnce = 0
     /// Delivered at least once: PUBLISH, PUBACK; resent (DUP) until acknowledged.
@@ -7,5 +7,6 @@ package enum MQTTQoS: UInt8, Sendable, Comparable, CaseIterable {
     /// Delivered exactly once: PUBLISH, PUBREC, PUBREL, PUBCOMP.
     case exactlyOnce = 2
 
-    package static func < (lhs: MQTTQoS, rhs: MQTTQoS) -> Bool { lhs.rawValue < rhs.rawValue }
+    /// Lower levels first.
+    public static func < (lhs: MQTTQoS, rhs: MQTTQoS) -> Bool { lhs.rawValue < rhs.rawValue }
 }

@@ -1,0 +1,471 @@
+import ConnectionCore
+import Locking
+
+/// The machinery behind an ``MQTTClient``: the session (``MQTTSession``), the subscriptions
+/// and their consumers, publishes waiting for their acknowledgement or a connection, the
+/// reconnect driver and the connection hooks. Nothing it runs retains the public object, so
+/// an app that lets go of its client shuts it down (the client's `deinit` calls
+/// ``shutdown()``).
+final class MQTTClientEngine: Sendable {
+    typealias Configuration = MQTTClient.Configuration
+    /// The client's connection, typed by its codec.
+    typealias Connection = CodecConnection<MQTTCodec>
+
+    let host: String
+    let port: Int
+    let configuration: Configuration
+
+    /// One consumer of a subscription (one `for try await` loop).
+    private struct Consumer: Sendable {
+        let filter: String
+        let continuation: AsyncThrowingStream<MQTTMessage, any Error>.Continuation
+    }
+
+    /// A filter some consumer holds, and where it stands with the broker.
+    private struct Filter: Sendable {
+        /// The highest QoS a consumer asked for.
+        var qos: MQTTQoS
+        /// The broker granted it in the current session.
+        var granted = false
+        /// A SUBSCRIBE for it is on the wire (its packet identifier).
+        var pending: UInt16?
+    }
+
+    private struct State: Sendable {
+        var session = MQTTSession()
+        var connection: Connection?
+        var started = false
+        var closed = false
+        var consumers: [UInt64: Consumer] = [:]
+        var lastConsumer: UInt64 = 0
+        var filters: [String: Filter] = [:]
+        /// SUBSCRIBE packets waiting for their SUBACK: their filters, in order.
+        var subscribing: [UInt16: [String]] = [:]
+        /// Callers waiting for a QoS 1 or 2 message to complete, by ticket.
+        var waiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+        /// The ticket of each message in flight that a caller waits for.
+        var ticketOfPacket: [UInt16: UInt64] = [:]
+        var lastTicket: UInt64 = 0
+        /// QoS 0 messages published while no connection was up, oldest first.
+        var offline: [MQTTPublish] = []
+        var statistics = MQTTClient.Statistics()
+    }
+
+    private let state = LockedValue(State())
+    private let states = Broadcaster<ClientPhase>(bufferingNewest: 64)
+    private let currentPhase = LockedValue(ClientPhase.idle)
+    private let driver = LockedValue<Reconnector<Connection, String>?>(nil)
+    private let clock: any Clock<Duration>
+
+    init(host: String, port: Int, configuration: Configuration, clock: any Clock<Duration>) {
+        self.host = host
+        self.port = port
+        self.configuration = configuration
+        self.clock = clock
+        let hooks = Reconnector<Connection, String>.Hooks(
+            open: { [weak self] _ in
+                guard let self else { return .failure(.init(reason: "client released", detail: MQTTClientError.closed)) }
+                return await self.open()
+            },
+            replaySession: { [weak self] connection, _ in self?.connected(connection) },
+            serve: { [weak self] connection in await self?.serve(connection) ?? "client released" },
+            drop: { connection in connection.stream.abort() },
+            publish: { [weak self] machineState in self?.publish(machineState) },
+            giveUp: { [weak self] reason in self?.shutDown(reason: reason) })
+        let keepAlive = configuration.keepAlive
+        // A PINGREQ every 3/4 of the keep-alive: the interval between two packets from the
+        // client never exceeds it (MQTT-3.1.2-23), the answer's round trip included.
+        let liveness = keepAlive > .zero ? Reconnector<Connection, String>.Liveness(
+            interval: keepAlive * 3 / 4, timeout: configuration.pingTimeout,
+            reason: "no PINGRESP within \(configuration.pingTimeout)",
+            probe: { connection in (try? await connection.stream.probe()) != nil },
+            pauseEpoch: { connection in connection.stream.readingPauseEpoch }) : nil
+        let backoff = Backoff(initialDelay: configuration.reconnectDelay, maxDelay: configuration.maxReconnectDelay,
+                              multiplier: 2, jitter: 0.2, maxAttempts: nil)
+        driver.withLock {
+            $0 = Reconnector(machine: ReconnectMachine<String>(backoff: backoff), hooks: hooks, liveness: liveness, clock: clock)
+        }
+    }
+
+    // MARK: Starting and stopping
+
+    /// Opens the connection; see ``MQTTClient/connect()``.
+    func connect() async throws(MQTTClientError) {
+        if let problem = configuration.problem { throw .invalidArgument(problem) }
+        guard state.withLock({ !$0.closed }) else { throw .closed }
+        guard let driver = driver.withLock({ $0 }) else { throw .closed }
+        state.withLock { $0.started = true }
+        if let failure = await driver.start() {
+            throw failure.detail as? MQTTClientError ?? .connectionFailed(failure.reason)
+        }
+    }
+
+    /// Closes for good; see ``MQTTClient/disconnect()``.
+    func disconnect() async {
+        let connection = driver.withLock { $0 }?.close(reason: "closed by the app")
+        shutDown(reason: "closed by the app")
+        _ = await connection?.stream.close("closed by the app")
+    }
+
+    /// The app let go of its client: DISCONNECT and FIN, nothing waited for.
+    func shutdown() {
+        let connection = driver.withLock { $0 }?.close(reason: "client released")
+        shutDown(reason: "client released")
+        connection?.stream.startClosing("client released")
+    }
+
+    /// The connection's states, starting with the current one; finishes once closed.
+    var connectionStates: AsyncStream<ClientPhase> {
+        let stream = currentPhase.withLock { states.makeStream(initial: $0) }
+        states.deliver()
+        return stream
+    }
+
+    /// The current state.
+    var phase: ClientPhase { currentPhase.withLock { $0 } }
+
+    /// How many consumers (subscription loops) are attached.
+    var consumerCount: Int { state.withLock { $0.consumers.count } }
+
+    /// The filters the broker granted in the current session, sorted.
+    var grantedFilters: [String] { state.withLock { $0.filters.filter(\.value.granted).keys.sorted() } }
+
+    /// The counters.
+    var statistics: MQTTClient.Statistics { state.withLock { $0.statistics } }
+
+    // MARK: Publishing
+
+    /// Publishes `message`; see ``MQTTClient/publish(_:)``.
+    func publish(_ message: MQTTMessage) async throws(MQTTClientError) {
+        guard MQTTTopic.isValidName(message.topic) else { throw .invalidArgument("\"\(message.topic)\" is not a valid topic name") }
+        guard message.payload.count <= configuration.maxPacketSize else {
+            throw .invalidArgument("a payload of \(message.payload.count) bytes is above maxPacketSize")
+        }
+        let (started, closed) = state.withLock { ($0.started, $0.closed) }
+        if closed { throw .closed }
+        guard started else { throw .notConnected }
+        guard !Task.isCancelled else { throw .cancelled }
+        let publish = MQTTPublish(topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain)
+        if message.qos == .atMostOnce {
+            let connection = state.withLock { state -> Connection? in
+                guard let connection = state.connection else {
+                    state.offline.append(publish)
+                    if state.offline.count > configuration.offlineQueueLimit {
+                        state.offline.removeFirst()
+                        state.statistics.publishesDropped += 1
+                    }
+                    return nil
+                }
+                return connection
+            }
+            if let connection { send([.publish(publish)], on: connection) }
+            return
+        }
+        do {
+            try await ReplyWaiter.wait(timeout: configuration.requestTimeout, clock: clock) { (continuation: CheckedContinuation<Void, any Error>) -> UInt64? in
+                submit(publish, continuation)
+            } abandon: { [weak self] ticket, why in
+                self?.abandon(ticket, with: why == .timedOut ? .timeout : .cancelled)
+            }
+        } catch let error as MQTTClientError {
+            throw error
+        } catch {
+            throw .cancelled
+        }
+    }
+
+    /// Puts a QoS 1 or 2 message in the session and sends it if a connection is up; its
+    /// waiter's ticket, or nil when the waiter was resumed here (closed, too many in flight).
+    private func submit(_ publish: MQTTPublish, _ continuation: CheckedContinuation<Void, any Error>) -> UInt64? {
+        enum Outcome { case waiting(UInt64, MQTTPacket?, Connection?), failed(MQTTClientError) }
+        let outcome = state.withLock { state -> Outcome in
+            if state.closed { return .failed(.closed) }
+            guard state.session.messagesInFlight < configuration.offlineQueueLimit || state.connection != nil else {
+                state.statistics.publishesDropped += 1
+                return .failed(.dropped)
+            }
+            let packet: MQTTPacket
+            do throws(MQTTSessionError) {
+                packet = try state.session.publish(publish)
+            } catch {
+                state.statistics.publishesDropped += 1
+                return .failed(.dropped)
+            }
+            guard case .publish(let sent) = packet, let packetID = sent.packetID else { return .failed(.closed) }
+            state.lastTicket += 1
+            state.waiters[state.lastTicket] = continuation
+            state.ticketOfPacket[packetID] = state.lastTicket
+            // Without a connection the session resends it after the next CONNACK.
+            return .waiting(state.lastTicket, state.connection == nil ? nil : packet, state.connection)
+        }
+        switch outcome {
+        case .failed(let error):
+            continuation.resume(throwing: error)
+            return nil
+        case .waiting(let ticket, let packet, let connection):
+            if let packet, let connection { send([packet], on: connection) }
+            return ticket
+        }
+    }
+
+    /// The caller of `ticket` stopped waiting; the message stays in the session.
+    private func abandon(_ ticket: UInt64, with error: MQTTClientError) {
+        let waiter = state.withLock { $0.waiters.removeValue(forKey: ticket) }
+        waiter?.resume(throwing: error)
+    }
+
+    // MARK: Subscribing
+
+    /// A new consumer of `filter`: subscribes when no other consumer holds the filter (or
+    /// holds it at a lower QoS). The stream ends when the client closes, or with
+    /// ``MQTTClientError/subscriptionRefused(filter:)``.
+    func attach(_ filter: String, qos: MQTTQoS) -> AsyncThrowingStream<MQTTMessage, any Error> {
+        let (stream, continuation) = AsyncThrowingStream<MQTTMessage, any Error>.makeStream(
+            bufferingPolicy: .bufferingNewest(configuration.subscriptionBufferSize))
+        guard MQTTTopic.isValidFilter(filter) else {
+            continuation.finish(throwing: MQTTClientError.invalidArgument("\"\(filter)\" is not a valid topic filter"))
+            return stream
+        }
+        enum Outcome { case attached(UInt64, MQTTPacket?, Connection?), failed(MQTTClientError) }
+        let outcome = state.withLock { state -> Outcome in
+            if state.closed { return .failed(.closed) }
+            guard state.started else { return .failed(.notConnected) }
+            state.lastConsumer += 1
+            state.consumers[state.lastConsumer] = Consumer(filter: filter, continuation: continuation)
+            var entry = state.filters[filter] ?? Filter(qos: qos)
+            let needed = state.filters[filter] == nil || qos > entry.qos
+            entry.qos = max(entry.qos, qos)
+            state.filters[filter] = entry
+            guard needed, let connection = state.connection else { return .attached(state.lastConsumer, nil, nil) }
+            return .attached(state.lastConsumer, Self.subscribe([filter], in: &state), connection)
+        }
+        switch outcome {
+        case .failed(let error):
+            continuation.finish(throwing: error)
+        case .attached(let id, let packet, let connection):
+            continuation.onTermination = { [weak self] _ in self?.detach(id) }
+            if let packet, let connection { send([packet], on: connection) }
+        }
+        return stream
+    }
+
+    /// A SUBSCRIBE for `filters` at their QoS, recorded as pending.
+    private static func subscribe(_ filters: [String], in state: inout State) -> MQTTPacket? {
+        let subscriptions = filters.compactMap { filter in state.filters[filter].map { MQTTSubscription(filter: filter, qos: $0.qos) } }
+        guard !subscriptions.isEmpty, let (packetID, packet) = try? state.session.subscribe(subscriptions) else { return nil }
+        state.subscribing[packetID] = subscriptions.map(\.filter)
+        for subscription in subscriptions { state.filters[subscription.filter]?.pending = packetID }
+        return packet
+    }
+
+    /// A consumer ended: unsubscribes when it held the last hold on its filter.
+    private func detach(_ id: UInt64) {
+        let (packet, connection) = state.withLock { state -> (MQTTPacket?, Connection?) in
+            guard let consumer = state.consumers.removeValue(forKey: id) else { return (nil, nil) }
+            guard !state.consumers.values.contains(where: { $0.filter == consumer.filter }),
+                  let filter = state.filters.removeValue(forKey: consumer.filter) else { return (nil, nil) }
+            guard !state.closed, let connection = state.connection, filter.granted || filter.pending != nil,
+                  let (_, packet) = try? state.session.unsubscribe([consumer.filter]) else { return (nil, nil) }
+            return (packet, connection)
+        }
+        if let packet, let connection { send([packet], on: connection) }
+    }
+
+    // MARK: Connection hooks
+
+    private func open() async -> Result<Connection, Reconnector<Connection, String>.OpenFailure> {
+        let handshake: MQTTConnectHandshake
+        do throws(MQTTPacketError) {
+            handshake = try MQTTConnectHandshake(connect: configuration.connectPacket)
+        } catch {
+            return .failure(.init(reason: error.description, detail: MQTTClientError.invalidArgument(error.description)))
+        }
+        do {
+            let stream = try await StreamConnector.open(
+                host: host, port: port, codec: MQTTCodec(maximumPacketSize: configuration.maxPacketSize), handshake: handshake,
+                timeout: configuration.connectTimeout, tls: configuration.tls)
+            return .success(Connection(stream))
+        } catch .handshake(let error as MQTTClientError) {
+            return .failure(.init(reason: error.description, detail: error))
+        } catch .cancelled {
+            return .failure(.init(reason: "cancelled", detail: MQTTClientError.cancelled))
+        } catch {
+            let reason = error.description
+            return .failure(.init(reason: reason, detail: MQTTClientError.connectionFailed(reason)))
+        }
+    }
+
+    /// A connection is up (CONNACK accepted): what the session resends, the subscriptions
+    /// the broker does not hold, then the QoS 0 messages published meanwhile.
+    private func connected(_ connection: Connection) {
+        let sessionPresent = (connection.stream.handshakeResult as? MQTTConnAck)?.sessionPresent ?? false
+        let packets = state.withLock { state -> [MQTTPacket] in
+            state.connection = connection
+            var packets = state.session.resume(sessionPresent: sessionPresent)
+            if !sessionPresent {
+                for filter in state.filters.keys { state.filters[filter]?.granted = false }
+            }
+            let missing = state.filters.filter { !$0.value.granted && $0.value.pending == nil }.keys.sorted()
+            if let subscribe = Self.subscribe(missing, in: &state) { packets.append(subscribe) }
+            packets += state.offline.map { .publish($0) }
+            state.offline = []
+            return packets
+        }
+        send(packets, on: connection)
+    }
+
+    /// Reads the broker's packets until the connection ends; says why it ended.
+    private func serve(_ connection: Connection) async -> String {
+        var reason = "connection closed by the broker"
+        reading: while let batch = await connection.receiveBatch() {
+            for item in batch {
+                switch item {
+                case .message(let packets):
+                    for packet in packets {
+                        if let problem = received(packet, on: connection) {
+                            reason = problem
+                            connection.stream.abort()
+                            break reading
+                        }
+                    }
+                case .failed(let failure):
+                    reason = failure.description
+                    connection.stream.abort()
+                    break reading
+                }
+            }
+        }
+        state.withLock { state in
+            if state.connection == connection { state.connection = nil }
+            // Unanswered SUBSCRIBEs are sent again after the next CONNACK.
+            for packetID in state.session.connectionLost() {
+                for filter in state.subscribing.removeValue(forKey: packetID) ?? [] where state.filters[filter]?.pending == packetID {
+                    state.filters[filter]?.pending = nil
+                }
+            }
+        }
+        return reason
+    }
+
+    /// What one broker packet asks of the client, collected under the lock and carried out
+    /// after it.
+    private struct Effects {
+        var reaction: MQTTSession.Reaction
+        /// The consumers whose filter matches the delivered message.
+        var receivers: [Consumer] = []
+        /// Consumers whose subscription the broker refused, with the filter.
+        var refused: [(Consumer, String)] = []
+        /// The caller whose QoS 1 or 2 message is now complete.
+        var completed: CheckedContinuation<Void, any Error>?
+    }
+
+    /// Handles one packet from the broker; the reason to drop the connection if it breaks
+    /// the protocol.
+    private func received(_ packet: MQTTPacket, on connection: Connection) -> String? {
+        let outcome = state.withLock { state -> Result<Effects, MQTTSessionError> in
+            var effects: Effects
+            do throws(MQTTSessionError) {
+                effects = Effects(reaction: try state.session.receive(packet))
+            } catch {
+                return .failure(error)
+            }
+            if let message = effects.reaction.deliver {
+                state.statistics.messagesReceived += 1
+                effects.receivers = state.consumers.values.filter { MQTTTopic.matches(filter: $0.filter, name: message.topic) }
+            }
+            switch effects.reaction.completed {
+            case .subscribed(let packetID, let codes)?:
+                let filters = state.subscribing.removeValue(forKey: packetID) ?? []
+                for (filter, code) in zip(filters, codes) where state.filters[filter]?.pending == packetID {
+                    state.filters[filter]?.pending = nil
+                    guard code == .failure else {
+                        state.filters[filter]?.granted = true
+                        continue
+                    }
+                    state.filters[filter] = nil
+                    for (id, consumer) in state.consumers where consumer.filter == filter {
+                        state.consumers[id] = nil
+                        effects.refused.append((consumer, filter))
+                    }
+                }
+            case .published(let packetID)?:
+                if let ticket = state.ticketOfPacket.removeValue(forKey: packetID) {
+                    effects.completed = state.waiters.removeValue(forKey: ticket)
+                }
+            case .unsubscribed?, nil:
+                break
+            }
+            return .success(effects)
+        }
+        let effects: Effects
+        switch outcome {
+        case .failure(let error): return error.description
+        case .success(let value): effects = value
+        }
+        send(effects.reaction.send, on: connection)
+        if let message = effects.reaction.deliver {
+            let delivered = MQTTMessage(topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain)
+            var dropped = 0
+            for consumer in effects.receivers {
+                if case .dropped = consumer.continuation.yield(delivered) { dropped += 1 }
+            }
+            if dropped > 0 { state.withLock { $0.statistics.messagesDropped += dropped } }
+        }
+        effects.completed?.resume()
+        for (consumer, filter) in effects.refused {
+            consumer.continuation.finish(throwing: MQTTClientError.subscriptionRefused(filter: filter))
+        }
+        return nil
+    }
+
+    private func send(_ packets: [MQTTPacket], on connection: Connection) {
+        guard !packets.isEmpty else { return }
+        do {
+            for packet in packets { try connection.enqueue(packet) }
+            connection.stream.flush()
+        } catch {
+            // The connection is going: its end (and the session) take care of what was sent.
+            connection.stream.abort()
+        }
+    }
+
+    // MARK: States
+
+    private func publish(_ machineState: ReconnectMachine<String>.State) {
+        currentPhase.withLock { current in
+            current = switch machineState {
+            case .idle: .idle
+            case .connecting(let attempt): .connecting(attempt: attempt)
+            case .connected: .connected
+            case .backingOff(let attempt, let delay, let reason): .reconnecting(attempt: attempt, delay: delay, reason: reason)
+            case .closed(let reason): .closed(reason: reason)
+            }
+            _ = states.enqueue(current)
+        }
+        states.deliver()
+        if case .backingOff = machineState { state.withLock { $0.statistics.reconnects += 1 } }
+    }
+
+    /// Ends everything: waiters fail with ``MQTTClientError/closed``, streams finish.
+    private func shutDown(reason: String) {
+        let (waiters, consumers, first) = state.withLock { state -> ([CheckedContinuation<Void, any Error>], [Consumer], Bool) in
+            let first = !state.closed
+            state.closed = true
+            defer {
+                state.waiters = [:]
+                state.consumers = [:]
+                state.ticketOfPacket = [:]
+            }
+            return (Array(state.waiters.values), Array(state.consumers.values), first)
+        }
+        for waiter in waiters { waiter.resume(throwing: MQTTClientError.closed) }
+        for consumer in consumers { consumer.continuation.finish() }
+        guard first else { return }
+        currentPhase.withLock { current in
+            if case .closed = current { return }
+            current = .closed(reason: reason)
+            _ = states.enqueue(current)
+        }
+        states.finish()
+    }
+}
