@@ -91,9 +91,9 @@ public final class MQTTClient: Sendable {
     /// - Parameters:
     ///   - filter: A topic filter (`+` one level, `#` the rest).
     ///   - qos: The highest QoS the broker may deliver with. Default at most once.
-    /// - Returns: A sequence that subscribes when iterated; it throws
-    ///   ``MQTTClientError/subscriptionRefused(filter:)``, ``MQTTClientError/invalidArgument(_:)``
-    ///   or ``MQTTClientError/notConnected``, and ends when the client is closed.
+    /// - Returns: A sequence that subscribes when iterated (before ``connect()``, once
+    ///   connected); it throws ``MQTTClientError/subscriptionRefused(filter:)`` or
+    ///   ``MQTTClientError/invalidArgument(_:)``, and ends when the client is closed.
     public func messages(matching filter: String, qos: MQTTQoS = .atMostOnce) -> MQTTMessages {
         MQTTMessages(engine: engine, filter: filter, qos: qos)
     }

@@ -217,8 +217,8 @@ final class MQTTClientEngine: Sendable {
     // MARK: Subscribing
 
     /// A new consumer of `filter`: subscribes when no other consumer holds the filter (or
-    /// holds it at a lower QoS). The stream ends when the client closes, or with
-    /// ``MQTTClientError/subscriptionRefused(filter:)``.
+    /// holds it at a lower QoS), now if connected, else once connected. The stream ends when
+    /// the client closes, or with ``MQTTClientError/subscriptionRefused(filter:)``.
     func attach(_ filter: String, qos: MQTTQoS) -> AsyncThrowingStream<MQTTMessage, any Error> {
         let (stream, continuation) = AsyncThrowingStream<MQTTMessage, any Error>.makeStream(
             bufferingPolicy: .bufferingNewest(configuration.subscriptionBufferSize))
@@ -229,7 +229,7 @@ final class MQTTClientEngine: Sendable {
         enum Outcome { case attached(UInt64, MQTTPacket?, Connection?), failed(MQTTClientError) }
         let outcome = state.withLock { state -> Outcome in
             if state.closed { return .failed(.closed) }
-            guard state.started else { return .failed(.notConnected) }
+            // Before the first connection the filter waits: connecting subscribes to it.
             state.lastConsumer += 1
             state.consumers[state.lastConsumer] = Consumer(filter: filter, continuation: continuation)
             var entry = state.filters[filter] ?? Filter(qos: qos)
@@ -337,6 +337,10 @@ final class MQTTClientEngine: Sendable {
         }
         state.withLock { state in
             if state.connection == connection { state.connection = nil }
+            // A clean session ends with its connection: the broker holds nothing any more.
+            if configuration.cleanSession {
+                for filter in state.filters.keys { state.filters[filter]?.granted = false }
+            }
             // Unanswered SUBSCRIBEs are sent again after the next CONNACK.
             for packetID in state.session.connectionLost() {
                 for filter in state.subscribing.removeValue(forKey: packetID) ?? [] where state.filters[filter]?.pending == packetID {

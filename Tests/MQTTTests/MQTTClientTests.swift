@@ -118,6 +118,32 @@ struct MQTTClientTests {
         #expect(try await side.next() == .disconnect)
     }
 
+    @Test("a loop started before connect() subscribes right after the CONNACK; a publish before connect() throws notConnected")
+    func loopBeforeConnect() async throws {
+        let broker = try ScriptedBroker()
+        defer { broker.close() }
+        let client = MQTTClient(host: "127.0.0.1", port: broker.port, configuration: Self.configuration())
+        var early: MQTTClientError?
+        do { try await client.publish(MQTTMessage(topic: "t", text: "x")) } catch { early = error }
+        #expect(early == .notConnected)
+        let loop = Task { () async throws -> String? in
+            for try await message in client.messages(matching: "early/+", qos: .atLeastOnce) { return message.text }
+            return nil
+        }
+        #expect(await eventually { client.engine.consumerCount == 1 })
+        let side = try await Self.connect(client, to: broker)
+        guard case .subscribe(let id, let subscriptions)? = try await side.next() else {
+            Issue.record("no SUBSCRIBE after CONNACK")
+            return
+        }
+        #expect(subscriptions == [MQTTSubscription(filter: "early/+", qos: .atLeastOnce)])
+        try side.send(.subAck(packetID: id, returnCodes: [.granted(.atLeastOnce)]),
+                      .publish(MQTTPublish(topic: "early/bird", payload: Array("worm".utf8))))
+        #expect(try await loop.value == "worm")
+        await client.disconnect()
+        side.close()
+    }
+
     @Test("a QoS 1 publish returns at its PUBACK; lost with its connection it is sent again with DUP after the reconnect, with the subscriptions")
     func publishAcrossReconnect() async throws {
         let broker = try ScriptedBroker()

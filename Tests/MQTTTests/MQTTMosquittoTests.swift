@@ -114,4 +114,72 @@ struct MQTTMosquittoTests {
         await willing.disconnect()
         await watcher.disconnect()
     }
+
+    @Test("100 connections reset under a publisher: every QoS 1 message is delivered, each call returning once the resumed session got its PUBACK")
+    func hundredDrops() async throws {
+        let broker = try await Mosquitto()
+        defer { broker.stop() }
+        let proxy = try FaultProxy(upstreamPort: broker.port)
+        defer { proxy.stop() }
+        let subscriber = Self.client(broker.port, "sub")
+        try await subscriber.connect()
+        let received = Task { () async throws -> Set<String> in
+            var seen: Set<String> = []
+            for try await message in subscriber.messages(matching: "drops/#", qos: .atLeastOnce) {
+                seen.insert(message.text)
+                if seen.count == 100 { break }
+            }
+            return seen
+        }
+        #expect(await eventually { subscriber.engine.grantedFilters == ["drops/#"] })
+        let publisher = Self.client(proxy.port, "pub") {
+            $0.reconnectDelay = .milliseconds(5)
+            $0.maxReconnectDelay = .milliseconds(20)
+        }
+        try await publisher.connect()
+        for index in 0..<100 {
+            let publish = Task { try await publisher.publish(MQTTMessage(topic: "drops/\(index)", text: "\(index)", qos: .atLeastOnce)) }
+            await proxy.resetAll()
+            try await publish.value
+        }
+        #expect(try await received.value == Set((0..<100).map(String.init)))
+        #expect(proxy.acceptedCount > 1, "connections were reset and reopened")
+        await publisher.disconnect()
+        await subscriber.disconnect()
+    }
+
+    @Test("the broker restarted on its port: the client reconnects, subscribes again and receives; its state went through reconnecting")
+    func brokerRestart() async throws {
+        var broker = try await Mosquitto()
+        defer { broker.stop() }
+        let subscriber = Self.client(broker.port, "sub")
+        try await subscriber.connect()
+        let states = Task { () -> Bool in
+            for await phase in subscriber.connectionStates {
+                if case .reconnecting = phase { return true }
+            }
+            return false
+        }
+        let received = Task { () async throws -> [String] in
+            var seen: [String] = []
+            for try await message in subscriber.messages(matching: "restart/+") {
+                seen.append(message.text)
+                if message.text == "after" { break }
+            }
+            return seen
+        }
+        #expect(await eventually { subscriber.engine.grantedFilters == ["restart/+"] })
+        let port = broker.port
+        broker.stop()
+        #expect(await states.value)
+        broker = try await Mosquitto(port: port)
+        // A fresh broker knows no subscription: the client's own SUBSCRIBE makes this arrive.
+        #expect(await eventually { subscriber.currentState == .connected && subscriber.engine.grantedFilters == ["restart/+"] })
+        let publisher = Self.client(port, "pub")
+        try await publisher.connect()
+        try await publisher.publish(MQTTMessage(topic: "restart/x", text: "after", qos: .atLeastOnce))
+        #expect(try await received.value == ["after"])
+        await publisher.disconnect()
+        await subscriber.disconnect()
+    }
 }

@@ -24,12 +24,18 @@ final class Mosquitto {
     private let directory: URL
 
     /// Starts a broker and waits until it accepts connections.
-    init() async throws {
+    /// - Parameter port: The port (a restarted broker takes its predecessor's); nil picks a
+    ///   free one.
+    init(port requested: Int? = nil) async throws {
         guard let executable = Self.executable else { throw RawPeerError(description: "mosquitto is not installed (apt-get install mosquitto)") }
-        // A free port: bound by us, released, then taken by the broker (mosquitto has no port 0).
-        let probe = try RawServer()
-        port = probe.port
-        probe.close()
+        if let requested {
+            port = requested
+        } else {
+            // A free port: bound by us, released, then taken by the broker (mosquitto has no port 0).
+            let probe = try RawServer()
+            port = probe.port
+            probe.close()
+        }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("mosquitto-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let configuration = directory.appendingPathComponent("mosquitto.conf")

@@ -1,3 +1,4 @@
+import ConnectionCore
 import MQTT
 
 /// Fuzzing of the MQTT 3.1.1 packet decoder (what a client parses from a broker).
@@ -7,7 +8,10 @@ import MQTT
 /// split in two and byte by byte; every packet it decodes encodes again (the decoder accepts
 /// nothing the encoder refuses) to bytes that decode to the same packet, and those bytes are
 /// the packet's exact bytes in the stream (so its encoding is canonical) unless the peer used
-/// a longer remaining-length encoding than needed.
+/// a longer remaining-length encoding than needed. The client's side then takes the same
+/// stream: the connection's codec reports the same packets (PINGRESP as probe answers) and the
+/// same failure, and a session with requests of its own in flight reacts to every packet
+/// without trapping, answering each acknowledgement it owes exactly once.
 enum MQTTPacketsFuzzTarget {
     static func run(_ input: UnsafeRawBufferPointer) {
         guard let (seed, stream, cut) = splitPoint(input) else { return }
@@ -36,6 +40,42 @@ enum MQTTPacketsFuzzTarget {
             }
             offset += length
         }
+        checkClientSide(stream, limit: limit, expected: whole)
+    }
+
+    /// The codec over the stream in two pieces, and a session fed what it reports.
+    private static func checkClientSide(_ stream: [UInt8], limit: Int, expected: (packets: [MQTTPacket], failure: MQTTPacketError?)) {
+        var codec = MQTTCodec(maximumPacketSize: limit)
+        var events: [CodecEvent] = []
+        var bytes = stream
+        bytes.withUnsafeMutableBytes { codec.receive($0, into: &events) }
+        var packets: [MQTTPacket] = []
+        var failure: MQTTPacketError?
+        var probeAnswers = 0
+        for event in events {
+            switch event {
+            case .message(let batch as [MQTTPacket], _): packets += batch
+            case .failed(let error as MQTTPacketError): failure = error
+            case .probeAnswered: probeAnswers += 1
+            default: preconditionFailure("the codec reported \(event)")
+            }
+        }
+        precondition(packets == expected.packets.filter { $0 != .pingResp }, "the codec's packets differ from the decoder's")
+        precondition(failure == expected.failure, "the codec's failure differs from the decoder's")
+        precondition(probeAnswers == 0, "a probe answered that was never sent")
+
+        var session = MQTTSession()
+        _ = try? session.publish(MQTTPublish(topic: "a", payload: [1], qos: .atLeastOnce))
+        _ = try? session.publish(MQTTPublish(topic: "b", payload: [2], qos: .exactlyOnce))
+        _ = try? session.subscribe([MQTTSubscription(filter: "c/#", qos: .exactlyOnce)])
+        for packet in packets {
+            guard let reaction = try? session.receive(packet) else { break }
+            if case .publish(let message) = packet, message.qos != .atMostOnce {
+                precondition(reaction.send.count == 1, "a QoS \(message.qos.rawValue) PUBLISH is acknowledged once")
+            }
+        }
+        _ = session.connectionLost()
+        _ = session.resume(sessionPresent: true)
     }
 
     /// Every packet the parts yield, fed in order, and the failure that stopped them.
