@@ -63,7 +63,7 @@ let package = Package(
         // The lantern test stand: the TLV control server with a JSON API and a live web page.
         .target(name: "LanternStand", dependencies: ["ConnectionCore", "Lantern", "WebServer", "WebSocketIO", "SensorWire", "Locking"]),
         // The command-line tool: demo, hub, watch, status, metrics, fastslow, lantern.
-        .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "MetricStore", "FastSlow", "Lantern", "LanternStand", "SensorAgent", "SensorWire", "WebSocketCore", "ConnectionCore", "Locking"]),
+        .executableTarget(name: "sensorctl", dependencies: ["SensorStream", "SensorHub", "MetricStore", "FastSlow", "Lantern", "LanternStand", "SensorAgent", "SensorWire", "WebSocketCore", "ConnectionCore", "Locking", "MQTT"]),
         // Benchmarks: `swift run -c release SensorStreamBenchmarks [filter]`.
         .executableTarget(name: "SensorStreamBenchmarks", dependencies: ["ConnectionCore", "WebSocketCore", "WebSocketIO", "SensorWire", "SensorStream", "SensorHub", "MetricStore", "FastSlow", "Locking", "TCPTransport", "TestSupport"],
                           path: "Benchmarks", exclude: ["README.md", "metricstore_asyncio.py", "fastslow_asyncio.py", "NIOPeer"]),

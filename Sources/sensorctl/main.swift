@@ -17,6 +17,7 @@ commands:
   command  send a command to a device and print its response
   sensors  list the sensors a hub knows (type, name, tags, connected)
   history  a sensor's recorded readings from a hub with --history (table, chart or JSON)
+  mqtt     subscribe to or publish on an MQTT broker (sub, pub)
 
 Run `sensorctl <command> --help` for a command's options.
 """
@@ -39,6 +40,7 @@ do throws(UsageError) {
     case "command": status = try await CommandSubcommand.run(rest)
     case "sensors": status = try await SensorsCommand.run(rest)
     case "history": status = try await HistoryCommand.run(rest)
+    case "mqtt": status = try await MQTTCommand.run(rest)
     case "--help", "-h", "help":
         printLine(usage)
         status = 0
@@ -63,6 +65,7 @@ do throws(UsageError) {
     case "command": CommandSubcommand.usage
     case "sensors": SensorsCommand.usage
     case "history": HistoryCommand.usage
+    case "mqtt": MQTTCommand.usage
     default: usage
     }
     printError(commandUsage)

@@ -1,32 +1,31 @@
 import Foundation
 import TCPTransport
-import TestSupport
 
 /// Debian's mosquitto broker in a process of its own, on a free loopback port, for tests
 /// against a real broker. `.ci/run` installs it and sets `SENSORSTREAM_MOSQUITTO=required`:
 /// then a missing broker fails the tests instead of skipping them.
-final class Mosquitto {
+package final class Mosquitto {
     /// The broker's executable, if installed.
-    static let executable: String? = {
+    package static let executable: String? = {
         let candidates = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/mosquitto" }
             + ["/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto", "/opt/homebrew/sbin/mosquitto"]
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
     }()
 
     /// Whether CI demands the broker.
-    static let required = ProcessInfo.processInfo.environment["SENSORSTREAM_MOSQUITTO"] == "required"
+    package static let required = ProcessInfo.processInfo.environment["SENSORSTREAM_MOSQUITTO"] == "required"
 
     /// Whether the tests run: the broker is there, or CI demands it (and the test then fails).
-    static let shouldRun = executable != nil || required
+    package static let shouldRun = executable != nil || required
 
-    let port: Int
+    package let port: Int
     private let process: Process
     private let directory: URL
 
     /// Starts a broker and waits until it accepts connections.
     /// - Parameter port: The port (a restarted broker takes its predecessor's); nil picks a
     ///   free one.
-    init(port requested: Int? = nil) async throws {
+    package init(port requested: Int? = nil) async throws {
         guard let executable = Self.executable else { throw RawPeerError(description: "mosquitto is not installed (apt-get install mosquitto)") }
         if let requested {
             port = requested
@@ -58,7 +57,7 @@ final class Mosquitto {
     }
 
     /// Stops the broker.
-    func stop() {
+    package func stop() {
         if process.isRunning {
             // SIGKILL: the child inherits the test process's signal mask, in which SIGTERM is
             // blocked (the package's servers take it on a thread of their own), so
