@@ -1,3 +1,5 @@
+import ConnectionCore
+
 /// An MQTT 3.1.1 client: publish with QoS 0, 1 or 2, and consume subscriptions as
 /// AsyncSequences; it keeps its connection up by itself (keep-alive, reconnect with backoff,
 /// subscriptions and unacknowledged messages sent again).
@@ -105,6 +107,8 @@ public final class MQTTClient: Sendable {
 public struct MQTTMessages: AsyncSequence, Sendable {
     /// Each element is one message.
     public typealias Element = MQTTMessage
+    /// What ends the sequence early: a refused subscription, an invalid filter.
+    public typealias Failure = MQTTClientError
 
     let engine: MQTTClientEngine
     /// The topic filter.
@@ -114,17 +118,67 @@ public struct MQTTMessages: AsyncSequence, Sendable {
 
     /// Starts consuming: subscribes if no other loop holds the filter.
     public func makeAsyncIterator() -> Iterator {
-        Iterator(base: engine.attach(filter, qos: qos).makeAsyncIterator())
+        Iterator(lease: MQTTConsumerLease(queue: engine.attach(filter, qos: qos)))
     }
 
     /// The iterator; dropping it (or cancelling its task) ends the consumer.
+    ///
+    /// It takes every message buffered for it at once and hands them out one by one.
     public struct Iterator: AsyncIteratorProtocol {
-        var base: AsyncThrowingStream<MQTTMessage, any Error>.Iterator
+        private let lease: MQTTConsumerLease
+        private var batch: [MQTTDelivery] = []
+        private var index = 0
 
-        /// The next message; nil once the client is closed.
-        /// - Throws: ``MQTTClientError``.
-        public mutating func next() async throws -> MQTTMessage? {
-            try await base.next()
+        init(lease: MQTTConsumerLease) {
+            self.lease = lease
         }
+
+        /// The next message; nil once the client is closed (or the task is cancelled).
+        /// - Throws: ``MQTTClientError/subscriptionRefused(filter:)``,
+        ///   ``MQTTClientError/invalidArgument(_:)``.
+        public mutating func next() async throws(MQTTClientError) -> MQTTMessage? {
+            try await next(isolation: nil)
+        }
+
+        /// The next message, resuming on the caller's actor.
+        /// - Parameter actor: The caller's actor (the `for try await` loop passes it).
+        /// - Returns: The next message; nil once the client is closed.
+        /// - Throws: ``MQTTClientError/subscriptionRefused(filter:)``,
+        ///   ``MQTTClientError/invalidArgument(_:)``.
+        public mutating func next(isolation actor: isolated (any Actor)?) async throws(MQTTClientError) -> MQTTMessage? {
+            while true {
+                if index < batch.count {
+                    guard !Task.isCancelled else { return nil }
+                    defer { index += 1 }
+                    switch batch[index] {
+                    case .message(let message): return message
+                    case .failed(let error): throw error
+                    }
+                }
+                guard let taken = await lease.queue.take() else { return nil }
+                batch = taken
+                index = 0
+            }
+        }
+    }
+}
+
+/// What a subscription's queue carries: a message, or the error that ends it.
+enum MQTTDelivery: Sendable {
+    case message(MQTTMessage)
+    case failed(MQTTClientError)
+}
+
+/// Ends a consumer when its last iterator copy goes away (a loop left with `break`, an
+/// iterator dropped), as `AsyncStream` does.
+final class MQTTConsumerLease: Sendable {
+    let queue: ConsumerQueue<MQTTDelivery>
+
+    init(queue: ConsumerQueue<MQTTDelivery>) {
+        self.queue = queue
+    }
+
+    deinit {
+        queue.terminate()
     }
 }

@@ -41,10 +41,17 @@ extension MQTTClient {
         /// messages may wait in the session (one more throws ``MQTTClientError/dropped``).
         /// Default 1,000.
         public var offlineQueueLimit = 1000
-        /// How many messages each subscription stream buffers for a consumer that falls
-        /// behind; past it the oldest are dropped (counted in
-        /// ``MQTTClient/Statistics/messagesDropped``). Default 1,024.
+        /// How many messages each subscription loop buffers for a consumer that falls behind.
+        /// Default 1,024.
         public var subscriptionBufferSize = 1024
+        /// What happens when a loop's buffer is full. False (the default): nothing is lost;
+        /// the client stops reading until the loop takes its buffer, so one slow loop holds
+        /// back every subscription of the client, and the broker queues or (QoS 0, by its
+        /// limits) drops. A loop that waits for this client's own QoS 1 or 2 publish while its
+        /// buffer is full waits until ``requestTimeout`` (the acknowledgement is not read
+        /// meanwhile): publish from another task. True: the oldest buffered message is dropped
+        /// and counted in ``MQTTClient/Statistics/messagesDropped``, and reading never waits.
+        public var subscriptionDropsOldest = false
         /// TLS to the broker (needs the package trait `TLS`). Default nil: plaintext.
         public var tls: TLSConfiguration?
 

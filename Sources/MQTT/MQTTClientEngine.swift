@@ -18,7 +18,7 @@ final class MQTTClientEngine: Sendable {
     /// One consumer of a subscription (one `for try await` loop).
     private struct Consumer: Sendable {
         let filter: String
-        let continuation: AsyncThrowingStream<MQTTMessage, any Error>.Continuation
+        let queue: ConsumerQueue<MQTTDelivery>
     }
 
     /// A filter some consumer holds, and where it stands with the broker.
@@ -127,6 +127,9 @@ final class MQTTClientEngine: Sendable {
     /// How many consumers (subscription loops) are attached.
     var consumerCount: Int { state.withLock { $0.consumers.count } }
 
+    /// Whether delivery waits for room in a lossless consumer's full queue.
+    var isWaitingForConsumer: Bool { state.withLock { $0.consumers.values.contains { $0.queue.isProducerWaiting } } }
+
     /// The filters the broker granted in the current session, sorted.
     var grantedFilters: [String] { state.withLock { $0.filters.filter(\.value.granted).keys.sorted() } }
 
@@ -217,21 +220,21 @@ final class MQTTClientEngine: Sendable {
     // MARK: Subscribing
 
     /// A new consumer of `filter`: subscribes when no other consumer holds the filter (or
-    /// holds it at a lower QoS), now if connected, else once connected. The stream ends when
+    /// holds it at a lower QoS), now if connected, else once connected. Its queue ends when
     /// the client closes, or with ``MQTTClientError/subscriptionRefused(filter:)``.
-    func attach(_ filter: String, qos: MQTTQoS) -> AsyncThrowingStream<MQTTMessage, any Error> {
-        let (stream, continuation) = AsyncThrowingStream<MQTTMessage, any Error>.makeStream(
-            bufferingPolicy: .bufferingNewest(configuration.subscriptionBufferSize))
+    func attach(_ filter: String, qos: MQTTQoS) -> ConsumerQueue<MQTTDelivery> {
+        let queue = ConsumerQueue<MQTTDelivery>(capacity: configuration.subscriptionBufferSize,
+                                                lossless: !configuration.subscriptionDropsOldest)
         guard MQTTTopic.isValidFilter(filter) else {
-            continuation.finish(throwing: MQTTClientError.invalidArgument("\"\(filter)\" is not a valid topic filter"))
-            return stream
+            Self.fail(queue, with: .invalidArgument("\"\(filter)\" is not a valid topic filter"))
+            return queue
         }
         enum Outcome { case attached(UInt64, MQTTPacket?, Connection?), failed(MQTTClientError) }
         let outcome = state.withLock { state -> Outcome in
             if state.closed { return .failed(.closed) }
             // Before the first connection the filter waits: connecting subscribes to it.
             state.lastConsumer += 1
-            state.consumers[state.lastConsumer] = Consumer(filter: filter, continuation: continuation)
+            state.consumers[state.lastConsumer] = Consumer(filter: filter, queue: queue)
             var entry = state.filters[filter] ?? Filter(qos: qos)
             let needed = state.filters[filter] == nil || qos > entry.qos
             entry.qos = max(entry.qos, qos)
@@ -241,12 +244,18 @@ final class MQTTClientEngine: Sendable {
         }
         switch outcome {
         case .failed(let error):
-            continuation.finish(throwing: error)
+            Self.fail(queue, with: error)
         case .attached(let id, let packet, let connection):
-            continuation.onTermination = { [weak self] _ in self?.detach(id) }
+            queue.setOnTermination { [weak self] in self?.detach(id) }
             if let packet, let connection { send([packet], on: connection) }
         }
-        return stream
+        return queue
+    }
+
+    /// Ends a consumer's queue with `error`, after what it holds.
+    private static func fail(_ queue: ConsumerQueue<MQTTDelivery>, with error: MQTTClientError) {
+        queue.push(.failed(error)).wake?.resume()
+        queue.finish().resume()
     }
 
     /// A SUBSCRIBE for `filters` at their QoS, recorded as pending.
@@ -322,10 +331,13 @@ final class MQTTClientEngine: Sendable {
                 switch item {
                 case .message(let packets):
                     for packet in packets {
-                        if let problem = received(packet, on: connection) {
-                            reason = problem
+                        switch received(packet) {
+                        case .failure(let error):
+                            reason = error.description
                             connection.stream.abort()
                             break reading
+                        case .success(let effects):
+                            await carryOut(effects, on: connection)
                         }
                     }
                 case .failed(let failure):
@@ -353,7 +365,7 @@ final class MQTTClientEngine: Sendable {
 
     /// What one broker packet asks of the client, collected under the lock and carried out
     /// after it.
-    private struct Effects {
+    private struct Effects: Sendable {
         var reaction: MQTTSession.Reaction
         /// The consumers whose filter matches the delivered message.
         var receivers: [Consumer] = []
@@ -363,10 +375,10 @@ final class MQTTClientEngine: Sendable {
         var completed: CheckedContinuation<Void, any Error>?
     }
 
-    /// Handles one packet from the broker; the reason to drop the connection if it breaks
-    /// the protocol.
-    private func received(_ packet: MQTTPacket, on connection: Connection) -> String? {
-        let outcome = state.withLock { state -> Result<Effects, MQTTSessionError> in
+    /// What one packet from the broker changes, under the lock; a failure when it breaks the
+    /// protocol (the connection must then be dropped).
+    private func received(_ packet: MQTTPacket) -> Result<Effects, MQTTSessionError> {
+        state.withLock { state -> Result<Effects, MQTTSessionError> in
             var effects: Effects
             do throws(MQTTSessionError) {
                 effects = Effects(reaction: try state.session.receive(packet))
@@ -401,25 +413,31 @@ final class MQTTClientEngine: Sendable {
             }
             return .success(effects)
         }
-        let effects: Effects
-        switch outcome {
-        case .failure(let error): return error.description
-        case .success(let value): effects = value
-        }
+    }
+
+    /// Carries out what a packet asked for, outside the lock: the answers it owes, the
+    /// message for every matching consumer (a lossless consumer's full queue is waited for:
+    /// reading pauses, and the broker is held back by TCP), the completed publish, the
+    /// refused subscriptions.
+    private func carryOut(_ effects: Effects, on connection: Connection) async {
         send(effects.reaction.send, on: connection)
         if let message = effects.reaction.deliver {
-            let delivered = MQTTMessage(topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain)
+            let delivered = MQTTDelivery.message(MQTTMessage(topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain))
             var dropped = 0
             for consumer in effects.receivers {
-                if case .dropped = consumer.continuation.yield(delivered) { dropped += 1 }
+                if consumer.queue.isLossless {
+                    while !consumer.queue.hasRoom && !Task.isCancelled { await consumer.queue.waitForRoom() }
+                }
+                let (wasDropped, wake) = consumer.queue.push(delivered)
+                wake?.resume()
+                if wasDropped { dropped += 1 }
             }
             if dropped > 0 { state.withLock { $0.statistics.messagesDropped += dropped } }
         }
         effects.completed?.resume()
         for (consumer, filter) in effects.refused {
-            consumer.continuation.finish(throwing: MQTTClientError.subscriptionRefused(filter: filter))
+            Self.fail(consumer.queue, with: .subscriptionRefused(filter: filter))
         }
-        return nil
     }
 
     private func send(_ packets: [MQTTPacket], on connection: Connection) {
@@ -463,7 +481,7 @@ final class MQTTClientEngine: Sendable {
             return (Array(state.waiters.values), Array(state.consumers.values), first)
         }
         for waiter in waiters { waiter.resume(throwing: MQTTClientError.closed) }
-        for consumer in consumers { consumer.continuation.finish() }
+        for consumer in consumers { consumer.queue.finish().resume() }
         guard first else { return }
         currentPhase.withLock { current in
             if case .closed = current { return }

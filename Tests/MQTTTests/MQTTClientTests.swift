@@ -226,6 +226,55 @@ struct MQTTClientTests {
         side.close()
     }
 
+    @Test("a loop that does not take its messages: by default reading waits and all 3,000 arrive in order; with subscriptionDropsOldest the newest 16 arrive and the rest are counted", arguments: [false, true])
+    func slowConsumer(dropsOldest: Bool) async throws {
+        let broker = try ScriptedBroker()
+        defer { broker.close() }
+        var configuration = Self.configuration()
+        configuration.subscriptionBufferSize = 16
+        configuration.subscriptionDropsOldest = dropsOldest
+        let client = MQTTClient(host: "127.0.0.1", port: broker.port, configuration: configuration)
+        let side = try await Self.connect(client, to: broker)
+        let (gate, open) = AsyncStream<Void>.makeStream()
+        let loop = Task { () async throws -> [String] in
+            var iterator = client.messages(matching: "flood/#").makeAsyncIterator()
+            for await _ in gate {}
+            var seen: [String] = []
+            while let message = try await iterator.next() {
+                seen.append(message.text)
+                if message.text == "2999" { break }
+            }
+            return seen
+        }
+        guard case .subscribe(let id, _)? = try await side.next() else {
+            Issue.record("no SUBSCRIBE")
+            return
+        }
+        try side.send(.subAck(packetID: id, returnCodes: [.granted(.atMostOnce)]))
+        let flood = try (0..<3000).flatMap { try MQTTPacket.publish(MQTTPublish(topic: "flood/x", payload: Array("\($0)".utf8))).encoded() }
+        let peer = side.peer
+        let writer = Task { try await onThread { try peer.write(flood, timeout: .seconds(30)) } }
+        if dropsOldest {
+            #expect(await eventually { client.statistics.messagesReceived == 3000 })
+            #expect(!client.engine.isWaitingForConsumer)
+        } else {
+            #expect(await eventually { client.engine.isWaitingForConsumer }, "reading waits for the loop")
+            #expect(client.statistics.messagesReceived < 3000)
+        }
+        open.finish()
+        let seen = try await loop.value
+        try await writer.value
+        if dropsOldest {
+            #expect(seen == (2984..<3000).map(String.init))
+            #expect(client.statistics.messagesDropped == 2984)
+        } else {
+            #expect(seen == (0..<3000).map(String.init))
+            #expect(client.statistics.messagesDropped == 0)
+        }
+        await client.disconnect()
+        side.close()
+    }
+
     @Test("a malformed packet from the broker closes the connection and the client reconnects; a refused subscription ends its stream with subscriptionRefused")
     func malformedAndRefused() async throws {
         let broker = try ScriptedBroker()
