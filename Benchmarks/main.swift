@@ -295,6 +295,11 @@ if filter.map({ "client latency".contains($0) }) ?? true {
     }
 }
 
+if filter.map({ "mqtt receive".contains($0) }) ?? true {
+    // MQTT QoS 0 receive through mosquitto: our client beside mosquitto_sub and paho-mqtt.
+    try await MQTTReceiveBench.report(count: 1_000_000, samples: min(samples, 3))
+}
+
 if filter.map({ "metricstore".contains($0) }) ?? true {
     // Our server and a Python asyncio server, each in its own process, driven by our client.
     let puts = 1_000_000

@@ -185,15 +185,20 @@ package final class EventLoop: Sendable {
                 handlers[descriptor]?.handleEvents(events)
             }
             // Timers due and tasks handed over, in one lock acquisition; then the next wait's
-            // timeout in another, after they ran (they may have added more).
-            let (due, tasks) = state.withLock { state -> ([@Sendable () -> Void], [@Sendable () -> Void]) in
-                let due = state.timers.isEmpty ? [] : state.timers.popDue(at: .now).compactMap { state.timerBodies.removeValue(forKey: $0) }
-                state.wakePending = false
-                defer { state.tasks.removeAll(keepingCapacity: true) }
-                return (due, state.tasks)
+            // timeout in another, after they ran (they may have added more). They are run and
+            // released in a scope of their own, before the timeout is decided: what their
+            // release hands to this loop (a `deinit` calling `execute`, which from the loop's
+            // thread writes no wake-up) is seen by that decision.
+            do {
+                let (due, tasks) = state.withLock { state -> ([@Sendable () -> Void], [@Sendable () -> Void]) in
+                    let due = state.timers.isEmpty ? [] : state.timers.popDue(at: .now).compactMap { state.timerBodies.removeValue(forKey: $0) }
+                    state.wakePending = false
+                    defer { state.tasks = [] }
+                    return (due, state.tasks)
+                }
+                for body in due { body() }
+                for task in tasks { task() }
             }
-            for body in due { body() }
-            for task in tasks { task() }
             timeout = state.withLock { state -> Int32 in
                 if !state.tasks.isEmpty { return 0 }
                 guard let deadline = state.timers.nextDeadline() else { return -1 }

@@ -263,6 +263,20 @@ package final class StreamConnection: EventLoopHandler, Sendable {
         if replan { loop.execute { [self] in update() } }
     }
 
+    /// Queues a message without writing it and without the high-water check: for a
+    /// protocol's own bounded state that must reach the peer whole and in order (a session's
+    /// resends after a reconnect), queued under the caller's lock. Call ``flush()`` after
+    /// releasing it. The caller bounds what it queues this way.
+    /// - Throws: ``ConnectionError/closed`` once the connection is closing or closed, or what
+    ///   the codec throws.
+    package func enqueueUnbounded(_ message: any Sendable) throws(ConnectionError) {
+        var replan = false
+        _ = try withState { (state) throws(ConnectionError) in
+            try state.queue(message, configuration: configuration, refuseAbove: nil, replan: &replan)
+        }
+        if replan { loop.execute { [self] in update() } }
+    }
+
     /// Queues a message and writes it now, from any context, without waiting for
     /// backpressure (see ``enqueue(_:)`` for the limit).
     /// - Parameter limit: refuse while more than this many bytes wait (default: the high-water

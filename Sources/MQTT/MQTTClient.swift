@@ -18,12 +18,15 @@ import ConnectionCore
 /// Behaviour the app can rely on:
 /// - **Subscriptions are streams.** Iterating ``messages(matching:qos:)`` subscribes (once
 ///   per filter, whatever the number of loops on it); leaving the last loop on a filter
-///   unsubscribes. Each message reaches every loop whose filter matches its topic (matched
-///   here, `+` and `#` included). After a reconnect the client subscribes again to what the
-///   broker no longer holds.
-/// - **Publishing** QoS 0 returns once the message is written (or queued while no connection
-///   is up); QoS 1 and 2 return once the broker acknowledged it (PUBACK, PUBCOMP). A QoS 1 or
-///   2 message lost with its connection is sent again (DUP) after the reconnect.
+///   unsubscribes (for a kept session while offline: after the next CONNACK). Each message
+///   reaches every loop whose filter matches its topic (matched here, `+` and `#` included),
+///   and none is lost: a loop that falls behind holds reading back (see
+///   ``Configuration/subscriptionDropsOldest``). After a reconnect the client subscribes again
+///   to what the broker no longer holds.
+/// - **Publishing** QoS 0 returns once the message is queued on the connection (waiting while
+///   the connection's output is over its high-water mark) or, while reconnecting, in the
+///   offline queue; QoS 1 and 2 return once the broker acknowledged it (PUBACK, PUBCOMP). A QoS
+///   1 or 2 message lost with its connection is sent again (DUP) after the reconnect.
 /// - **Stopping**: ``disconnect()`` sends DISCONNECT (the broker then discards the will);
 ///   letting go of the client does the same. Both finish every stream and fail waiting calls
 ///   with ``MQTTClientError/closed``.
@@ -63,8 +66,9 @@ public final class MQTTClient: Sendable {
         try await engine.connect()
     }
 
-    /// Sends DISCONNECT, closes the connection for good, finishes every stream and fails
-    /// waiting calls with ``MQTTClientError/closed``. Idempotent.
+    /// Sends DISCONNECT, closes the connection for good, finishes every stream (a loop started
+    /// later ends at once) and fails waiting calls with ``MQTTClientError/closed``; a
+    /// ``connect()`` in progress throws ``MQTTClientError/closed``. Idempotent.
     public func disconnect() async {
         await engine.disconnect()
     }
@@ -81,8 +85,9 @@ public final class MQTTClient: Sendable {
 
     /// Publishes `message`.
     /// - Parameter message: The message; its topic must be a valid topic name (no wildcards).
-    /// - Throws: ``MQTTClientError/invalidArgument(_:)``, ``MQTTClientError/notConnected``
-    ///   before ``connect()``, ``MQTTClientError/timeout`` (QoS 1 and 2, after
+    /// - Throws: ``MQTTClientError/invalidArgument(_:)`` (a topic that is not a valid name, a
+    ///   payload over ``Configuration/maxPacketSize``), ``MQTTClientError/notConnected``
+    ///   before the first connection is up, ``MQTTClientError/timeout`` (QoS 1 and 2, after
     ///   ``Configuration/requestTimeout``), ``MQTTClientError/dropped``,
     ///   ``MQTTClientError/cancelled``, ``MQTTClientError/closed``.
     public func publish(_ message: MQTTMessage) async throws(MQTTClientError) {

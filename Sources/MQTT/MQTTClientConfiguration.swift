@@ -9,13 +9,18 @@ extension MQTTClient {
         public var clientID: String = "sensorstream-" + String((0..<10).map { _ in "0123456789abcdefghijklmnopqrstuvwxyz".randomElement() ?? "0" })
         /// Whether the broker starts a new session on every connection (true, the default), or
         /// keeps the session (subscriptions, QoS 1 and 2 messages in flight both ways) across
-        /// connections of this ``clientID``.
+        /// connections of this ``clientID``. Either way the client keeps its own QoS 1 and 2
+        /// messages not yet acknowledged and sends them again (DUP) on the next connection: a
+        /// clean session's broker treats them as new messages (MQTT-3.1.2-6 lets it forget
+        /// them; this client does not drop what the app was not told is delivered).
         public var cleanSession = true
-        /// The longest silence between two packets this client sends; a PINGREQ goes out
-        /// every 3/4 of it. Zero turns keep-alive off. At most 65,535 s. Default 60 s.
+        /// The longest silence between two packets this client sends: a PINGREQ goes out 3/4
+        /// of it after the previous PINGRESP (or the connection's start). Zero turns
+        /// keep-alive off. At most 65,535 s. Default 60 s.
         public var keepAlive: Duration = .seconds(60)
         /// How long a PINGREQ waits for its PINGRESP before the connection counts as dead and
-        /// is reopened. Default 10 s.
+        /// is reopened; at most a quarter of ``keepAlive`` is used, so that no gap between two
+        /// packets exceeds it. Default 10 s.
         public var pingTimeout: Duration = .seconds(10)
         /// The user name sent in CONNECT. Default none.
         public var username: String?
@@ -36,10 +41,10 @@ extension MQTTClient {
         /// The largest packet accepted from the broker (and payload sent), in bytes. Default
         /// 1 MiB.
         public var maxPacketSize = 1 << 20
-        /// While no connection is up: how many QoS 0 publishes are kept (the oldest dropped,
+        /// How many QoS 0 publishes are kept while no connection is up (the oldest dropped,
         /// counted in ``MQTTClient/Statistics/publishesDropped``), and how many QoS 1 and 2
-        /// messages may wait in the session (one more throws ``MQTTClientError/dropped``).
-        /// Default 1,000.
+        /// messages may wait for their acknowledgement, connected or not (one more throws
+        /// ``MQTTClientError/dropped``). At least 1. Default 1,000.
         public var offlineQueueLimit = 1000
         /// How many messages each subscription loop buffers for a consumer that falls behind.
         /// Default 1,024.
@@ -69,7 +74,12 @@ extension MQTTClient {
             if connectTimeout <= .zero || requestTimeout <= .zero { return "connectTimeout and requestTimeout must be positive" }
             if reconnectDelay <= .zero || maxReconnectDelay < reconnectDelay { return "reconnectDelay must be positive and at most maxReconnectDelay" }
             if maxPacketSize < 16 { return "maxPacketSize must be at least 16 bytes" }
-            if offlineQueueLimit < 0 || subscriptionBufferSize < 1 { return "offlineQueueLimit must be >= 0 and subscriptionBufferSize >= 1" }
+            if offlineQueueLimit < 1 || subscriptionBufferSize < 1 { return "offlineQueueLimit and subscriptionBufferSize must be at least 1" }
+            do throws(MQTTPacketError) {
+                _ = try MQTTPacket.connect(connectPacket).encoded()
+            } catch {
+                return "the CONNECT packet cannot be encoded: \(error)"
+            }
             return nil
         }
 

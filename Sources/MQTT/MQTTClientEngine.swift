@@ -34,13 +34,19 @@ final class MQTTClientEngine: Sendable {
     private struct State: Sendable {
         var session = MQTTSession()
         var connection: Connection?
-        var started = false
+        /// A connection was up once: from then on publishes wait for the next one.
+        var connectedOnce = false
         var closed = false
         var consumers: [UInt64: Consumer] = [:]
         var lastConsumer: UInt64 = 0
         var filters: [String: Filter] = [:]
         /// SUBSCRIBE packets waiting for their SUBACK: their filters, in order.
         var subscribing: [UInt16: [String]] = [:]
+        /// UNSUBSCRIBE packets waiting for their UNSUBACK: their filters.
+        var unsubscribing: [UInt16: [String]] = [:]
+        /// Filters no loop holds any more that a kept session (`cleanSession: false`) may still
+        /// hold on the broker: unsubscribed after the next CONNACK with the session present.
+        var unsubscribeOnReconnect: Set<String> = []
         /// Callers waiting for a QoS 1 or 2 message to complete, by ticket.
         var waiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
         /// The ticket of each message in flight that a caller waits for.
@@ -73,11 +79,14 @@ final class MQTTClientEngine: Sendable {
             publish: { [weak self] machineState in self?.publish(machineState) },
             giveUp: { [weak self] reason in self?.shutDown(reason: reason) })
         let keepAlive = configuration.keepAlive
-        // A PINGREQ every 3/4 of the keep-alive: the interval between two packets from the
-        // client never exceeds it (MQTT-3.1.2-23), the answer's round trip included.
+        // A PINGREQ 3/4 of the keep-alive after the previous answer: the interval between two
+        // packets from the client never exceeds the keep-alive (MQTT-3.1.2-23).
+        // The answer is waited for at most a quarter of it: the next PINGREQ follows the answer
+        // by 3/4, so no gap exceeds the keep-alive.
+        let pingTimeout = min(configuration.pingTimeout, keepAlive / 4)
         let liveness = keepAlive > .zero ? Reconnector<Connection, String>.Liveness(
-            interval: keepAlive * 3 / 4, timeout: configuration.pingTimeout,
-            reason: "no PINGRESP within \(configuration.pingTimeout)",
+            interval: keepAlive * 3 / 4, timeout: pingTimeout,
+            reason: "no PINGRESP within \(pingTimeout)",
             probe: { connection in (try? await connection.stream.probe()) != nil },
             pauseEpoch: { connection in connection.stream.readingPauseEpoch }) : nil
         let backoff = Backoff(initialDelay: configuration.reconnectDelay, maxDelay: configuration.maxReconnectDelay,
@@ -94,8 +103,8 @@ final class MQTTClientEngine: Sendable {
         if let problem = configuration.problem { throw .invalidArgument(problem) }
         guard state.withLock({ !$0.closed }) else { throw .closed }
         guard let driver = driver.withLock({ $0 }) else { throw .closed }
-        state.withLock { $0.started = true }
         if let failure = await driver.start() {
+            if state.withLock({ $0.closed }) { throw .closed }
             throw failure.detail as? MQTTClientError ?? .connectionFailed(failure.reason)
         }
     }
@@ -140,28 +149,25 @@ final class MQTTClientEngine: Sendable {
 
     /// Publishes `message`; see ``MQTTClient/publish(_:)``.
     func publish(_ message: MQTTMessage) async throws(MQTTClientError) {
-        guard MQTTTopic.isValidName(message.topic) else { throw .invalidArgument("\"\(message.topic)\" is not a valid topic name") }
         guard message.payload.count <= configuration.maxPacketSize else {
             throw .invalidArgument("a payload of \(message.payload.count) bytes is above maxPacketSize")
         }
-        let (started, closed) = state.withLock { ($0.started, $0.closed) }
-        if closed { throw .closed }
-        guard started else { throw .notConnected }
-        guard !Task.isCancelled else { throw .cancelled }
         let publish = MQTTPublish(topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain)
+        // Checked whole before the session or a connection sees it: what cannot be encoded
+        // (a topic with wildcards, over 65,535 bytes, with U+0000) is the caller's mistake.
+        var probe = publish
+        if message.qos != .atMostOnce { probe.packetID = 1 }
+        do throws(MQTTPacketError) {
+            _ = try MQTTPacket.publish(probe).encoded()
+        } catch {
+            throw .invalidArgument(error.description)
+        }
+        let (connectedOnce, closed) = state.withLock { ($0.connectedOnce, $0.closed) }
+        if closed { throw .closed }
+        guard connectedOnce else { throw .notConnected }
+        guard !Task.isCancelled else { throw .cancelled }
         if message.qos == .atMostOnce {
-            let connection = state.withLock { state -> Connection? in
-                guard let connection = state.connection else {
-                    state.offline.append(publish)
-                    if state.offline.count > configuration.offlineQueueLimit {
-                        state.offline.removeFirst()
-                        state.statistics.publishesDropped += 1
-                    }
-                    return nil
-                }
-                return connection
-            }
-            if let connection { send([.publish(publish)], on: connection) }
+            try await publishAtMostOnce(publish)
             return
         }
         do {
@@ -177,13 +183,56 @@ final class MQTTClientEngine: Sendable {
         }
     }
 
-    /// Puts a QoS 1 or 2 message in the session and sends it if a connection is up; its
+    /// A QoS 0 message: queued on the connection in the order of the engine's lock, waiting
+    /// while the connection's output is over its high-water mark; without a connection, in the
+    /// offline queue.
+    private func publishAtMostOnce(_ publish: MQTTPublish) async throws(MQTTClientError) {
+        while true {
+            enum Outcome { case queued(Connection?), full(Connection), closed }
+            let outcome = state.withLock { state -> Outcome in
+                if state.closed { return .closed }
+                guard let connection = state.connection else {
+                    state.offline.append(publish)
+                    if state.offline.count > configuration.offlineQueueLimit {
+                        state.offline.removeFirst()
+                        state.statistics.publishesDropped += 1
+                    }
+                    return .queued(nil)
+                }
+                do throws(ConnectionError) {
+                    try connection.enqueue(.publish(publish))
+                    return .queued(connection)
+                } catch .outboundFull {
+                    return .full(connection)
+                } catch {
+                    // The connection is ending: the next one takes it from the offline queue.
+                    state.offline.append(publish)
+                    return .queued(nil)
+                }
+            }
+            switch outcome {
+            case .closed:
+                throw .closed
+            case .queued(let connection):
+                connection?.stream.flush()
+                return
+            case .full(let connection):
+                await connection.stream.waitForOutput(below: Self.outputLowWater)
+                guard !Task.isCancelled else { throw .cancelled }
+            }
+        }
+    }
+
+    /// Where a QoS 0 publisher held back by a full output goes on.
+    private static let outputLowWater = 1 << 20
+
+    /// Puts a QoS 1 or 2 message in the session and queues it if a connection is up; its
     /// waiter's ticket, or nil when the waiter was resumed here (closed, too many in flight).
     private func submit(_ publish: MQTTPublish, _ continuation: CheckedContinuation<Void, any Error>) -> UInt64? {
-        enum Outcome { case waiting(UInt64, MQTTPacket?, Connection?), failed(MQTTClientError) }
+        enum Outcome { case waiting(UInt64, Connection?), failed(MQTTClientError) }
         let outcome = state.withLock { state -> Outcome in
             if state.closed { return .failed(.closed) }
-            guard state.session.messagesInFlight < configuration.offlineQueueLimit || state.connection != nil else {
+            guard state.session.messagesInFlight < configuration.offlineQueueLimit else {
                 state.statistics.publishesDropped += 1
                 return .failed(.dropped)
             }
@@ -199,14 +248,14 @@ final class MQTTClientEngine: Sendable {
             state.waiters[state.lastTicket] = continuation
             state.ticketOfPacket[packetID] = state.lastTicket
             // Without a connection the session resends it after the next CONNACK.
-            return .waiting(state.lastTicket, state.connection == nil ? nil : packet, state.connection)
+            return .waiting(state.lastTicket, Self.enqueue([packet], on: state.connection))
         }
         switch outcome {
         case .failed(let error):
             continuation.resume(throwing: error)
             return nil
-        case .waiting(let ticket, let packet, let connection):
-            if let packet, let connection { send([packet], on: connection) }
+        case .waiting(let ticket, let connection):
+            connection?.stream.flush()
             return ticket
         }
     }
@@ -225,29 +274,37 @@ final class MQTTClientEngine: Sendable {
     func attach(_ filter: String, qos: MQTTQoS) -> ConsumerQueue<MQTTDelivery> {
         let queue = ConsumerQueue<MQTTDelivery>(capacity: configuration.subscriptionBufferSize,
                                                 lossless: !configuration.subscriptionDropsOldest)
-        guard MQTTTopic.isValidFilter(filter) else {
+        guard MQTTTopic.isValidFilter(filter),
+              (try? MQTTPacket.subscribe(packetID: 1, subscriptions: [MQTTSubscription(filter: filter, qos: qos)]).encoded()) != nil else {
             Self.fail(queue, with: .invalidArgument("\"\(filter)\" is not a valid topic filter"))
             return queue
         }
-        enum Outcome { case attached(UInt64, MQTTPacket?, Connection?), failed(MQTTClientError) }
+        enum Outcome { case attached(UInt64, Connection?), closed }
         let outcome = state.withLock { state -> Outcome in
-            if state.closed { return .failed(.closed) }
+            if state.closed { return .closed }
             // Before the first connection the filter waits: connecting subscribes to it.
             state.lastConsumer += 1
             state.consumers[state.lastConsumer] = Consumer(filter: filter, queue: queue)
+            state.unsubscribeOnReconnect.remove(filter)
             var entry = state.filters[filter] ?? Filter(qos: qos)
             let needed = state.filters[filter] == nil || qos > entry.qos
-            entry.qos = max(entry.qos, qos)
+            if needed {
+                // A new filter, or a higher QoS: the broker must be asked (again).
+                entry.qos = max(entry.qos, qos)
+                entry.granted = false
+            }
             state.filters[filter] = entry
-            guard needed, let connection = state.connection else { return .attached(state.lastConsumer, nil, nil) }
-            return .attached(state.lastConsumer, Self.subscribe([filter], in: &state), connection)
+            guard needed, state.connection != nil, let packet = Self.subscribe([filter], in: &state) else {
+                return .attached(state.lastConsumer, nil)
+            }
+            return .attached(state.lastConsumer, Self.enqueue([packet], on: state.connection))
         }
         switch outcome {
-        case .failed(let error):
-            Self.fail(queue, with: error)
-        case .attached(let id, let packet, let connection):
+        case .closed:
+            queue.finish().resume()
+        case .attached(let id, let connection):
             queue.setOnTermination { [weak self] in self?.detach(id) }
-            if let packet, let connection { send([packet], on: connection) }
+            connection?.stream.flush()
         }
         return queue
     }
@@ -267,17 +324,35 @@ final class MQTTClientEngine: Sendable {
         return packet
     }
 
-    /// A consumer ended: unsubscribes when it held the last hold on its filter.
+    /// A consumer ended: unsubscribes when it held the last hold on its filter (now, or for
+    /// a kept session after the next CONNACK).
     private func detach(_ id: UInt64) {
-        let (packet, connection) = state.withLock { state -> (MQTTPacket?, Connection?) in
-            guard let consumer = state.consumers.removeValue(forKey: id) else { return (nil, nil) }
+        let connection = state.withLock { state -> Connection? in
+            guard let consumer = state.consumers.removeValue(forKey: id) else { return nil }
             guard !state.consumers.values.contains(where: { $0.filter == consumer.filter }),
-                  let filter = state.filters.removeValue(forKey: consumer.filter) else { return (nil, nil) }
-            guard !state.closed, let connection = state.connection, filter.granted || filter.pending != nil,
-                  let (_, packet) = try? state.session.unsubscribe([consumer.filter]) else { return (nil, nil) }
-            return (packet, connection)
+                  let filter = state.filters.removeValue(forKey: consumer.filter), !state.closed else { return nil }
+            guard filter.granted || filter.pending != nil || !configuration.cleanSession else { return nil }
+            guard state.connection != nil, let (packetID, packet) = try? state.session.unsubscribe([consumer.filter]) else {
+                if !configuration.cleanSession { state.unsubscribeOnReconnect.insert(consumer.filter) }
+                return nil
+            }
+            state.unsubscribing[packetID] = [consumer.filter]
+            return Self.enqueue([packet], on: state.connection)
         }
-        if let packet, let connection { send([packet], on: connection) }
+        connection?.stream.flush()
+    }
+
+    /// Queues `packets` on `connection` (under the engine's lock, so the wire's order is the
+    /// session's); returns the connection to flush after the lock, nil when there is none or
+    /// it is ending (then the session resends what needs it on the next one).
+    private static func enqueue(_ packets: [MQTTPacket], on connection: Connection?) -> Connection? {
+        guard let connection, !packets.isEmpty else { return nil }
+        do {
+            for packet in packets { try connection.stream.enqueueUnbounded(packet) }
+            return connection
+        } catch {
+            return nil
+        }
     }
 
     // MARK: Connection hooks
@@ -305,22 +380,30 @@ final class MQTTClientEngine: Sendable {
     }
 
     /// A connection is up (CONNACK accepted): what the session resends, the subscriptions
-    /// the broker does not hold, then the QoS 0 messages published meanwhile.
+    /// the broker does not hold (and, for a kept session, UNSUBSCRIBE for those no loop holds
+    /// any more), then the QoS 0 messages published meanwhile. All queued under the lock, so
+    /// a publish made meanwhile follows them.
     private func connected(_ connection: Connection) {
         let sessionPresent = (connection.stream.handshakeResult as? MQTTConnAck)?.sessionPresent ?? false
-        let packets = state.withLock { state -> [MQTTPacket] in
+        let flush = state.withLock { state -> Connection? in
             state.connection = connection
+            state.connectedOnce = true
             var packets = state.session.resume(sessionPresent: sessionPresent)
             if !sessionPresent {
                 for filter in state.filters.keys { state.filters[filter]?.granted = false }
+            } else if !state.unsubscribeOnReconnect.isEmpty,
+                      let (packetID, packet) = try? state.session.unsubscribe(state.unsubscribeOnReconnect.sorted()) {
+                state.unsubscribing[packetID] = state.unsubscribeOnReconnect.sorted()
+                packets.append(packet)
             }
+            state.unsubscribeOnReconnect = []
             let missing = state.filters.filter { !$0.value.granted && $0.value.pending == nil }.keys.sorted()
             if let subscribe = Self.subscribe(missing, in: &state) { packets.append(subscribe) }
             packets += state.offline.map { .publish($0) }
             state.offline = []
-            return packets
+            return Self.enqueue(packets, on: connection)
         }
-        send(packets, on: connection)
+        flush?.stream.flush()
     }
 
     /// Reads the broker's packets until the connection ends; says why it ended.
@@ -331,13 +414,13 @@ final class MQTTClientEngine: Sendable {
                 switch item {
                 case .message(let packets):
                     for packet in packets {
-                        switch received(packet) {
+                        switch received(packet, on: connection) {
                         case .failure(let error):
                             reason = error.description
                             connection.stream.abort()
                             break reading
                         case .success(let effects):
-                            await carryOut(effects, on: connection)
+                            await carryOut(effects)
                         }
                     }
                 case .failed(let failure):
@@ -353,10 +436,15 @@ final class MQTTClientEngine: Sendable {
             if configuration.cleanSession {
                 for filter in state.filters.keys { state.filters[filter]?.granted = false }
             }
-            // Unanswered SUBSCRIBEs are sent again after the next CONNACK.
+            // Unanswered SUBSCRIBEs are sent again after the next CONNACK; an unanswered
+            // UNSUBSCRIBE of a kept session, too.
             for packetID in state.session.connectionLost() {
                 for filter in state.subscribing.removeValue(forKey: packetID) ?? [] where state.filters[filter]?.pending == packetID {
                     state.filters[filter]?.pending = nil
+                }
+                for filter in state.unsubscribing.removeValue(forKey: packetID) ?? []
+                where !configuration.cleanSession && state.filters[filter] == nil {
+                    state.unsubscribeOnReconnect.insert(filter)
                 }
             }
         }
@@ -373,11 +461,13 @@ final class MQTTClientEngine: Sendable {
         var refused: [(Consumer, String)] = []
         /// The caller whose QoS 1 or 2 message is now complete.
         var completed: CheckedContinuation<Void, any Error>?
+        /// The connection to flush (answers were queued on it).
+        var flush: Connection?
     }
 
     /// What one packet from the broker changes, under the lock; a failure when it breaks the
     /// protocol (the connection must then be dropped).
-    private func received(_ packet: MQTTPacket) -> Result<Effects, MQTTSessionError> {
+    private func received(_ packet: MQTTPacket, on connection: Connection) -> Result<Effects, MQTTSessionError> {
         state.withLock { state -> Result<Effects, MQTTSessionError> in
             var effects: Effects
             do throws(MQTTSessionError) {
@@ -385,6 +475,8 @@ final class MQTTClientEngine: Sendable {
             } catch {
                 return .failure(error)
             }
+            // The answers it owes, in the session's order.
+            effects.flush = Self.enqueue(effects.reaction.send, on: connection)
             if let message = effects.reaction.deliver {
                 state.statistics.messagesReceived += 1
                 effects.receivers = state.consumers.values.filter { MQTTTopic.matches(filter: $0.filter, name: message.topic) }
@@ -408,7 +500,9 @@ final class MQTTClientEngine: Sendable {
                 if let ticket = state.ticketOfPacket.removeValue(forKey: packetID) {
                     effects.completed = state.waiters.removeValue(forKey: ticket)
                 }
-            case .unsubscribed?, nil:
+            case .unsubscribed(let packetID)?:
+                state.unsubscribing[packetID] = nil
+            case nil:
                 break
             }
             return .success(effects)
@@ -419,8 +513,8 @@ final class MQTTClientEngine: Sendable {
     /// message for every matching consumer (a lossless consumer's full queue is waited for:
     /// reading pauses, and the broker is held back by TCP), the completed publish, the
     /// refused subscriptions.
-    private func carryOut(_ effects: Effects, on connection: Connection) async {
-        send(effects.reaction.send, on: connection)
+    private func carryOut(_ effects: Effects) async {
+        effects.flush?.stream.flush()
         if let message = effects.reaction.deliver {
             let delivered = MQTTDelivery.message(MQTTMessage(topic: message.topic, payload: message.payload, qos: message.qos, retain: message.retain))
             var dropped = 0
@@ -437,17 +531,6 @@ final class MQTTClientEngine: Sendable {
         effects.completed?.resume()
         for (consumer, filter) in effects.refused {
             Self.fail(consumer.queue, with: .subscriptionRefused(filter: filter))
-        }
-    }
-
-    private func send(_ packets: [MQTTPacket], on connection: Connection) {
-        guard !packets.isEmpty else { return }
-        do {
-            for packet in packets { try connection.enqueue(packet) }
-            connection.stream.flush()
-        } catch {
-            // The connection is going: its end (and the session) take care of what was sent.
-            connection.stream.abort()
         }
     }
 

@@ -9,15 +9,18 @@ public enum MQTTClientError: Error, Sendable, Hashable, CustomStringConvertible 
     case connectionFailed(String)
     /// The broker refused the connection with this CONNACK return code.
     case refused(MQTTConnectReturnCode)
-    /// The broker broke the protocol (a malformed packet, an acknowledgement of nothing):
-    /// the connection was closed and is being reopened.
+    /// The broker broke the protocol while the connection opened (a first packet that is not
+    /// CONNACK, a session present for a clean session). Once connected, such a packet (a
+    /// malformed one, an acknowledgement of nothing) closes the connection, which the client
+    /// reopens; the reason is in its `reconnecting` state.
     case protocolViolation(String)
     /// The broker refused a subscription (SUBACK return code 0x80).
     case subscriptionRefused(filter: String)
     /// No answer within ``MQTTClient/Configuration/requestTimeout``. A QoS 1 or 2 message
     /// stays in the session and may still be delivered.
     case timeout
-    /// The offline queue was full; this publish was dropped (the oldest goes first).
+    /// ``MQTTClient/Configuration/offlineQueueLimit`` QoS 1 or 2 messages already wait for
+    /// their acknowledgement: this one was not sent.
     case dropped
     /// The calling task was cancelled.
     case cancelled

@@ -205,9 +205,9 @@ struct MQTTClientTests {
         defer { broker.close() }
         var configuration = Self.configuration()
         configuration.offlineQueueLimit = 3
-        configuration.reconnectDelay = .milliseconds(200)
-        configuration.maxReconnectDelay = .milliseconds(200)
-        let client = MQTTClient(host: "127.0.0.1", port: broker.port, configuration: configuration)
+        // The backoff sleeps on a manual clock: the client stays offline until it is advanced.
+        let clock = ManualClock()
+        let client = MQTTClient(host: "127.0.0.1", port: broker.port, configuration: configuration, clock: clock)
         async let connecting: Void = client.connect()
         var side = try await broker.accept()
         try await side.acceptConnect()
@@ -216,6 +216,8 @@ struct MQTTClientTests {
         #expect(await Self.waitForState(client) { if case .reconnecting = $0 { true } else { false } })
         for index in 0..<5 { try await client.publish(MQTTMessage(topic: "q", text: "\(index)")) }
         #expect(client.statistics.publishesDropped == 2)
+        #expect(await eventually { clock.sleeperCount == 1 })
+        clock.advance(by: .seconds(1))
         side.close()
         side = try await broker.accept()
         try await side.acceptConnect()
@@ -284,8 +286,10 @@ struct MQTTClientTests {
         var side = try await broker.accept()
         try await side.acceptConnect()
         try await connecting
+        // Made before the broker misbehaves, so it cannot miss the state.
+        let phases = client.connectionStates
         let states = Task { () -> String? in
-            for await phase in client.connectionStates {
+            for await phase in phases {
                 if case .reconnecting(_, _, let reason) = phase { return reason }
             }
             return nil
@@ -360,12 +364,132 @@ struct MQTTClientTests {
         let releasedSide = try await Self.connect(try #require(released), to: broker)
         released = nil
         #expect(try await releasedSide.next() == .disconnect)
-        #expect(try await releasedSide.next() == nil)
+        #expect(try await releasedSide.ended(), "the released client closed its connection")
         #expect(kept.currentState == .connected)
         try await kept.publish(MQTTMessage(topic: "still", text: "here"))
         #expect(try await keptSide.next() == .publish(MQTTPublish(topic: "still", payload: Array("here".utf8))))
         await kept.disconnect()
         keptSide.close()
         releasedSide.close()
+    }
+
+    @Test("a kept session: QoS 2 goes PUBLISH, PUBREC, PUBREL; the PUBREL lost with its connection is sent again after a CONNACK with the session present, then UNSUBSCRIBE for a filter left while offline; PUBCOMP completes the call")
+    func keptSession() async throws {
+        let broker = try ScriptedBroker()
+        defer { broker.close() }
+        let clock = ManualClock()
+        var configuration = Self.configuration()
+        configuration.cleanSession = false
+        let client = MQTTClient(host: "127.0.0.1", port: broker.port, configuration: configuration, clock: clock)
+        async let connecting: Void = client.connect()
+        var side = try await broker.accept()
+        let connect = try await side.acceptConnect()
+        #expect(connect?.cleanSession == false)
+        try await connecting
+
+        let loop = Task { () async throws -> Int in
+            var count = 0
+            for try await _ in client.messages(matching: "kept/#", qos: .atLeastOnce) { count += 1 }
+            return count
+        }
+        guard case .subscribe(let subscribeID, _)? = try await side.next() else {
+            Issue.record("no SUBSCRIBE")
+            return
+        }
+        try side.send(.subAck(packetID: subscribeID, returnCodes: [.granted(.atLeastOnce)]))
+        let publish = Task { try await client.publish(MQTTMessage(topic: "out/x", text: "once", qos: .exactlyOnce)) }
+        guard case .publish(let sent)? = try await side.next(), let id = sent.packetID else {
+            Issue.record("no PUBLISH")
+            return
+        }
+        #expect(sent.qos == .exactlyOnce && !sent.dup)
+        try side.send(.pubRec(packetID: id))
+        #expect(try await side.next() == .pubRel(packetID: id))
+        side.drop()
+        side.close()
+        #expect(await Self.waitForState(client) { if case .reconnecting = $0 { true } else { false } })
+        // Offline: the loop leaves; the broker still holds its filter in the kept session.
+        loop.cancel()
+        _ = try? await loop.value
+        #expect(await eventually { client.engine.consumerCount == 0 })
+        // The backoff's sleep (the publish's 30 s timeout sleeps on the same clock).
+        #expect(await eventually { clock.sleeperDeadlines.contains { $0 < .seconds(1) } })
+        clock.advance(by: .seconds(1))
+        side = try await broker.accept()
+        try await side.acceptConnect(sessionPresent: true)
+        #expect(try await side.next() == .pubRel(packetID: id))
+        guard case .unsubscribe(_, let filters)? = try await side.next() else {
+            Issue.record("no UNSUBSCRIBE for the filter left offline")
+            return
+        }
+        #expect(filters == ["kept/#"])
+        try side.send(.pubComp(packetID: id))
+        try await publish.value
+        await client.disconnect()
+        side.close()
+    }
+
+    @Test("a QoS 1 publish: its timeout (manual clock) throws timeout, a cancelled caller gets cancelled, disconnect fails a waiting one with closed")
+    func publishEndings() async throws {
+        let broker = try ScriptedBroker()
+        defer { broker.close() }
+        let clock = ManualClock()
+        var configuration = Self.configuration()
+        configuration.requestTimeout = .seconds(5)
+        let client = MQTTClient(host: "127.0.0.1", port: broker.port, configuration: configuration, clock: clock)
+        async let connecting: Void = client.connect()
+        let side = try await broker.accept()
+        try await side.acceptConnect()
+        try await connecting
+        func outcome(_ task: Task<Void, any Error>) async -> MQTTClientError? {
+            do {
+                try await task.value
+                return nil
+            } catch {
+                return error as? MQTTClientError
+            }
+        }
+        let timed = Task { try await client.publish(MQTTMessage(topic: "t", text: "1", qos: .atLeastOnce)) }
+        guard case .publish? = try await side.next() else { return }
+        #expect(await eventually { clock.sleeperDeadlines == [.seconds(5)] })
+        clock.advance(by: .seconds(5))
+        #expect(await outcome(timed) == .timeout)
+        let cancelled = Task { try await client.publish(MQTTMessage(topic: "t", text: "2", qos: .atLeastOnce)) }
+        guard case .publish? = try await side.next() else { return }
+        cancelled.cancel()
+        #expect(await outcome(cancelled) == .cancelled)
+        let closed = Task { try await client.publish(MQTTMessage(topic: "t", text: "3", qos: .atLeastOnce)) }
+        guard case .publish? = try await side.next() else { return }
+        await client.disconnect()
+        #expect(await outcome(closed) == .closed)
+        #expect(try await side.next() == .disconnect)
+        side.close()
+    }
+
+    @Test("what cannot be encoded is refused before anything is sent: a topic with U+0000, a filter with U+0000, wildcards in a topic name")
+    func invalidArguments() async throws {
+        let client = MQTTClient(host: "127.0.0.1", port: 1, configuration: Self.configuration())
+        for topic in ["a\u{0}b", "a/+", "a/#", ""] {
+            var thrown: MQTTClientError?
+            do { try await client.publish(MQTTMessage(topic: topic, text: "x")) } catch { thrown = error }
+            guard case .invalidArgument? = thrown else {
+                Issue.record("\(topic.debugDescription): \(String(describing: thrown))")
+                continue
+            }
+        }
+        // Control: a valid topic gets as far as the connection check.
+        var control: MQTTClientError?
+        do { try await client.publish(MQTTMessage(topic: "a/b", text: "x")) } catch { control = error }
+        #expect(control == .notConnected)
+        var filterError: MQTTClientError?
+        do {
+            for try await _ in client.messages(matching: "a/\u{0}") {}
+        } catch {
+            filterError = error
+        }
+        guard case .invalidArgument? = filterError else {
+            Issue.record("a filter with U+0000: \(String(describing: filterError))")
+            return
+        }
     }
 }

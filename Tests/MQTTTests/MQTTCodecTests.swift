@@ -111,9 +111,10 @@ struct MQTTCodecTests {
         }
     }
 
-    @Test("the handshake fails on a refusing CONNACK and on any other first packet", arguments: [
+    @Test("the handshake fails on a refusing CONNACK, a session present for a clean session, and any other first packet", arguments: [
         (MQTTPacket.connAck(MQTTConnAck(sessionPresent: false, returnCode: .notAuthorized)), MQTTClientError.refused(.notAuthorized)),
         (MQTTPacket.connAck(MQTTConnAck(sessionPresent: false, returnCode: .identifierRejected)), MQTTClientError.refused(.identifierRejected)),
+        (MQTTPacket.connAck(MQTTConnAck(sessionPresent: true, returnCode: .accepted)), MQTTClientError.protocolViolation("CONNACK says a session is present for a clean session")),
         (MQTTPacket.pingResp, MQTTClientError.protocolViolation("the broker's first packet is PINGRESP, not CONNACK")),
         (MQTTPacket.publish(MQTTPublish(topic: "x", payload: [])), MQTTClientError.protocolViolation("the broker's first packet is not a CONNACK")),
     ])

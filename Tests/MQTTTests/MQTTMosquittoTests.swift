@@ -115,7 +115,7 @@ struct MQTTMosquittoTests {
         await watcher.disconnect()
     }
 
-    @Test("100 connections reset under a publisher: every QoS 1 message is delivered, each call returning once the resumed session got its PUBACK")
+    @Test("100 connections reset under a publisher: every QoS 1 message is delivered, each call returning once its PUBACK came (after the message was sent again on a new connection when the reset took the first)")
     func hundredDrops() async throws {
         let broker = try await Mosquitto()
         defer { broker.stop() }

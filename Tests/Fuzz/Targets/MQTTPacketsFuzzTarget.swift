@@ -10,8 +10,9 @@ import MQTT
 /// the packet's exact bytes in the stream (so its encoding is canonical) unless the peer used
 /// a longer remaining-length encoding than needed. The client's side then takes the same
 /// stream: the connection's codec reports the same packets (PINGRESP as probe answers) and the
-/// same failure, and a session with requests of its own in flight reacts to every packet
-/// without trapping, answering each acknowledgement it owes exactly once.
+/// same failure, split at the same point; a session with requests of its own in flight reacts
+/// to every packet without trapping, delivers a QoS 2 message once until its PUBREL, and
+/// answers what it owes (PUBACK, PUBREC, PUBCOMP).
 enum MQTTPacketsFuzzTarget {
     static func run(_ input: UnsafeRawBufferPointer) {
         guard let (seed, stream, cut) = splitPoint(input) else { return }
@@ -40,15 +41,17 @@ enum MQTTPacketsFuzzTarget {
             }
             offset += length
         }
-        checkClientSide(stream, limit: limit, expected: whole)
+        checkClientSide(stream, cut: cut, limit: limit, expected: whole)
     }
 
     /// The codec over the stream in two pieces, and a session fed what it reports.
-    private static func checkClientSide(_ stream: [UInt8], limit: Int, expected: (packets: [MQTTPacket], failure: MQTTPacketError?)) {
+    private static func checkClientSide(_ stream: [UInt8], cut: Int, limit: Int, expected: (packets: [MQTTPacket], failure: MQTTPacketError?)) {
         var codec = MQTTCodec(maximumPacketSize: limit)
         var events: [CodecEvent] = []
-        var bytes = stream
-        bytes.withUnsafeMutableBytes { codec.receive($0, into: &events) }
+        for piece in [Array(stream[..<cut]), Array(stream[cut...])] {
+            var bytes = piece
+            bytes.withUnsafeMutableBytes { codec.receive($0, into: &events) }
+        }
         var packets: [MQTTPacket] = []
         var failure: MQTTPacketError?
         var probeAnswers = 0
@@ -68,10 +71,24 @@ enum MQTTPacketsFuzzTarget {
         _ = try? session.publish(MQTTPublish(topic: "a", payload: [1], qos: .atLeastOnce))
         _ = try? session.publish(MQTTPublish(topic: "b", payload: [2], qos: .exactlyOnce))
         _ = try? session.subscribe([MQTTSubscription(filter: "c/#", qos: .exactlyOnce)])
+        // A model of exactly-once delivery: a QoS 2 message is delivered when its identifier
+        // is not awaiting PUBREL, and never again until the PUBREL.
+        var awaitingRelease: Set<UInt16> = []
         for packet in packets {
             guard let reaction = try? session.receive(packet) else { break }
-            if case .publish(let message) = packet, message.qos != .atMostOnce {
-                precondition(reaction.send.count == 1, "a QoS \(message.qos.rawValue) PUBLISH is acknowledged once")
+            switch packet {
+            case .publish(let message) where message.qos == .exactlyOnce:
+                guard let id = message.packetID else { preconditionFailure("a QoS 2 PUBLISH without an identifier was decoded") }
+                precondition((reaction.deliver != nil) == !awaitingRelease.contains(id), "QoS 2 message \(id) delivered twice, or not at all")
+                precondition(reaction.send == [.pubRec(packetID: id)], "QoS 2 message \(id) answered with \(reaction.send)")
+                awaitingRelease.insert(id)
+            case .publish(let message) where message.qos == .atLeastOnce:
+                precondition(reaction.deliver != nil && reaction.send.count == 1, "a QoS 1 PUBLISH is delivered and acknowledged")
+            case .pubRel(let id):
+                awaitingRelease.remove(id)
+                precondition(reaction.send == [.pubComp(packetID: id)], "PUBREL \(id) answered with \(reaction.send)")
+            default:
+                break
             }
         }
         _ = session.connectionLost()
