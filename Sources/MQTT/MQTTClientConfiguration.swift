@@ -54,8 +54,14 @@ extension MQTTClient {
         /// back every subscription of the client, and the broker queues or (QoS 0, by its
         /// limits) drops. A loop that waits for this client's own QoS 1 or 2 publish while its
         /// buffer is full waits until ``requestTimeout`` (the acknowledgement is not read
-        /// meanwhile): publish from another task. True: the oldest buffered message is dropped
-        /// and counted in ``MQTTClient/Statistics/messagesDropped``, and reading never waits.
+        /// meanwhile): publish from another task. Nothing at all is read while it waits: a
+        /// loop body that waits for another subscription's first message waits for good, and
+        /// no PINGREQ goes out, so a broker may close the connection after 1.5 times
+        /// ``keepAlive`` (the client then reconnects; a kept session's QoS 1 and 2 messages
+        /// come again). A message is acknowledged to the broker before it is in the loop's
+        /// buffer: one the loop leaves, or the client's stop, loses is not redelivered. True:
+        /// the oldest buffered message is dropped and counted in
+        /// ``MQTTClient/Statistics/messagesDropped``, and reading never waits.
         public var subscriptionDropsOldest = false
         /// TLS to the broker (needs the package trait `TLS`). Default nil: plaintext.
         public var tls: TLSConfiguration?

@@ -18,6 +18,8 @@ final class MQTTClientEngine: Sendable {
     /// One consumer of a subscription (one `for try await` loop).
     private struct Consumer: Sendable {
         let filter: String
+        /// The QoS this loop asked for.
+        let qos: MQTTQoS
         let queue: ConsumerQueue<MQTTDelivery>
     }
 
@@ -27,6 +29,9 @@ final class MQTTClientEngine: Sendable {
         var qos: MQTTQoS
         /// The broker granted it in the current session.
         var granted = false
+        /// The QoS asked for when the broker last granted it in this session: what the filter
+        /// falls back to when a higher one is refused.
+        var grantedQoS: MQTTQoS?
         /// A SUBSCRIBE for it is on the wire (its packet identifier).
         var pending: UInt16?
     }
@@ -192,11 +197,7 @@ final class MQTTClientEngine: Sendable {
             let outcome = state.withLock { state -> Outcome in
                 if state.closed { return .closed }
                 guard let connection = state.connection else {
-                    state.offline.append(publish)
-                    if state.offline.count > configuration.offlineQueueLimit {
-                        state.offline.removeFirst()
-                        state.statistics.publishesDropped += 1
-                    }
+                    Self.queueOffline(publish, in: &state, limit: configuration.offlineQueueLimit)
                     return .queued(nil)
                 }
                 do throws(ConnectionError) {
@@ -206,7 +207,7 @@ final class MQTTClientEngine: Sendable {
                     return .full(connection)
                 } catch {
                     // The connection is ending: the next one takes it from the offline queue.
-                    state.offline.append(publish)
+                    Self.queueOffline(publish, in: &state, limit: configuration.offlineQueueLimit)
                     return .queued(nil)
                 }
             }
@@ -217,9 +218,20 @@ final class MQTTClientEngine: Sendable {
                 connection?.stream.flush()
                 return
             case .full(let connection):
-                await connection.stream.waitForOutput(below: Self.outputLowWater)
+                // Below the mark the enqueue refuses at, whatever the connection's settings.
+                await connection.stream.waitForOutput(below: min(Self.outputLowWater, connection.stream.configuration.outboundHighWater / 2))
                 guard !Task.isCancelled else { throw .cancelled }
             }
+        }
+    }
+
+    /// Appends a QoS 0 message to the offline queue, dropping (and counting) the oldest past
+    /// `limit`.
+    private static func queueOffline(_ publish: MQTTPublish, in state: inout State, limit: Int) {
+        state.offline.append(publish)
+        if state.offline.count > limit {
+            state.offline.removeFirst()
+            state.statistics.publishesDropped += 1
         }
     }
 
@@ -284,7 +296,7 @@ final class MQTTClientEngine: Sendable {
             if state.closed { return .closed }
             // Before the first connection the filter waits: connecting subscribes to it.
             state.lastConsumer += 1
-            state.consumers[state.lastConsumer] = Consumer(filter: filter, queue: queue)
+            state.consumers[state.lastConsumer] = Consumer(filter: filter, qos: qos, queue: queue)
             state.unsubscribeOnReconnect.remove(filter)
             var entry = state.filters[filter] ?? Filter(qos: qos)
             let needed = state.filters[filter] == nil || qos > entry.qos
@@ -347,12 +359,10 @@ final class MQTTClientEngine: Sendable {
     /// it is ending (then the session resends what needs it on the next one).
     private static func enqueue(_ packets: [MQTTPacket], on connection: Connection?) -> Connection? {
         guard let connection, !packets.isEmpty else { return nil }
-        do {
-            for packet in packets { try connection.stream.enqueueUnbounded(packet) }
-            return connection
-        } catch {
-            return nil
-        }
+        // Each on its own: one the connection refuses does not keep the others back.
+        var queued = false
+        for packet in packets where (try? connection.stream.enqueueUnbounded(packet)) != nil { queued = true }
+        return queued ? connection : nil
     }
 
     // MARK: Connection hooks
@@ -390,13 +400,17 @@ final class MQTTClientEngine: Sendable {
             state.connectedOnce = true
             var packets = state.session.resume(sessionPresent: sessionPresent)
             if !sessionPresent {
-                for filter in state.filters.keys { state.filters[filter]?.granted = false }
+                for filter in state.filters.keys {
+                    state.filters[filter]?.granted = false
+                    state.filters[filter]?.grantedQoS = nil
+                }
+                state.unsubscribeOnReconnect = []
             } else if !state.unsubscribeOnReconnect.isEmpty,
                       let (packetID, packet) = try? state.session.unsubscribe(state.unsubscribeOnReconnect.sorted()) {
                 state.unsubscribing[packetID] = state.unsubscribeOnReconnect.sorted()
                 packets.append(packet)
+                state.unsubscribeOnReconnect = []
             }
-            state.unsubscribeOnReconnect = []
             let missing = state.filters.filter { !$0.value.granted && $0.value.pending == nil }.keys.sorted()
             if let subscribe = Self.subscribe(missing, in: &state) { packets.append(subscribe) }
             packets += state.offline.map { .publish($0) }
@@ -434,7 +448,10 @@ final class MQTTClientEngine: Sendable {
             if state.connection == connection { state.connection = nil }
             // A clean session ends with its connection: the broker holds nothing any more.
             if configuration.cleanSession {
-                for filter in state.filters.keys { state.filters[filter]?.granted = false }
+                for filter in state.filters.keys {
+                    state.filters[filter]?.granted = false
+                    state.filters[filter]?.grantedQoS = nil
+                }
             }
             // Unanswered SUBSCRIBEs are sent again after the next CONNACK; an unanswered
             // UNSUBSCRIBE of a kept session, too.
@@ -488,10 +505,20 @@ final class MQTTClientEngine: Sendable {
                     state.filters[filter]?.pending = nil
                     guard code == .failure else {
                         state.filters[filter]?.granted = true
+                        let asked = state.filters[filter]?.qos
+                        state.filters[filter]?.grantedQoS = asked
                         continue
                     }
-                    state.filters[filter] = nil
-                    for (id, consumer) in state.consumers where consumer.filter == filter {
+                    // Refused. A filter the broker holds at a lower QoS keeps it, and only the
+                    // loops that asked for more end; a new one ends all of its loops.
+                    let fallback = state.filters[filter]?.grantedQoS
+                    if let fallback {
+                        state.filters[filter]?.qos = fallback
+                        state.filters[filter]?.granted = true
+                    } else {
+                        state.filters[filter] = nil
+                    }
+                    for (id, consumer) in state.consumers where consumer.filter == filter && fallback.map({ consumer.qos > $0 }) ?? true {
                         state.consumers[id] = nil
                         effects.refused.append((consumer, filter))
                     }

@@ -142,9 +142,11 @@ public final class SensorClient: Sendable {
     /// }
     /// ```
     ///
-    /// That thread also serves every other client connection of the process: a body that
-    /// blocks or computes for long delays them all. Without a preference (the default), a
-    /// consumer runs on the cooperative pool and costs the I/O nothing.
+    /// That thread is the process's first event loop (`EventLoop.shared`): it also serves
+    /// every other client connection of the process and, in a process that runs a server of
+    /// this package too (a hub, a metric store), that server's first loop. A body that blocks
+    /// or computes for long delays them all. Without a preference (the default), a consumer
+    /// runs on the cooperative pool and costs the I/O nothing.
     public var connectionExecutor: any TaskExecutor { engine.loop }
 
     // MARK: Requests

@@ -325,7 +325,8 @@ struct MQTTClientTests {
         let clock = ManualClock()
         var configuration = Self.configuration()
         configuration.keepAlive = .seconds(8)
-        configuration.pingTimeout = .seconds(2)
+        // Capped at a quarter of the keep-alive: 2 s are waited for, not 10.
+        configuration.pingTimeout = .seconds(10)
         let client = MQTTClient(host: "127.0.0.1", port: broker.port, configuration: configuration, clock: clock)
         async let connecting: Void = client.connect()
         var side = try await broker.accept()
@@ -425,7 +426,9 @@ struct MQTTClientTests {
         #expect(filters == ["kept/#"])
         try side.send(.pubComp(packetID: id))
         try await publish.value
+        // Nothing else was sent for the filter left offline: the next packet is DISCONNECT.
         await client.disconnect()
+        #expect(try await side.next() == .disconnect)
         side.close()
     }
 
@@ -491,5 +494,43 @@ struct MQTTClientTests {
             Issue.record("a filter with U+0000: \(String(describing: filterError))")
             return
         }
+    }
+
+    @Test("a refused QoS upgrade ends only the loop that asked for it; the loop at the granted QoS goes on receiving")
+    func refusedUpgrade() async throws {
+        let broker = try ScriptedBroker()
+        defer { broker.close() }
+        let client = MQTTClient(host: "127.0.0.1", port: broker.port, configuration: Self.configuration())
+        let side = try await Self.connect(client, to: broker)
+        let low = Task { () async throws -> String? in
+            for try await message in client.messages(matching: "up/#") { return message.text }
+            return nil
+        }
+        guard case .subscribe(let first, _)? = try await side.next() else {
+            Issue.record("no SUBSCRIBE")
+            return
+        }
+        try side.send(.subAck(packetID: first, returnCodes: [.granted(.atMostOnce)]))
+        #expect(await eventually { client.engine.grantedFilters == ["up/#"] })
+        let high = Task { () async -> MQTTClientError? in
+            do {
+                for try await _ in client.messages(matching: "up/#", qos: .exactlyOnce) {}
+            } catch {
+                return error as? MQTTClientError
+            }
+            return nil
+        }
+        guard case .subscribe(let second, let subscriptions)? = try await side.next() else {
+            Issue.record("no SUBSCRIBE for the upgrade")
+            return
+        }
+        #expect(subscriptions == [MQTTSubscription(filter: "up/#", qos: .exactlyOnce)])
+        try side.send(.subAck(packetID: second, returnCodes: [.failure]))
+        #expect(await high.value == .subscriptionRefused(filter: "up/#"))
+        #expect(client.engine.grantedFilters == ["up/#"])
+        try side.send(.publish(MQTTPublish(topic: "up/x", payload: Array("still".utf8))))
+        #expect(try await low.value == "still")
+        await client.disconnect()
+        side.close()
     }
 }

@@ -83,7 +83,8 @@ enum MQTTPacketsFuzzTarget {
                 precondition(reaction.send == [.pubRec(packetID: id)], "QoS 2 message \(id) answered with \(reaction.send)")
                 awaitingRelease.insert(id)
             case .publish(let message) where message.qos == .atLeastOnce:
-                precondition(reaction.deliver != nil && reaction.send.count == 1, "a QoS 1 PUBLISH is delivered and acknowledged")
+                guard let id = message.packetID else { preconditionFailure("a QoS 1 PUBLISH without an identifier was decoded") }
+                precondition(reaction.deliver != nil && reaction.send == [.pubAck(packetID: id)], "a QoS 1 PUBLISH is delivered and acknowledged")
             case .pubRel(let id):
                 awaitingRelease.remove(id)
                 precondition(reaction.send == [.pubComp(packetID: id)], "PUBREL \(id) answered with \(reaction.send)")
@@ -91,8 +92,16 @@ enum MQTTPacketsFuzzTarget {
                 break
             }
         }
+        // What a reconnect resends: only this session's own messages, each marked DUP (or a
+        // PUBREL), with the identifiers still in use.
         _ = session.connectionLost()
-        _ = session.resume(sessionPresent: true)
+        for packet in session.resume(sessionPresent: true) {
+            switch packet {
+            case .publish(let message): precondition(message.dup && message.qos != .atMostOnce && ["a", "b"].contains(message.topic), "resent \(message)")
+            case .pubRel: break
+            default: preconditionFailure("a reconnect resends \(packet)")
+            }
+        }
     }
 
     /// Every packet the parts yield, fed in order, and the failure that stopped them.
