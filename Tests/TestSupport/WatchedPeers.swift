@@ -72,6 +72,32 @@ package final class WatchedPeers: Sendable {
 
     /// Waits until connection `index` received at least `count` newlines (lines of a text
     /// protocol).
+    /// What each accepted connection sent first (up to 40 bytes, as text): for a failure
+    /// message, to tell a stray connection (a client of an earlier test that reconnects to a
+    /// port the system handed out again) from the test's own.
+    package var firstBytes: [String] {
+        state.withLock { $0.peers.map { String(decoding: $0.received.prefix(40), as: UTF8.self) } }
+    }
+
+    /// Waits until some connection has received `count` lines of which one contains `marker`;
+    /// returns its index. Unlike ``waitForLines(_:count:timeout:)`` it does not assume the
+    /// test's client was accepted first.
+    package func waitForLines(count: Int, containing marker: String, timeout: Duration = .seconds(30)) async -> Int? {
+        let bytes = Array(marker.utf8)
+        _ = await eventually(timeout: timeout) { self.peer(withLines: count, containing: bytes) != nil }
+        return peer(withLines: count, containing: bytes)
+    }
+
+    private func peer(withLines count: Int, containing marker: [UInt8]) -> Int? {
+        state.withLock { state in
+            state.peers.indices.first { index in
+                let received = state.peers[index].received
+                return received.count(where: { $0 == UInt8(ascii: "\n") }) >= count
+                    && received.indices.contains { received[$0...].starts(with: marker) }
+            }
+        }
+    }
+
     package func waitForLines(_ index: Int, count: Int, timeout: Duration = .seconds(30)) async -> Bool {
         await eventually(timeout: timeout) { self.received(index).count(where: { $0 == UInt8(ascii: "\n") }) >= count }
     }
