@@ -256,11 +256,7 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     /// - Throws: ``ConnectionError/outboundFull`` (nothing queued) while more than the
     ///   high-water mark waits; otherwise as ``send(_:)``.
     package func enqueue(_ message: any Sendable) throws(ConnectionError) {
-        var replan = false
-        _ = try withState { (state) throws(ConnectionError) in
-            try state.queue(message, configuration: configuration, refuseAbove: configuration.outboundHighWater, replan: &replan)
-        }
-        if replan { loop.execute { [self] in update() } }
+        try enqueue(message, refusingAbove: configuration.outboundHighWater)
     }
 
     /// Queues a message without writing it and without the high-water check: for a
@@ -270,9 +266,15 @@ package final class StreamConnection: EventLoopHandler, Sendable {
     /// - Throws: ``ConnectionError/closed`` once the connection is closing or closed, or what
     ///   the codec throws.
     package func enqueueUnbounded(_ message: any Sendable) throws(ConnectionError) {
+        try enqueue(message, refusingAbove: nil)
+    }
+
+    /// Queues a message without writing it, refusing while more than `limit` bytes wait
+    /// (nil: never).
+    private func enqueue(_ message: any Sendable, refusingAbove limit: Int?) throws(ConnectionError) {
         var replan = false
         _ = try withState { (state) throws(ConnectionError) in
-            try state.queue(message, configuration: configuration, refuseAbove: nil, replan: &replan)
+            try state.queue(message, configuration: configuration, refuseAbove: limit, replan: &replan)
         }
         if replan { loop.execute { [self] in update() } }
     }
